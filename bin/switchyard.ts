@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { loadConfig, ConfigError, type Config } from '../core/config.js';
+import { createLogger } from '../core/logger.js';
+import { Database } from '../core/db/database.js';
+import { startEmbeddedPostgres } from '../core/db/embedded.js';
+import { migrate } from '../core/db/migrate.js';
+import { insertToken } from '../core/auth/tokens.js';
+import { ROLES, type Role } from '../core/auth/roles.js';
+import { recordAudit } from '../core/audit/audit.js';
+import { isId } from '../core/ids.js';
+import { startAppliance } from '../server/appliance.js';
+
+function config(overrides: Partial<Config> = {}): Config {
+  try {
+    return loadConfig(process.env, overrides);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`switchyard: configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+/** Opens the configured database (starting the embedded one if needed) for a one-off command. */
+async function withDatabase<T>(cfg: Config, fn: (db: Database) => Promise<T>): Promise<T> {
+  const logger = createLogger(cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
+  const embedded = cfg.databaseUrl ? null : await startEmbeddedPostgres(cfg.dataDir, cfg.embeddedPgPort, logger);
+  const db = new Database(cfg.databaseUrl ?? embedded!.url, 4, 'switchyard-cli');
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+    await embedded?.stop();
+  }
+}
+
+const program = new Command()
+  .name('switchyard')
+  .description('Switchyard: self-hosted integration and AI workflow appliance. Configuration comes from environment variables (see README).')
+  .showHelpAfterError();
+
+program
+  .command('start')
+  .description('Start the appliance: GraphQL API on HOST:PORT and the workflow engine (embedded PostgreSQL when DATABASE_URL is unset).')
+  .addOption(new Option('--role <role>', 'which parts to run').choices(['all', 'api', 'worker']))
+  .action(async (opts: { role?: Config['role'] }) => {
+    const cfg = config(opts.role ? { role: opts.role } : {});
+    const appliance = await startAppliance(cfg);
+    if (appliance.generatedAdminToken) {
+      // Printed once, on stdout only; it is not logged and cannot be shown again.
+      process.stdout.write(`\nSystem-admin token (shown once, store it now):\n  ${appliance.generatedAdminToken}\n\n`);
+    }
+    let signals = 0;
+    const shutdown = (signal: string) => {
+      if (++signals > 1) {
+        appliance.logger.warn({ signal }, 'second signal: exiting at once');
+        process.exit(1);
+      }
+      appliance.logger.info({ signal }, 'shutting down: no new requests; running steps get the grace period, the rest go back to the queue');
+      appliance.stop().then(
+        () => process.exit(0),
+        (error) => {
+          appliance.logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+
+program
+  .command('migrate')
+  .description('Apply pending database migrations (Switchyard and graphile-worker) and exit. Safe to run while other instances start.')
+  .action(async () => {
+    const cfg = config();
+    const report = await withDatabase(cfg, (db) => migrate(db.pool));
+    process.stdout.write(report.applied.length ? `applied: ${report.applied.join(', ')}\n` : `up to date (${report.alreadyApplied} migrations applied earlier)\n`);
+  });
+
+const token = program.command('token').description('Manage API tokens directly in the database (for bootstrap and recovery).');
+token
+  .command('create')
+  .description('Create an API token and print it once.')
+  .requiredOption('--name <name>', 'a name saying who or what uses the token')
+  .addOption(new Option('--role <role>', 'the token\'s role').choices([...ROLES]).makeOptionMandatory())
+  .option('--tenant <id>', 'tenant id (required for every role but SYSTEM_ADMIN)')
+  .option('--expires-in <seconds>', 'lifetime in seconds (default: no expiry)', (v) => {
+    if (!/^\d+$/.test(v)) throw new Error('--expires-in must be a whole number of seconds');
+    return Number(v);
+  })
+  .action(async (opts: { name: string; role: Role; tenant?: string; expiresIn?: number }) => {
+    if ((opts.role === 'SYSTEM_ADMIN') !== (opts.tenant === undefined)) {
+      program.error(opts.role === 'SYSTEM_ADMIN' ? 'error: SYSTEM_ADMIN tokens belong to no tenant; omit --tenant' : `error: --tenant is required for role ${opts.role}`);
+    }
+    if (opts.tenant !== undefined && !isId(opts.tenant)) program.error('error: --tenant must be a tenant id (UUID)');
+    const cfg = config();
+    const created = await withDatabase(cfg, (db) =>
+      db.tx('system', async (q) => {
+        if (opts.tenant) {
+          const { rowCount } = await q.query('select 1 from tenants where id = $1', [opts.tenant]);
+          if (!rowCount) throw new Error(`tenant ${opts.tenant} not found`);
+        }
+        const result = await insertToken(q, { tenantId: opts.tenant ?? null, role: opts.role, name: opts.name, expiresInSeconds: opts.expiresIn ?? null, createdBy: null });
+        await recordAudit(q, null, { action: 'token.created', targetType: 'api_token', targetId: result.apiToken.id, tenantId: opts.tenant ?? null, details: { role: opts.role, via: 'cli', prefix: result.apiToken.prefix } });
+        return result;
+      }),
+    );
+    process.stdout.write(`${created.token}\n`);
+    process.stderr.write(`token ${created.apiToken.prefix} (${created.apiToken.id}) created; it is shown only this once\n`);
+  });
+
+program.parseAsync(process.argv).catch((error: Error) => {
+  process.stderr.write(`switchyard: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

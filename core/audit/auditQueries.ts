@@ -1,0 +1,47 @@
+import type { Database } from '../db/database.js';
+import { authorize, type RequestContext } from '../auth/roles.js';
+import { badInput } from '../errors.js';
+import { recordAudit } from './audit.js';
+
+export interface AuditEvent {
+  seq: number;
+  at: Date;
+  tenantId: string | null;
+  actorName: string;
+  actorRole: string;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  outcome: string;
+  reason: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface AuditPage {
+  nodes: AuditEvent[];
+  hasNextPage: boolean;
+}
+
+/** Reading the audit log is itself audited, in the same transaction as the read. */
+export async function queryAuditEvents(
+  db: Database, ctx: RequestContext, filter: { action?: string | null; from?: Date | string | null; to?: Date | string | null }, limit: number, afterSeq: number,
+): Promise<AuditPage> {
+  authorize(ctx.actor, 'audit:read');
+  const from = filter.from ? new Date(filter.from) : null;
+  const to = filter.to ? new Date(filter.to) : null;
+  if (from && Number.isNaN(from.getTime())) throw badInput('filter.from', 'not a valid date-time');
+  if (to && Number.isNaN(to.getTime())) throw badInput('filter.to', 'not a valid date-time');
+  return db.tx('system', async (q) => {
+    const { rows } = await q.query<AuditEvent>(
+      `select seq, at, tenant_id as "tenantId", actor_name as "actorName", actor_role as "actorRole", action, target_type as "targetType",
+              target_id as "targetId", outcome, reason, details
+         from audit_events
+        where ($1::uuid is null or tenant_id = $1) and ($2::text is null or action = $2)
+          and ($3::timestamptz is null or at >= $3) and ($4::timestamptz is null or at < $4) and seq > $5
+        order by seq limit $6`,
+      [ctx.actor.tenantId, filter.action ?? null, from, to, afterSeq, limit + 1],
+    );
+    await recordAudit(q, ctx, { action: 'audit.queried', targetType: 'audit_log', details: { filter, returned: Math.min(rows.length, limit) } });
+    return { nodes: rows.slice(0, limit), hasNextPage: rows.length > limit };
+  });
+}

@@ -1,0 +1,125 @@
+import path from 'node:path';
+
+/** Which parts of the appliance this process runs. */
+export type ProcessRole = 'all' | 'api' | 'worker';
+
+/**
+ * The appliance's whole configuration: read once at start from the environment,
+ * validated, frozen and passed down. No other module reads `process.env`.
+ * Every option is documented in the README's configuration table.
+ */
+export interface Config {
+  /** Interface to listen on. `HOST`, default `127.0.0.1`. */
+  readonly host: string;
+  /** TCP port. `PORT`, default `8080`. */
+  readonly port: number;
+  /** External PostgreSQL (14+). `DATABASE_URL`; unset means the embedded server. */
+  readonly databaseUrl: string | undefined;
+  /** Data directory (embedded PostgreSQL lives in `<dataDir>/postgres`). `SWITCHYARD_DATA_DIR`, default `./data`. */
+  readonly dataDir: string;
+  /** Port of the embedded PostgreSQL. `SWITCHYARD_EMBEDDED_PG_PORT`, default `54329`. */
+  readonly embeddedPgPort: number;
+  /** System-admin token to install when the database is first initialised. `SWITCHYARD_ADMIN_TOKEN`. */
+  readonly adminToken: string | undefined;
+  /** `api`, `worker` or `all`. `SWITCHYARD_ROLE`, default `all`. */
+  readonly role: ProcessRole;
+  /** pino level. `SWITCHYARD_LOG_LEVEL`, default `info`. */
+  readonly logLevel: string;
+  /** Largest accepted HTTP request body. `SWITCHYARD_MAX_BODY_BYTES`, default 1 MiB. */
+  readonly maxBodyBytes: number;
+  /** Largest accepted workflow definition (JSON bytes). `SWITCHYARD_MAX_DEFINITION_BYTES`, default 256 KiB. */
+  readonly maxDefinitionBytes: number;
+  /** Most steps in one workflow definition. `SWITCHYARD_MAX_STEPS`, default 200. */
+  readonly maxSteps: number;
+  /** Largest run input (JSON bytes). `SWITCHYARD_MAX_INPUT_BYTES`, default 256 KiB. */
+  readonly maxInputBytes: number;
+  /** Run timeout when the definition sets none. `SWITCHYARD_DEFAULT_RUN_TIMEOUT_MS`, default 7 days. */
+  readonly defaultRunTimeoutMs: number;
+  /** Concurrent step jobs per worker process. `SWITCHYARD_WORKER_CONCURRENCY`, default 16. */
+  readonly workerConcurrency: number;
+  /** Jobs fetched per batch by a worker process; 0 turns batching off. `SWITCHYARD_WORKER_BATCH_SIZE`, default 0. */
+  readonly workerBatchSize: number;
+  /** Fallback poll interval for scheduled jobs. `SWITCHYARD_POLL_INTERVAL_MS`, default 1000. */
+  readonly pollIntervalMs: number;
+  /** PostgreSQL connections per process. `SWITCHYARD_DB_POOL_SIZE`, default 20. */
+  readonly dbPoolSize: number;
+  /** How long SIGTERM waits for running steps before releasing them. `SWITCHYARD_SHUTDOWN_GRACE_MS`, default 10000. */
+  readonly shutdownGraceMs: number;
+  /** Milliseconds between sweeps that release a dead worker's claimed steps are released. `SWITCHYARD_DEAD_WORKER_SWEEP_MS`, default 5000. */
+  readonly deadWorkerSweepMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got ${JSON.stringify(raw)}`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
+}
+
+function databaseUrl(env: Env): string | undefined {
+  const raw = env['DATABASE_URL'];
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('DATABASE_URL is not a valid URL (expected postgres://user@host:port/database)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`DATABASE_URL must use postgres:// or postgresql://, got ${url.protocol}`);
+  }
+  return raw;
+}
+
+/** Reads and validates the configuration; throws a ConfigError naming the bad option. */
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const adminToken = env['SWITCHYARD_ADMIN_TOKEN'] || undefined;
+  if (adminToken !== undefined && adminToken.length < 24) {
+    throw new ConfigError('SWITCHYARD_ADMIN_TOKEN must be at least 24 characters long');
+  }
+  const config: Config = {
+    host: env['HOST'] || '127.0.0.1',
+    port: int(env, 'PORT', 8080, 0, 65535),
+    databaseUrl: databaseUrl(env),
+    dataDir: path.resolve(env['SWITCHYARD_DATA_DIR'] || './data'),
+    embeddedPgPort: int(env, 'SWITCHYARD_EMBEDDED_PG_PORT', 54329, 1, 65535),
+    adminToken,
+    role: oneOf(env, 'SWITCHYARD_ROLE', 'all', ['all', 'api', 'worker'] as const),
+    logLevel: oneOf(env, 'SWITCHYARD_LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const),
+    maxBodyBytes: int(env, 'SWITCHYARD_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxDefinitionBytes: int(env, 'SWITCHYARD_MAX_DEFINITION_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
+    maxSteps: int(env, 'SWITCHYARD_MAX_STEPS', 200, 1, 10_000),
+    maxInputBytes: int(env, 'SWITCHYARD_MAX_INPUT_BYTES', 256 * 1024, 16, 64 * 1024 * 1024),
+    defaultRunTimeoutMs: int(env, 'SWITCHYARD_DEFAULT_RUN_TIMEOUT_MS', 7 * 24 * 3600 * 1000, 1000, 365 * 24 * 3600 * 1000),
+    workerConcurrency: int(env, 'SWITCHYARD_WORKER_CONCURRENCY', 16, 1, 256),
+    workerBatchSize: int(env, 'SWITCHYARD_WORKER_BATCH_SIZE', 0, 0, 10_000),
+    pollIntervalMs: int(env, 'SWITCHYARD_POLL_INTERVAL_MS', 1000, 50, 60_000),
+    dbPoolSize: int(env, 'SWITCHYARD_DB_POOL_SIZE', 20, 4, 500),
+    shutdownGraceMs: int(env, 'SWITCHYARD_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    deadWorkerSweepMs: int(env, 'SWITCHYARD_DEAD_WORKER_SWEEP_MS', 5000, 100, 600_000),
+    ...overrides,
+  };
+  return Object.freeze(config);
+}
+
+export { ConfigError };

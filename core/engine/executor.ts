@@ -1,0 +1,46 @@
+import type { Logger } from '../logger.js';
+
+/** What an executor is given for one attempt of one step. Everything is copied data. */
+export interface StepRequest {
+  tenantId: string;
+  workflowId: string;
+  runId: string;
+  stepId: string;
+  attempt: number;
+  /** Stable across retries of this step in this run; plugins pass it to the outside world. */
+  idempotencyKey: string;
+  /** `plugin/action@major`. */
+  uses: string;
+  /** The step's `with`, templates already rendered. */
+  input: unknown;
+  credential: string | null;
+  timeoutMs: number | null;
+  logger: Logger;
+}
+
+/**
+ * A step's failure as the executor reports it. `retryable: false` is a permanent error
+ * (bad input, rejected by the remote side): the step fails at once, whatever attempts remain.
+ */
+export class StepError extends Error {
+  constructor(readonly code: string, message: string, readonly retryable: boolean) {
+    super(message);
+    this.name = 'StepError';
+  }
+}
+
+/**
+ * The boundary between the engine and whatever runs non-core actions. The engine owns
+ * retries, timeouts, cancellation and commit; an executor only runs one attempt and
+ * must stop promptly when `signal` aborts.
+ */
+export interface StepExecutor {
+  execute(request: StepRequest, signal: AbortSignal): Promise<unknown>;
+}
+
+/** Used until a sandbox is plugged in: every non-core action fails with a clear, permanent error. */
+export class UnavailableExecutor implements StepExecutor {
+  async execute(request: StepRequest): Promise<unknown> {
+    throw new StepError('EXECUTOR_UNAVAILABLE', `no executor is installed for ${request.uses}: plugin actions need the plugin sandbox`, false);
+  }
+}

@@ -1,0 +1,191 @@
+import type { Database } from '../db/database.js';
+import type { Logger } from '../logger.js';
+import type { WorkflowService } from '../workflows/workflows.js';
+import type { StepDefinition } from '../workflows/definition.js';
+import { renderTemplate } from '../workflows/templates.js';
+import { loadRunForUpdate, persistTransition } from '../runs/store.js';
+import { RunTransition, defaultMaxAttempts } from '../runs/transition.js';
+import { TERMINAL_RUN, stepIdempotencyKey, type StepFailure } from '../runs/model.js';
+import { CORE_ACTIONS, MAX_DELAY_MS } from './coreActions.js';
+import { StepError, type StepExecutor } from './executor.js';
+
+export interface StepJobPayload {
+  t: string;
+  r: string;
+  s: string;
+}
+
+export interface StepTaskDeps {
+  db: Database;
+  workflows: WorkflowService;
+  executor: StepExecutor;
+  logger: Logger;
+  maxStepOutputBytes: number;
+  /** Running executor steps by `runId:stepId`, so an interrupt notification can abort them. */
+  inflight: Map<string, AbortController>;
+}
+
+type Outcome = { kind: 'ok'; output: unknown } | { kind: 'failed'; failure: StepFailure } | { kind: 'released' } | { kind: 'interrupted' };
+
+interface Claimed {
+  attempt: number;
+  input: unknown;
+  def: StepDefinition;
+  workflowId: string;
+}
+
+export function parsePayload(payload: unknown): StepJobPayload {
+  const p = payload as Partial<StepJobPayload> | null;
+  if (!p || typeof p.t !== 'string' || typeof p.r !== 'string' || typeof p.s !== 'string') throw new Error('malformed step job payload');
+  return p as StepJobPayload;
+}
+
+/**
+ * Runs one step attempt: claim (mark RUNNING) in one transaction, execute outside any
+ * transaction, commit the result in another. Core actions finish inside the claim.
+ * A duplicate or stale job finds the step already settled and does nothing; a result
+ * whose attempt is no longer current is discarded, so a result is recorded once.
+ */
+export async function runStepJob(deps: StepTaskDeps, payload: StepJobPayload, shutdownSignal: AbortSignal): Promise<void> {
+  const { t: tenantId, r: runId, s: stepId } = payload;
+  const claimed = await deps.db.tx({ tenantId }, async (q): Promise<Claimed | null> => {
+    const run = await loadRunForUpdate(q, runId);
+    const state = run?.steps.get(stepId);
+    if (!run || !state || TERMINAL_RUN.has(run.status)) return null;
+    if (state.status !== 'PENDING' && state.status !== 'RUNNING') return null;
+    const { definition, workflowId } = await deps.workflows.versionById(q, run.workflowVersionId);
+    const tr = new RunTransition(run, definition);
+    const def = tr.stepDef(stepId);
+    if (state.status === 'RUNNING' && state.attempts >= (def.retry?.maxAttempts ?? defaultMaxAttempts(def))) {
+      // The process running the last allowed attempt died before it could commit.
+      tr.failStep(stepId, { code: 'WORKER_LOST', message: `attempt ${state.attempts} was interrupted by a worker failure`, retryable: false });
+      await persistTransition(q, tr);
+      return null;
+    }
+    const attempt = tr.startStep(stepId);
+    let input: unknown;
+    try {
+      input = renderTemplate(def.with ?? {}, tr.scope(attempt));
+    } catch (error) {
+      tr.failStep(stepId, { code: 'TEMPLATE_ERROR', message: `with: ${(error as Error).message}`, retryable: false });
+      await persistTransition(q, tr);
+      return null;
+    }
+    if (def.uses === CORE_ACTIONS.noop) {
+      tr.succeedStep(stepId, input);
+    } else if (def.uses === CORE_ACTIONS.delay) {
+      const ms = (input as { ms?: unknown } | null)?.ms;
+      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_DELAY_MS) {
+        tr.failStep(stepId, { code: 'BAD_INPUT', message: `with.ms must be a number of milliseconds between 0 and ${MAX_DELAY_MS}`, retryable: false });
+      } else {
+        tr.waitStep(stepId, 'delay', new Date(Date.now() + ms));
+      }
+    } else if (def.uses === CORE_ACTIONS.approval) {
+      tr.waitStep(stepId, 'approval', def.timeoutMs ? new Date(Date.now() + def.timeoutMs) : null);
+    } else {
+      await persistTransition(q, tr);
+      return { attempt, input, def, workflowId };
+    }
+    await persistTransition(q, tr);
+    return null;
+  });
+  if (!claimed) return;
+
+  const outcome = await execute(deps, payload, claimed, shutdownSignal);
+  await deps.db.tx({ tenantId }, async (q) => {
+    const run = await loadRunForUpdate(q, runId);
+    const state = run?.steps.get(stepId);
+    // Cancelled, timed out, or superseded while running: this result is no longer wanted.
+    if (!run || !state || TERMINAL_RUN.has(run.status) || state.status !== 'RUNNING' || state.attempts !== claimed.attempt) return;
+    const { definition } = await deps.workflows.versionById(q, run.workflowVersionId);
+    const tr = new RunTransition(run, definition);
+    if (outcome.kind === 'ok') tr.succeedStep(stepId, outcome.output);
+    else if (outcome.kind === 'failed') tr.failStep(stepId, outcome.failure);
+    else if (outcome.kind === 'released') tr.releaseStep(stepId);
+    else return;
+    await persistTransition(q, tr);
+  });
+}
+
+async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Claimed, shutdownSignal: AbortSignal): Promise<Outcome> {
+  const { t: tenantId, r: runId, s: stepId } = payload;
+  const interrupt = new AbortController();
+  const key = `${runId}:${stepId}`;
+  deps.inflight.set(key, interrupt);
+  const timeout = claimed.def.timeoutMs ? AbortSignal.timeout(claimed.def.timeoutMs) : null;
+  const signal = AbortSignal.any([interrupt.signal, shutdownSignal, ...(timeout ? [timeout] : [])]);
+  const logger = deps.logger.child({ tenantId, workflowId: claimed.workflowId, runId, stepId, attempt: claimed.attempt });
+  try {
+    const output = await raceAbort(
+      deps.executor.execute(
+        {
+          tenantId, workflowId: claimed.workflowId, runId, stepId, attempt: claimed.attempt, idempotencyKey: stepIdempotencyKey(runId, stepId),
+          uses: claimed.def.uses, input: claimed.input, credential: claimed.def.credential ?? null, timeoutMs: claimed.def.timeoutMs ?? null, logger,
+        },
+        signal,
+      ),
+      signal,
+    );
+    const json = JSON.stringify(output ?? null);
+    const bytes = Buffer.byteLength(json);
+    if (bytes > deps.maxStepOutputBytes) {
+      return { kind: 'failed', failure: { code: 'OUTPUT_TOO_LARGE', message: `step output is ${bytes} bytes; the limit is ${deps.maxStepOutputBytes}`, retryable: false } };
+    }
+    return { kind: 'ok', output: JSON.parse(json) };
+  } catch (error) {
+    if (interrupt.signal.aborted) return { kind: 'interrupted' };
+    if (shutdownSignal.aborted) return { kind: 'released' };
+    if (timeout?.aborted) {
+      return { kind: 'failed', failure: { code: 'STEP_TIMEOUT', message: `attempt ${claimed.attempt} exceeded timeoutMs ${claimed.def.timeoutMs}`, retryable: true } };
+    }
+    if (error instanceof StepError) return { kind: 'failed', failure: { code: error.code, message: error.message, retryable: error.retryable } };
+    logger.error({ err: error }, 'step executor failed unexpectedly');
+    return { kind: 'failed', failure: { code: 'EXECUTOR_ERROR', message: 'the step executor failed unexpectedly', retryable: true } };
+  } finally {
+    deps.inflight.delete(key);
+  }
+}
+
+/** Executors must honour the signal; this makes sure the engine does not wait if one does not. */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
+      (error) => { signal.removeEventListener('abort', onAbort); reject(error); },
+    );
+  });
+}
+
+/** A durable timer fired: a delay is over, or an approval waited too long. */
+export async function runTimerJob(deps: StepTaskDeps, payload: StepJobPayload): Promise<void> {
+  const { t: tenantId, r: runId, s: stepId } = payload;
+  await deps.db.tx({ tenantId }, async (q) => {
+    const run = await loadRunForUpdate(q, runId);
+    const state = run?.steps.get(stepId);
+    if (!run || !state || TERMINAL_RUN.has(run.status) || state.status !== 'WAITING') return;
+    const { definition } = await deps.workflows.versionById(q, run.workflowVersionId);
+    const tr = new RunTransition(run, definition);
+    if (tr.stepDef(stepId).uses === CORE_ACTIONS.delay) {
+      tr.succeedStep(stepId, { waitedMs: Date.now() - Date.parse(state.startedAt ?? run.createdAt) });
+    } else {
+      tr.failStep(stepId, { code: 'APPROVAL_TIMEOUT', message: `no decision within ${tr.stepDef(stepId).timeoutMs} ms`, retryable: false });
+    }
+    await persistTransition(q, tr);
+  });
+}
+
+export async function runTimeoutJob(deps: StepTaskDeps, payload: { t: string; r: string }): Promise<void> {
+  await deps.db.tx({ tenantId: payload.t }, async (q) => {
+    const run = await loadRunForUpdate(q, payload.r);
+    if (!run || TERMINAL_RUN.has(run.status) || Date.parse(run.deadlineAt) > Date.now()) return;
+    const { definition } = await deps.workflows.versionById(q, run.workflowVersionId);
+    const tr = new RunTransition(run, definition);
+    tr.timeOut();
+    await persistTransition(q, tr);
+  });
+}
+
+export { StepError };

@@ -1,0 +1,160 @@
+import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import type { RequestContext } from '../auth/roles.js';
+import type { TokenService } from '../auth/tokens.js';
+import type { TenantService } from '../tenants/tenants.js';
+import type { WorkflowService, Workflow, WorkflowVersion } from '../workflows/workflows.js';
+import type { RunService, Run } from '../runs/runs.js';
+import { stepIdempotencyKey, type StepState, type RunEvent } from '../runs/model.js';
+import type { Database } from '../db/database.js';
+import { queryAuditEvents } from '../audit/auditQueries.js';
+import { parseSeqPage, toSeqConnection } from '../pagination.js';
+import { AppError } from '../errors.js';
+import type { RunEventStream } from './runEventStream.js';
+
+/** Everything a resolver may use; built per request by the transport. */
+export interface GraphQLContext {
+  request: RequestContext;
+  services: Services;
+}
+
+export interface Services {
+  db: Database;
+  tokens: TokenService;
+  tenants: TenantService;
+  workflows: WorkflowService;
+  runs: RunService;
+  runEvents: RunEventStream;
+}
+
+type Args = Record<string, any>;
+type Resolver<P = unknown> = (parent: P, args: Args, context: GraphQLContext) => unknown;
+
+function parseLiteralJson(ast: ValueNode, variables?: Record<string, unknown> | null): unknown {
+  switch (ast.kind) {
+    case Kind.STRING:
+    case Kind.BOOLEAN:
+      return ast.value;
+    case Kind.INT:
+    case Kind.FLOAT:
+      return Number(ast.value);
+    case Kind.NULL:
+      return null;
+    case Kind.LIST:
+      return ast.values.map((v) => parseLiteralJson(v, variables));
+    case Kind.OBJECT:
+      return Object.fromEntries(ast.fields.map((f) => [f.name.value, parseLiteralJson(f.value, variables)]));
+    case Kind.VARIABLE:
+      return variables?.[ast.name.value];
+    default:
+      throw new AppError('BAD_USER_INPUT', 'unsupported JSON literal');
+  }
+}
+
+const JSONScalar = new GraphQLScalarType({
+  name: 'JSON',
+  description: 'Any JSON value.',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+  parseLiteral: parseLiteralJson,
+});
+
+const DateTimeScalar = new GraphQLScalarType({
+  name: 'DateTime',
+  description: 'An ISO 8601 UTC timestamp.',
+  serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString()),
+  parseValue: (value) => {
+    const date = new Date(String(value));
+    if (typeof value !== 'string' || Number.isNaN(date.getTime())) throw new AppError('BAD_USER_INPUT', `not a valid DateTime: ${JSON.stringify(value)}`);
+    return date;
+  },
+  parseLiteral: (ast) => {
+    const date = ast.kind === Kind.STRING ? new Date(ast.value) : new Date(NaN);
+    if (Number.isNaN(date.getTime())) throw new AppError('BAD_USER_INPUT', 'not a valid DateTime');
+    return date;
+  },
+});
+
+/** Nullable single-object queries answer null for unknown and foreign ids alike. */
+async function orNull<T>(load: () => Promise<T>): Promise<T | null> {
+  try {
+    return await load();
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'NOT_FOUND') return null;
+    throw error;
+  }
+}
+
+const query: Record<string, Resolver> = {
+  viewer: async (_p, _a, { request, services }) => {
+    const token = await services.tokens.get(request, request.actor.tokenId).catch(() => null);
+    return {
+      role: request.actor.role,
+      tenant: request.actor.tenantId ? await services.tenants.get(request, request.actor.tenantId) : null,
+      token: token ?? { id: request.actor.tokenId, name: request.actor.tokenName, role: request.actor.role, prefix: '', createdAt: new Date() },
+    };
+  },
+  tenants: (_p, a, { request, services }) => services.tenants.list(request, a.first, a.after),
+  apiTokens: (_p, a, { request, services }) => services.tokens.list(request, a.tenantId ?? null, a.first, a.after),
+  workflow: (_p, a, { request, services }) => orNull(() => services.workflows.get(request, a.id)),
+  workflows: (_p, a, { request, services }) => services.workflows.list(request, a.first, a.after),
+  run: (_p, a, { request, services }) => orNull(() => services.runs.getRun(request, a.id)),
+  runs: (_p, a, { request, services }) => services.runs.listRuns(request, a.filter, a.first, a.after),
+  auditEvents: async (_p, a, { request, services }) => {
+    const page = parseSeqPage(a.first, a.after);
+    const result = await queryAuditEvents(services.db, request, a.filter ?? {}, page.limit, page.afterSeq);
+    return toSeqConnection(result.nodes, result.hasNextPage);
+  },
+};
+
+const mutation: Record<string, Resolver> = {
+  createTenant: (_p, a, { request, services }) => services.tenants.create(request, a.input),
+  createApiToken: (_p, a, { request, services }) => services.tokens.create(request, a.input),
+  revokeApiToken: (_p, a, { request, services }) => services.tokens.revoke(request, a.id),
+  setTenantQuota: (_p, a, { request, services }) => services.tenants.setQuota(request, a.input),
+  createWorkflow: (_p, a, { request, services }) => services.workflows.create(request, a.input),
+  publishWorkflowVersion: (_p, a, { request, services }) => services.workflows.publish(request, a.input),
+  startRun: (_p, a, { request, services }) => services.runs.startRun(request, a.input),
+  cancelRun: (_p, a, { request, services }) => services.runs.cancelRun(request, a.id),
+  retryRun: (_p, a, { request, services }) => services.runs.retryRun(request, a.id),
+  approveStep: (_p, a, { request, services }) => services.runs.approveStep(request, a.input),
+};
+
+export const resolvers = {
+  JSON: JSONScalar,
+  DateTime: DateTimeScalar,
+  Query: query,
+  Mutation: mutation,
+  Subscription: {
+    runEvents: {
+      subscribe: async (_p: unknown, a: Args, { request, services }: GraphQLContext) => {
+        const run = await services.runs.getRun(request, a.runId);
+        return services.runEvents.subscribe(request, run, a.afterSeq ?? 0);
+      },
+      resolve: (event: RunEvent) => event,
+    },
+  },
+  Tenant: {
+    quota: (t: { quotas: Record<string, number> }) => t.quotas,
+  },
+  Workflow: {
+    latestVersion: (w: Workflow, _a: Args, { request, services }: GraphQLContext) => services.workflows.version(request, w.id, null),
+    versions: (w: Workflow, _a: Args, { request, services }: GraphQLContext) => services.workflows.versions(request, w.id),
+    version: (w: Workflow, a: Args, { request, services }: GraphQLContext) => orNull(() => services.workflows.version(request, w.id, a.version)),
+  },
+  WorkflowVersion: {
+    workflow: (v: WorkflowVersion, _a: Args, { request, services }: GraphQLContext) => services.workflows.get(request, v.workflowId),
+  },
+  Run: {
+    workflowVersion: (r: Run, _a: Args, { services }: GraphQLContext) =>
+      services.db.tx({ tenantId: r.tenantId }, (q) => services.workflows.versionById(q, r.workflowVersionId)),
+    steps: (r: Run, _a: Args, { request, services }: GraphQLContext) => services.runs.steps(request, r.id),
+    events: async (r: Run, a: Args, { request, services }: GraphQLContext) => {
+      const page = parseSeqPage(a.first, a.after);
+      const rows = await services.runs.events(request, r.id, page.afterSeq, page.limit + 1);
+      return toSeqConnection(rows.slice(0, page.limit), rows.length > page.limit);
+    },
+  },
+  StepExecution: {
+    idempotencyKey: (s: StepState & { runId: string }) => stepIdempotencyKey(s.runId, s.stepId),
+  },
+};

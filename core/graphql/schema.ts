@@ -1,0 +1,113 @@
+/**
+ * The public GraphQL schema: the contract of ../shared/CONTRACT.md plus additions marked
+ * below. Plugin, credential and audit-export operations join when the sandbox and the
+ * audit export land; nothing here answers with a placeholder.
+ */
+export const typeDefs = /* GraphQL */ `
+  scalar JSON
+  scalar DateTime
+
+  type PageInfo { hasNextPage: Boolean! endCursor: String }
+
+  type Viewer { role: String! tenant: Tenant token: ApiToken! }
+
+  type TenantQuota {
+    maxConcurrentRuns: Int maxRunsPerDay: Int maxStepsPerWorkflow: Int
+    maxRunDurationSeconds: Int maxInputBytes: Int sandboxCpuMsPerDay: Int
+  }
+  type Tenant { id: ID! name: String! createdAt: DateTime! quota: TenantQuota! }
+  type TenantEdge { cursor: String! node: Tenant! }
+  type TenantConnection { edges: [TenantEdge!]! nodes: [Tenant!]! pageInfo: PageInfo! }
+
+  type ApiToken {
+    id: ID! name: String! role: String! tenantId: ID
+    "The token's public prefix; the secret part is never stored or shown again."
+    prefix: String!
+    createdAt: DateTime! expiresAt: DateTime revokedAt: DateTime lastUsedAt: DateTime
+  }
+  type ApiTokenEdge { cursor: String! node: ApiToken! }
+  type ApiTokenConnection { edges: [ApiTokenEdge!]! nodes: [ApiToken!]! pageInfo: PageInfo! }
+  type CreatedApiToken { "Shown once." token: String! apiToken: ApiToken! }
+
+  type Workflow {
+    id: ID! name: String! createdAt: DateTime! latestVersion: WorkflowVersion!
+    versions: [WorkflowVersion!]!
+    version(version: Int!): WorkflowVersion
+  }
+  type WorkflowVersion { id: ID! version: Int! definition: JSON! createdAt: DateTime! workflow: Workflow! }
+  type WorkflowEdge { cursor: String! node: Workflow! }
+  type WorkflowConnection { edges: [WorkflowEdge!]! nodes: [Workflow!]! pageInfo: PageInfo! }
+
+  enum RunStatus { QUEUED RUNNING WAITING SUCCEEDED FAILED CANCELLED TIMED_OUT }
+  enum StepStatus { PENDING RUNNING WAITING SUCCEEDED FAILED SKIPPED CANCELLED }
+
+  type StepExecution {
+    stepId: ID! status: StepStatus! attempts: Int! output: JSON error: JSON
+    startedAt: DateTime finishedAt: DateTime
+    "The key plugins pass to the outside world; the same across retries of this step in this run."
+    idempotencyKey: String!
+  }
+  type RunEvent { seq: Int! type: String! stepId: ID at: DateTime! data: JSON! }
+  type RunEventEdge { cursor: String! node: RunEvent! }
+  type RunEventConnection { edges: [RunEventEdge!]! nodes: [RunEvent!]! pageInfo: PageInfo! }
+
+  type Run {
+    id: ID! status: RunStatus! input: JSON output: JSON error: JSON
+    createdAt: DateTime! finishedAt: DateTime deadlineAt: DateTime! idempotencyKey: String
+    workflowVersion: WorkflowVersion!
+    steps: [StepExecution!]!
+    events(first: Int, after: String): RunEventConnection!
+  }
+  type RunEdge { cursor: String! node: Run! }
+  type RunConnection { edges: [RunEdge!]! nodes: [Run!]! pageInfo: PageInfo! }
+  input RunFilter { status: RunStatus workflowId: ID createdAfter: DateTime createdBefore: DateTime }
+
+  type AuditEvent {
+    seq: Int! at: DateTime! tenantId: ID actorName: String! actorRole: String! action: String!
+    targetType: String! targetId: String outcome: String! reason: String details: JSON!
+  }
+  type AuditEventEdge { cursor: String! node: AuditEvent! }
+  type AuditEventConnection { edges: [AuditEventEdge!]! nodes: [AuditEvent!]! pageInfo: PageInfo! }
+  input AuditFilter { action: String from: DateTime to: DateTime }
+
+  type Query {
+    viewer: Viewer!
+    tenants(first: Int, after: String): TenantConnection!
+    "Addition: tokens of the caller's tenant (ADMIN), or of any tenant (SYSTEM_ADMIN; tenantId omitted = system-admin tokens)."
+    apiTokens(tenantId: ID, first: Int, after: String): ApiTokenConnection!
+    workflow(id: ID!): Workflow
+    workflows(first: Int, after: String): WorkflowConnection!
+    run(id: ID!): Run
+    runs(filter: RunFilter, first: Int, after: String): RunConnection!
+    auditEvents(filter: AuditFilter, first: Int, after: String): AuditEventConnection!
+  }
+
+  input CreateTenantInput { name: String! }
+  input CreateApiTokenInput { tenantId: ID, role: String!, name: String!, expiresInSeconds: Int }
+  input SetTenantQuotaInput {
+    tenantId: ID! maxConcurrentRuns: Int maxRunsPerDay: Int maxStepsPerWorkflow: Int
+    maxRunDurationSeconds: Int maxInputBytes: Int sandboxCpuMsPerDay: Int
+  }
+  input CreateWorkflowInput { name: String! definition: JSON! }
+  input PublishWorkflowVersionInput { workflowId: ID! definition: JSON! }
+  input StartRunInput { workflowId: ID! version: Int input: JSON idempotencyKey: String }
+  input ApproveStepInput { runId: ID! stepId: ID! approved: Boolean! comment: String }
+
+  type Mutation {
+    createTenant(input: CreateTenantInput!): Tenant!
+    createApiToken(input: CreateApiTokenInput!): CreatedApiToken!
+    revokeApiToken(id: ID!): ApiToken!
+    setTenantQuota(input: SetTenantQuotaInput!): Tenant!
+    createWorkflow(input: CreateWorkflowInput!): Workflow!
+    publishWorkflowVersion(input: PublishWorkflowVersionInput!): WorkflowVersion!
+    startRun(input: StartRunInput!): Run!
+    cancelRun(id: ID!): Run!
+    retryRun(id: ID!): Run!
+    approveStep(input: ApproveStepInput!): Run!
+  }
+
+  type Subscription {
+    "Live step and run transitions, from whichever process made them. afterSeq replays stored events first."
+    runEvents(runId: ID!, afterSeq: Int): RunEvent!
+  }
+`;

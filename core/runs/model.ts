@@ -1,0 +1,78 @@
+/** Run and step states, the events that record their changes, and the failure shape. */
+
+export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'WAITING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const STEP_STATUSES = ['PENDING', 'RUNNING', 'WAITING', 'SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
+export const TERMINAL_RUN: ReadonlySet<RunStatus> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);
+export const SETTLED_STEP: ReadonlySet<StepStatus> = new Set(['SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED']);
+
+/** A step failure as stored and shown: `{ code, message }` plus whether a retry can help. */
+export interface StepFailure {
+  code: string;
+  message: string;
+  retryable?: boolean;
+}
+
+export interface StepState {
+  stepId: string;
+  status: StepStatus;
+  attempts: number;
+  output: unknown;
+  error: StepFailure | null;
+  queuedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  settledSeq: number | null;
+}
+
+export interface RunState {
+  id: string;
+  tenantId: string;
+  workflowId: string;
+  workflowVersionId: string;
+  status: RunStatus;
+  input: unknown;
+  output: unknown;
+  error: StepFailure | null;
+  /** CAS counter; equals the sequence number of the run's last event. */
+  version: number;
+  createdAt: string;
+  finishedAt: string | null;
+  deadlineAt: string;
+  steps: Map<string, StepState>;
+}
+
+export type RunEventType =
+  | 'RUN_CREATED'
+  | 'RUN_SUCCEEDED'
+  | 'RUN_FAILED'
+  | 'RUN_CANCELLED'
+  | 'RUN_TIMED_OUT'
+  | 'RUN_RETRIED'
+  | 'STEP_STARTED'
+  | 'STEP_SUCCEEDED'
+  | 'STEP_FAILED'
+  | 'STEP_RETRY_SCHEDULED'
+  | 'STEP_WAITING'
+  | 'STEP_SKIPPED'
+  | 'STEP_CANCELLED'
+  | 'STEP_RELEASED';
+
+export interface RunEvent {
+  seq: number;
+  type: RunEventType;
+  stepId: string | null;
+  at: string;
+  data: Record<string, unknown>;
+}
+
+export function newStepState(stepId: string): StepState {
+  return { stepId, status: 'PENDING', attempts: 0, output: null, error: null, queuedAt: null, startedAt: null, finishedAt: null, settledSeq: null };
+}
+
+/** The key every attempt of a step in a run carries to the outside world. */
+export function stepIdempotencyKey(runId: string, stepId: string): string {
+  return `${runId}:${stepId}`;
+}

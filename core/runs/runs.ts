@@ -1,0 +1,224 @@
+import type { Database } from '../db/database.js';
+import { isUniqueViolation } from '../db/database.js';
+import { AppError, badInput, notFound } from '../errors.js';
+import { isId, newId } from '../ids.js';
+import { recordAudit } from '../audit/audit.js';
+import { tenantOf, type RequestContext } from '../auth/roles.js';
+import { parsePage, toConnection, type Connection } from '../pagination.js';
+import type { WorkflowService } from '../workflows/workflows.js';
+import { newStepState, RUN_STATUSES, TERMINAL_RUN, type RunEvent, type RunState, type RunStatus, type StepState } from './model.js';
+import { RunTransition } from './transition.js';
+import { loadRunForUpdate, persistNewRun, persistTransition } from './store.js';
+
+export interface Run {
+  id: string;
+  tenantId: string;
+  workflowId: string;
+  workflowVersionId: string;
+  status: RunStatus;
+  input: unknown;
+  output: unknown;
+  error: unknown;
+  idempotencyKey: string | null;
+  createdAt: Date;
+  finishedAt: Date | null;
+  deadlineAt: Date;
+}
+
+export interface RunFilter {
+  status?: string | null;
+  workflowId?: string | null;
+  createdAfter?: Date | string | null;
+  createdBefore?: Date | string | null;
+}
+
+export interface RunLimits {
+  maxInputBytes: number;
+  defaultRunTimeoutMs: number;
+}
+
+const RUN = `id, tenant_id as "tenantId", workflow_id as "workflowId", workflow_version_id as "workflowVersionId", status, input,
+  output, error, idempotency_key as "idempotencyKey", created_at as "createdAt", finished_at as "finishedAt", deadline_at as "deadlineAt"`;
+
+/** Run operations of the API: start, cancel, retry, approve, and reading runs. */
+export class RunService {
+  constructor(
+    private readonly db: Database,
+    private readonly workflows: WorkflowService,
+    private readonly limits: RunLimits,
+  ) {}
+
+  async startRun(
+    ctx: RequestContext,
+    input: { workflowId: string; version?: number | null; input?: unknown; idempotencyKey?: string | null },
+  ): Promise<Run> {
+    const tenantId = tenantOf(ctx.actor, 'run:operate');
+    const runInput = input.input === undefined || input.input === null ? {} : input.input;
+    const inputBytes = Buffer.byteLength(JSON.stringify(runInput));
+    if (inputBytes > this.limits.maxInputBytes) {
+      throw badInput('input.input', `run input is ${inputBytes} bytes; the limit is ${this.limits.maxInputBytes}`);
+    }
+    const key = input.idempotencyKey ?? null;
+    if (key !== null && (key.length < 1 || key.length > 200)) throw badInput('input.idempotencyKey', 'must be 1 to 200 characters');
+    if (input.version != null && (!Number.isInteger(input.version) || input.version < 1)) throw badInput('input.version', 'must be a positive whole number');
+    try {
+      return await this.db.tx({ tenantId }, async (q) => {
+        const version = await this.workflows.findVersion(q, tenantId, input.workflowId, input.version ?? null);
+        if (key !== null) {
+          const existing = await q.query<Run>(`select ${RUN} from runs where tenant_id = $1 and workflow_id = $2 and idempotency_key = $3`, [tenantId, version.workflowId, key]);
+          if (existing.rows[0]) return existing.rows[0];
+        }
+        const now = new Date();
+        const timeoutMs = version.definition.timeoutMs ?? this.limits.defaultRunTimeoutMs;
+        const run: RunState = {
+          id: newId(), tenantId, workflowId: version.workflowId, workflowVersionId: version.id, status: 'QUEUED',
+          input: runInput, output: null, error: null, version: 0, createdAt: now.toISOString(), finishedAt: null,
+          deadlineAt: new Date(now.getTime() + timeoutMs).toISOString(),
+          steps: new Map(version.definition.steps.map((s) => [s.id, newStepState(s.id)])),
+        };
+        const tr = new RunTransition(run, version.definition, now);
+        tr.emit('RUN_CREATED', null, { workflowVersionId: version.id, version: version.version, input: runInput, by: ctx.actor.tokenId });
+        tr.advance();
+        await persistNewRun(q, tr, { idempotencyKey: key, createdBy: ctx.actor.tokenId });
+        await recordAudit(q, ctx, { action: 'run.started', targetType: 'run', targetId: run.id, details: { workflowId: version.workflowId, version: version.version } });
+        return toRun(run, key);
+      });
+    } catch (error) {
+      if (key !== null && isUniqueViolation(error)) {
+        // A concurrent start with the same key won the race: answer with its run.
+        const { rows } = await this.db.query<Run>({ tenantId }, `select ${RUN} from runs where tenant_id = $1 and workflow_id = $2 and idempotency_key = $3`, [tenantId, input.workflowId, key]);
+        if (rows[0]) return rows[0];
+      }
+      throw error;
+    }
+  }
+
+  async cancelRun(ctx: RequestContext, id: string): Promise<Run> {
+    return this.change(ctx, id, 'run.cancelled', (tr) => {
+      if (TERMINAL_RUN.has(tr.run.status)) throw new AppError('CONFLICT', `run ${id} is already ${tr.run.status}`);
+      tr.cancel(ctx.actor.tokenId);
+    });
+  }
+
+  async retryRun(ctx: RequestContext, id: string): Promise<Run> {
+    return this.change(ctx, id, 'run.retried', (tr) => {
+      if (!TERMINAL_RUN.has(tr.run.status) || tr.run.status === 'SUCCEEDED') {
+        throw new AppError('CONFLICT', `run ${id} is ${tr.run.status}; only failed, cancelled or timed-out runs can be retried`);
+      }
+      const timeoutMs = tr.definition.timeoutMs ?? this.limits.defaultRunTimeoutMs;
+      tr.retry(ctx.actor.tokenId, new Date(Date.now() + timeoutMs).toISOString());
+    });
+  }
+
+  async approveStep(ctx: RequestContext, input: { runId: string; stepId: string; approved: boolean; comment?: string | null }): Promise<Run> {
+    if (typeof input.approved !== 'boolean') throw badInput('input.approved', 'must be true or false');
+    const comment = input.comment ?? null;
+    if (comment !== null && comment.length > 2000) throw badInput('input.comment', 'must be at most 2000 characters');
+    return this.change(ctx, input.runId, input.approved ? 'run.step_approved' : 'run.step_rejected', (tr) => {
+      const state = tr.run.steps.get(input.stepId);
+      if (!state) throw new AppError('NOT_FOUND', `run ${input.runId} has no step ${JSON.stringify(input.stepId)}`, { path: 'input.stepId' });
+      if (tr.stepDef(input.stepId).uses !== 'core/approval@1') throw badInput('input.stepId', `step "${input.stepId}" is not an approval step`);
+      if (state.status !== 'WAITING' || TERMINAL_RUN.has(tr.run.status)) {
+        throw new AppError('CONFLICT', `step "${input.stepId}" is not waiting for approval (step ${state.status}, run ${tr.run.status})`);
+      }
+      tr.removedJobKeys.push(`w:${tr.run.id}:${input.stepId}`);
+      if (input.approved) tr.succeedStep(input.stepId, { approved: true, comment, by: ctx.actor.tokenId });
+      else tr.failStep(input.stepId, { code: 'APPROVAL_REJECTED', message: comment ? `rejected: ${comment}` : 'rejected', retryable: false });
+    }, { stepId: input.stepId });
+  }
+
+  /** Loads the run under lock, applies `mutate`, persists and audits, all in one transaction. */
+  private async change(
+    ctx: RequestContext, id: string, action: string, mutate: (tr: RunTransition) => void, details: Record<string, unknown> = {},
+  ): Promise<Run> {
+    const tenantId = tenantOf(ctx.actor, 'run:operate');
+    if (!isId(id)) throw notFound('run', id);
+    return this.db.tx({ tenantId }, async (q) => {
+      const run = await loadRunForUpdate(q, id);
+      if (!run || run.tenantId !== tenantId) throw notFound('run', id);
+      const version = await this.workflows.versionById(q, run.workflowVersionId);
+      const tr = new RunTransition(run, version.definition);
+      mutate(tr);
+      await persistTransition(q, tr);
+      await recordAudit(q, ctx, { action, targetType: 'run', targetId: id, details });
+      const { rows } = await q.query<Run>(`select ${RUN} from runs where id = $1`, [id]);
+      return rows[0]!;
+    });
+  }
+
+  async getRun(ctx: RequestContext, id: string): Promise<Run> {
+    const tenantId = tenantOf(ctx.actor, 'run:read');
+    const row = isId(id) ? (await this.db.query<Run>({ tenantId }, `select ${RUN} from runs where id = $1 and tenant_id = $2`, [id, tenantId])).rows[0] : undefined;
+    if (!row) throw notFound('run', id);
+    return row;
+  }
+
+  async listRuns(ctx: RequestContext, filter: RunFilter | null | undefined, first?: number | null, after?: string | null): Promise<Connection<Run>> {
+    const tenantId = tenantOf(ctx.actor, 'run:read');
+    const page = parsePage(first, after);
+    const f = filter ?? {};
+    if (f.status && !(RUN_STATUSES as readonly string[]).includes(f.status)) throw badInput('filter.status', `unknown run status ${JSON.stringify(f.status)}`);
+    if (f.workflowId && !isId(f.workflowId)) throw badInput('filter.workflowId', 'not a valid ID');
+    const createdAfter = parseDate(f.createdAfter, 'filter.createdAfter');
+    const createdBefore = parseDate(f.createdBefore, 'filter.createdBefore');
+    const { rows } = await this.db.query<Run>(
+      { tenantId },
+      `select ${RUN} from runs
+        where tenant_id = $1 and ($2::text is null or status = $2) and ($3::uuid is null or workflow_id = $3)
+          and ($4::timestamptz is null or created_at > $4) and ($5::timestamptz is null or created_at < $5)
+          and ($6::uuid is null or id < $6)
+        order by id desc limit $7`,
+      [tenantId, f.status ?? null, f.workflowId ?? null, createdAfter, createdBefore, page.afterId, page.limit + 1],
+    );
+    return toConnection(rows, page);
+  }
+
+  async steps(ctx: RequestContext, runId: string): Promise<(StepState & { runId: string })[]> {
+    const tenantId = tenantOf(ctx.actor, 'run:read');
+    const { rows } = await this.db.query<StepState & { runId: string }>(
+      { tenantId },
+      `select s.run_id as "runId", s.step_id as "stepId", s.status, s.attempts, s.output, s.error, s.queued_at as "queuedAt", s.started_at as "startedAt",
+              s.finished_at as "finishedAt", s.settled_seq as "settledSeq"
+         from step_executions s join runs r on r.id = s.run_id
+         join workflow_versions v on v.id = r.workflow_version_id
+         cross join lateral (select ord from jsonb_array_elements(v.definition->'steps') with ordinality as e(step, ord) where e.step->>'id' = s.step_id) p
+        where s.run_id = $1 and s.tenant_id = $2
+        order by p.ord`,
+      [runId, tenantId],
+    );
+    return rows;
+  }
+
+  /** The sequence number of the run's latest event (its version). */
+  async lastEventSeq(ctx: RequestContext, runId: string): Promise<number> {
+    const tenantId = tenantOf(ctx.actor, 'run:read');
+    const { rows } = await this.db.query<{ version: number }>({ tenantId }, 'select version from runs where id = $1 and tenant_id = $2', [runId, tenantId]);
+    return rows[0]?.version ?? 0;
+  }
+
+  /** Events after sequence number `afterSeq`, oldest first. */
+  async events(ctx: RequestContext, runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {
+    const tenantId = tenantOf(ctx.actor, 'run:read');
+    const { rows } = await this.db.query<RunEvent>(
+      { tenantId },
+      `select seq, type, step_id as "stepId", at, data from run_events where run_id = $1 and tenant_id = $2 and seq > $3 order by seq limit $4`,
+      [runId, tenantId, afterSeq, limit],
+    );
+    return rows;
+  }
+}
+
+function parseDate(value: Date | string | null | undefined, path: string): Date | null {
+  if (value === null || value === undefined) return null;
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime())) throw badInput(path, 'not a valid date-time');
+  return date;
+}
+
+function toRun(run: RunState, idempotencyKey: string | null): Run {
+  return {
+    id: run.id, tenantId: run.tenantId, workflowId: run.workflowId, workflowVersionId: run.workflowVersionId, status: run.status,
+    input: run.input, output: run.output, error: run.error, idempotencyKey, createdAt: new Date(run.createdAt),
+    finishedAt: run.finishedAt ? new Date(run.finishedAt) : null, deadlineAt: new Date(run.deadlineAt),
+  };
+}

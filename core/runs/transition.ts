@@ -1,0 +1,272 @@
+import type { StepDefinition, WorkflowDefinition } from '../workflows/definition.js';
+import { evaluateCondition, renderTemplate } from '../workflows/templates.js';
+import { backoffDelayMs } from '../engine/backoff.js';
+import {
+  SETTLED_STEP, TERMINAL_RUN,
+  type RunEvent, type RunEventType, type RunState, type RunStatus, type StepFailure, type StepState,
+} from './model.js';
+
+/** A graphile-worker job to add in the same transaction as the state change that needs it. */
+export interface JobSpec {
+  identifier: string;
+  payload: Record<string, unknown>;
+  runAt: string | null;
+  jobKey: string;
+  maxAttempts: number;
+}
+
+export const STEP_TASK = 'sy_step';
+export const TIMER_TASK = 'sy_step_timer';
+export const RUN_TIMEOUT_TASK = 'sy_run_timeout';
+
+export const stepJobKey = (runId: string, stepId: string): string => `s:${runId}:${stepId}`;
+export const timerJobKey = (runId: string, stepId: string): string => `w:${runId}:${stepId}`;
+
+// graphile-worker's own retries are only for infrastructure failures (database gone);
+// step retries follow the step's policy and are scheduled by the engine.
+const JOB_MAX_ATTEMPTS = 25;
+
+/**
+ * One change to one run, computed in memory on a state loaded under the run's row lock
+ * and then persisted as a diff (see store.ts). Every method records the events that
+ * explain it, so the event log alone can rebuild the run (see replay.ts).
+ */
+export class RunTransition {
+  readonly events: Omit<RunEvent, 'at'>[] = [];
+  readonly jobs: JobSpec[] = [];
+  readonly removedJobKeys: string[] = [];
+  readonly dirtySteps = new Set<string>();
+  /** Steps that were running and must be told to stop (cancel, fail-fast, timeout). */
+  readonly interruptedSteps: string[] = [];
+  runChanged = false;
+  private readonly stepDefs: Map<string, StepDefinition>;
+  private readonly now: string;
+
+  constructor(readonly run: RunState, readonly definition: WorkflowDefinition, now = new Date()) {
+    this.stepDefs = new Map(definition.steps.map((s) => [s.id, s]));
+    this.now = now.toISOString();
+    this.startVersion = run.version;
+  }
+
+  /** The version the run had when loaded: the compare-and-swap expectation. */
+  readonly startVersion: number;
+
+  stepDef(stepId: string): StepDefinition {
+    const def = this.stepDefs.get(stepId);
+    if (!def) throw new Error(`step ${stepId} is not in the run's definition`);
+    return def;
+  }
+
+  step(stepId: string): StepState {
+    const state = this.run.steps.get(stepId);
+    if (!state) throw new Error(`step ${stepId} has no state`);
+    return state;
+  }
+
+  emit(type: RunEventType, stepId: string | null, data: Record<string, unknown> = {}): void {
+    this.run.version += 1;
+    this.events.push({ seq: this.run.version, type, stepId, data });
+  }
+
+  private patchStep(stepId: string, patch: Partial<StepState>): StepState {
+    const state = this.step(stepId);
+    Object.assign(state, patch);
+    this.dirtySteps.add(stepId);
+    return state;
+  }
+
+  private setRun(status: RunStatus, patch: Partial<RunState> = {}): void {
+    if (this.run.status !== status || Object.keys(patch).length > 0) this.runChanged = true;
+    Object.assign(this.run, patch);
+    this.run.status = status;
+    if (TERMINAL_RUN.has(status)) this.run.finishedAt = this.now;
+  }
+
+  private settle(stepId: string, patch: Partial<StepState>): void {
+    this.patchStep(stepId, { ...patch, finishedAt: this.now, settledSeq: this.run.version });
+  }
+
+  /** Marks a step's attempt as started; returns the attempt number. */
+  startStep(stepId: string): number {
+    const attempt = this.step(stepId).attempts + 1;
+    this.emit('STEP_STARTED', stepId, { attempt });
+    this.patchStep(stepId, { status: 'RUNNING', attempts: attempt, startedAt: this.now });
+    if (this.run.status === 'QUEUED' || this.run.status === 'WAITING') this.setRun('RUNNING');
+    return attempt;
+  }
+
+  succeedStep(stepId: string, output: unknown): void {
+    this.emit('STEP_SUCCEEDED', stepId, { attempt: this.step(stepId).attempts, output });
+    this.settle(stepId, { status: 'SUCCEEDED', output, error: null });
+    this.advance();
+  }
+
+  /** A step parked without holding a worker: a durable timer or an approval. */
+  waitStep(stepId: string, reason: 'delay' | 'approval', until: Date | null): void {
+    this.emit('STEP_WAITING', stepId, { reason, until: until?.toISOString() ?? null });
+    this.patchStep(stepId, { status: 'WAITING' });
+    if (until) {
+      this.jobs.push({ identifier: TIMER_TASK, payload: this.jobPayload(stepId), runAt: until.toISOString(), jobKey: timerJobKey(this.run.id, stepId), maxAttempts: JOB_MAX_ATTEMPTS });
+    }
+    this.updateActiveStatus();
+  }
+
+  /**
+   * A failed attempt: retried with backoff when the failure is retryable and attempts
+   * remain, otherwise the step fails for good and `onError` decides the run's fate.
+   */
+  failStep(stepId: string, failure: StepFailure): void {
+    const def = this.stepDef(stepId);
+    const state = this.step(stepId);
+    const maxAttempts = def.retry?.maxAttempts ?? defaultMaxAttempts(def);
+    const attempt = Math.max(state.attempts, 1);
+    if (failure.retryable && attempt < maxAttempts) {
+      const delay = backoffDelayMs(attempt, def.retry?.initialDelayMs ?? 1000, def.retry?.maxDelayMs ?? 60_000);
+      const retryAt = new Date(Date.parse(this.now) + delay).toISOString();
+      this.emit('STEP_FAILED', stepId, { attempt, error: failure, willRetry: true });
+      this.emit('STEP_RETRY_SCHEDULED', stepId, { attempt: attempt + 1, retryAt, delayMs: delay });
+      this.patchStep(stepId, { status: 'PENDING', error: failure, queuedAt: this.now });
+      this.jobs.push({ identifier: STEP_TASK, payload: this.jobPayload(stepId), runAt: retryAt, jobKey: stepJobKey(this.run.id, stepId), maxAttempts: JOB_MAX_ATTEMPTS });
+      this.updateActiveStatus();
+      return;
+    }
+    this.emit('STEP_FAILED', stepId, { attempt, error: failure, willRetry: false });
+    this.settle(stepId, { status: 'FAILED', error: failure });
+    if (def.onError === 'continue') {
+      this.advance();
+      return;
+    }
+    this.finish('FAILED', { code: 'STEP_FAILED', message: `step "${stepId}" failed: ${failure.message}` }, 'RUN_FAILED', { stepId, error: failure });
+  }
+
+  /** Puts a running step back in the queue without counting the attempt (graceful shutdown). */
+  releaseStep(stepId: string): void {
+    const state = this.step(stepId);
+    this.emit('STEP_RELEASED', stepId, { attempt: state.attempts });
+    this.patchStep(stepId, { status: 'PENDING', attempts: Math.max(0, state.attempts - 1), queuedAt: this.now });
+    this.jobs.push({ identifier: STEP_TASK, payload: this.jobPayload(stepId), runAt: null, jobKey: stepJobKey(this.run.id, stepId), maxAttempts: JOB_MAX_ATTEMPTS });
+  }
+
+  cancel(by: string | null): void {
+    this.finish('CANCELLED', { code: 'RUN_CANCELLED', message: 'the run was cancelled' }, 'RUN_CANCELLED', { by });
+  }
+
+  timeOut(): void {
+    this.finish('TIMED_OUT', { code: 'RUN_TIMEOUT', message: `the run passed its deadline ${this.run.deadlineAt}` }, 'RUN_TIMED_OUT', { deadlineAt: this.run.deadlineAt });
+  }
+
+  /** Resets failed and cancelled steps so they run again; succeeded outputs are kept. */
+  retry(by: string | null, deadlineAt: string): string[] {
+    const reset: string[] = [];
+    for (const state of this.run.steps.values()) {
+      if (state.status === 'FAILED' || state.status === 'CANCELLED') {
+        reset.push(state.stepId);
+        this.patchStep(state.stepId, { status: 'PENDING', attempts: 0, error: null, output: null, queuedAt: null, startedAt: null, finishedAt: null, settledSeq: null });
+      }
+    }
+    this.emit('RUN_RETRIED', null, { by, steps: reset });
+    this.setRun('QUEUED', { error: null, output: null, finishedAt: null, deadlineAt });
+    this.advance();
+    return reset;
+  }
+
+  private finish(status: RunStatus, error: StepFailure, type: RunEventType, data: Record<string, unknown>): void {
+    for (const state of this.run.steps.values()) {
+      if (SETTLED_STEP.has(state.status)) continue;
+      if (state.status === 'RUNNING') this.interruptedSteps.push(state.stepId);
+      if (state.queuedAt !== null || state.status === 'WAITING') {
+        this.removedJobKeys.push(stepJobKey(this.run.id, state.stepId), timerJobKey(this.run.id, state.stepId));
+      }
+      this.emit('STEP_CANCELLED', state.stepId, {});
+      this.settle(state.stepId, { status: 'CANCELLED' });
+    }
+    this.emit(type, null, { ...data, error });
+    this.setRun(status, { error });
+  }
+
+  /**
+   * Queues every step whose needs have settled (skipping those whose `if` is false),
+   * and finishes the run when every step has settled.
+   */
+  advance(): void {
+    if (TERMINAL_RUN.has(this.run.status)) return;
+    for (let progressed = true; progressed; ) {
+      progressed = false;
+      for (const def of this.definition.steps) {
+        const state = this.step(def.id);
+        if (state.status !== 'PENDING' || state.queuedAt !== null) continue;
+        if (!(def.needs ?? []).every((need) => this.satisfies(need))) continue;
+        const verdict = def.if === undefined ? true : this.evaluateIf(def);
+        if (verdict !== true) {
+          if (verdict === false) {
+            this.emit('STEP_SKIPPED', def.id, { condition: def.if });
+            this.settle(def.id, { status: 'SKIPPED' });
+          } else {
+            // A condition that cannot be evaluated is the definition's fault: fail the step, never guess.
+            this.failStep(def.id, verdict);
+          }
+          if (TERMINAL_RUN.has(this.run.status)) return;
+          progressed = true;
+          continue;
+        }
+        this.patchStep(def.id, { queuedAt: this.now });
+        this.jobs.push({ identifier: STEP_TASK, payload: this.jobPayload(def.id), runAt: null, jobKey: stepJobKey(this.run.id, def.id), maxAttempts: JOB_MAX_ATTEMPTS });
+      }
+    }
+    if ([...this.run.steps.values()].every((s) => SETTLED_STEP.has(s.status))) {
+      const output = this.runOutput();
+      this.emit('RUN_SUCCEEDED', null, { output });
+      this.setRun('SUCCEEDED', { output });
+      return;
+    }
+    this.updateActiveStatus();
+  }
+
+  private evaluateIf(def: StepDefinition): boolean | StepFailure {
+    try {
+      return evaluateCondition(def.if!, this.scope(1));
+    } catch (error) {
+      return { code: 'TEMPLATE_ERROR', message: `if: ${(error as Error).message}`, retryable: false };
+    }
+  }
+
+  private satisfies(need: string): boolean {
+    const state = this.step(need);
+    return state.status === 'SUCCEEDED' || state.status === 'SKIPPED' || (state.status === 'FAILED' && this.stepDef(need).onError === 'continue');
+  }
+
+  private updateActiveStatus(): void {
+    if (TERMINAL_RUN.has(this.run.status)) return;
+    const active = [...this.run.steps.values()].filter((s) => !SETTLED_STEP.has(s.status));
+    const allWaiting = active.length > 0 && active.every((s) => s.status === 'WAITING');
+    if (allWaiting) this.setRun('WAITING');
+    else if (this.run.status === 'WAITING') this.setRun('RUNNING');
+  }
+
+  private runOutput(): unknown {
+    if (this.definition.output !== undefined) return renderTemplate(this.definition.output, this.scope(1));
+    const needed = new Set(this.definition.steps.flatMap((s) => s.needs ?? []));
+    const out: Record<string, unknown> = {};
+    for (const def of this.definition.steps) {
+      const state = this.step(def.id);
+      if (!needed.has(def.id) && state.status === 'SUCCEEDED') out[def.id] = state.output;
+    }
+    return out;
+  }
+
+  /** What templates may read for this run. */
+  scope(attempt: number): { input: unknown; steps: Record<string, { output: unknown; status: string; error: unknown }>; run: { id: string; attempt: number } } {
+    const steps: Record<string, { output: unknown; status: string; error: unknown }> = {};
+    for (const state of this.run.steps.values()) steps[state.stepId] = { output: state.output, status: state.status, error: state.error };
+    return { input: this.run.input, steps, run: { id: this.run.id, attempt } };
+  }
+
+  private jobPayload(stepId: string): Record<string, unknown> {
+    return { t: this.run.tenantId, r: this.run.id, s: stepId };
+  }
+}
+
+/** Core actions are deterministic and run once; plugin steps get three attempts unless told otherwise. */
+export function defaultMaxAttempts(def: StepDefinition): number {
+  return def.uses.startsWith('core/') && def.uses !== 'core/code@1' ? 1 : 3;
+}

@@ -1,0 +1,150 @@
+import type Hapi from '@hapi/hapi';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Config } from '../core/config.js';
+import { createLogger, registerSecret, type Logger } from '../core/logger.js';
+import { Database } from '../core/db/database.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../core/db/embedded.js';
+import { migrate, pendingMigrations } from '../core/db/migrate.js';
+import { TokenService } from '../core/auth/tokens.js';
+import { TenantService } from '../core/tenants/tenants.js';
+import { WorkflowService } from '../core/workflows/workflows.js';
+import { RunService } from '../core/runs/runs.js';
+import { Notifier } from '../core/engine/notifier.js';
+import { Engine } from '../core/engine/engine.js';
+import { ENGINE_ACTIONS } from '../core/engine/coreActions.js';
+import { UnavailableExecutor, type StepExecutor } from '../core/engine/executor.js';
+import type { ActionCatalog } from '../core/workflows/definition.js';
+import { RunEventStream } from '../core/graphql/runEventStream.js';
+import type { Services } from '../core/graphql/resolvers.js';
+import { FIRST_PARTY_ACTIONS } from '../plugins/firstParty.js';
+import { createGraphQL } from './graphql.js';
+import { createHttpServer } from './http.js';
+import { ensureSystemAdminToken } from './bootstrap.js';
+
+export interface Appliance {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly services: Services;
+  readonly engine: Engine | null;
+  readonly http: Hapi.Server | null;
+  /** Base URL of the HTTP server, when this process serves the API. */
+  readonly url: string | null;
+  /** The system-admin token generated at first initialisation, if this start generated it. */
+  readonly generatedAdminToken: string | null;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  executor?: StepExecutor;
+  /** Apply migrations before starting (default true). */
+  migrate?: boolean;
+}
+
+function actionCatalog(): ActionCatalog {
+  const known = new Set([...ENGINE_ACTIONS, ...FIRST_PARTY_ACTIONS]);
+  return {
+    checkAction: (uses) => (known.has(uses) ? undefined : `unknown action "${uses}" (available: ${[...known].sort().join(', ')})`),
+  };
+}
+
+/**
+ * The composition root: database (embedded or external), migrations, services, the
+ * engine for `worker`/`all` roles and the HTTP API for `api`/`all` roles.
+ */
+export async function startAppliance(config: Config, options: StartOptions = {}): Promise<Appliance> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  if (config.adminToken) registerSecret(config.adminToken);
+  let embedded: EmbeddedDatabase | null = null;
+  let connectionString = config.databaseUrl;
+  if (!connectionString) {
+    embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, logger);
+    connectionString = embedded.url;
+  }
+  const db = new Database(connectionString, config.dbPoolSize);
+  const notifier = new Notifier(connectionString, logger);
+  let engine: Engine | null = null;
+  let http: Hapi.Server | null = null;
+  const stopSteps: (() => Promise<unknown>)[] = [];
+  try {
+    if (options.migrate !== false) {
+      const report = await migrate(db.pool);
+      if (report.applied.length) logger.info({ applied: report.applied }, 'database migrations applied');
+    }
+    const admin = await ensureSystemAdminToken(db, config.adminToken);
+    const tokens = new TokenService(db);
+    const tenants = new TenantService(db);
+    const workflows = new WorkflowService(db, { maxSteps: config.maxSteps, maxDefinitionBytes: config.maxDefinitionBytes }, actionCatalog());
+    const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs });
+    await notifier.start();
+    const services: Services = { db, tokens, tenants, workflows, runs, runEvents: new RunEventStream(runs, notifier) };
+
+    if (config.role !== 'api') {
+      engine = new Engine(db, workflows, options.executor ?? new UnavailableExecutor(), notifier, logger, {
+        connectionString,
+        concurrency: config.workerConcurrency,
+        batchSize: config.workerBatchSize,
+        pollIntervalMs: config.pollIntervalMs,
+        shutdownGraceMs: config.shutdownGraceMs,
+        sweepIntervalMs: config.deadWorkerSweepMs,
+        maxStepOutputBytes: config.maxInputBytes * 4,
+      });
+      await engine.start(config.role);
+    }
+
+    let url: string | null = null;
+    if (config.role !== 'worker') {
+      const metrics = new Registry();
+      collectDefaultMetrics({ register: metrics });
+      let migrationsApplied = false;
+      const theEngine = engine;
+      http = await createHttpServer(createGraphQL(services, logger), {
+        host: config.host,
+        port: config.port,
+        maxBodyBytes: config.maxBodyBytes,
+        metrics,
+        isReady: async () => {
+          const database = await db.query('system', 'select 1').then(() => true, () => false);
+          if (database && !migrationsApplied) migrationsApplied = (await pendingMigrations(db.pool)).length === 0;
+          const checks = { database, migrations: migrationsApplied, jobRunner: config.role === 'api' ? true : Boolean(theEngine?.running) };
+          return { ready: Object.values(checks).every(Boolean), checks };
+        },
+      }, logger);
+      await http.start();
+      url = http.info.uri.replace('0.0.0.0', '127.0.0.1');
+      logger.info({ url, graphql: `${url}/graphql`, role: config.role }, 'Switchyard is listening');
+    }
+
+    let stopping: Promise<void> | null = null;
+    const theHttp = http;
+    const theEngine = engine;
+    stopSteps.push(
+      async () => theHttp?.stop({ timeout: config.shutdownGraceMs }),
+      async () => theEngine?.stop(),
+      async () => notifier.stop(),
+      async () => db.close(),
+      async () => embedded?.stop(),
+    );
+    return {
+      config, logger, services, engine, http, url, generatedAdminToken: admin.generatedToken,
+      stop: () => (stopping ??= runStops(stopSteps, logger)),
+    };
+  } catch (error) {
+    await http?.stop().catch(() => undefined);
+    await engine?.stop().catch(() => undefined);
+    await notifier.stop().catch(() => undefined);
+    await db.close().catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function runStops(steps: (() => Promise<unknown>)[], logger: Logger): Promise<void> {
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      logger.error({ err: error }, 'error during shutdown');
+    }
+  }
+}

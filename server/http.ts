@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import Hapi from '@hapi/hapi';
+import type { YogaServerInstance } from 'graphql-yoga';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../core/logger.js';
+import type { GraphQLContext } from '../core/graphql/resolvers.js';
+import type { TransportContext } from './graphql.js';
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  /** Readiness: database reachable, migrations applied, job runner running (where this process runs one). */
+  isReady: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+  metrics: Registry;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** hapi serves GraphQL (through graphql-yoga's fetch interface), health, readiness and metrics. */
+export async function createHttpServer(yoga: YogaServerInstance<TransportContext, GraphQLContext>, options: HttpOptions, logger: Logger): Promise<Hapi.Server> {
+  const server = Hapi.server({
+    host: options.host,
+    port: options.port,
+    routes: { timeout: { server: false, socket: false } },
+    router: { stripTrailingSlash: true },
+  });
+
+  const handleGraphQL: Hapi.Lifecycle.Method = async (request, h) => {
+    const requestId = requestIdOf(request);
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (typeof value === 'string') headers.set(name, value);
+    }
+    const body = request.method === 'post' && Buffer.isBuffer(request.payload) ? (request.payload as Buffer) : undefined;
+    const url = `http://${request.info.host || 'localhost'}${request.url.pathname}${request.url.search}`;
+    const abort = new AbortController();
+    request.raw.req.once('close', () => abort.abort());
+    const response = await yoga.handleRequest(
+      new Request(url, { method: request.method.toUpperCase(), headers, ...(body ? { body: new Uint8Array(body) } : {}), signal: abort.signal }),
+      { requestId, sourceAddress: request.info.remoteAddress, userAgent: request.headers['user-agent'] as string | undefined },
+    );
+    const isStream = (response.headers.get('content-type') ?? '').includes('text/event-stream');
+    const payload = isStream && response.body ? Readable.fromWeb(response.body as never) : Buffer.from(await response.arrayBuffer());
+    const reply = h.response(payload).code(response.status);
+    response.headers.forEach((value, name) => {
+      if (name !== 'content-length') reply.header(name, value);
+    });
+    reply.header('x-request-id', requestId);
+    return reply;
+  };
+
+  server.route([
+    {
+      method: 'POST',
+      path: '/graphql',
+      options: { payload: { parse: false, output: 'data', maxBytes: options.maxBodyBytes, allow: ['application/json', 'application/graphql-response+json', 'multipart/form-data', 'application/x-www-form-urlencoded', 'text/plain'] } },
+      handler: handleGraphQL,
+    },
+    { method: 'GET', path: '/graphql', handler: handleGraphQL },
+    { method: 'GET', path: '/health', handler: () => ({ status: 'ok' }) },
+    {
+      method: 'GET',
+      path: '/ready',
+      handler: async (_request, h) => {
+        const result = await options.isReady().catch(() => ({ ready: false, checks: {} }));
+        return h.response({ status: result.ready ? 'ready' : 'not ready', checks: result.checks }).code(result.ready ? 200 : 503);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/metrics',
+      handler: async (_request, h) => h.response(await options.metrics.metrics()).type(options.metrics.contentType),
+    },
+  ]);
+
+  // Errors hapi raises itself (body too large, unsupported media type, unknown route) get the API's error shape.
+  server.ext('onPreResponse', (request, h) => {
+    const response = request.response;
+    if (!('isBoom' in response) || !response.isBoom) return h.continue;
+    const status = response.output.statusCode;
+    const code = status === 401 ? 'UNAUTHENTICATED' : status === 404 ? 'NOT_FOUND' : status >= 500 ? 'INTERNAL' : 'BAD_USER_INPUT';
+    if (status >= 500) logger.error({ err: response, requestId: requestIdOf(request) }, 'request failed');
+    const message = status === 413 ? `request body is larger than the limit of ${options.maxBodyBytes} bytes` : status >= 500 ? 'Internal server error' : response.output.payload.message;
+    return h.response({ errors: [{ message, extensions: { code } }] }).code(status).header('x-request-id', requestIdOf(request));
+  });
+
+  server.events.on('response', (request) => {
+    const status = 'statusCode' in request.response ? request.response.statusCode : undefined;
+    logger.debug({ requestId: requestIdOf(request), method: request.method, path: request.path, status, ms: Date.now() - request.info.received }, 'request');
+  });
+
+  return server;
+}
+
+function requestIdOf(request: Hapi.Request): string {
+  const app = request.app as { requestId?: string };
+  if (!app.requestId) {
+    const given = request.headers['x-request-id'];
+    app.requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  }
+  return app.requestId;
+}
