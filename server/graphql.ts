@@ -48,6 +48,25 @@ export function toGraphQLError(error: unknown, logger: Logger, requestId: string
   });
 }
 
+const CONTRACT_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'QUOTA_EXCEEDED', 'RATE_LIMITED', 'OVERLOADED', 'CONFLICT', 'INTERNAL']);
+
+/**
+ * Yoga answers malformed requests (bad JSON, unparsable or invalid documents) before
+ * execution and without maskError; this brings those errors to the contract's codes
+ * and drops the `originalError` detail it attaches.
+ */
+function normaliseErrors(result: unknown): unknown {
+  const errors = (result as { errors?: { extensions?: Record<string, unknown> }[] } | null)?.errors;
+  if (!Array.isArray(errors)) return result;
+  for (const error of errors) {
+    const extensions = (error.extensions ??= {});
+    delete extensions['originalError'];
+    const code = extensions['code'];
+    if (typeof code !== 'string' || !CONTRACT_CODES.has(code)) extensions['code'] = 'BAD_USER_INPUT';
+  }
+  return result;
+}
+
 export function createGraphQL(services: Services, logger: Logger): YogaServerInstance<TransportContext, GraphQLContext> {
   return createYoga<TransportContext, GraphQLContext>({
     schema: createSchema<TransportContext & GraphQLContext>({ typeDefs, resolvers: resolvers as never }),
@@ -57,6 +76,14 @@ export function createGraphQL(services: Services, logger: Logger): YogaServerIns
     logging: false,
     // Batched operations are refused until batching limits exist (see GraphQL hardening).
     batching: false,
+    plugins: [
+      {
+        onResultProcess({ result, setResult }) {
+          if (Array.isArray(result)) setResult(result.map(normaliseErrors) as typeof result);
+          else if (!(Symbol.asyncIterator in (result as object))) setResult(normaliseErrors(result) as typeof result);
+        },
+      },
+    ],
     maskedErrors: {
       maskError: (error, _message, isDev) => {
         void isDev;
