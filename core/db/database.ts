@@ -27,6 +27,7 @@ export class Database {
     });
     // A dropped idle connection must not crash the process; the pool replaces it.
     this.pool.on('error', () => undefined);
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   /** Runs `fn` in one transaction with the tenant context set; retries serialization failures. */

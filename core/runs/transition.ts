@@ -237,9 +237,11 @@ export class RunTransition {
 
   private updateActiveStatus(): void {
     if (TERMINAL_RUN.has(this.run.status)) return;
-    const active = [...this.run.steps.values()].filter((s) => !SETTLED_STEP.has(s.status));
-    const allWaiting = active.length > 0 && active.every((s) => s.status === 'WAITING');
-    if (allWaiting) this.setRun('WAITING');
+    // WAITING: nothing can progress without outside input (a timer or a decision); steps
+    // still blocked on their needs do not count as progress.
+    const steps = [...this.run.steps.values()];
+    const runnable = steps.some((s) => s.status === 'RUNNING' || (s.status === 'PENDING' && s.queuedAt !== null));
+    if (!runnable && steps.some((s) => s.status === 'WAITING')) this.setRun('WAITING');
     else if (this.run.status === 'WAITING') this.setRun('RUNNING');
   }
 

@@ -30,11 +30,12 @@ await admin.connect();
 await admin.query(`drop database if exists ${template}`);
 await admin.query(`create database ${template}`);
 const pool = new pg.Pool({ connectionString: databaseUrl(baseUrl, template), max: 2 });
+pool.on('error', () => undefined);
 await migrate(pool);
 await pool.end();
 
 const require = createRequire(import.meta.url);
-const avaCli = path.join(path.dirname(require.resolve('ava/package.json')), 'entrypoints', 'cli.mjs');
+const avaCli = path.join(path.dirname(require.resolve('ava')), 'cli.mjs');
 const code: number = await new Promise((resolve) => {
   const child = spawn(process.execPath, [avaCli, ...process.argv.slice(2)], {
     stdio: 'inherit',

@@ -1,0 +1,206 @@
+import pg from 'pg';
+import { run as runGraphileWorker } from 'graphile-worker';
+import { silentGraphileLogger } from '../core/db/migrate.js';
+import { counterDelta, type BenchServer, type DbCounters } from './db.js';
+import { EventClock, startBenchAppliance, startRunHttp, type BenchAppliance, type WorkerOptions } from './fixture.js';
+import { boundedParallel, CpuSampler, sleep, summarize, waitUntil, type Percentiles } from './stats.js';
+
+export interface Cpu {
+  machineBusy: number;
+  nodeBusy: number;
+}
+
+export interface ThroughputResult {
+  /** Units finished (jobs, or runs) and how many were asked for. */
+  done: number;
+  asked: number;
+  completed: boolean;
+  seconds: number;
+  perSecond: number;
+  /** Steps (jobs) per second; equals perSecond for the raw baseline. */
+  stepsPerSecond: number;
+  /** How fast the load generator got its starts accepted (engine scenarios). */
+  startsPerSecond: number | null;
+  db: DbCounters;
+  cpu: Cpu | null;
+}
+
+export interface LatencyResult {
+  /** Client-observed: from the call to startRun (or its scheduled time) to the SUCCEEDED commit notification. */
+  client: Percentiles;
+  /** From the database: runs.finished_at - runs.created_at (both set by the engine's clock). */
+  recorded: Percentiles;
+  asked: number;
+  succeeded: number;
+  offeredPerSecond: number | null;
+  achievedStartsPerSecond: number | null;
+  cpu: Cpu | null;
+}
+
+const ACTIVE = `select exists(select 1 from runs where status in ('QUEUED', 'RUNNING', 'WAITING')) as busy`;
+
+/** graphile-worker alone: a noop task, the engine's worker options, `jobs` jobs queued in one statement. */
+export async function rawWorker(server: BenchServer, options: WorkerOptions, jobs: number, timeoutMs: number): Promise<ThroughputResult> {
+  const url = await server.freshDatabase('raw');
+  const pool = new pg.Pool({ connectionString: url, max: options.poolSize });
+  pool.on('error', () => undefined);
+  try {
+    // The same runner options the engine passes (core/engine/engine.ts).
+    const runner = await runGraphileWorker({
+      pgPool: pool,
+      taskList: { noop: async () => undefined },
+      concurrency: options.concurrency,
+      pollInterval: options.pollIntervalMs,
+      noHandleSignals: true,
+      logger: silentGraphileLogger,
+      preset: {
+        worker: options.batchSize > 1 ? { localQueue: { size: options.batchSize }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } : {},
+      },
+    });
+    try {
+      const before = await server.counters();
+      const cpu = new CpuSampler();
+      const t0 = performance.now();
+      await pool.query(
+        `select graphile_worker.add_jobs(array(
+           select row('noop', '{}'::json, null, null, null, null, null, null)::graphile_worker.job_spec from generate_series(1, $1::int)))`,
+        [jobs],
+      );
+      const completed = await waitUntil(async () => {
+        const { rows } = await pool.query<{ any: boolean }>('select exists(select 1 from graphile_worker._private_jobs) as any');
+        return !rows[0]!.any;
+      }, timeoutMs);
+      const seconds = (performance.now() - t0) / 1000;
+      const usage = cpu.finish();
+      const { rows } = await pool.query<{ left: number }>('select count(*)::int as left from graphile_worker._private_jobs');
+      const done = jobs - rows[0]!.left;
+      const db = counterDelta(before, await server.counters());
+      return { done, asked: jobs, completed, seconds, perSecond: done / seconds, stepsPerSecond: done / seconds, startsPerSecond: null, db, cpu: usage };
+    } finally {
+      await runner.stop();
+    }
+  } finally {
+    await pool.end();
+  }
+}
+
+type Starter = (bench: BenchAppliance, i: number) => Promise<string>;
+
+const viaService: Starter = async (bench, i) =>
+  (await bench.appliance.services.runs.startRun(bench.ctx, { workflowId: bench.workflowId, input: { i } })).id;
+const viaHttp: Starter = (bench) => startRunHttp(bench);
+
+async function settle(bench: BenchAppliance, timeoutMs: number): Promise<boolean> {
+  const { db } = bench.appliance.services;
+  return waitUntil(async () => !(await db.query<{ busy: boolean }>({ tenantId: bench.tenantId }, ACTIVE)).rows[0]!.busy, timeoutMs);
+}
+
+/**
+ * `runs` runs of a `steps`-step noop workflow, started with `inflight` concurrent calls through
+ * the service layer or HTTP GraphQL; timed from the first start until the last run has settled.
+ */
+export async function engineThroughput(
+  server: BenchServer, via: 'service' | 'http', runs: number, steps: number, inflight: number, timeoutMs: number,
+): Promise<ThroughputResult> {
+  const bench = await startBenchAppliance(await server.freshDatabase(via), steps);
+  const start = via === 'service' ? viaService : viaHttp;
+  try {
+    // Warm-up (JIT, connection pool, plan and definition caches); not counted.
+    const warm = Math.min(100, runs);
+    await boundedParallel(warm, inflight, (i) => start(bench, i));
+    if (!(await settle(bench, timeoutMs))) throw new Error('warm-up runs did not finish');
+    const warmDone = await bench.succeeded();
+
+    const before = await server.counters();
+    const cpu = new CpuSampler();
+    const t0 = performance.now();
+    await boundedParallel(runs, inflight, (i) => start(bench, i));
+    const startsSeconds = (performance.now() - t0) / 1000;
+    const completed = await settle(bench, timeoutMs);
+    const seconds = (performance.now() - t0) / 1000;
+    const usage = cpu.finish();
+    const done = (await bench.succeeded()) - warmDone;
+    const db = counterDelta(before, await server.counters());
+    return {
+      done, asked: runs, completed: completed && done === runs, seconds, perSecond: done / seconds, stepsPerSecond: (done * steps) / seconds,
+      startsPerSecond: runs / startsSeconds, db, cpu: usage,
+    };
+  } finally {
+    await bench.stop();
+  }
+}
+
+export type LatencyLoad = { kind: 'sequential'; runs: number } | { kind: 'rate'; perSecond: number; seconds: number };
+
+/** startRun → SUCCEEDED latency of a three-step linear noop workflow, one run at a time or at a fixed offered rate. */
+export async function runLatency(server: BenchServer, load: LatencyLoad, steps: number, timeoutMs: number): Promise<LatencyResult> {
+  const url = await server.freshDatabase(load.kind);
+  const bench = await startBenchAppliance(url, steps);
+  const clock = await EventClock.listen(url);
+  const { db } = bench.appliance.services;
+  try {
+    // Warm-up, and the run version (= last event seq) a successful run of this workflow ends at.
+    let finalSeq = 0;
+    for (let i = 0; i < 20; i++) {
+      const id = await viaService(bench, i);
+      const ok = await waitUntil(async () => {
+        const { rows } = await db.query<{ status: string; version: number }>({ tenantId: bench.tenantId }, 'select status, version from runs where id = $1', [id]);
+        finalSeq = rows[0]!.version;
+        return rows[0]!.status === 'SUCCEEDED';
+      }, 10_000, 5);
+      if (!ok) throw new Error('warm-up run did not succeed');
+    }
+
+    const ids: string[] = [];
+    const started: number[] = [];
+    let offeredPerSecond: number | null = null;
+    let achievedStartsPerSecond: number | null = null;
+    const cpu = new CpuSampler();
+    if (load.kind === 'sequential') {
+      for (let i = 0; i < load.runs; i++) {
+        started[i] = performance.now();
+        ids[i] = await viaService(bench, i);
+        if ((await clock.waitFor(`${ids[i]}:${finalSeq}`, timeoutMs)) === null) break;
+      }
+    } else {
+      // Open loop: starts are fired on schedule whether or not earlier runs have finished.
+      const total = Math.round(load.perSecond * load.seconds);
+      const interval = 1000 / load.perSecond;
+      const pending: Promise<void>[] = [];
+      const t0 = performance.now();
+      let i = 0;
+      while (i < total) {
+        const now = performance.now();
+        for (; i < total && t0 + i * interval <= now; i++) {
+          const k = i;
+          started[k] = t0 + k * interval;
+          pending.push(viaService(bench, k).then((id) => { ids[k] = id; }));
+        }
+        await sleep(1);
+      }
+      await Promise.all(pending);
+      offeredPerSecond = total / (load.seconds);
+      achievedStartsPerSecond = total / ((performance.now() - t0) / 1000);
+      await Promise.all(ids.map((id) => clock.waitFor(`${id}:${finalSeq}`, timeoutMs)));
+    }
+    const usage = cpu.finish();
+
+    const client: number[] = [];
+    ids.forEach((id, k) => {
+      const arrived = clock.arrivals.get(`${id}:${finalSeq}`);
+      if (arrived !== undefined) client.push(arrived - started[k]!);
+    });
+    const { rows } = await db.query<{ ms: number }>(
+      { tenantId: bench.tenantId },
+      `select extract(epoch from finished_at - created_at) * 1000 as ms from runs where id = any($1::uuid[]) and status = 'SUCCEEDED'`,
+      [ids],
+    );
+    return {
+      client: summarize(client), recorded: summarize(rows.map((r) => Number(r.ms))), asked: load.kind === 'sequential' ? load.runs : ids.length,
+      succeeded: rows.length, offeredPerSecond, achievedStartsPerSecond, cpu: usage,
+    };
+  } finally {
+    await clock.close();
+    await bench.stop();
+  }
+}
