@@ -1,14 +1,8 @@
-import pg from 'pg';
 import { run as runGraphileWorker } from 'graphile-worker';
 import { silentGraphileLogger } from '../core/db/migrate.js';
-import { counterDelta, type BenchServer, type DbCounters } from './db.js';
+import { counterDelta, databaseName, quietPool, type BenchServer, type DbCounters, type StatementStat } from './db.js';
 import { EventClock, startBenchAppliance, startRunHttp, type BenchAppliance, type WorkerOptions } from './fixture.js';
-import { boundedParallel, CpuSampler, sleep, summarize, waitUntil, type Percentiles } from './stats.js';
-
-export interface Cpu {
-  machineBusy: number;
-  nodeBusy: number;
-}
+import { boundedParallel, CpuSampler, sleep, summarize, waitUntil, type CpuShares, type Percentiles } from './stats.js';
 
 export interface ThroughputResult {
   /** Units finished (jobs, or runs) and how many were asked for. */
@@ -22,7 +16,9 @@ export interface ThroughputResult {
   /** How fast the load generator got its starts accepted (engine scenarios). */
   startsPerSecond: number | null;
   db: DbCounters;
-  cpu: Cpu | null;
+  cpu: CpuShares | null;
+  /** pg_stat_statements over the measured phase, when available. */
+  statements: { top: StatementStat[]; calls: number; totalMs: number } | null;
 }
 
 export interface LatencyResult {
@@ -32,9 +28,12 @@ export interface LatencyResult {
   recorded: Percentiles;
   asked: number;
   succeeded: number;
+  /** Starts that threw (open loop only: e.g. no pool connection within its timeout), and the first error. */
+  failedStarts: number;
+  firstError: string | null;
   offeredPerSecond: number | null;
   achievedStartsPerSecond: number | null;
-  cpu: Cpu | null;
+  cpu: CpuShares | null;
 }
 
 const ACTIVE = `select exists(select 1 from runs where status in ('QUEUED', 'RUNNING', 'WAITING')) as busy`;
@@ -42,8 +41,7 @@ const ACTIVE = `select exists(select 1 from runs where status in ('QUEUED', 'RUN
 /** graphile-worker alone: a noop task, the engine's worker options, `jobs` jobs queued in one statement. */
 export async function rawWorker(server: BenchServer, options: WorkerOptions, jobs: number, timeoutMs: number): Promise<ThroughputResult> {
   const url = await server.freshDatabase('raw');
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize });
-  pool.on('error', () => undefined);
+  const pool = quietPool(url, options.poolSize);
   try {
     // The same runner options the engine passes (core/engine/engine.ts).
     const runner = await runGraphileWorker({
@@ -59,7 +57,8 @@ export async function rawWorker(server: BenchServer, options: WorkerOptions, job
     });
     try {
       const before = await server.counters();
-      const cpu = new CpuSampler();
+      await server.resetStatements();
+      const cpu = new CpuSampler(server.postmasterPid());
       const t0 = performance.now();
       await pool.query(
         `select graphile_worker.add_jobs(array(
@@ -74,8 +73,9 @@ export async function rawWorker(server: BenchServer, options: WorkerOptions, job
       const usage = cpu.finish();
       const { rows } = await pool.query<{ left: number }>('select count(*)::int as left from graphile_worker._private_jobs');
       const done = jobs - rows[0]!.left;
+      const statements = await server.statements(databaseName(url));
       const db = counterDelta(before, await server.counters());
-      return { done, asked: jobs, completed, seconds, perSecond: done / seconds, stepsPerSecond: done / seconds, startsPerSecond: null, db, cpu: usage };
+      return { done, asked: jobs, completed, seconds, perSecond: done / seconds, stepsPerSecond: done / seconds, startsPerSecond: null, db, cpu: usage, statements };
     } finally {
       await runner.stop();
     }
@@ -102,7 +102,8 @@ async function settle(bench: BenchAppliance, timeoutMs: number): Promise<boolean
 export async function engineThroughput(
   server: BenchServer, via: 'service' | 'http', runs: number, steps: number, inflight: number, timeoutMs: number,
 ): Promise<ThroughputResult> {
-  const bench = await startBenchAppliance(await server.freshDatabase(via), steps);
+  const url = await server.freshDatabase(via);
+  const bench = await startBenchAppliance(url, steps);
   const start = via === 'service' ? viaService : viaHttp;
   try {
     // Warm-up (JIT, connection pool, plan and definition caches); not counted.
@@ -112,18 +113,20 @@ export async function engineThroughput(
     const warmDone = await bench.succeeded();
 
     const before = await server.counters();
-    const cpu = new CpuSampler();
+    await server.resetStatements();
+    const cpu = new CpuSampler(server.postmasterPid());
     const t0 = performance.now();
     await boundedParallel(runs, inflight, (i) => start(bench, i));
     const startsSeconds = (performance.now() - t0) / 1000;
     const completed = await settle(bench, timeoutMs);
     const seconds = (performance.now() - t0) / 1000;
     const usage = cpu.finish();
+    const statements = await server.statements(databaseName(url));
     const done = (await bench.succeeded()) - warmDone;
     const db = counterDelta(before, await server.counters());
     return {
       done, asked: runs, completed: completed && done === runs, seconds, perSecond: done / seconds, stepsPerSecond: (done * steps) / seconds,
-      startsPerSecond: runs / startsSeconds, db, cpu: usage,
+      startsPerSecond: runs / startsSeconds, db, cpu: usage, statements,
     };
   } finally {
     await bench.stop();
@@ -153,9 +156,11 @@ export async function runLatency(server: BenchServer, load: LatencyLoad, steps: 
 
     const ids: string[] = [];
     const started: number[] = [];
+    let failedStarts = 0;
+    let firstError: string | null = null;
     let offeredPerSecond: number | null = null;
     let achievedStartsPerSecond: number | null = null;
-    const cpu = new CpuSampler();
+    const cpu = new CpuSampler(server.postmasterPid());
     if (load.kind === 'sequential') {
       for (let i = 0; i < load.runs; i++) {
         started[i] = performance.now();
@@ -174,14 +179,17 @@ export async function runLatency(server: BenchServer, load: LatencyLoad, steps: 
         for (; i < total && t0 + i * interval <= now; i++) {
           const k = i;
           started[k] = t0 + k * interval;
-          pending.push(viaService(bench, k).then((id) => { ids[k] = id; }));
+          pending.push(viaService(bench, k).then(
+            (id) => { ids[k] = id; },
+            (error: Error) => { failedStarts++; firstError ??= error.message; },
+          ));
         }
         await sleep(1);
       }
       await Promise.all(pending);
       offeredPerSecond = total / (load.seconds);
       achievedStartsPerSecond = total / ((performance.now() - t0) / 1000);
-      await Promise.all(ids.map((id) => clock.waitFor(`${id}:${finalSeq}`, timeoutMs)));
+      await Promise.all(ids.filter(Boolean).map((id) => clock.waitFor(`${id}:${finalSeq}`, timeoutMs)));
     }
     const usage = cpu.finish();
 
@@ -193,11 +201,11 @@ export async function runLatency(server: BenchServer, load: LatencyLoad, steps: 
     const { rows } = await db.query<{ ms: number }>(
       { tenantId: bench.tenantId },
       `select extract(epoch from finished_at - created_at) * 1000 as ms from runs where id = any($1::uuid[]) and status = 'SUCCEEDED'`,
-      [ids],
+      [ids.filter(Boolean)],
     );
     return {
-      client: summarize(client), recorded: summarize(rows.map((r) => Number(r.ms))), asked: load.kind === 'sequential' ? load.runs : ids.length,
-      succeeded: rows.length, offeredPerSecond, achievedStartsPerSecond, cpu: usage,
+      client: summarize(client), recorded: summarize(rows.map((r) => Number(r.ms))), asked: load.kind === 'sequential' ? load.runs : started.length,
+      succeeded: rows.length, failedStarts, firstError, offeredPerSecond, achievedStartsPerSecond, cpu: usage,
     };
   } finally {
     await clock.close();

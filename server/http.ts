@@ -34,6 +34,14 @@ export async function createHttpServer(yoga: YogaServerInstance<TransportContext
       if (typeof value === 'string') headers.set(name, value);
     }
     const body = request.method === 'post' && Buffer.isBuffer(request.payload) ? (request.payload as Buffer) : undefined;
+    // yoga answers unparsable JSON with HTTP 200 for application/json clients; refuse it here with 400.
+    if (body && String(request.headers['content-type'] ?? '').includes('application/json')) {
+      try {
+        JSON.parse(body.toString('utf8'));
+      } catch {
+        return h.response({ errors: [{ message: 'the request body is not valid JSON', extensions: { code: 'BAD_USER_INPUT' } }] }).code(400).header('x-request-id', requestId);
+      }
+    }
     const url = `http://${request.info.host || 'localhost'}${request.url.pathname}${request.url.search}`;
     const abort = new AbortController();
     request.raw.req.once('close', () => abort.abort());
@@ -42,7 +50,8 @@ export async function createHttpServer(yoga: YogaServerInstance<TransportContext
       { requestId, sourceAddress: request.info.remoteAddress, userAgent: request.headers['user-agent'] as string | undefined },
     );
     const isStream = (response.headers.get('content-type') ?? '').includes('text/event-stream');
-    const payload = isStream && response.body ? Readable.fromWeb(response.body as never) : Buffer.from(await response.arrayBuffer());
+    // yoga's body is a whatwg-node ponyfill stream, not Node's ReadableStream: read it as an async iterable.
+    const payload = isStream && response.body ? Readable.from(response.body as unknown as AsyncIterable<Uint8Array>) : Buffer.from(await response.arrayBuffer());
     const reply = h.response(payload).code(response.status);
     response.headers.forEach((value, name) => {
       if (name !== 'content-length') reply.header(name, value);
