@@ -51,7 +51,7 @@ export async function createHttpServer(yoga: YogaServerInstance<TransportContext
     );
     const isStream = (response.headers.get('content-type') ?? '').includes('text/event-stream');
     // yoga's body is a whatwg-node ponyfill stream, not Node's ReadableStream: read it as an async iterable.
-    const payload = isStream && response.body ? Readable.from(response.body as unknown as AsyncIterable<Uint8Array>) : Buffer.from(await response.arrayBuffer());
+    const payload = isStream && response.body ? Readable.from(response.body as unknown as AsyncIterable<Uint8Array>, { objectMode: false }) : Buffer.from(await response.arrayBuffer());
     const reply = h.response(payload).code(response.status);
     response.headers.forEach((value, name) => {
       if (name !== 'content-length') reply.header(name, value);

@@ -45,10 +45,16 @@ async function getRun(id: string): Promise<any> {
 }
 
 async function until(id: string, statuses: string[]): Promise<any> {
-  return waitFor(async () => {
-    const run = await getRun(id);
-    return statuses.includes(run.status) ? run : undefined;
-  }, `run ${id} to reach ${statuses.join('/')}`);
+  let last: any;
+  try {
+    return await waitFor(async () => {
+      last = await getRun(id);
+      return statuses.includes(last.status) ? last : undefined;
+    }, `run ${id} to reach ${statuses.join('/')}`);
+  } catch (error) {
+    const jobs = await db.query('select key, run_at, locked_by, attempts, last_error from graphile_worker._private_jobs where key like $1', [`%${id}%`]);
+    throw new Error(`${(error as Error).message}; last state ${JSON.stringify({ status: last?.status, steps: last?.steps, events: last?.events?.nodes?.map((e: any) => `${e.seq}:${e.type}:${e.stepId ?? ''}`) })}; jobs ${JSON.stringify(jobs.rows)}`);
+  }
 }
 
 const step = (run: any, id: string) => run.steps.find((s: any) => s.stepId === id);

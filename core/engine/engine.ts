@@ -129,8 +129,10 @@ export class Engine {
     return this.db.tx('system', async (q) => {
       const { rows: leader } = await q.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1, 0) as ok', [LIVENESS_LOCK_NAMESPACE]);
       if (!leader[0]?.ok) return { releasedWorkers: 0, timedOutRuns: 0 };
+      // pg_locks spans every database on the server: match this database, or another install's live node would mask a dead one here.
       const alive = `exists (select 1 from pg_locks l where l.locktype = 'advisory' and l.classid = ${LIVENESS_LOCK_NAMESPACE}
-                       and l.objid = n.lock_key and l.objsubid = 2 and l.granted)`;
+                       and l.objid = n.lock_key and l.objsubid = 2 and l.granted
+                       and l.database = (select oid from pg_database where datname = current_database()))`;
       const { rows: dead } = await q.query<{ locked_by: string }>(
         `select distinct j.locked_by from graphile_worker._private_jobs j
           where j.locked_by is not null and j.locked_at < now() - interval '2 seconds'

@@ -29,12 +29,18 @@ interface RunRow {
  * change to a run is serialised through this lock, and its version is the CAS check.
  */
 export async function loadRunForUpdate(q: Queryable, runId: string): Promise<RunState | null> {
+  // Lock first, read after, in separate statements. A statement that waits for a row lock
+  // under READ COMMITTED re-reads only the locked row; anything else it reads (a subquery
+  // over the steps) comes from the snapshot taken before the wait, i.e. before the
+  // concurrent commit it waited for. Reading the steps in a later statement sees that commit.
+  const locked = await q.query('select 1 from runs where id = $1 for update', [runId]);
+  if (locked.rowCount === 0) return null;
   const { rows } = await q.query<RunRow>(
     `select r.id, r.tenant_id, r.workflow_id, r.workflow_version_id, r.status, r.input, r.output, r.error, r.version,
             r.created_at, r.finished_at, r.deadline_at,
             coalesce((select json_agg(s) from (select step_id, status, attempts, output, error, queued_at, started_at, finished_at, settled_seq
                        from step_executions where run_id = r.id) s), '[]') as steps
-       from runs r where r.id = $1 for update`,
+       from runs r where r.id = $1`,
     [runId],
   );
   const row = rows[0];

@@ -6,8 +6,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { ADMIN_TOKEN, RUN_FIELDS, startTestAppliance, waitFor, type TestAppliance } from '../support/appliance.js';
-import { newId } from '../../core/ids.js';
+import { ADMIN_TOKEN, RUN_FIELDS, startTestAppliance, waitFor, type TestAppliance } from './support/appliance.js';
+import { newId } from '../core/ids.js';
 
 const MAX_BODY = 64 * 1024;
 

@@ -8,10 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import pg from 'pg';
-import { ADMIN_TOKEN, startTestAppliance, waitFor, type TestAppliance } from '../support/appliance.js';
-import { adminUrl, databaseUrl, freshDatabase } from '../support/database.js';
-import { listMigrations } from '../../core/db/migrate.js';
-import { freePort, httpStatus, isListening, killGroup, runSwitchyard, spawnSwitchyard, stopChild, type Child } from '../fixtures/processes.js';
+import { ADMIN_TOKEN, startTestAppliance, waitFor, type TestAppliance } from './support/appliance.js';
+import { adminUrl, databaseUrl, freshDatabase } from './support/database.js';
+import { listMigrations } from '../core/db/migrate.js';
+import { freePort, httpStatus, isListening, killGroup, runSwitchyard, spawnSwitchyard, stopChild, type Child } from './fixtures/processes.js';
 
 const GENERATED_TOKEN = /^sy_[A-Za-z0-9]{8}_[A-Za-z0-9]{32}$/;
 const ANY_GENERATED_TOKEN = /sy_[A-Za-z0-9]{8}_[A-Za-z0-9]{32}/;
