@@ -65,7 +65,7 @@ export function analysis(r: BenchResults): string[] {
     const share = (s: { totalMs: number } | undefined) => (s ? pct(s.totalMs / service.statements!.totalMs) : 'n/a');
     out.push(
       `- **Round trips and statements.** Each step is ${fmt(eng.statements, 1)} SQL statements (raw: ${fmt(rawUnit.statements, 1)} per job): ` +
-        'graphile-worker fetches the job; the step transaction sends `BEGIN` + `set_config` (tenant context), locks and loads the run with its steps ' +
+        'graphile-worker fetches the job; the step transaction sends `BEGIN` + `set_config` (tenant context), locks the run and reads it with its steps ' +
         '(`loadRunForUpdate`), writes the transition in one statement (`persistTransition`) and commits; graphile-worker then deletes the job. ' +
         'The run\'s start adds the version lookup, `persistNewRun` and the audit insert in its own transaction. ' +
         `The transition write is the most expensive statement (${share(transition)} of PostgreSQL's statement time` +

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../core/logger.js';
 import { BenchServer } from './db.js';
-import { benchConfig, workerOptions } from './fixture.js';
+import { loadConfig } from '../core/config.js';
+import { workerOptions } from './fixture.js';
 import { engineThroughput, rawWorker, runLatency } from './scenarios.js';
 import { consoleSummary, markdownReport, type BenchResults, type Outcome, type Sizes } from './report.js';
 import { analysis } from './analysis.js';
@@ -67,14 +68,20 @@ async function attempt<T>(name: string, fn: () => Promise<T>): Promise<Outcome<T
 
 async function main(): Promise<number> {
   // The worker options come from the appliance's own configuration, so both sides use the same.
-  const worker = workerOptions(benchConfig('postgres://unused@localhost/unused'));
+  const worker = workerOptions(loadConfig(env));
   // Hard stop: everything below is bounded, but the benchmark must never hang a CI job.
   const overallMs = timeoutMs * 6 + 600_000;
   setTimeout(() => { log(`exceeded ${overallMs / 1000} s in all; giving up`); process.exit(2); }, overallMs).unref();
 
   const started = performance.now();
   const server = await BenchServer.start(createLogger('warn'));
-  const stopOnSignal = () => { log('interrupted; cleaning up'); void server.close().finally(() => process.exit(130)); };
+  const stopOnSignal = () => {
+    log('interrupted; cleaning up');
+    // Dropping the databases cuts the scenario's connections; their errors no longer matter.
+    process.on('uncaughtException', () => undefined);
+    process.on('unhandledRejection', () => undefined);
+    void server.close().finally(() => process.exit(130));
+  };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   try {

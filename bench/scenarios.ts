@@ -187,7 +187,7 @@ export async function runLatency(server: BenchServer, load: LatencyLoad, steps: 
         await sleep(1);
       }
       await Promise.all(pending);
-      offeredPerSecond = total / (load.seconds);
+      offeredPerSecond = total / load.seconds;
       achievedStartsPerSecond = total / ((performance.now() - t0) / 1000);
       await Promise.all(ids.filter(Boolean).map((id) => clock.waitFor(`${id}:${finalSeq}`, timeoutMs)));
     }

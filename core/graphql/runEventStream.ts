@@ -14,31 +14,49 @@ const TERMINAL_EVENTS = new Set(['RUN_SUCCEEDED', 'RUN_FAILED', 'RUN_CANCELLED',
 export class RunEventStream {
   constructor(private readonly runs: RunService, private readonly notifier: Notifier) {}
 
-  async *subscribe(ctx: RequestContext, run: Run, afterSeq: number): AsyncGenerator<RunEvent> {
-    let lastSeq = afterSeq;
-    let wake: (() => void) | null = null;
-    let pending = true;
+  /**
+   * Listens first, then fixes the starting point: anything committed after the LISTEN is
+   * both notified and after `lastSeq`, so no event (the terminal one included) can fall
+   * into a gap between subscribing and the first read.
+   */
+  async subscribe(ctx: RequestContext, run: Run, afterSeq: number): Promise<AsyncGenerator<RunEvent>> {
+    const state = { pending: true, wake: null as (() => void) | null };
     const unlisten = await this.notifier.listen(RUN_EVENTS_CHANNEL, (payload) => {
       if (!payload.startsWith(`${run.id}:`)) return;
-      pending = true;
-      wake?.();
+      state.pending = true;
+      state.wake?.();
     });
     try {
+      // Without a replay point, start from now: the run's latest sequence number. A run that
+      // finished meanwhile starts one event earlier, so its terminal event still ends the stream.
+      let lastSeq = afterSeq;
       if (afterSeq === 0 && !TERMINAL_RUN.has(run.status)) {
-        // Without a replay point, start from now: the current last sequence number.
-        lastSeq = await this.runs.lastEventSeq(ctx, run.id);
+        const latest = await this.runs.lastEventSeq(ctx, run.id);
+        lastSeq = latest.status && TERMINAL_RUN.has(latest.status) ? latest.seq - 1 : latest.seq;
       }
+      return this.stream(ctx, run.id, lastSeq, state, unlisten);
+    } catch (error) {
+      unlisten();
+      throw error;
+    }
+  }
+
+  private async *stream(
+    ctx: RequestContext, runId: string, startSeq: number, state: { pending: boolean; wake: (() => void) | null }, unlisten: () => void,
+  ): AsyncGenerator<RunEvent> {
+    let lastSeq = startSeq;
+    try {
       for (;;) {
-        if (!pending) await new Promise<void>((resolve) => (wake = resolve));
-        wake = null;
-        pending = false;
-        const events = await this.runs.events(ctx, run.id, lastSeq, 500);
+        if (!state.pending) await new Promise<void>((resolve) => (state.wake = resolve));
+        state.wake = null;
+        state.pending = false;
+        const events = await this.runs.events(ctx, runId, lastSeq, 500);
         for (const event of events) {
           lastSeq = event.seq;
           yield event;
           if (TERMINAL_EVENTS.has(event.type)) return;
         }
-        if (events.length === 500) pending = true;
+        if (events.length === 500) state.pending = true;
       }
     } finally {
       unlisten();

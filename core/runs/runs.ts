@@ -189,11 +189,11 @@ export class RunService {
     return rows;
   }
 
-  /** The sequence number of the run's latest event (its version). */
-  async lastEventSeq(ctx: RequestContext, runId: string): Promise<number> {
+  /** The sequence number of the run's latest event (its version), and the run's status. */
+  async lastEventSeq(ctx: RequestContext, runId: string): Promise<{ seq: number; status: RunStatus | null }> {
     const tenantId = tenantOf(ctx.actor, 'run:read');
-    const { rows } = await this.db.query<{ version: number }>({ tenantId }, 'select version from runs where id = $1 and tenant_id = $2', [runId, tenantId]);
-    return rows[0]?.version ?? 0;
+    const { rows } = await this.db.query<{ version: number; status: RunStatus }>({ tenantId }, 'select version, status from runs where id = $1 and tenant_id = $2', [runId, tenantId]);
+    return { seq: rows[0]?.version ?? 0, status: rows[0]?.status ?? null };
   }
 
   /** Events after sequence number `afterSeq`, oldest first. */
