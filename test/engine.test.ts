@@ -302,3 +302,12 @@ test.after('the event log alone rebuilds every finished run', async (t) => {
     }
   }
 });
+
+test('viewer shows the caller\'s own token for every role, not only admins', async (t) => {
+  const res = await app.gql(viewer, '{ viewer { role tenant { name } token { id name prefix createdAt } } }');
+  t.is(res.data.viewer.role, 'VIEWER');
+  t.is(res.data.viewer.tenant.name, 'engine');
+  t.regex(res.data.viewer.token.prefix, /^sy_[A-Za-z0-9]{8}$/);
+  t.is(viewer.slice(0, 11), res.data.viewer.token.prefix);
+  t.is(res.data.viewer.token.name, 'VIEWER of engine');
+});

@@ -88,6 +88,13 @@ export class TokenService {
     return { actor: { tokenId: row.id, tokenName: row.name, role: row.role, tenantId: row.tenantId }, token: row };
   }
 
+  /** The caller's own token, whatever its role. */
+  async own(ctx: RequestContext): Promise<ApiToken> {
+    const { rows } = await this.db.query<ApiToken>('system', `select ${TOKEN_COLUMNS} from api_tokens where id = $1`, [ctx.actor.tokenId]);
+    if (!rows[0]) throw notFound('API token', ctx.actor.tokenId);
+    return rows[0];
+  }
+
   async get(ctx: RequestContext, id: string): Promise<ApiToken> {
     const row = isId(id) ? (await this.db.query<ApiToken>('system', `select ${TOKEN_COLUMNS} from api_tokens where id = $1`, [id])).rows[0] : undefined;
     if (!row || !mayManage(ctx.actor, row.tenantId)) throw notFound('API token', id);

@@ -188,4 +188,3 @@ export async function runTimeoutJob(deps: StepTaskDeps, payload: { t: string; r:
   });
 }
 
-export { StepError };

@@ -85,14 +85,11 @@ async function orNull<T>(load: () => Promise<T>): Promise<T | null> {
 }
 
 const query: Record<string, Resolver> = {
-  viewer: async (_p, _a, { request, services }) => {
-    const token = await services.tokens.get(request, request.actor.tokenId).catch(() => null);
-    return {
-      role: request.actor.role,
-      tenant: request.actor.tenantId ? await services.tenants.get(request, request.actor.tenantId) : null,
-      token: token ?? { id: request.actor.tokenId, name: request.actor.tokenName, role: request.actor.role, prefix: '', createdAt: new Date() },
-    };
-  },
+  viewer: async (_p, _a, { request, services }) => ({
+    role: request.actor.role,
+    tenant: request.actor.tenantId ? await services.tenants.get(request, request.actor.tenantId) : null,
+    token: await services.tokens.own(request),
+  }),
   tenants: (_p, a, { request, services }) => services.tenants.list(request, a.first, a.after),
   apiTokens: (_p, a, { request, services }) => services.tokens.list(request, a.tenantId ?? null, a.first, a.after),
   workflow: (_p, a, { request, services }) => orNull(() => services.workflows.get(request, a.id)),

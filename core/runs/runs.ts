@@ -7,7 +7,7 @@ import { tenantOf, type RequestContext } from '../auth/roles.js';
 import { parsePage, toConnection, type Connection } from '../pagination.js';
 import type { WorkflowService } from '../workflows/workflows.js';
 import { newStepState, RUN_STATUSES, TERMINAL_RUN, type RunEvent, type RunState, type RunStatus, type StepState } from './model.js';
-import { RunTransition } from './transition.js';
+import { RunTransition, timerJobKey } from './transition.js';
 import { loadRunForUpdate, persistNewRun, persistTransition } from './store.js';
 
 export interface Run {
@@ -121,7 +121,7 @@ export class RunService {
       if (state.status !== 'WAITING' || TERMINAL_RUN.has(tr.run.status)) {
         throw new AppError('CONFLICT', `step "${input.stepId}" is not waiting for approval (step ${state.status}, run ${tr.run.status})`);
       }
-      tr.removedJobKeys.push(`w:${tr.run.id}:${input.stepId}`);
+      tr.removedJobKeys.push(timerJobKey(tr.run.id, input.stepId));
       if (input.approved) tr.succeedStep(input.stepId, { approved: true, comment, by: ctx.actor.tokenId });
       else tr.failStep(input.stepId, { code: 'APPROVAL_REJECTED', message: comment ? `rejected: ${comment}` : 'rejected', retryable: false });
     }, { stepId: input.stepId });

@@ -24,6 +24,32 @@ interface RunRow {
   }[];
 }
 
+/** A transition's events and jobs as the JSON rows the write statements unpack. */
+function eventAndJobRows(tr: RunTransition): { events: unknown[]; jobs: unknown[] } {
+  return {
+    events: tr.events.map((e) => ({ seq: e.seq, type: e.type, step_id: e.stepId, data: e.data })),
+    jobs: tr.jobs.map((j) => ({ identifier: j.identifier, payload: j.payload, run_at: j.runAt, max_attempts: j.maxAttempts, job_key: j.jobKey })),
+  };
+}
+
+/** CTE `ev`: appends the events given as a JSON array parameter. */
+function insertEventsCte(runId: string, tenantId: string, eventsParam: string): string {
+  return `ev as (
+        insert into run_events (run_id, seq, tenant_id, type, step_id, data)
+        select ${runId}, v.seq, ${tenantId}, v.type, v.step_id, coalesce(v.data, '{}')
+          from jsonb_to_recordset(${eventsParam}::jsonb) as v(seq int, type text, step_id text, data jsonb)
+        returning 1)`;
+}
+
+/** CTE `jb`: adds the graphile-worker jobs given as a JSON array parameter, in the same transaction. */
+function addJobsCte(jobsParam: string): string {
+  return `jb as (
+        select graphile_worker.add_jobs(array(
+          select row(v.identifier, v.payload, null, v.run_at, v.max_attempts, v.job_key, null, null)::graphile_worker.job_spec
+            from json_to_recordset(${jobsParam}::json) as v(identifier text, payload json, run_at timestamptz, max_attempts int, job_key text)))
+         where json_array_length(${jobsParam}::json) > 0)`;
+}
+
 /**
  * Loads a run and all its steps, locking the run row until the transaction ends: every
  * change to a run is serialised through this lock, and its version is the CAS check.
@@ -75,8 +101,7 @@ export async function persistTransition(q: Queryable, tr: RunTransition): Promis
       queued_at: s.queuedAt, started_at: s.startedAt, finished_at: s.finishedAt, settled_seq: s.settledSeq,
     };
   });
-  const events = tr.events.map((e) => ({ seq: e.seq, type: e.type, step_id: e.stepId, data: e.data }));
-  const jobs = tr.jobs.map((j) => ({ identifier: j.identifier, payload: j.payload, run_at: j.runAt, max_attempts: j.maxAttempts, job_key: j.jobKey }));
+  const { events, jobs } = eventAndJobRows(tr);
   const { rows } = await q.query<{ run_updated: number }>(
     `with
       st as (
@@ -86,16 +111,8 @@ export async function persistTransition(q: Queryable, tr: RunTransition): Promis
                queued_at timestamptz, started_at timestamptz, finished_at timestamptz, settled_seq int)
          where s.run_id = $1 and s.step_id = v.step_id
         returning 1),
-      ev as (
-        insert into run_events (run_id, seq, tenant_id, type, step_id, data)
-        select $1, v.seq, $3, v.type, v.step_id, coalesce(v.data, '{}')
-          from jsonb_to_recordset($4::jsonb) as v(seq int, type text, step_id text, data jsonb)
-        returning 1),
-      jb as (
-        select graphile_worker.add_jobs(array(
-          select row(v.identifier, v.payload, null, v.run_at, v.max_attempts, v.job_key, null, null)::graphile_worker.job_spec
-            from json_to_recordset($5::json) as v(identifier text, payload json, run_at timestamptz, max_attempts int, job_key text)))
-         where json_array_length($5::json) > 0),
+      ${insertEventsCte('$1', '$3', '$4')},
+      ${addJobsCte('$5')},
       rm as (
         select graphile_worker.remove_job(k) from unnest($6::text[]) as k),
       rn as (
@@ -132,8 +149,7 @@ export async function persistNewRun(
     step_id: s.stepId, status: s.status, attempts: s.attempts, output: s.output, error: s.error,
     queued_at: s.queuedAt, finished_at: s.finishedAt, settled_seq: s.settledSeq,
   }));
-  const events = tr.events.map((e) => ({ seq: e.seq, type: e.type, step_id: e.stepId, data: e.data }));
-  const jobs = tr.jobs.map((j) => ({ identifier: j.identifier, payload: j.payload, run_at: j.runAt, max_attempts: j.maxAttempts, job_key: j.jobKey }));
+  const { events, jobs } = eventAndJobRows(tr);
   await q.query(
     `with
       rn as (
@@ -147,16 +163,8 @@ export async function persistNewRun(
           from jsonb_to_recordset($15::jsonb) as v(step_id text, status text, attempts int, output jsonb, error jsonb,
                queued_at timestamptz, finished_at timestamptz, settled_seq int)
         returning 1),
-      ev as (
-        insert into run_events (run_id, seq, tenant_id, type, step_id, data)
-        select (select id from rn), v.seq, $2, v.type, v.step_id, coalesce(v.data, '{}')
-          from jsonb_to_recordset($16::jsonb) as v(seq int, type text, step_id text, data jsonb)
-        returning 1),
-      jb as (
-        select graphile_worker.add_jobs(array(
-          select row(v.identifier, v.payload, null, v.run_at, v.max_attempts, v.job_key, null, null)::graphile_worker.job_spec
-            from json_to_recordset($17::json) as v(identifier text, payload json, run_at timestamptz, max_attempts int, job_key text)))
-         where json_array_length($17::json) > 0)
+      ${insertEventsCte('(select id from rn)', '$2', '$16')},
+      ${addJobsCte('$17')}
     select (select count(*) from st) as steps, (select count(*) from ev) as events, (select count(*) from jb) as jobs`,
     [
       run.id, run.tenantId, run.workflowId, run.workflowVersionId, run.status, JSON.stringify(run.input ?? null), jsonOrNull(run.output),

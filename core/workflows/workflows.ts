@@ -76,7 +76,9 @@ export class WorkflowService {
     if (!isId(workflowId)) throw notFound('workflow', workflowId);
     const { rows } = await q.query<WorkflowVersion>(
       version === null
-        ? `select ${WV.replace(/(^|, )(\w+)/g, '$1v.$2')} from workflow_versions v join workflows w on w.id = v.workflow_id and w.latest_version = v.version where v.workflow_id = $1 and v.tenant_id = $2`
+        ? `select v.id, v.tenant_id as "tenantId", v.workflow_id as "workflowId", v.version, v.definition, v.created_at as "createdAt"
+             from workflow_versions v join workflows w on w.id = v.workflow_id and w.latest_version = v.version
+            where v.workflow_id = $1 and v.tenant_id = $2`
         : `select ${WV} from workflow_versions where workflow_id = $1 and tenant_id = $2 and version = $3`,
       version === null ? [workflowId, tenantId] : [workflowId, tenantId, version],
     );
