@@ -75,7 +75,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     const tokens = new TokenService(db);
     const tenants = new TenantService(db);
     const workflows = new WorkflowService(db, { maxSteps: config.maxSteps, maxDefinitionBytes: config.maxDefinitionBytes }, actionCatalog());
-    const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs });
+    const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs }, logger);
     await notifier.start();
     const services: Services = { db, tokens, tenants, workflows, runs, runEvents: new RunEventStream(runs, notifier) };
 

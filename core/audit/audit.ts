@@ -23,11 +23,12 @@ export interface AuditEntry {
  * onto this table without changing callers.
  */
 export async function recordAudit(q: Queryable, ctx: RequestContext | null, entry: AuditEntry): Promise<void> {
-  await q.query(
-    `insert into audit_events (id, tenant_id, actor_token_id, actor_name, actor_role, action, target_type, target_id,
+  await q.query({
+    name: 'sy_record_audit',
+    text: `insert into audit_events (id, tenant_id, actor_token_id, actor_name, actor_role, action, target_type, target_id,
        outcome, reason, request_id, source_address, user_agent, details)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-    [
+    values: [
       newId(),
       entry.tenantId !== undefined ? entry.tenantId : ctx?.actor.tenantId ?? null,
       ctx?.actor.tokenId ?? null,
@@ -43,5 +44,5 @@ export async function recordAudit(q: Queryable, ctx: RequestContext | null, entr
       ctx?.userAgent ?? null,
       entry.details ?? {},
     ],
-  );
+  });
 }

@@ -10,6 +10,7 @@ import { RUN_INTERRUPT_CHANNEL } from '../runs/store.js';
 import { RUN_TIMEOUT_TASK, STEP_TASK, TIMER_TASK } from '../runs/transition.js';
 import type { Notifier } from './notifier.js';
 import type { StepExecutor } from './executor.js';
+import { RunChangeBatcher } from './runChangeBatcher.js';
 import { parsePayload, runStepJob, runTimerJob, runTimeoutJob, type StepTaskDeps } from './stepTasks.js';
 
 export interface EngineOptions {
@@ -47,7 +48,9 @@ export class Engine {
     private readonly logger: Logger,
     private readonly options: EngineOptions,
   ) {
-    this.deps = { db, workflows, executor, logger, maxStepOutputBytes: options.maxStepOutputBytes, inflight: this.inflight };
+    // Two transactions in flight per tenant keep one committing while the next batch gathers.
+    const batcher = new RunChangeBatcher(db, workflows, logger, { maxBatch: 64, maxInflightPerTenant: 2 });
+    this.deps = { batcher, executor, logger, maxStepOutputBytes: options.maxStepOutputBytes, inflight: this.inflight };
   }
 
   get running(): boolean {

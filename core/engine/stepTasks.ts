@@ -1,13 +1,11 @@
-import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
-import type { WorkflowService } from '../workflows/workflows.js';
 import type { StepDefinition } from '../workflows/definition.js';
 import { renderTemplate } from '../workflows/templates.js';
-import { loadRunForUpdate, persistTransition } from '../runs/store.js';
-import { RunTransition, defaultMaxAttempts } from '../runs/transition.js';
+import { type RunTransition, defaultMaxAttempts } from '../runs/transition.js';
 import { TERMINAL_RUN, stepIdempotencyKey, type StepFailure } from '../runs/model.js';
 import { CORE_ACTIONS, MAX_DELAY_MS } from './coreActions.js';
 import { StepError, type StepExecutor } from './executor.js';
+import type { RunChangeBatcher } from './runChangeBatcher.js';
 
 export interface StepJobPayload {
   t: string;
@@ -16,8 +14,8 @@ export interface StepJobPayload {
 }
 
 export interface StepTaskDeps {
-  db: Database;
-  workflows: WorkflowService;
+  /** Every run change a job makes goes through it (group commit). */
+  batcher: RunChangeBatcher;
   executor: StepExecutor;
   logger: Logger;
   maxStepOutputBytes: number;
@@ -41,70 +39,61 @@ export function parsePayload(payload: unknown): StepJobPayload {
 }
 
 /**
- * Runs one step attempt: claim (mark RUNNING) in one transaction, execute outside any
+ * Runs one step attempt: claim (mark RUNNING) in one commit, execute outside any
  * transaction, commit the result in another. Core actions finish inside the claim.
  * A duplicate or stale job finds the step already settled and does nothing; a result
  * whose attempt is no longer current is discarded, so a result is recorded once.
  */
 export async function runStepJob(deps: StepTaskDeps, payload: StepJobPayload, shutdownSignal: AbortSignal): Promise<void> {
   const { t: tenantId, r: runId, s: stepId } = payload;
-  const claimed = await deps.db.tx({ tenantId }, async (q): Promise<Claimed | null> => {
-    const run = await loadRunForUpdate(q, runId);
-    const state = run?.steps.get(stepId);
-    if (!run || !state || TERMINAL_RUN.has(run.status)) return null;
-    if (state.status !== 'PENDING' && state.status !== 'RUNNING') return null;
-    const { definition, workflowId } = await deps.workflows.versionById(q, run.workflowVersionId);
-    const tr = new RunTransition(run, definition);
-    const def = tr.stepDef(stepId);
-    if (state.status === 'RUNNING' && state.attempts >= (def.retry?.maxAttempts ?? defaultMaxAttempts(def))) {
-      // The process running the last allowed attempt died before it could commit.
-      tr.failStep(stepId, { code: 'WORKER_LOST', message: `attempt ${state.attempts} was interrupted by a worker failure`, retryable: false });
-      await persistTransition(q, tr);
-      return null;
-    }
-    const attempt = tr.startStep(stepId);
-    let input: unknown;
-    try {
-      input = renderTemplate(def.with ?? {}, tr.scope(attempt));
-    } catch (error) {
-      tr.failStep(stepId, { code: 'TEMPLATE_ERROR', message: `with: ${(error as Error).message}`, retryable: false });
-      await persistTransition(q, tr);
-      return null;
-    }
-    if (def.uses === CORE_ACTIONS.noop) {
-      tr.succeedStep(stepId, input);
-    } else if (def.uses === CORE_ACTIONS.delay) {
-      const ms = (input as { ms?: unknown } | null)?.ms;
-      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_DELAY_MS) {
-        tr.failStep(stepId, { code: 'BAD_INPUT', message: `with.ms must be a number of milliseconds between 0 and ${MAX_DELAY_MS}`, retryable: false });
-      } else {
-        tr.waitStep(stepId, 'delay', new Date(Date.now() + ms));
-      }
-    } else if (def.uses === CORE_ACTIONS.approval) {
-      tr.waitStep(stepId, 'approval', def.timeoutMs ? new Date(Date.now() + def.timeoutMs) : null);
-    } else {
-      await persistTransition(q, tr);
-      return { attempt, input, def, workflowId };
-    }
-    await persistTransition(q, tr);
-    return null;
-  });
+  const claimed = await deps.batcher.apply(tenantId, runId, (tr) => claimStep(tr, stepId));
   if (!claimed) return;
 
   const outcome = await execute(deps, payload, claimed, shutdownSignal);
-  await deps.db.tx({ tenantId }, async (q) => {
-    const run = await loadRunForUpdate(q, runId);
-    const state = run?.steps.get(stepId);
+  await deps.batcher.apply(tenantId, runId, (tr) => {
+    const state = tr?.run.steps.get(stepId);
     // Cancelled, timed out, or superseded while running: this result is no longer wanted.
-    if (!run || !state || TERMINAL_RUN.has(run.status) || state.status !== 'RUNNING' || state.attempts !== claimed.attempt) return;
-    const { definition } = await deps.workflows.versionById(q, run.workflowVersionId);
-    const tr = new RunTransition(run, definition);
+    if (!tr || !state || TERMINAL_RUN.has(tr.run.status) || state.status !== 'RUNNING' || state.attempts !== claimed.attempt) return;
     if (outcome.kind === 'ok') tr.succeedStep(stepId, outcome.output);
     else if (outcome.kind === 'failed') tr.failStep(stepId, outcome.failure);
     else if (outcome.kind === 'released') tr.releaseStep(stepId);
-    else return;
-    await persistTransition(q, tr);
   });
+}
+
+/** Starts an attempt of a step; core actions settle or park here. Returns what the executor needs, if anything. */
+function claimStep(tr: RunTransition | null, stepId: string): Claimed | null {
+  const state = tr?.run.steps.get(stepId);
+  if (!tr || !state || TERMINAL_RUN.has(tr.run.status)) return null;
+  if (state.status !== 'PENDING' && state.status !== 'RUNNING') return null;
+  const def = tr.stepDef(stepId);
+  if (state.status === 'RUNNING' && state.attempts >= (def.retry?.maxAttempts ?? defaultMaxAttempts(def))) {
+    // The process running the last allowed attempt died before it could commit.
+    tr.failStep(stepId, { code: 'WORKER_LOST', message: `attempt ${state.attempts} was interrupted by a worker failure`, retryable: false });
+    return null;
+  }
+  const attempt = tr.startStep(stepId);
+  let input: unknown;
+  try {
+    input = renderTemplate(def.with ?? {}, tr.scope(attempt));
+  } catch (error) {
+    tr.failStep(stepId, { code: 'TEMPLATE_ERROR', message: `with: ${(error as Error).message}`, retryable: false });
+    return null;
+  }
+  if (def.uses === CORE_ACTIONS.noop) {
+    tr.succeedStep(stepId, input);
+  } else if (def.uses === CORE_ACTIONS.delay) {
+    const ms = (input as { ms?: unknown } | null)?.ms;
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_DELAY_MS) {
+      tr.failStep(stepId, { code: 'BAD_INPUT', message: `with.ms must be a number of milliseconds between 0 and ${MAX_DELAY_MS}`, retryable: false });
+    } else {
+      tr.waitStep(stepId, 'delay', new Date(Date.now() + ms));
+    }
+  } else if (def.uses === CORE_ACTIONS.approval) {
+    tr.waitStep(stepId, 'approval', def.timeoutMs ? new Date(Date.now() + def.timeoutMs) : null);
+  } else {
+    return { attempt, input, def, workflowId: tr.run.workflowId };
+  }
+  return null;
 }
 
 async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Claimed, shutdownSignal: AbortSignal): Promise<Outcome> {
@@ -162,29 +151,21 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 /** A durable timer fired: a delay is over, or an approval waited too long. */
 export async function runTimerJob(deps: StepTaskDeps, payload: StepJobPayload): Promise<void> {
   const { t: tenantId, r: runId, s: stepId } = payload;
-  await deps.db.tx({ tenantId }, async (q) => {
-    const run = await loadRunForUpdate(q, runId);
-    const state = run?.steps.get(stepId);
-    if (!run || !state || TERMINAL_RUN.has(run.status) || state.status !== 'WAITING') return;
-    const { definition } = await deps.workflows.versionById(q, run.workflowVersionId);
-    const tr = new RunTransition(run, definition);
-    if (tr.stepDef(stepId).uses === CORE_ACTIONS.delay) {
-      tr.succeedStep(stepId, { waitedMs: Date.now() - Date.parse(state.startedAt ?? run.createdAt) });
+  await deps.batcher.apply(tenantId, runId, (tr) => {
+    const state = tr?.run.steps.get(stepId);
+    if (!tr || !state || TERMINAL_RUN.has(tr.run.status) || state.status !== 'WAITING') return;
+    const def = tr.stepDef(stepId);
+    if (def.uses === CORE_ACTIONS.delay) {
+      tr.succeedStep(stepId, { waitedMs: Date.now() - Date.parse(state.startedAt ?? tr.run.createdAt) });
     } else {
-      tr.failStep(stepId, { code: 'APPROVAL_TIMEOUT', message: `no decision within ${tr.stepDef(stepId).timeoutMs} ms`, retryable: false });
+      tr.failStep(stepId, { code: 'APPROVAL_TIMEOUT', message: `no decision within ${def.timeoutMs} ms`, retryable: false });
     }
-    await persistTransition(q, tr);
   });
 }
 
 export async function runTimeoutJob(deps: StepTaskDeps, payload: { t: string; r: string }): Promise<void> {
-  await deps.db.tx({ tenantId: payload.t }, async (q) => {
-    const run = await loadRunForUpdate(q, payload.r);
-    if (!run || TERMINAL_RUN.has(run.status) || Date.parse(run.deadlineAt) > Date.now()) return;
-    const { definition } = await deps.workflows.versionById(q, run.workflowVersionId);
-    const tr = new RunTransition(run, definition);
+  await deps.batcher.apply(payload.t, payload.r, (tr) => {
+    if (!tr || TERMINAL_RUN.has(tr.run.status) || Date.parse(tr.run.deadlineAt) > Date.now()) return;
     tr.timeOut();
-    await persistTransition(q, tr);
   });
 }
-

@@ -1,14 +1,16 @@
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
+import { GroupCommit, type Settled } from '../db/groupCommit.js';
+import type { Logger } from '../logger.js';
 import { isUniqueViolation } from '../db/database.js';
 import { AppError, badInput, notFound } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { recordAudit } from '../audit/audit.js';
 import { tenantOf, type RequestContext } from '../auth/roles.js';
 import { parsePage, toConnection, type Connection } from '../pagination.js';
-import type { WorkflowService } from '../workflows/workflows.js';
+import type { WorkflowService, WorkflowVersion } from '../workflows/workflows.js';
 import { newStepState, RUN_STATUSES, TERMINAL_RUN, type RunEvent, type RunState, type RunStatus, type StepState } from './model.js';
 import { RunTransition, timerJobKey } from './transition.js';
-import { loadRunForUpdate, persistNewRun, persistTransition } from './store.js';
+import { loadRunForUpdate, persistNewRuns, persistTransition, type NewRun } from './store.js';
 
 export interface Run {
   id: string;
@@ -40,13 +42,29 @@ export interface RunLimits {
 const RUN = `id, tenant_id as "tenantId", workflow_id as "workflowId", workflow_version_id as "workflowVersionId", status, input,
   output, error, idempotency_key as "idempotencyKey", created_at as "createdAt", finished_at as "finishedAt", deadline_at as "deadlineAt"`;
 
+interface StartRequest {
+  ctx: RequestContext;
+  tenantId: string;
+  workflowId: string;
+  version: number | null;
+  input: unknown;
+  idempotencyKey: string | null;
+}
+
 /** Run operations of the API: start, cancel, retry, approve, and reading runs. */
 export class RunService {
+  private readonly starts: GroupCommit<StartRequest, Run>;
+
   constructor(
     private readonly db: Database,
     private readonly workflows: WorkflowService,
     private readonly limits: RunLimits,
-  ) {}
+    logger: Logger,
+  ) {
+    // Starts arriving together share a transaction: under load a start costs a share of
+    // one commit and of one add_jobs call instead of its own.
+    this.starts = new GroupCommit(db, logger, 'run starts', (q, requests) => this.startBatch(q, requests), { maxBatch: 64, maxInflightPerTenant: 2 });
+  }
 
   async startRun(
     ctx: RequestContext,
@@ -62,27 +80,7 @@ export class RunService {
     if (key !== null && (key.length < 1 || key.length > 200)) throw badInput('input.idempotencyKey', 'must be 1 to 200 characters');
     if (input.version != null && (!Number.isInteger(input.version) || input.version < 1)) throw badInput('input.version', 'must be a positive whole number');
     try {
-      return await this.db.tx({ tenantId }, async (q) => {
-        const version = await this.workflows.findVersion(q, tenantId, input.workflowId, input.version ?? null);
-        if (key !== null) {
-          const existing = await q.query<Run>(`select ${RUN} from runs where tenant_id = $1 and workflow_id = $2 and idempotency_key = $3`, [tenantId, version.workflowId, key]);
-          if (existing.rows[0]) return existing.rows[0];
-        }
-        const now = new Date();
-        const timeoutMs = version.definition.timeoutMs ?? this.limits.defaultRunTimeoutMs;
-        const run: RunState = {
-          id: newId(), tenantId, workflowId: version.workflowId, workflowVersionId: version.id, status: 'QUEUED',
-          input: runInput, output: null, error: null, version: 0, createdAt: now.toISOString(), finishedAt: null,
-          deadlineAt: new Date(now.getTime() + timeoutMs).toISOString(),
-          steps: new Map(version.definition.steps.map((s) => [s.id, newStepState(s.id)])),
-        };
-        const tr = new RunTransition(run, version.definition, now);
-        tr.emit('RUN_CREATED', null, { workflowVersionId: version.id, version: version.version, input: runInput, by: ctx.actor.tokenId });
-        tr.advance();
-        await persistNewRun(q, tr, { idempotencyKey: key, createdBy: ctx.actor.tokenId });
-        await recordAudit(q, ctx, { action: 'run.started', targetType: 'run', targetId: run.id, details: { workflowId: version.workflowId, version: version.version } });
-        return toRun(run, key);
-      });
+      return await this.starts.submit(tenantId, { ctx, tenantId, workflowId: input.workflowId, version: input.version ?? null, input: runInput, idempotencyKey: key });
     } catch (error) {
       if (key !== null && isUniqueViolation(error)) {
         // A concurrent start with the same key won the race: answer with its run.
@@ -91,6 +89,53 @@ export class RunService {
       }
       throw error;
     }
+  }
+
+  /** Creates the runs of a batch of starts of one tenant; a request's own mistake (unknown workflow) fails only that request. */
+  private async startBatch(q: Queryable, requests: readonly StartRequest[]): Promise<Settled<Run>[]> {
+    const outcomes: Settled<Run>[] = [];
+    const created: (NewRun & { request: StartRequest; version: WorkflowVersion })[] = [];
+    const byKey = new Map<string, Run>();
+    const now = new Date();
+    for (const request of requests) {
+      let version: WorkflowVersion;
+      try {
+        version = await this.workflows.findVersion(q, request.tenantId, request.workflowId, request.version);
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        outcomes.push({ ok: false, error });
+        continue;
+      }
+      const key = request.idempotencyKey;
+      if (key !== null) {
+        const repeated = byKey.get(`${version.workflowId}:${key}`) ?? (await q.query<Run>(
+          { name: 'sy_run_by_idempotency_key', text: `select ${RUN} from runs where tenant_id = $1 and workflow_id = $2 and idempotency_key = $3`, values: [request.tenantId, version.workflowId, key] },
+        )).rows[0];
+        if (repeated) {
+          outcomes.push({ ok: true, value: repeated });
+          continue;
+        }
+      }
+      const timeoutMs = version.definition.timeoutMs ?? this.limits.defaultRunTimeoutMs;
+      const run: RunState = {
+        id: newId(), tenantId: request.tenantId, workflowId: version.workflowId, workflowVersionId: version.id, status: 'QUEUED',
+        input: request.input, output: null, error: null, version: 0, createdAt: now.toISOString(), finishedAt: null,
+        deadlineAt: new Date(now.getTime() + timeoutMs).toISOString(),
+        steps: new Map(version.definition.steps.map((s) => [s.id, newStepState(s.id)])),
+      };
+      const tr = new RunTransition(run, version.definition, now);
+      tr.emit('RUN_CREATED', null, { workflowVersionId: version.id, version: version.version, input: request.input, by: request.ctx.actor.tokenId });
+      tr.advance();
+      created.push({ tr, idempotencyKey: key, createdBy: request.ctx.actor.tokenId, request, version });
+      const value = toRun(run, key);
+      if (key !== null) byKey.set(`${version.workflowId}:${key}`, value);
+      outcomes.push({ ok: true, value });
+    }
+    await persistNewRuns(q, created);
+    for (const { tr, request, version } of created) {
+      await recordAudit(q, request.ctx, { action: 'run.started', targetType: 'run', targetId: tr.run.id, details: { workflowId: version.workflowId, version: version.version } });
+    }
+    return outcomes;
   }
 
   async cancelRun(ctx: RequestContext, id: string): Promise<Run> {

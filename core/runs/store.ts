@@ -26,18 +26,19 @@ interface RunRow {
 
 /** A transition's events and jobs as the JSON rows the write statements unpack. */
 function eventAndJobRows(tr: RunTransition): { events: unknown[]; jobs: unknown[] } {
+  const { id, tenantId } = tr.run;
   return {
-    events: tr.events.map((e) => ({ seq: e.seq, type: e.type, step_id: e.stepId, data: e.data })),
+    events: tr.events.map((e) => ({ run_id: id, tenant_id: tenantId, seq: e.seq, type: e.type, step_id: e.stepId, data: e.data })),
     jobs: tr.jobs.map((j) => ({ identifier: j.identifier, payload: j.payload, run_at: j.runAt, max_attempts: j.maxAttempts, job_key: j.jobKey })),
   };
 }
 
-/** CTE `ev`: appends the events given as a JSON array parameter. */
-function insertEventsCte(runId: string, tenantId: string, eventsParam: string): string {
+/** CTE `ev`: appends the events given as a JSON array parameter (rows from eventAndJobRows). */
+function insertEventsCte(eventsParam: string): string {
   return `ev as (
         insert into run_events (run_id, seq, tenant_id, type, step_id, data)
-        select ${runId}, v.seq, ${tenantId}, v.type, v.step_id, coalesce(v.data, '{}')
-          from jsonb_to_recordset(${eventsParam}::jsonb) as v(seq int, type text, step_id text, data jsonb)
+        select v.run_id, v.seq, v.tenant_id, v.type, v.step_id, coalesce(v.data, '{}')
+          from jsonb_to_recordset(${eventsParam}::jsonb) as v(run_id uuid, seq int, tenant_id uuid, type text, step_id text, data jsonb)
         returning 1)`;
 }
 
@@ -55,22 +56,36 @@ function addJobsCte(jobsParam: string): string {
  * change to a run is serialised through this lock, and its version is the CAS check.
  */
 export async function loadRunForUpdate(q: Queryable, runId: string): Promise<RunState | null> {
+  return (await loadRunsForUpdate(q, [runId])).get(runId) ?? null;
+}
+
+/**
+ * Locks several runs (in id order, so two batches locking overlapping runs cannot
+ * deadlock) and loads them with their steps.
+ */
+export async function loadRunsForUpdate(q: Queryable, runIds: readonly string[]): Promise<Map<string, RunState>> {
+  const ids = [...new Set(runIds)].sort();
   // Lock first, read after, in separate statements. A statement that waits for a row lock
   // under READ COMMITTED re-reads only the locked row; anything else it reads (a subquery
   // over the steps) comes from the snapshot taken before the wait, i.e. before the
   // concurrent commit it waited for. Reading the steps in a later statement sees that commit.
-  const locked = await q.query('select 1 from runs where id = $1 for update', [runId]);
-  if (locked.rowCount === 0) return null;
-  const { rows } = await q.query<RunRow>(
-    `select r.id, r.tenant_id, r.workflow_id, r.workflow_version_id, r.status, r.input, r.output, r.error, r.version,
-            r.created_at, r.finished_at, r.deadline_at,
-            coalesce((select json_agg(s) from (select step_id, status, attempts, output, error, queued_at, started_at, finished_at, settled_seq
-                       from step_executions where run_id = r.id) s), '[]') as steps
-       from runs r where r.id = $1`,
-    [runId],
-  );
-  const row = rows[0];
-  if (!row) return null;
+  const locked = await q.query({ name: 'sy_lock_runs', text: 'select id from runs where id = any($1::uuid[]) order by id for update', values: [ids] });
+  const runs = new Map<string, RunState>();
+  if (locked.rowCount === 0) return runs;
+  const { rows } = await q.query<RunRow>({
+    name: 'sy_load_runs',
+    text: `select r.id, r.tenant_id, r.workflow_id, r.workflow_version_id, r.status, r.input, r.output, r.error, r.version,
+                  r.created_at, r.finished_at, r.deadline_at,
+                  coalesce((select json_agg(s) from (select step_id, status, attempts, output, error, queued_at, started_at, finished_at, settled_seq
+                             from step_executions where run_id = r.id) s), '[]') as steps
+             from runs r where r.id = any($1::uuid[])`,
+    values: [ids],
+  });
+  for (const row of rows) runs.set(row.id, toRunState(row));
+  return runs;
+}
+
+function toRunState(row: RunRow): RunState {
   const steps = new Map<string, StepState>();
   for (const s of row.steps) {
     steps.set(s.step_id, {
@@ -86,90 +101,132 @@ export async function loadRunForUpdate(q: Queryable, runId: string): Promise<Run
   };
 }
 
-/**
- * Writes a transition in one statement: changed steps, new events, new jobs and the run
- * row, the last guarded by the version it was loaded with. Events are keyed by
- * (run, seq), so even a broken lock could not record a state change twice.
- */
+/** Writes one transition; see persistTransitions. */
 export async function persistTransition(q: Queryable, tr: RunTransition): Promise<void> {
-  if (tr.events.length === 0 && tr.dirtySteps.size === 0 && tr.jobs.length === 0 && !tr.runChanged) return;
-  const run = tr.run;
-  const steps = [...tr.dirtySteps].map((id) => {
-    const s = tr.step(id);
-    return {
-      step_id: s.stepId, status: s.status, attempts: s.attempts, output: s.output, error: s.error,
-      queued_at: s.queuedAt, started_at: s.startedAt, finished_at: s.finishedAt, settled_seq: s.settledSeq,
-    };
-  });
-  const { events, jobs } = eventAndJobRows(tr);
-  const { rows } = await q.query<{ run_updated: number }>(
-    `with
+  await persistTransitions(q, [tr]);
+}
+
+/**
+ * Writes the transitions of several runs in one statement: changed steps, new events,
+ * new jobs and the run rows, each guarded by the version it was loaded with. Events are
+ * keyed by (run, seq), so even a broken lock could not record a state change twice.
+ */
+export async function persistTransitions(q: Queryable, transitions: readonly RunTransition[]): Promise<void> {
+  const changed = transitions.filter((tr) => tr.events.length > 0 || tr.dirtySteps.size > 0 || tr.jobs.length > 0 || tr.runChanged);
+  if (changed.length === 0) return;
+  const steps: unknown[] = [];
+  const events: unknown[] = [];
+  const jobs: unknown[] = [];
+  const runs: unknown[] = [];
+  const removedJobKeys: string[] = [];
+  const interrupts: string[] = [];
+  for (const tr of changed) {
+    const run = tr.run;
+    for (const id of tr.dirtySteps) {
+      const s = tr.step(id);
+      steps.push({
+        run_id: run.id, step_id: s.stepId, status: s.status, attempts: s.attempts, output: s.output, error: s.error,
+        queued_at: s.queuedAt, started_at: s.startedAt, finished_at: s.finishedAt, settled_seq: s.settledSeq,
+      });
+    }
+    const rows = eventAndJobRows(tr);
+    events.push(...rows.events);
+    jobs.push(...rows.jobs);
+    removedJobKeys.push(...tr.removedJobKeys);
+    if (tr.interruptedSteps.length > 0) interrupts.push(`${run.id}:${tr.interruptedSteps.join(',')}`);
+    runs.push({
+      id: run.id, expected: tr.startVersion, version: run.version, status: run.status, output: run.output ?? null, error: run.error ?? null,
+      finished_at: run.finishedAt, deadline_at: run.deadlineAt, notify: tr.events.length > 0,
+    });
+  }
+  const { rows } = await q.query<{ runs_updated: number }>({
+    name: 'sy_persist_transitions',
+    text: `with
       st as (
         update step_executions s set status = v.status, attempts = v.attempts, output = v.output, error = v.error,
                queued_at = v.queued_at, started_at = v.started_at, finished_at = v.finished_at, settled_seq = v.settled_seq
-          from jsonb_to_recordset($2::jsonb) as v(step_id text, status text, attempts int, output jsonb, error jsonb,
+          from jsonb_to_recordset($1::jsonb) as v(run_id uuid, step_id text, status text, attempts int, output jsonb, error jsonb,
                queued_at timestamptz, started_at timestamptz, finished_at timestamptz, settled_seq int)
-         where s.run_id = $1 and s.step_id = v.step_id
+         where s.run_id = v.run_id and s.step_id = v.step_id
         returning 1),
-      ${insertEventsCte('$1', '$3', '$4')},
-      ${addJobsCte('$5')},
+      ${insertEventsCte('$2')},
+      ${addJobsCte('$3')},
       rm as (
-        select graphile_worker.remove_job(k) from unnest($6::text[]) as k),
+        select graphile_worker.remove_job(k) from unnest($4::text[]) as k),
       rn as (
-        update runs set version = $7, status = $8, output = $9, error = $10, finished_at = $11, deadline_at = $12
-         where id = $1 and version = $13
-        returning 1)
-    select (select count(*) from rn) as run_updated, (select count(*) from st) as steps, (select count(*) from ev) as events,
-           (select count(*) from jb) as jobs, (select count(*) from rm) as removed,
-           case when $14::int > 0 then pg_notify('${RUN_EVENTS_CHANNEL}', $1 || ':' || $7) end as notified,
-           case when cardinality($15::text[]) > 0 then pg_notify('${RUN_INTERRUPT_CHANNEL}', $1 || ':' || array_to_string($15::text[], ',')) end as interrupted`,
-    [
-      run.id, JSON.stringify(steps), run.tenantId, JSON.stringify(events), JSON.stringify(jobs), tr.removedJobKeys,
-      run.version, run.status, jsonOrNull(run.output), jsonOrNull(run.error), run.finishedAt, run.deadlineAt, tr.startVersion,
-      events.length, tr.interruptedSteps,
-    ],
-  );
-  if (rows[0]?.run_updated !== 1) {
-    throw new Error(`run ${run.id} changed concurrently (expected version ${tr.startVersion})`);
+        update runs r set version = v.version, status = v.status, output = v.output, error = v.error, finished_at = v.finished_at,
+               deadline_at = v.deadline_at
+          from jsonb_to_recordset($5::jsonb) as v(id uuid, expected int, version int, status text, output jsonb, error jsonb,
+               finished_at timestamptz, deadline_at timestamptz, notify boolean)
+         where r.id = v.id and r.version = v.expected
+        returning r.id, r.version, v.notify),
+      nt as (
+        select pg_notify('${RUN_EVENTS_CHANNEL}', rn.id || ':' || rn.version) from rn where rn.notify),
+      it as (
+        select pg_notify('${RUN_INTERRUPT_CHANNEL}', i) from unnest($6::text[]) as i)
+    select (select count(*) from rn) as runs_updated, (select count(*) from st) as steps, (select count(*) from ev) as events,
+           (select count(*) from jb) as jobs, (select count(*) from rm) as removed, (select count(*) from nt) as notified,
+           (select count(*) from it) as interrupted`,
+    values: [JSON.stringify(steps), JSON.stringify(events), JSON.stringify(jobs), removedJobKeys, JSON.stringify(runs), interrupts],
+  });
+  if (rows[0]?.runs_updated !== changed.length) {
+    const expected = changed.map((tr) => `${tr.run.id}@${tr.startVersion}`).join(', ');
+    throw new Error(`runs changed concurrently (expected versions ${expected})`);
   }
 }
 
-function jsonOrNull(value: unknown): string | null {
-  return value === null || value === undefined ? null : JSON.stringify(value);
+/** A run to insert, in the state its first transition left it. */
+export interface NewRun {
+  tr: RunTransition;
+  idempotencyKey: string | null;
+  createdBy: string | null;
 }
 
-/** Inserts a new run in the state its first transition left it (steps, events, first jobs). */
-export async function persistNewRun(
-  q: Queryable,
-  tr: RunTransition,
-  meta: { idempotencyKey: string | null; createdBy: string | null },
-): Promise<void> {
-  const run = tr.run;
-  const steps = [...run.steps.values()].map((s) => ({
-    step_id: s.stepId, status: s.status, attempts: s.attempts, output: s.output, error: s.error,
-    queued_at: s.queuedAt, finished_at: s.finishedAt, settled_seq: s.settledSeq,
-  }));
-  const { events, jobs } = eventAndJobRows(tr);
-  await q.query(
-    `with
+/** Inserts new runs with their steps, first events and first jobs, in one statement. */
+export async function persistNewRuns(q: Queryable, newRuns: readonly NewRun[]): Promise<void> {
+  if (newRuns.length === 0) return;
+  const runs: unknown[] = [];
+  const steps: unknown[] = [];
+  const events: unknown[] = [];
+  const jobs: unknown[] = [];
+  for (const { tr, idempotencyKey, createdBy } of newRuns) {
+    const run = tr.run;
+    runs.push({
+      id: run.id, tenant_id: run.tenantId, workflow_id: run.workflowId, workflow_version_id: run.workflowVersionId, status: run.status,
+      input: run.input ?? null, output: run.output ?? null, error: run.error ?? null, idempotency_key: idempotencyKey, version: run.version,
+      created_at: run.createdAt, created_by: createdBy, finished_at: run.finishedAt, deadline_at: run.deadlineAt,
+    });
+    for (const s of run.steps.values()) {
+      steps.push({
+        run_id: run.id, tenant_id: run.tenantId, step_id: s.stepId, status: s.status, attempts: s.attempts, output: s.output, error: s.error,
+        queued_at: s.queuedAt, finished_at: s.finishedAt, settled_seq: s.settledSeq,
+      });
+    }
+    const rows = eventAndJobRows(tr);
+    events.push(...rows.events);
+    jobs.push(...rows.jobs);
+  }
+  await q.query({
+    name: 'sy_persist_new_runs',
+    text: `with
       rn as (
         insert into runs (id, tenant_id, workflow_id, workflow_version_id, status, input, output, error, idempotency_key, version,
                           created_at, created_by, finished_at, deadline_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-        returning id),
+        select v.id, v.tenant_id, v.workflow_id, v.workflow_version_id, v.status, coalesce(v.input, 'null'), v.output, v.error, v.idempotency_key,
+               v.version, v.created_at, v.created_by, v.finished_at, v.deadline_at
+          from jsonb_to_recordset($1::jsonb) as v(id uuid, tenant_id uuid, workflow_id uuid, workflow_version_id uuid, status text, input jsonb,
+               output jsonb, error jsonb, idempotency_key text, version int, created_at timestamptz, created_by uuid, finished_at timestamptz,
+               deadline_at timestamptz)
+        returning 1),
       st as (
         insert into step_executions (run_id, step_id, tenant_id, status, attempts, output, error, queued_at, finished_at, settled_seq)
-        select (select id from rn), v.step_id, $2, v.status, v.attempts, v.output, v.error, v.queued_at, v.finished_at, v.settled_seq
-          from jsonb_to_recordset($15::jsonb) as v(step_id text, status text, attempts int, output jsonb, error jsonb,
+        select v.run_id, v.step_id, v.tenant_id, v.status, v.attempts, v.output, v.error, v.queued_at, v.finished_at, v.settled_seq
+          from jsonb_to_recordset($2::jsonb) as v(run_id uuid, tenant_id uuid, step_id text, status text, attempts int, output jsonb, error jsonb,
                queued_at timestamptz, finished_at timestamptz, settled_seq int)
         returning 1),
-      ${insertEventsCte('(select id from rn)', '$2', '$16')},
-      ${addJobsCte('$17')}
-    select (select count(*) from st) as steps, (select count(*) from ev) as events, (select count(*) from jb) as jobs`,
-    [
-      run.id, run.tenantId, run.workflowId, run.workflowVersionId, run.status, JSON.stringify(run.input ?? null), jsonOrNull(run.output),
-      jsonOrNull(run.error), meta.idempotencyKey, run.version, run.createdAt, meta.createdBy, run.finishedAt, run.deadlineAt,
-      JSON.stringify(steps), JSON.stringify(events), JSON.stringify(jobs),
-    ],
-  );
+      ${insertEventsCte('$3')},
+      ${addJobsCte('$4')}
+    select (select count(*) from rn) as runs, (select count(*) from st) as steps, (select count(*) from ev) as events, (select count(*) from jb) as jobs`,
+    values: [JSON.stringify(runs), JSON.stringify(steps), JSON.stringify(events), JSON.stringify(jobs)],
+  });
 }

@@ -74,13 +74,17 @@ export class WorkflowService {
 
   async findVersion(q: Queryable, tenantId: string, workflowId: string, version: number | null): Promise<WorkflowVersion> {
     if (!isId(workflowId)) throw notFound('workflow', workflowId);
+    // Named: startRun runs this on every start, so each connection keeps its plan.
     const { rows } = await q.query<WorkflowVersion>(
       version === null
-        ? `select v.id, v.tenant_id as "tenantId", v.workflow_id as "workflowId", v.version, v.definition, v.created_at as "createdAt"
-             from workflow_versions v join workflows w on w.id = v.workflow_id and w.latest_version = v.version
-            where v.workflow_id = $1 and v.tenant_id = $2`
-        : `select ${WV} from workflow_versions where workflow_id = $1 and tenant_id = $2 and version = $3`,
-      version === null ? [workflowId, tenantId] : [workflowId, tenantId, version],
+        ? {
+          name: 'sy_latest_version',
+          text: `select v.id, v.tenant_id as "tenantId", v.workflow_id as "workflowId", v.version, v.definition, v.created_at as "createdAt"
+                   from workflow_versions v join workflows w on w.id = v.workflow_id and w.latest_version = v.version
+                  where v.workflow_id = $1 and v.tenant_id = $2`,
+          values: [workflowId, tenantId],
+        }
+        : { name: 'sy_numbered_version', text: `select ${WV} from workflow_versions where workflow_id = $1 and tenant_id = $2 and version = $3`, values: [workflowId, tenantId, version] },
     );
     const row = rows[0];
     if (!row) {

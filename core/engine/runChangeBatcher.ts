@@ -1,0 +1,52 @@
+import type { Database, Queryable } from '../db/database.js';
+import { GroupCommit, type GroupCommitOptions, type Settled } from '../db/groupCommit.js';
+import type { Logger } from '../logger.js';
+import type { WorkflowService } from '../workflows/workflows.js';
+import { loadRunsForUpdate, persistTransitions } from '../runs/store.js';
+import { RunTransition } from '../runs/transition.js';
+
+/**
+ * A change to one run, applied to its state loaded under the run's row lock. It gets
+ * `null` when the run does not exist (or is not visible to the tenant). It must be
+ * synchronous and depend only on the transition, because a batch that fails is replayed
+ * change by change.
+ */
+export type RunChange<T> = (tr: RunTransition | null) => T;
+
+interface ChangeRequest {
+  runId: string;
+  change: RunChange<unknown>;
+}
+
+/**
+ * The engine's run changes (step claims, results, timers, timeouts) in group commits:
+ * changes asked for at about the same time for runs of one tenant cost one lock-and-load
+ * of all their runs, one write of all their transitions and one commit.
+ */
+export class RunChangeBatcher {
+  private readonly group: GroupCommit<ChangeRequest, unknown>;
+
+  constructor(db: Database, private readonly workflows: WorkflowService, logger: Logger, options: GroupCommitOptions) {
+    this.group = new GroupCommit(db, logger, 'run changes', (q, requests) => this.applyBatch(q, requests), options);
+  }
+
+  /** Applies `change` to run `runId` of `tenantId` and commits it; resolves with what `change` returned. */
+  apply<T>(tenantId: string, runId: string, change: RunChange<T>): Promise<T> {
+    return this.group.submit(tenantId, { runId, change }) as Promise<T>;
+  }
+
+  private async applyBatch(q: Queryable, requests: readonly ChangeRequest[]): Promise<Settled<unknown>[]> {
+    const runs = await loadRunsForUpdate(q, requests.map((r) => r.runId));
+    const transitions = new Map<string, RunTransition>();
+    for (const run of runs.values()) {
+      const { definition } = await this.workflows.versionById(q, run.workflowVersionId);
+      transitions.set(run.id, new RunTransition(run, definition));
+    }
+    // Several changes to one run (parallel branches finishing together) apply in order to
+    // one transition. A change that throws may have half-applied it, so it throws the batch
+    // away (GroupCommit then retries each change alone).
+    const values = requests.map((request) => request.change(transitions.get(request.runId) ?? null));
+    await persistTransitions(q, [...transitions.values()]);
+    return values.map((value) => ({ ok: true, value }));
+  }
+}
