@@ -35,9 +35,9 @@ export interface Config {
   readonly maxInputBytes: number;
   /** Run timeout when the definition sets none. `SWITCHYARD_DEFAULT_RUN_TIMEOUT_MS`, default 7 days. */
   readonly defaultRunTimeoutMs: number;
-  /** Concurrent step jobs per worker process. `SWITCHYARD_WORKER_CONCURRENCY`, default 16. */
+  /** Concurrent step jobs per worker process. `SWITCHYARD_WORKER_CONCURRENCY`, default 32. */
   readonly workerConcurrency: number;
-  /** Jobs fetched per batch by a worker process; 0 turns batching off. `SWITCHYARD_WORKER_BATCH_SIZE`, default 0. */
+  /** Jobs fetched per batch by a worker process; 0 turns batching off. `SWITCHYARD_WORKER_BATCH_SIZE`, default 64. */
   readonly workerBatchSize: number;
   /** Fallback poll interval for scheduled jobs. `SWITCHYARD_POLL_INTERVAL_MS`, default 1000. */
   readonly pollIntervalMs: number;
@@ -111,8 +111,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxSteps: int(env, 'SWITCHYARD_MAX_STEPS', 200, 1, 10_000),
     maxInputBytes: int(env, 'SWITCHYARD_MAX_INPUT_BYTES', 256 * 1024, 16, 64 * 1024 * 1024),
     defaultRunTimeoutMs: int(env, 'SWITCHYARD_DEFAULT_RUN_TIMEOUT_MS', 7 * 24 * 3600 * 1000, 1000, 365 * 24 * 3600 * 1000),
-    workerConcurrency: int(env, 'SWITCHYARD_WORKER_CONCURRENCY', 16, 1, 256),
-    workerBatchSize: int(env, 'SWITCHYARD_WORKER_BATCH_SIZE', 0, 0, 10_000),
+    workerConcurrency: int(env, 'SWITCHYARD_WORKER_CONCURRENCY', 32, 1, 256),
+    workerBatchSize: int(env, 'SWITCHYARD_WORKER_BATCH_SIZE', 64, 0, 10_000),
     pollIntervalMs: int(env, 'SWITCHYARD_POLL_INTERVAL_MS', 1000, 50, 60_000),
     dbPoolSize: int(env, 'SWITCHYARD_DB_POOL_SIZE', 20, 4, 500),
     shutdownGraceMs: int(env, 'SWITCHYARD_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),

@@ -31,6 +31,7 @@ await admin.query(`drop database if exists ${template}`);
 await admin.query(`create database ${template}`);
 const pool = new pg.Pool({ connectionString: databaseUrl(baseUrl, template), max: 2 });
 pool.on('error', () => undefined);
+pool.on('connect', (client) => client.on('error', () => undefined));
 await migrate(pool);
 await pool.end();
 
