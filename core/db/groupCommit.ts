@@ -18,6 +18,12 @@ export interface GroupCommitOptions {
   maxInflightPerTenant: number;
 }
 
+/**
+ * The engine's and the API's setting: batches up to 64, and two transactions in flight
+ * per tenant, so one commits while the next gathers.
+ */
+export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = Object.freeze({ maxBatch: 64, maxInflightPerTenant: 2 });
+
 interface Pending<Q, R> {
   request: Q;
   resolve: (value: R) => void;

@@ -11,6 +11,7 @@ import { RUN_TIMEOUT_TASK, STEP_TASK, TIMER_TASK } from '../runs/transition.js';
 import type { Notifier } from './notifier.js';
 import type { StepExecutor } from './executor.js';
 import { RunChangeBatcher } from './runChangeBatcher.js';
+import { DEFAULT_GROUP_COMMIT } from '../db/groupCommit.js';
 import { parsePayload, runStepJob, runTimerJob, runTimeoutJob, type StepTaskDeps } from './stepTasks.js';
 
 export interface EngineOptions {
@@ -48,8 +49,7 @@ export class Engine {
     private readonly logger: Logger,
     private readonly options: EngineOptions,
   ) {
-    // Two transactions in flight per tenant keep one committing while the next batch gathers.
-    const batcher = new RunChangeBatcher(db, workflows, logger, { maxBatch: 64, maxInflightPerTenant: 2 });
+    const batcher = new RunChangeBatcher(db, workflows, logger, DEFAULT_GROUP_COMMIT);
     this.deps = { batcher, executor, logger, maxStepOutputBytes: options.maxStepOutputBytes, inflight: this.inflight };
   }
 

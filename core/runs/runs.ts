@@ -1,5 +1,5 @@
 import type { Database, Queryable } from '../db/database.js';
-import { GroupCommit, type Settled } from '../db/groupCommit.js';
+import { DEFAULT_GROUP_COMMIT, GroupCommit, type Settled } from '../db/groupCommit.js';
 import type { Logger } from '../logger.js';
 import { isUniqueViolation } from '../db/database.js';
 import { AppError, badInput, notFound } from '../errors.js';
@@ -63,7 +63,7 @@ export class RunService {
   ) {
     // Starts arriving together share a transaction: under load a start costs a share of
     // one commit and of one add_jobs call instead of its own.
-    this.starts = new GroupCommit(db, logger, 'run starts', (q, requests) => this.startBatch(q, requests), { maxBatch: 64, maxInflightPerTenant: 2 });
+    this.starts = new GroupCommit(db, logger, 'run starts', (q, requests) => this.startBatch(q, requests), DEFAULT_GROUP_COMMIT);
   }
 
   async startRun(
