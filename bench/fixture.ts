@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import type { HttpLoadJob } from './httpLoadClient.js';
 import { loadConfig, type Config } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
 import { insertToken } from '../core/auth/tokens.js';
@@ -76,19 +79,17 @@ export async function startBenchAppliance(databaseUrl: string, steps: number): P
   }
 }
 
-/** Starts a run through HTTP GraphQL; throws on any error. */
-export async function startRunHttp(bench: BenchAppliance, idempotencyKey?: string): Promise<string> {
-  const response = await fetch(`${bench.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${bench.token}` },
-    body: JSON.stringify({
-      query: 'mutation($i: StartRunInput!) { startRun(input: $i) { id status } }',
-      variables: { i: { workflowId: bench.workflowId, input: {}, ...(idempotencyKey ? { idempotencyKey } : {}) } },
-    }),
+/** Starts `runs` runs through HTTP GraphQL from a separate client process (bench/httpLoadClient.ts); throws on any error. */
+export async function startRunsOverHttp(bench: BenchAppliance, runs: number, inflight: number): Promise<void> {
+  const job: HttpLoadJob = { url: bench.url, token: bench.token, workflowId: bench.workflowId, runs, inflight };
+  const client = spawn(process.execPath, [fileURLToPath(new URL('./httpLoadClient.js', import.meta.url)), JSON.stringify(job)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  client.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    client.once('error', reject);
+    client.once('exit', resolve);
   });
-  const body = (await response.json()) as { data?: { startRun: { id: string } }; errors?: unknown };
-  if (!body.data) throw new Error(`startRun over HTTP failed (${response.status}): ${JSON.stringify(body.errors)}`);
-  return body.data.startRun.id;
+  if (code !== 0) throw new Error(`the HTTP load client failed (exit ${code}): ${stderr.trim()}`);
 }
 
 /**

@@ -220,7 +220,8 @@ export function markdownReport(r: BenchResults, analysis: string[]): string {
     '',
     ...statementSections(r),
     '- Runs/s and steps/s: from the first start until the last run settled (the starts overlap the execution), after 100 uncounted warm-up runs. ' +
-      'The load generator (and, for HTTP, the HTTP client) runs in the appliance\'s own Node process.',
+      'The service-layer load generator runs in the appliance\'s own Node process; the HTTP client runs in a separate process ' +
+      '(`bench/httpLoadClient.ts`), as a real client would, so its CPU counts under other processes.',
     '- Raw jobs/s: from the `add_jobs` statement until the jobs table was empty; measured before and after the engine throughput scenarios, ' +
       'and the ratios use the mean of the two.',
     '- Client latency: from the call to `startRun` (at light load) or its scheduled time (open-loop offered load) until the notification ' +

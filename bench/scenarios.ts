@@ -1,7 +1,7 @@
 import { run as runGraphileWorker } from 'graphile-worker';
 import { silentGraphileLogger } from '../core/db/migrate.js';
 import { counterDelta, databaseName, quietPool, type BenchServer, type DbCounters, type StatementStat } from './db.js';
-import { EventClock, startBenchAppliance, startRunHttp, type BenchAppliance, type WorkerOptions } from './fixture.js';
+import { EventClock, startBenchAppliance, startRunsOverHttp, type BenchAppliance, type WorkerOptions } from './fixture.js';
 import { boundedParallel, CpuSampler, sleep, summarize, waitUntil, type CpuShares, type Percentiles } from './stats.js';
 
 export interface ThroughputResult {
@@ -84,11 +84,13 @@ export async function rawWorker(server: BenchServer, options: WorkerOptions, job
   }
 }
 
-type Starter = (bench: BenchAppliance, i: number) => Promise<string>;
+/** Starts `count` runs with `inflight` starts in flight. */
+type Starter = (bench: BenchAppliance, count: number, inflight: number) => Promise<void>;
 
-const viaService: Starter = async (bench, i) =>
+const startRunViaService = async (bench: BenchAppliance, i: number): Promise<string> =>
   (await bench.appliance.services.runs.startRun(bench.ctx, { workflowId: bench.workflowId, input: { i } })).id;
-const viaHttp: Starter = (bench) => startRunHttp(bench);
+const viaService: Starter = (bench, count, inflight) => boundedParallel(count, inflight, (i) => startRunViaService(bench, i));
+const viaHttp: Starter = (bench, count, inflight) => startRunsOverHttp(bench, count, inflight);
 
 async function settle(bench: BenchAppliance, timeoutMs: number): Promise<boolean> {
   const { db } = bench.appliance.services;
@@ -108,7 +110,7 @@ export async function engineThroughput(
   try {
     // Warm-up (JIT, connection pool, plan and definition caches); not counted.
     const warm = Math.min(100, runs);
-    await boundedParallel(warm, inflight, (i) => start(bench, i));
+    await start(bench, warm, inflight);
     if (!(await settle(bench, timeoutMs))) throw new Error('warm-up runs did not finish');
     const warmDone = await bench.succeeded();
 
@@ -116,7 +118,7 @@ export async function engineThroughput(
     await server.resetStatements();
     const cpu = new CpuSampler(server.postmasterPid());
     const t0 = performance.now();
-    await boundedParallel(runs, inflight, (i) => start(bench, i));
+    await start(bench, runs, inflight);
     const startsSeconds = (performance.now() - t0) / 1000;
     const completed = await settle(bench, timeoutMs);
     const seconds = (performance.now() - t0) / 1000;
@@ -145,7 +147,7 @@ export async function runLatency(server: BenchServer, load: LatencyLoad, steps: 
     // Warm-up, and the run version (= last event seq) a successful run of this workflow ends at.
     let finalSeq = 0;
     for (let i = 0; i < 20; i++) {
-      const id = await viaService(bench, i);
+      const id = await startRunViaService(bench, i);
       const ok = await waitUntil(async () => {
         const { rows } = await db.query<{ status: string; version: number }>({ tenantId: bench.tenantId }, 'select status, version from runs where id = $1', [id]);
         finalSeq = rows[0]!.version;
@@ -164,7 +166,7 @@ export async function runLatency(server: BenchServer, load: LatencyLoad, steps: 
     if (load.kind === 'sequential') {
       for (let i = 0; i < load.runs; i++) {
         started[i] = performance.now();
-        ids[i] = await viaService(bench, i);
+        ids[i] = await startRunViaService(bench, i);
         if ((await clock.waitFor(`${ids[i]}:${finalSeq}`, timeoutMs)) === null) break;
       }
     } else {
@@ -179,7 +181,7 @@ export async function runLatency(server: BenchServer, load: LatencyLoad, steps: 
         for (; i < total && t0 + i * interval <= now; i++) {
           const k = i;
           started[k] = t0 + k * interval;
-          pending.push(viaService(bench, k).then(
+          pending.push(startRunViaService(bench, k).then(
             (id) => { ids[k] = id; },
             (error: Error) => { failedStarts++; firstError ??= error.message; },
           ));
