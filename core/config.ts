@@ -47,6 +47,17 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** Milliseconds between sweeps that release a dead worker's claimed steps are released. `SWITCHYARD_DEAD_WORKER_SWEEP_MS`, default 5000. */
   readonly deadWorkerSweepMs: number;
+  /**
+   * PEM file of the publisher CAs whose signed plugin packages may be installed.
+   * `SWITCHYARD_PLUGIN_TRUST_STORE`, default `<dataDir>/plugin-trust-store.pem` (absent: no
+   * third-party publisher is trusted).
+   */
+  readonly pluginTrustStore: string;
+  /**
+   * Development switch: install plugin packages without a signature (each install is
+   * audited). `SWITCHYARD_ALLOW_UNSIGNED_PLUGINS`, default `false`.
+   */
+  readonly allowUnsignedPlugins: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -65,6 +76,14 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
 }
 
 function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
@@ -97,11 +116,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   if (adminToken !== undefined && adminToken.length < 24) {
     throw new ConfigError('SWITCHYARD_ADMIN_TOKEN must be at least 24 characters long');
   }
+  const dataDir = path.resolve(env['SWITCHYARD_DATA_DIR'] || './data');
   const config: Config = {
     host: env['HOST'] || '127.0.0.1',
     port: int(env, 'PORT', 8080, 0, 65535),
     databaseUrl: databaseUrl(env),
-    dataDir: path.resolve(env['SWITCHYARD_DATA_DIR'] || './data'),
+    dataDir,
     embeddedPgPort: int(env, 'SWITCHYARD_EMBEDDED_PG_PORT', 54329, 1, 65535),
     adminToken,
     role: oneOf(env, 'SWITCHYARD_ROLE', 'all', ['all', 'api', 'worker'] as const),
@@ -117,6 +137,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     dbPoolSize: int(env, 'SWITCHYARD_DB_POOL_SIZE', 20, 4, 500),
     shutdownGraceMs: int(env, 'SWITCHYARD_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     deadWorkerSweepMs: int(env, 'SWITCHYARD_DEAD_WORKER_SWEEP_MS', 5000, 100, 600_000),
+    pluginTrustStore: path.resolve(env['SWITCHYARD_PLUGIN_TRUST_STORE'] || path.join(dataDir, 'plugin-trust-store.pem')),
+    allowUnsignedPlugins: bool(env, 'SWITCHYARD_ALLOW_UNSIGNED_PLUGINS', false),
     ...overrides,
   };
   return Object.freeze(config);

@@ -13,10 +13,12 @@ import { Notifier } from '../core/engine/notifier.js';
 import { Engine } from '../core/engine/engine.js';
 import { ENGINE_ACTIONS } from '../core/engine/coreActions.js';
 import { UnavailableExecutor, type StepExecutor } from '../core/engine/executor.js';
-import type { ActionCatalog } from '../core/workflows/definition.js';
 import { RunEventStream } from '../core/graphql/runEventStream.js';
 import type { Services } from '../core/graphql/resolvers.js';
-import { FIRST_PARTY_ACTIONS } from '../plugins/firstParty.js';
+import { PluginService } from '../core/plugins/plugins.js';
+import { loadFirstPartyPlugins } from '../plugins/firstParty/index.js';
+import { createPackageVerifier, readTrustStore } from '../plugins/packageVerifier.js';
+import { APPLIANCE_VERSION } from './version.js';
 import { createGraphQL } from './graphql.js';
 import { createHttpServer } from './http.js';
 import { ensureSystemAdminToken } from './bootstrap.js';
@@ -39,13 +41,6 @@ export interface StartOptions {
   executor?: StepExecutor;
   /** Apply migrations before starting (default true). */
   migrate?: boolean;
-}
-
-function actionCatalog(): ActionCatalog {
-  const known = new Set([...ENGINE_ACTIONS, ...FIRST_PARTY_ACTIONS]);
-  return {
-    checkAction: (uses) => (known.has(uses) ? undefined : `unknown action "${uses}" (available: ${[...known].sort().join(', ')})`),
-  };
 }
 
 /**
@@ -74,10 +69,15 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     const admin = await ensureSystemAdminToken(db, config.adminToken);
     const tokens = new TokenService(db);
     const tenants = new TenantService(db);
-    const workflows = new WorkflowService(db, { maxSteps: config.maxSteps, maxDefinitionBytes: config.maxDefinitionBytes }, actionCatalog());
+    const plugins = new PluginService(
+      db, createPackageVerifier({ trustStore: readTrustStore(config.pluginTrustStore), applianceVersion: APPLIANCE_VERSION }),
+      { allowUnsignedPlugins: config.allowUnsignedPlugins }, ENGINE_ACTIONS, logger,
+    );
+    await plugins.installBundled(loadFirstPartyPlugins());
+    const workflows = new WorkflowService(db, { maxSteps: config.maxSteps, maxDefinitionBytes: config.maxDefinitionBytes }, plugins);
     const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs }, logger);
     await notifier.start();
-    const services: Services = { db, tokens, tenants, workflows, runs, runEvents: new RunEventStream(runs, notifier) };
+    const services: Services = { db, tokens, tenants, workflows, runs, plugins, runEvents: new RunEventStream(runs, notifier) };
 
     if (config.role !== 'api') {
       engine = new Engine(db, workflows, options.executor ?? new UnavailableExecutor(), notifier, logger, {

@@ -3,6 +3,8 @@ import type { RequestContext } from '../auth/roles.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { TenantService } from '../tenants/tenants.js';
 import type { WorkflowService, Workflow, WorkflowVersion } from '../workflows/workflows.js';
+import type { PluginService } from '../plugins/plugins.js';
+import type { InstalledPlugin } from '../plugins/types.js';
 import type { RunService, Run } from '../runs/runs.js';
 import { stepIdempotencyKey, type StepState, type RunEvent } from '../runs/model.js';
 import type { Database } from '../db/database.js';
@@ -23,6 +25,7 @@ export interface Services {
   tenants: TenantService;
   workflows: WorkflowService;
   runs: RunService;
+  plugins: PluginService;
   runEvents: RunEventStream;
 }
 
@@ -96,6 +99,7 @@ const query: Record<string, Resolver> = {
   workflows: (_p, a, { request, services }) => services.workflows.list(request, a.first, a.after),
   run: (_p, a, { request, services }) => orNull(() => services.runs.getRun(request, a.id)),
   runs: (_p, a, { request, services }) => services.runs.listRuns(request, a.filter, a.first, a.after),
+  plugins: (_p, _a, { request, services }) => services.plugins.list(request),
   auditEvents: async (_p, a, { request, services }) => {
     const page = parseSeqPage(a.first, a.after);
     const result = await queryAuditEvents(services.db, request, a.filter ?? {}, page.limit, page.afterSeq);
@@ -114,6 +118,8 @@ const mutation: Record<string, Resolver> = {
   cancelRun: (_p, a, { request, services }) => services.runs.cancelRun(request, a.id),
   retryRun: (_p, a, { request, services }) => services.runs.retryRun(request, a.id),
   approveStep: (_p, a, { request, services }) => services.runs.approveStep(request, a.input),
+  installPlugin: (_p, a, { request, services }) => services.plugins.install(request, a.input.bundle),
+  removePlugin: (_p, a, { request, services }) => services.plugins.remove(request, a.input.name, a.input.version, a.input.force === true),
 };
 
 export const resolvers = {
@@ -150,6 +156,12 @@ export const resolvers = {
       const rows = await services.runs.events(request, r.id, page.afterSeq, page.limit + 1);
       return toSeqConnection(rows.slice(0, page.limit), rows.length > page.limit);
     },
+  },
+  Plugin: {
+    actions: (p: InstalledPlugin) => p.manifest.actions.map((action) => ({ ...action, uses: `${p.name}/${action.name}@${p.major}` })),
+    permissions: (p: InstalledPlugin) => p.manifest.permissions,
+    resources: (p: InstalledPlugin) => p.manifest.resources,
+    minApplianceVersion: (p: InstalledPlugin) => p.manifest.minApplianceVersion,
   },
   StepExecution: {
     idempotencyKey: (s: StepState & { runId: string }) => stepIdempotencyKey(s.runId, s.stepId),

@@ -1,7 +1,7 @@
 /**
  * The public GraphQL schema: the contract of ../shared/CONTRACT.md plus additions marked
- * below. Plugin, credential and audit-export operations join when the sandbox and the
- * audit export land; nothing here answers with a placeholder.
+ * below. Credential and audit-export operations join when credentials and the audit
+ * export land; nothing here answers with a placeholder.
  */
 export const typeDefs = /* GraphQL */ `
   scalar JSON
@@ -70,8 +70,22 @@ export const typeDefs = /* GraphQL */ `
   type AuditEventConnection { edges: [AuditEventEdge!]! nodes: [AuditEvent!]! pageInfo: PageInfo! }
   input AuditFilter { action: String from: DateTime to: DateTime }
 
+  enum PluginTrust { CORE SIGNED UNSIGNED }
+  type PluginAction { name: String! description: String! inputSchema: JSON! outputSchema: JSON! "As workflows name it: plugin/action@major." uses: String! }
+  type PluginPermissions { hosts: [String!]! credentialTypes: [String!]! rawSecretAccess: Boolean! }
+  type PluginResources { memoryMb: Int timeoutMs: Int cpuMs: Int maxRequests: Int maxResponseBytes: Int }
+  "An installed plugin version. Several versions of a plugin live side by side."
+  type Plugin {
+    id: ID! name: String! version: String! publisher: String! trust: PluginTrust!
+    actions: [PluginAction!]! permissions: PluginPermissions! resources: PluginResources!
+    minApplianceVersion: String! scriptSha256: String! packageSha256: String!
+    publisherFingerprint: String certificateNotAfter: DateTime installedAt: DateTime!
+  }
+
   type Query {
     viewer: Viewer!
+    "Installed plugin versions, newest first per plugin."
+    plugins: [Plugin!]!
     tenants(first: Int, after: String): TenantConnection!
     "Addition: tokens of the caller's tenant (ADMIN), or of any tenant (SYSTEM_ADMIN; tenantId omitted = system-admin tokens)."
     apiTokens(tenantId: ID, first: Int, after: String): ApiTokenConnection!
@@ -92,6 +106,8 @@ export const typeDefs = /* GraphQL */ `
   input PublishWorkflowVersionInput { workflowId: ID! definition: JSON! }
   input StartRunInput { workflowId: ID! version: Int input: JSON idempotencyKey: String }
   input ApproveStepInput { runId: ID! stepId: ID! approved: Boolean! comment: String }
+  input InstallPluginInput { "base64 of the signed package (a gzipped tar)" bundle: String! }
+  input RemovePluginInput { name: String! version: String! "Remove even if published workflow versions use it (their runs then fail)." force: Boolean }
 
   type Mutation {
     createTenant(input: CreateTenantInput!): Tenant!
@@ -104,6 +120,10 @@ export const typeDefs = /* GraphQL */ `
     cancelRun(id: ID!): Run!
     retryRun(id: ID!): Run!
     approveStep(input: ApproveStepInput!): Run!
+    "SYSTEM_ADMIN. Verifies the package's signature, publisher and compatibility before installing."
+    installPlugin(input: InstallPluginInput!): Plugin!
+    "Addition. SYSTEM_ADMIN. Refused while a published workflow version uses the plugin version, unless forced."
+    removePlugin(input: RemovePluginInput!): Plugin!
   }
 
   type Subscription {

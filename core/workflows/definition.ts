@@ -1,3 +1,5 @@
+import type { Queryable } from '../db/database.js';
+
 /**
  * The workflow definition language of the API contract: a DAG of steps.
  * Definitions are immutable once published as a workflow version.
@@ -48,10 +50,17 @@ export interface TemplateScope {
   run: { id: string; attempt: number };
 }
 
-/** What validation needs to know about actions; supplied by the composition root. */
+/** The actions installed at one moment; validation checks against it and publication records what it resolves. */
 export interface ActionCatalog {
   /** Returns undefined when `uses` names an installed action, else a reason it does not. */
   checkAction(uses: string): string | undefined;
+  /** The plugin version a plugin action runs on (null for actions the engine runs itself). */
+  resolve(uses: string): string | null;
+}
+
+/** Where the current catalog comes from; supplied by the composition root. */
+export interface ActionDirectory {
+  catalog(q: Queryable): Promise<ActionCatalog>;
 }
 
 export interface DefinitionLimits {

@@ -5,7 +5,7 @@ import { isId, newId } from '../ids.js';
 import { recordAudit } from '../audit/audit.js';
 import { tenantOf, type RequestContext } from '../auth/roles.js';
 import { parsePage, toConnection, type Connection } from '../pagination.js';
-import type { ActionCatalog, DefinitionLimits, WorkflowDefinition } from './definition.js';
+import type { ActionCatalog, ActionDirectory, DefinitionLimits, WorkflowDefinition } from './definition.js';
 import { validateDefinition } from './validate.js';
 
 export interface Workflow {
@@ -22,11 +22,13 @@ export interface WorkflowVersion {
   workflowId: string;
   version: number;
   definition: WorkflowDefinition;
+  /** `uses` → the plugin version it runs on, fixed at publication. */
+  resolvedActions: Record<string, string>;
   createdAt: Date;
 }
 
 const WF = `id, tenant_id as "tenantId", name, latest_version as "latestVersion", created_at as "createdAt"`;
-const WV = `id, tenant_id as "tenantId", workflow_id as "workflowId", version, definition, created_at as "createdAt"`;
+const WV = `id, tenant_id as "tenantId", workflow_id as "workflowId", version, definition, resolved_actions as "resolvedActions", created_at as "createdAt"`;
 
 export class WorkflowService {
   // Versions are immutable, so a process-wide cache can never serve stale definitions.
@@ -35,7 +37,7 @@ export class WorkflowService {
   constructor(
     private readonly db: Database,
     private readonly limits: DefinitionLimits,
-    private readonly catalog: ActionCatalog,
+    private readonly actions: ActionDirectory,
   ) {}
 
   async get(ctx: RequestContext, id: string): Promise<Workflow> {
@@ -79,7 +81,7 @@ export class WorkflowService {
       version === null
         ? {
           name: 'sy_latest_version',
-          text: `select v.id, v.tenant_id as "tenantId", v.workflow_id as "workflowId", v.version, v.definition, v.created_at as "createdAt"
+          text: `select v.id, v.tenant_id as "tenantId", v.workflow_id as "workflowId", v.version, v.definition, v.resolved_actions as "resolvedActions", v.created_at as "createdAt"
                    from workflow_versions v join workflows w on w.id = v.workflow_id and w.latest_version = v.version
                   where v.workflow_id = $1 and v.tenant_id = $2`,
           values: [workflowId, tenantId],
@@ -113,9 +115,10 @@ export class WorkflowService {
     const tenantId = tenantOf(ctx.actor, 'workflow:write');
     const name = typeof input.name === 'string' ? input.name.trim() : '';
     if (name.length < 1 || name.length > 200) throw badInput('input.name', 'must be 1 to 200 characters');
-    const definition = validateDefinition(input.definition, this.limits, this.catalog);
     try {
       return await this.db.tx({ tenantId }, async (q) => {
+        const catalog = await this.actions.catalog(q);
+        const definition = validateDefinition(input.definition, this.limits, catalog);
         const id = newId();
         const { rows } = await q.query<Workflow>(
           `insert into workflows (id, tenant_id, name, created_by) values ($1, $2, $3, $4) returning ${WF}`,
@@ -123,8 +126,8 @@ export class WorkflowService {
         );
         const versionId = newId();
         await q.query(
-          'insert into workflow_versions (id, tenant_id, workflow_id, version, definition, created_by) values ($1, $2, $3, 1, $4, $5)',
-          [versionId, tenantId, id, JSON.stringify(definition), ctx.actor.tokenId],
+          'insert into workflow_versions (id, tenant_id, workflow_id, version, definition, resolved_actions, created_by) values ($1, $2, $3, 1, $4, $5, $6)',
+          [versionId, tenantId, id, JSON.stringify(definition), JSON.stringify(resolveActions(definition, catalog)), ctx.actor.tokenId],
         );
         await recordAudit(q, ctx, { action: 'workflow.created', targetType: 'workflow', targetId: id, details: { name, versionId, steps: definition.steps.length } });
         return rows[0]!;
@@ -138,8 +141,9 @@ export class WorkflowService {
   async publish(ctx: RequestContext, input: { workflowId: string; definition: unknown }): Promise<WorkflowVersion> {
     const tenantId = tenantOf(ctx.actor, 'workflow:write');
     if (!isId(input.workflowId)) throw notFound('workflow', input.workflowId);
-    const definition = validateDefinition(input.definition, this.limits, this.catalog);
     return this.db.tx({ tenantId }, async (q) => {
+      const catalog = await this.actions.catalog(q);
+      const definition = validateDefinition(input.definition, this.limits, catalog);
       // Row lock: two concurrent publishes get consecutive version numbers.
       const locked = await q.query<{ latest_version: number }>(
         'select latest_version from workflows where id = $1 and tenant_id = $2 for update',
@@ -149,12 +153,22 @@ export class WorkflowService {
       if (!current) throw notFound('workflow', input.workflowId);
       const version = current.latest_version + 1;
       const { rows } = await q.query<WorkflowVersion>(
-        `insert into workflow_versions (id, tenant_id, workflow_id, version, definition, created_by) values ($1, $2, $3, $4, $5, $6) returning ${WV}`,
-        [newId(), tenantId, input.workflowId, version, JSON.stringify(definition), ctx.actor.tokenId],
+        `insert into workflow_versions (id, tenant_id, workflow_id, version, definition, resolved_actions, created_by) values ($1, $2, $3, $4, $5, $6, $7) returning ${WV}`,
+        [newId(), tenantId, input.workflowId, version, JSON.stringify(definition), JSON.stringify(resolveActions(definition, catalog)), ctx.actor.tokenId],
       );
       await q.query('update workflows set latest_version = $2 where id = $1', [input.workflowId, version]);
       await recordAudit(q, ctx, { action: 'workflow.version_published', targetType: 'workflow', targetId: input.workflowId, details: { version, versionId: rows[0]!.id } });
       return rows[0]!;
     });
   }
+}
+
+/** The exact plugin version of every plugin action the definition uses, as installed now. */
+function resolveActions(definition: WorkflowDefinition, catalog: ActionCatalog): Record<string, string> {
+  const resolved: Record<string, string> = {};
+  for (const step of definition.steps) {
+    const id = catalog.resolve(step.uses);
+    if (id) resolved[step.uses] = id;
+  }
+  return resolved;
 }

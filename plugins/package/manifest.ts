@@ -74,7 +74,9 @@ const ACTION_NAME = '^[a-z][a-zA-Z0-9_-]{0,63}$';
 const ENTRY = '^[A-Za-z0-9_-][A-Za-z0-9._-]{0,124}\\.js$';
 // Lowercase DNS labels (or IPv4 digits), optional `*.` prefix, optional port.
 const LABEL = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?';
-const HOST = `^(\\*\\.)?${LABEL}(\\.${LABEL})*(:[0-9]{1,5})?$`;
+// A bare `*` is for general-purpose plugins (http/request): any host the administrator's
+// egress policy allows; the address checks against internal ranges still apply.
+const HOST = `^(\\*|(\\*\\.)?${LABEL}(\\.${LABEL})*(:[0-9]{1,5})?)$`;
 const CREDENTIAL_TYPE = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
 
 const PATTERN_HINTS: Record<string, string> = {
@@ -82,7 +84,7 @@ const PATTERN_HINTS: Record<string, string> = {
   [ACTION_NAME]: 'must start with a lowercase letter and contain only letters, digits, "_" and "-" (at most 64 characters)',
   [VERSION_PATTERN]: 'must be a version "major.minor.patch", e.g. "1.4.0"',
   [ENTRY]: 'must be a .js file name in the package root, e.g. "plugin.js"',
-  [HOST]: 'must be a lowercase "host" or "host:port", optionally starting with "*.", e.g. "*.example.com:443"',
+  [HOST]: 'must be "*" or a lowercase "host" or "host:port", optionally starting with "*.", e.g. "*.example.com:443"',
   [CREDENTIAL_TYPE]: 'must be letters, digits, ".", "_" and "-", starting with a letter or digit (at most 128 characters)',
 };
 

@@ -502,7 +502,7 @@ test('manifest validation names each problem by path', (t) => {
       'name: must start with a lowercase letter and contain only lowercase letters, digits and "-" (at most 64 characters)',
       'version: must be a version "major.minor.patch", e.g. "1.4.0"',
       'entry: must be a .js file name in the package root, e.g. "plugin.js"',
-      'permissions.hosts[0]: must be a lowercase "host" or "host:port", optionally starting with "*.", e.g. "*.example.com:443"',
+      'permissions.hosts[0]: must be "*" or a lowercase "host" or "host:port", optionally starting with "*.", e.g. "*.example.com:443"',
       'permissions.rawSecretAccess: must be a boolean',
       'resources.memoryMb: must be a positive integer',
       'resources.timeoutMs: must be an integer',

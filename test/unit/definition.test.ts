@@ -14,6 +14,7 @@ const INSTALLED = new Set([
 ]);
 const catalog: ActionCatalog = {
   checkAction: (uses) => (INSTALLED.has(uses) ? undefined : `action "${uses}" is not installed`),
+  resolve: () => null,
 };
 const limits: DefinitionLimits = { maxSteps: 50, maxDefinitionBytes: 262_144 };
 
@@ -241,7 +242,7 @@ test('unknown actions use the catalog reason', (t) => {
 
 test('the catalog is asked once per distinct action', (t) => {
   const asked: string[] = [];
-  const counting: ActionCatalog = { checkAction: (u) => (asked.push(u), undefined) };
+  const counting: ActionCatalog = { checkAction: (u) => (asked.push(u), undefined), resolve: () => null };
   validateDefinition({ steps: [noop('a'), noop('b'), { id: 'c', uses: 'http/request@1' }] }, limits, counting);
   t.deepEqual(asked, ['core/noop@1', 'http/request@1']);
 });

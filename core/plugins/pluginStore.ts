@@ -1,0 +1,51 @@
+import type { Queryable } from '../db/database.js';
+import type { InstalledPlugin, InstalledPluginWithScript, PluginTrust, VerifiedPluginPackage } from './types.js';
+
+const COLUMNS = `id, name, version, major, publisher, trust, manifest, script_sha256 as "scriptSha256", package_sha256 as "packageSha256",
+  publisher_fingerprint as "publisherFingerprint", certificate_not_after as "certificateNotAfter", installed_at as "installedAt",
+  installed_by as "installedBy"`;
+
+export async function insertPluginVersion(
+  q: Queryable, id: string, pkg: VerifiedPluginPackage, trust: PluginTrust, installedBy: string | null,
+): Promise<InstalledPlugin | null> {
+  const m = pkg.manifest;
+  const { rows } = await q.query<InstalledPlugin>(
+    `insert into plugin_versions (id, name, version, major, publisher, trust, manifest, script, script_sha256, package_sha256,
+                                  publisher_fingerprint, certificate_not_after, installed_by)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+     on conflict (name, version) do nothing
+     returning ${COLUMNS}`,
+    [id, m.name, m.version, Number(m.version.split('.')[0]), m.publisher, trust, JSON.stringify(m), pkg.script, pkg.scriptSha256,
+      pkg.packageSha256, pkg.publisherFingerprint, pkg.certificateNotAfter, installedBy],
+  );
+  return rows[0] ?? null;
+}
+
+export async function findPluginVersion(q: Queryable, name: string, version: string): Promise<InstalledPlugin | null> {
+  const { rows } = await q.query<InstalledPlugin>(`select ${COLUMNS} from plugin_versions where name = $1 and version = $2`, [name, version]);
+  return rows[0] ?? null;
+}
+
+export async function pluginVersionWithScript(q: Queryable, id: string): Promise<InstalledPluginWithScript | null> {
+  const { rows } = await q.query<InstalledPluginWithScript>(`select ${COLUMNS}, script from plugin_versions where id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+export async function listPluginVersions(q: Queryable): Promise<InstalledPlugin[]> {
+  const { rows } = await q.query<InstalledPlugin>(`select ${COLUMNS} from plugin_versions order by name, major desc, installed_at desc`);
+  return rows;
+}
+
+/** How many published workflow versions (of any tenant) run actions on this plugin version. */
+export async function countWorkflowVersionsUsing(q: Queryable, pluginVersionId: string): Promise<number> {
+  const { rows } = await q.query<{ n: number }>(
+    `select count(*)::int as n from workflow_versions v
+      where exists (select 1 from jsonb_each_text(v.resolved_actions) e where e.value = $1)`,
+    [pluginVersionId],
+  );
+  return rows[0]!.n;
+}
+
+export async function deletePluginVersion(q: Queryable, id: string): Promise<void> {
+  await q.query('delete from plugin_versions where id = $1', [id]);
+}

@@ -1,0 +1,163 @@
+import type { Database, Queryable } from '../db/database.js';
+import { isUniqueViolation } from '../db/database.js';
+import { AppError, badInput } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Logger } from '../logger.js';
+import { recordAudit } from '../audit/audit.js';
+import { authorize, type RequestContext } from '../auth/roles.js';
+import type { ActionCatalog } from '../workflows/definition.js';
+import {
+  countWorkflowVersionsUsing, deletePluginVersion, findPluginVersion, insertPluginVersion, listPluginVersions, pluginVersionWithScript,
+} from './pluginStore.js';
+import type { InstalledPlugin, InstalledPluginWithScript, PluginCatalog, PluginPackageVerifier, VerifiedPluginPackage } from './types.js';
+
+/** Plugin names a third-party package may not take: `core` actions are the appliance's own. */
+const RESERVED_NAMES = new Set(['core']);
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const USES = /^([a-z][a-z0-9-]{0,63})\/([a-z][a-zA-Z0-9_-]{0,63})@([0-9]{1,6})$/;
+
+export interface PluginPolicy {
+  /** Appliance-wide development switch; every package installed under it is audited. */
+  allowUnsignedPlugins: boolean;
+}
+
+/**
+ * Installed plugin versions: install after verification, list, remove, and the action
+ * catalog that workflow validation and publication resolve `name/action@major` against.
+ */
+export class PluginService implements PluginCatalog {
+  // Plugin versions never change once installed, so a process may keep them.
+  private readonly byId = new Map<string, InstalledPluginWithScript>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly verifier: PluginPackageVerifier,
+    private readonly policy: PluginPolicy,
+    private readonly engineActions: ReadonlySet<string>,
+    private readonly logger: Logger,
+  ) {}
+
+  async install(ctx: RequestContext, bundle: string): Promise<InstalledPlugin> {
+    authorize(ctx.actor, 'plugin:manage');
+    if (typeof bundle !== 'string' || bundle.length === 0 || bundle.length % 4 !== 0 || !BASE64.test(bundle)) {
+      throw badInput('input.bundle', 'must be the base64 of a plugin package');
+    }
+    const check = await this.verifier.verify(Buffer.from(bundle, 'base64'), { allowUnsigned: this.policy.allowUnsignedPlugins });
+    if (!check.ok) {
+      await this.db.tx('system', (q) => recordAudit(q, ctx, {
+        action: 'plugin.install_refused', targetType: 'plugin', outcome: 'DENIED', reason: `${check.code}: ${check.reason}`, tenantId: null,
+      }));
+      throw new AppError('BAD_USER_INPUT', `plugin package refused (${check.code}): ${check.reason}`, { path: 'input.bundle', details: { refusal: check.code } });
+    }
+    const pkg = check.pkg;
+    if (RESERVED_NAMES.has(pkg.manifest.name)) {
+      throw badInput('input.bundle', `plugin name "${pkg.manifest.name}" is reserved for the appliance's own plugins`);
+    }
+    return this.db.tx('system', async (q) => {
+      const installed = await insertPluginVersion(q, newId(), pkg, pkg.signed ? 'SIGNED' : 'UNSIGNED', ctx.actor.tokenId);
+      if (!installed) return this.alreadyInstalled(q, pkg);
+      const details = { name: installed.name, version: installed.version, trust: installed.trust, packageSha256: installed.packageSha256, publisherFingerprint: installed.publisherFingerprint };
+      if (!pkg.signed) {
+        await recordAudit(q, ctx, { action: 'plugin.unsigned_override_used', targetType: 'plugin', targetId: installed.id, details, tenantId: null });
+      }
+      await recordAudit(q, ctx, { action: 'plugin.installed', targetType: 'plugin', targetId: installed.id, details, tenantId: null });
+      return installed;
+    });
+  }
+
+  /** Installing the same package again is a no-op; other content under the same version is a conflict. */
+  private async alreadyInstalled(q: Queryable, pkg: VerifiedPluginPackage): Promise<InstalledPlugin> {
+    const existing = await findPluginVersion(q, pkg.manifest.name, pkg.manifest.version);
+    if (existing && existing.packageSha256 === pkg.packageSha256) return existing;
+    throw new AppError('CONFLICT', `plugin ${pkg.manifest.name} ${pkg.manifest.version} is already installed with different content; publish a new version`);
+  }
+
+  /** The plugins that ship with the appliance; installed at start, trusted without a signature, sandboxed like any other. */
+  async installBundled(packages: readonly VerifiedPluginPackage[]): Promise<void> {
+    await this.db.tx('system', async (q) => {
+      for (const pkg of packages) {
+        const installed = await insertPluginVersion(q, newId(), pkg, 'CORE', null);
+        if (installed) {
+          await recordAudit(q, null, { action: 'plugin.installed', targetType: 'plugin', targetId: installed.id, tenantId: null, details: { name: installed.name, version: installed.version, trust: 'CORE' } });
+          continue;
+        }
+        const existing = await findPluginVersion(q, pkg.manifest.name, pkg.manifest.version);
+        if (existing && existing.packageSha256 !== pkg.packageSha256) {
+          this.logger.warn({ plugin: pkg.manifest.name, version: pkg.manifest.version }, 'bundled plugin differs from the installed copy of the same version; the installed copy stays (bump the version to ship a change)');
+        }
+      }
+    });
+  }
+
+  async list(ctx: RequestContext): Promise<InstalledPlugin[]> {
+    authorize(ctx.actor, 'plugin:read');
+    return listPluginVersions(this.db.pool);
+  }
+
+  async remove(ctx: RequestContext, name: string, version: string, force: boolean): Promise<InstalledPlugin> {
+    authorize(ctx.actor, 'plugin:manage');
+    return this.db.tx('system', async (q) => {
+      const existing = await findPluginVersion(q, name, version);
+      if (!existing) throw new AppError('NOT_FOUND', `plugin ${name} ${version} is not installed`);
+      if (existing.trust === 'CORE') throw new AppError('CONFLICT', `plugin ${name} ships with the appliance and cannot be removed`);
+      const users = await countWorkflowVersionsUsing(q, existing.id);
+      if (users > 0 && !force) {
+        throw new AppError('CONFLICT', `plugin ${name} ${version} is used by ${users} published workflow version(s); remove it with force to break them`);
+      }
+      await deletePluginVersion(q, existing.id);
+      await recordAudit(q, ctx, { action: 'plugin.removed', targetType: 'plugin', targetId: existing.id, tenantId: null, details: { name, version, forced: force, workflowVersionsUsing: users } });
+      this.byId.delete(existing.id);
+      return existing;
+    });
+  }
+
+  async pluginVersion(id: string): Promise<InstalledPluginWithScript | null> {
+    const cached = this.byId.get(id);
+    if (cached) return cached;
+    const row = await pluginVersionWithScript(this.db.pool, id);
+    if (row) {
+      if (this.byId.size > 1000) this.byId.clear();
+      this.byId.set(id, row);
+    }
+    return row;
+  }
+
+  /**
+   * The actions workflows may name, as installed now: engine actions, and for each plugin
+   * and major version the newest installed version that has the action.
+   */
+  async catalog(q: Queryable): Promise<ActionCatalog> {
+    const installed = await listPluginVersions(q);
+    const newest = new Map<string, InstalledPlugin>();
+    for (const plugin of installed) {
+      for (const action of plugin.manifest.actions) {
+        const uses = `${plugin.name}/${action.name}@${plugin.major}`;
+        const current = newest.get(uses);
+        if (!current || compareVersions(plugin.version, current.version) > 0) newest.set(uses, plugin);
+      }
+    }
+    const engineActions = this.engineActions;
+    const available = () => [...engineActions, ...newest.keys()].sort().join(', ');
+    return {
+      checkAction(uses) {
+        if (engineActions.has(uses) || newest.has(uses)) return undefined;
+        const match = USES.exec(uses);
+        if (!match) return `"${uses}" is not of the form plugin/action@major`;
+        const sameAction = [...newest.keys()].filter((k) => k.startsWith(`${match[1]}/${match[2]}@`));
+        if (sameAction.length > 0) return `no installed version of ${match[1]} has major version ${match[3]} with action "${match[2]}" (installed: ${sameAction.join(', ')})`;
+        return `unknown action "${uses}" (available: ${available()})`;
+      },
+      resolve: (uses) => newest.get(uses)?.id ?? null,
+    };
+  }
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 3; i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}

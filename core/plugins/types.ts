@@ -1,0 +1,72 @@
+/**
+ * What the domain knows of plugins. The package format and its signature checks live in
+ * `plugins/package` and reach the domain through `PluginPackageVerifier`; the sandbox
+ * reads installed versions through `PluginCatalog`.
+ */
+
+export interface PluginActionInfo {
+  name: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+  outputSchema: Record<string, unknown>;
+}
+
+/** The manifest fields the appliance acts on (the package format defines the whole). */
+export interface PluginManifestData {
+  name: string;
+  version: string;
+  publisher: string;
+  minApplianceVersion: string;
+  entry: string;
+  actions: PluginActionInfo[];
+  permissions: { hosts: string[]; credentialTypes: string[]; rawSecretAccess: boolean };
+  resources: { memoryMb?: number; timeoutMs?: number; cpuMs?: number; maxRequests?: number; maxResponseBytes?: number };
+}
+
+/** CORE ships with the appliance; SIGNED was verified against the trust store; UNSIGNED came in under `allowUnsignedPlugins`. */
+export type PluginTrust = 'CORE' | 'SIGNED' | 'UNSIGNED';
+
+export interface InstalledPlugin {
+  id: string;
+  name: string;
+  version: string;
+  major: number;
+  publisher: string;
+  trust: PluginTrust;
+  manifest: PluginManifestData;
+  scriptSha256: string;
+  packageSha256: string;
+  publisherFingerprint: string | null;
+  certificateNotAfter: Date | null;
+  installedAt: Date;
+  installedBy: string | null;
+}
+
+export interface InstalledPluginWithScript extends InstalledPlugin {
+  script: string;
+}
+
+/** A package that passed verification, reduced to what installing it needs. */
+export interface VerifiedPluginPackage {
+  signed: boolean;
+  manifest: PluginManifestData;
+  script: string;
+  scriptSha256: string;
+  packageSha256: string;
+  publisherFingerprint: string | null;
+  certificateNotAfter: Date | null;
+}
+
+export type PackageCheck =
+  | { ok: true; pkg: VerifiedPluginPackage }
+  /** `code` is the verifier's stable refusal code (UNSIGNED, MODIFIED, UNTRUSTED_PUBLISHER, ...). */
+  | { ok: false; code: string; reason: string };
+
+export interface PluginPackageVerifier {
+  verify(pkg: Buffer, options: { allowUnsigned: boolean }): Promise<PackageCheck>;
+}
+
+/** How the sandbox executor finds the code a step runs. Versions never change, so results may be cached. */
+export interface PluginCatalog {
+  pluginVersion(id: string): Promise<InstalledPluginWithScript | null>;
+}
