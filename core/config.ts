@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 
 /** Which parts of the appliance this process runs. */
@@ -58,6 +59,24 @@ export interface Config {
    * audited). `SWITCHYARD_ALLOW_UNSIGNED_PLUGINS`, default `false`.
    */
   readonly allowUnsignedPlugins: boolean;
+  /** Worker threads in the sandbox process. `SWITCHYARD_SANDBOX_POOL_SIZE`, default: CPU cores. */
+  readonly sandboxPoolSize: number;
+  /** Most isolate heap a plugin may ask for. `SWITCHYARD_SANDBOX_MAX_MEMORY_MB`, default 128. */
+  readonly sandboxMaxMemoryMb: number;
+  /** Longest a plugin attempt may run. `SWITCHYARD_SANDBOX_MAX_TIMEOUT_MS`, default 300000. */
+  readonly sandboxMaxTimeoutMs: number;
+  /** Most CPU time a plugin attempt may use. `SWITCHYARD_SANDBOX_MAX_CPU_MS`, default 60000. */
+  readonly sandboxMaxCpuMs: number;
+  /** Most outbound requests of one plugin attempt. `SWITCHYARD_EGRESS_MAX_REQUESTS`, default 100. */
+  readonly egressMaxRequests: number;
+  /** Largest response body a plugin may receive. `SWITCHYARD_EGRESS_MAX_RESPONSE_BYTES`, default 10 MiB. */
+  readonly egressMaxResponseBytes: number;
+  /** Per-request timeout of plugin requests. `SWITCHYARD_EGRESS_REQUEST_TIMEOUT_MS`, default 30000. */
+  readonly egressRequestTimeoutMs: number;
+  /** PEM file of extra CAs for plugin requests (TLS-inspecting proxies). `SWITCHYARD_EXTRA_CA_FILE`. */
+  readonly extraCaFile: string | undefined;
+  /** Proxy for plugin requests: `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` (or their lower-case forms). */
+  readonly proxy: { httpsProxy?: string; httpProxy?: string; noProxy?: string };
 }
 
 type Env = Record<string, string | undefined>;
@@ -76,6 +95,26 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+function proxySettings(env: Env): Config['proxy'] {
+  const pick = (name: string) => env[name] || env[name.toLowerCase()] || undefined;
+  const settings: { httpsProxy?: string; httpProxy?: string; noProxy?: string } = {};
+  for (const [key, name] of [['httpsProxy', 'HTTPS_PROXY'], ['httpProxy', 'HTTP_PROXY']] as const) {
+    const value = pick(name);
+    if (value === undefined) continue;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new ConfigError(`${name} must be a URL such as http://proxy.example:3128`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must be an http:// or https:// URL`);
+    settings[key] = value;
+  }
+  const noProxy = pick('NO_PROXY');
+  if (noProxy !== undefined) settings.noProxy = noProxy;
+  return Object.freeze(settings);
 }
 
 function bool(env: Env, name: string, fallback: boolean): boolean {
@@ -139,6 +178,15 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     deadWorkerSweepMs: int(env, 'SWITCHYARD_DEAD_WORKER_SWEEP_MS', 5000, 100, 600_000),
     pluginTrustStore: path.resolve(env['SWITCHYARD_PLUGIN_TRUST_STORE'] || path.join(dataDir, 'plugin-trust-store.pem')),
     allowUnsignedPlugins: bool(env, 'SWITCHYARD_ALLOW_UNSIGNED_PLUGINS', false),
+    sandboxPoolSize: int(env, 'SWITCHYARD_SANDBOX_POOL_SIZE', os.availableParallelism(), 1, 256),
+    sandboxMaxMemoryMb: int(env, 'SWITCHYARD_SANDBOX_MAX_MEMORY_MB', 128, 8, 4096),
+    sandboxMaxTimeoutMs: int(env, 'SWITCHYARD_SANDBOX_MAX_TIMEOUT_MS', 300_000, 100, 3_600_000),
+    sandboxMaxCpuMs: int(env, 'SWITCHYARD_SANDBOX_MAX_CPU_MS', 60_000, 10, 3_600_000),
+    egressMaxRequests: int(env, 'SWITCHYARD_EGRESS_MAX_REQUESTS', 100, 1, 100_000),
+    egressMaxResponseBytes: int(env, 'SWITCHYARD_EGRESS_MAX_RESPONSE_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    egressRequestTimeoutMs: int(env, 'SWITCHYARD_EGRESS_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    extraCaFile: env['SWITCHYARD_EXTRA_CA_FILE'] ? path.resolve(env['SWITCHYARD_EXTRA_CA_FILE']) : undefined,
+    proxy: proxySettings(env),
     ...overrides,
   };
   return Object.freeze(config);

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type Hapi from '@hapi/hapi';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../core/config.js';
@@ -12,7 +13,9 @@ import { RunService } from '../core/runs/runs.js';
 import { Notifier } from '../core/engine/notifier.js';
 import { Engine } from '../core/engine/engine.js';
 import { ENGINE_ACTIONS } from '../core/engine/coreActions.js';
-import { UnavailableExecutor, type StepExecutor } from '../core/engine/executor.js';
+import type { StepExecutor } from '../core/engine/executor.js';
+import { SandboxSupervisor } from '../sandbox/runtime/index.js';
+import { SandboxExecutor } from '../sandbox/executor.js';
 import { RunEventStream } from '../core/graphql/runEventStream.js';
 import type { Services } from '../core/graphql/resolvers.js';
 import { PluginService } from '../core/plugins/plugins.js';
@@ -28,6 +31,8 @@ export interface Appliance {
   readonly logger: Logger;
   readonly services: Services;
   readonly engine: Engine | null;
+  /** The supervised sandbox process, in processes that run the engine with the real executor. */
+  readonly sandbox: SandboxSupervisor | null;
   readonly http: Hapi.Server | null;
   /** Base URL of the HTTP server, when this process serves the API. */
   readonly url: string | null;
@@ -59,6 +64,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
   const db = new Database(connectionString, config.dbPoolSize);
   const notifier = new Notifier(connectionString, logger);
   let engine: Engine | null = null;
+  let sandbox: { supervisor: SandboxSupervisor; executor: SandboxExecutor } | null = null;
   let http: Hapi.Server | null = null;
   const stopSteps: (() => Promise<unknown>)[] = [];
   try {
@@ -80,7 +86,12 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     const services: Services = { db, tokens, tenants, workflows, runs, plugins, runEvents: new RunEventStream(runs, notifier) };
 
     if (config.role !== 'api') {
-      engine = new Engine(db, workflows, options.executor ?? new UnavailableExecutor(), notifier, logger, {
+      let executor = options.executor;
+      if (!executor) {
+        sandbox = await startSandbox(config, plugins, logger);
+        executor = sandbox.executor;
+      }
+      engine = new Engine(db, workflows, executor, notifier, logger, {
         connectionString,
         concurrency: config.workerConcurrency,
         batchSize: config.workerBatchSize,
@@ -118,25 +129,48 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     let stopping: Promise<void> | null = null;
     const theHttp = http;
     const theEngine = engine;
+    const theSandbox = sandbox;
     stopSteps.push(
       async () => theHttp?.stop({ timeout: config.shutdownGraceMs }),
       async () => theEngine?.stop(),
+      async () => theSandbox?.supervisor.stop(),
       async () => notifier.stop(),
       async () => db.close(),
       async () => embedded?.stop(),
     );
     return {
-      config, logger, services, engine, http, url, generatedAdminToken: admin.generatedToken,
+      config, logger, services, engine, sandbox: sandbox?.supervisor ?? null, http, url, generatedAdminToken: admin.generatedToken,
       stop: () => (stopping ??= runStops(stopSteps, logger)),
     };
   } catch (error) {
     await http?.stop().catch(() => undefined);
     await engine?.stop().catch(() => undefined);
+    await sandbox?.supervisor.stop().catch(() => undefined);
     await notifier.stop().catch(() => undefined);
     await db.close().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
     throw error;
   }
+}
+
+/** The sandbox process and the executor that sends it every plugin step. */
+async function startSandbox(config: Config, plugins: PluginService, logger: Logger): Promise<{ supervisor: SandboxSupervisor; executor: SandboxExecutor }> {
+  let executor: SandboxExecutor | null = null;
+  const supervisor = await SandboxSupervisor.start({
+    poolSize: config.sandboxPoolSize,
+    onLog: (line) => executor?.pluginLog(line),
+    onCrash: (info) => logger.error({ ...info }, 'the sandbox process died; its steps fail as SANDBOX_CRASHED (retryable) and it is restarted'),
+  });
+  executor = new SandboxExecutor(supervisor, plugins, {
+    ceilings: {
+      maxMemoryMb: config.sandboxMaxMemoryMb, maxTimeoutMs: config.sandboxMaxTimeoutMs, maxCpuMs: config.sandboxMaxCpuMs,
+      maxOutputBytes: config.maxInputBytes * 4, maxRequests: config.egressMaxRequests, maxResponseBytes: config.egressMaxResponseBytes,
+      requestTimeoutMs: config.egressRequestTimeoutMs,
+    },
+    ...(config.extraCaFile ? { extraCaPem: fs.readFileSync(config.extraCaFile, 'utf8') } : {}),
+    ...(Object.keys(config.proxy).length > 0 ? { proxy: config.proxy } : {}),
+  });
+  return { supervisor, executor };
 }
 
 async function runStops(steps: (() => Promise<unknown>)[], logger: Logger): Promise<void> {

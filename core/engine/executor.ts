@@ -15,6 +15,11 @@ export interface StepRequest {
   input: unknown;
   credential: string | null;
   timeoutMs: number | null;
+  /** The exact plugin version the workflow version pinned for `uses` (null if it pinned none). */
+  pluginVersionId: string | null;
+  /** The run's input and the outputs of settled steps, for actions that read the run (core/code). */
+  runInput: unknown;
+  stepOutputs: Record<string, unknown>;
   logger: Logger;
 }
 

@@ -39,8 +39,8 @@ export class RunChangeBatcher {
     const runs = await loadRunsForUpdate(q, requests.map((r) => r.runId));
     const transitions = new Map<string, RunTransition>();
     for (const run of runs.values()) {
-      const { definition } = await this.workflows.versionById(q, run.workflowVersionId);
-      transitions.set(run.id, new RunTransition(run, definition));
+      const { definition, resolvedActions } = await this.workflows.versionById(q, run.workflowVersionId);
+      transitions.set(run.id, new RunTransition(run, definition, new Date(), resolvedActions));
     }
     // Several changes to one run (parallel branches finishing together) apply in order to
     // one transition. A change that throws may have half-applied it, so it throws the batch

@@ -30,7 +30,12 @@ interface Claimed {
   input: unknown;
   def: StepDefinition;
   workflowId: string;
+  pluginVersionId: string | null;
+  runInput: unknown;
+  stepOutputs: Record<string, unknown>;
 }
+
+const EXECUTOR_DEADLINE_GRACE_MS = 1000;
 
 export function parsePayload(payload: unknown): StepJobPayload {
   const p = payload as Partial<StepJobPayload> | null;
@@ -91,7 +96,9 @@ function claimStep(tr: RunTransition | null, stepId: string): Claimed | null {
   } else if (def.uses === CORE_ACTIONS.approval) {
     tr.waitStep(stepId, 'approval', def.timeoutMs ? new Date(Date.now() + def.timeoutMs) : null);
   } else {
-    return { attempt, input, def, workflowId: tr.run.workflowId };
+    const stepOutputs: Record<string, unknown> = {};
+    for (const s of tr.run.steps.values()) if (s.status === 'SUCCEEDED') stepOutputs[s.stepId] = s.output;
+    return { attempt, input, def, workflowId: tr.run.workflowId, pluginVersionId: tr.resolvedActions[def.uses] ?? null, runInput: tr.run.input, stepOutputs };
   }
   return null;
 }
@@ -101,7 +108,9 @@ async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Cla
   const interrupt = new AbortController();
   const key = `${runId}:${stepId}`;
   deps.inflight.set(key, interrupt);
-  const timeout = claimed.def.timeoutMs ? AbortSignal.timeout(claimed.def.timeoutMs) : null;
+  // A backstop for executors that miss their own deadline: the sandbox enforces timeoutMs
+  // itself and reports SANDBOX_TIMEOUT, which must not lose the race to this timer.
+  const timeout = claimed.def.timeoutMs ? AbortSignal.timeout(claimed.def.timeoutMs + EXECUTOR_DEADLINE_GRACE_MS) : null;
   const signal = AbortSignal.any([interrupt.signal, shutdownSignal, ...(timeout ? [timeout] : [])]);
   const logger = deps.logger.child({ tenantId, workflowId: claimed.workflowId, runId, stepId, attempt: claimed.attempt });
   try {
@@ -110,6 +119,7 @@ async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Cla
         {
           tenantId, workflowId: claimed.workflowId, runId, stepId, attempt: claimed.attempt, idempotencyKey: stepIdempotencyKey(runId, stepId),
           uses: claimed.def.uses, input: claimed.input, credential: claimed.def.credential ?? null, timeoutMs: claimed.def.timeoutMs ?? null, logger,
+          pluginVersionId: claimed.pluginVersionId, runInput: claimed.runInput, stepOutputs: claimed.stepOutputs,
         },
         signal,
       ),

@@ -1,5 +1,5 @@
 import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
-import type { RequestContext } from '../auth/roles.js';
+import { can, type RequestContext } from '../auth/roles.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { TenantService } from '../tenants/tenants.js';
 import type { WorkflowService, Workflow, WorkflowVersion } from '../workflows/workflows.js';
@@ -120,6 +120,14 @@ const mutation: Record<string, Resolver> = {
   approveStep: (_p, a, { request, services }) => services.runs.approveStep(request, a.input),
   installPlugin: (_p, a, { request, services }) => services.plugins.install(request, a.input.bundle),
   removePlugin: (_p, a, { request, services }) => services.plugins.remove(request, a.input.name, a.input.version, a.input.force === true),
+  setPluginPolicy: (_p, a, { request, services }) => {
+    const { name, ...policy } = a.input as { name: string; allowedHosts?: string[] | null; allowedPrivate?: string[] | null; rawSecretAccessApproved?: boolean | null };
+    return services.plugins.setPolicy(request, name, {
+      ...(policy.allowedHosts != null ? { allowedHosts: policy.allowedHosts } : {}),
+      ...(policy.allowedPrivate != null ? { allowedPrivate: policy.allowedPrivate } : {}),
+      ...(policy.rawSecretAccessApproved != null ? { rawSecretAccessApproved: policy.rawSecretAccessApproved } : {}),
+    });
+  },
 };
 
 export const resolvers = {
@@ -162,6 +170,8 @@ export const resolvers = {
     permissions: (p: InstalledPlugin) => p.manifest.permissions,
     resources: (p: InstalledPlugin) => p.manifest.resources,
     minApplianceVersion: (p: InstalledPlugin) => p.manifest.minApplianceVersion,
+    policy: (p: InstalledPlugin, _a: Args, { request, services }: GraphQLContext) =>
+      (can(request.actor, 'plugin:manage') ? services.plugins.pluginPolicy(p.name) : null),
   },
   StepExecution: {
     idempotencyKey: (s: StepState & { runId: string }) => stepIdempotencyKey(s.runId, s.stepId),

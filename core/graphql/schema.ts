@@ -74,8 +74,18 @@ export const typeDefs = /* GraphQL */ `
   type PluginAction { name: String! description: String! inputSchema: JSON! outputSchema: JSON! "As workflows name it: plugin/action@major." uses: String! }
   type PluginPermissions { hosts: [String!]! credentialTypes: [String!]! rawSecretAccess: Boolean! }
   type PluginResources { memoryMb: Int timeoutMs: Int cpuMs: Int maxRequests: Int maxResponseBytes: Int }
+  "The administrator's policy for a plugin (all its versions)."
+  type PluginPolicy {
+    "Host patterns the plugin may reach, intersected with its manifest's; * allows what the manifest asks for."
+    allowedHosts: [String!]!
+    "Hosts or CIDRs it may reach although they resolve to loopback, private or link-local addresses."
+    allowedPrivate: [String!]!
+    rawSecretAccessApproved: Boolean!
+  }
   "An installed plugin version. Several versions of a plugin live side by side."
   type Plugin {
+    "System administrators only (null for others): internal host names are not every tenant's business."
+    policy: PluginPolicy
     id: ID! name: String! version: String! publisher: String! trust: PluginTrust!
     actions: [PluginAction!]! permissions: PluginPermissions! resources: PluginResources!
     minApplianceVersion: String! scriptSha256: String! packageSha256: String!
@@ -107,6 +117,7 @@ export const typeDefs = /* GraphQL */ `
   input StartRunInput { workflowId: ID! version: Int input: JSON idempotencyKey: String }
   input ApproveStepInput { runId: ID! stepId: ID! approved: Boolean! comment: String }
   input InstallPluginInput { "base64 of the signed package (a gzipped tar)" bundle: String! }
+  input SetPluginPolicyInput { name: String! allowedHosts: [String!] allowedPrivate: [String!] rawSecretAccessApproved: Boolean }
   input RemovePluginInput { name: String! version: String! "Remove even if published workflow versions use it (their runs then fail)." force: Boolean }
 
   type Mutation {
@@ -124,6 +135,8 @@ export const typeDefs = /* GraphQL */ `
     installPlugin(input: InstallPluginInput!): Plugin!
     "Addition. SYSTEM_ADMIN. Refused while a published workflow version uses the plugin version, unless forced."
     removePlugin(input: RemovePluginInput!): Plugin!
+    "Addition. SYSTEM_ADMIN. Omitted fields are unchanged."
+    setPluginPolicy(input: SetPluginPolicyInput!): PluginPolicy!
   }
 
   type Subscription {

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database.js';
-import type { InstalledPlugin, InstalledPluginWithScript, PluginTrust, VerifiedPluginPackage } from './types.js';
+import type { InstalledPlugin, InstalledPluginWithScript, PluginPolicy, PluginTrust, VerifiedPluginPackage } from './types.js';
 
 const COLUMNS = `id, name, version, major, publisher, trust, manifest, script_sha256 as "scriptSha256", package_sha256 as "packageSha256",
   publisher_fingerprint as "publisherFingerprint", certificate_not_after as "certificateNotAfter", installed_at as "installedAt",
@@ -48,4 +48,23 @@ export async function countWorkflowVersionsUsing(q: Queryable, pluginVersionId: 
 
 export async function deletePluginVersion(q: Queryable, id: string): Promise<void> {
   await q.query('delete from plugin_versions where id = $1', [id]);
+}
+
+export async function readPluginPolicy(q: Queryable, name: string): Promise<PluginPolicy | null> {
+  const { rows } = await q.query<PluginPolicy>(
+    `select allowed_hosts as "allowedHosts", allowed_private as "allowedPrivate", raw_secret_access_approved as "rawSecretAccessApproved"
+       from plugin_policies where plugin_name = $1`,
+    [name],
+  );
+  return rows[0] ?? null;
+}
+
+export async function writePluginPolicy(q: Queryable, name: string, policy: PluginPolicy, updatedBy: string | null): Promise<void> {
+  await q.query(
+    `insert into plugin_policies (plugin_name, allowed_hosts, allowed_private, raw_secret_access_approved, updated_by)
+     values ($1, $2, $3, $4, $5)
+     on conflict (plugin_name) do update set allowed_hosts = excluded.allowed_hosts, allowed_private = excluded.allowed_private,
+       raw_secret_access_approved = excluded.raw_secret_access_approved, updated_at = now(), updated_by = excluded.updated_by`,
+    [name, policy.allowedHosts, policy.allowedPrivate, policy.rawSecretAccessApproved, updatedBy],
+  );
 }

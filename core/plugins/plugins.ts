@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Database, Queryable } from '../db/database.js';
 import { isUniqueViolation } from '../db/database.js';
 import { AppError, badInput } from '../errors.js';
@@ -8,18 +9,25 @@ import { authorize, type RequestContext } from '../auth/roles.js';
 import type { ActionCatalog } from '../workflows/definition.js';
 import {
   countWorkflowVersionsUsing, deletePluginVersion, findPluginVersion, insertPluginVersion, listPluginVersions, pluginVersionWithScript,
+  readPluginPolicy, writePluginPolicy,
 } from './pluginStore.js';
-import type { InstalledPlugin, InstalledPluginWithScript, PluginCatalog, PluginPackageVerifier, VerifiedPluginPackage } from './types.js';
+import { DEFAULT_PLUGIN_POLICY, type InstalledPlugin, type InstalledPluginWithScript, type PluginCatalog, type PluginPackageVerifier, type PluginPolicy, type VerifiedPluginPackage } from './types.js';
 
 /** Plugin names a third-party package may not take: `core` actions are the appliance's own. */
 const RESERVED_NAMES = new Set(['core']);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const USES = /^([a-z][a-z0-9-]{0,63})\/([a-z][a-zA-Z0-9_-]{0,63})@([0-9]{1,6})$/;
 
-export interface PluginPolicy {
+export interface InstallPolicy {
   /** Appliance-wide development switch; every package installed under it is audited. */
   allowUnsignedPlugins: boolean;
 }
+
+// Policies change rarely and are read on every plugin step; a short cache keeps that off
+// the database while a change still reaches every process within seconds.
+const POLICY_CACHE_MS = 2000;
+const HOST_PATTERN = /^(\*|(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:[0-9]{1,5})?)$/;
+const MAX_POLICY_ENTRIES = 100;
 
 /**
  * Installed plugin versions: install after verification, list, remove, and the action
@@ -28,11 +36,12 @@ export interface PluginPolicy {
 export class PluginService implements PluginCatalog {
   // Plugin versions never change once installed, so a process may keep them.
   private readonly byId = new Map<string, InstalledPluginWithScript>();
+  private readonly policies = new Map<string, { policy: PluginPolicy; at: number }>();
 
   constructor(
     private readonly db: Database,
     private readonly verifier: PluginPackageVerifier,
-    private readonly policy: PluginPolicy,
+    private readonly installPolicy: InstallPolicy,
     private readonly engineActions: ReadonlySet<string>,
     private readonly logger: Logger,
   ) {}
@@ -42,7 +51,7 @@ export class PluginService implements PluginCatalog {
     if (typeof bundle !== 'string' || bundle.length === 0 || bundle.length % 4 !== 0 || !BASE64.test(bundle)) {
       throw badInput('input.bundle', 'must be the base64 of a plugin package');
     }
-    const check = await this.verifier.verify(Buffer.from(bundle, 'base64'), { allowUnsigned: this.policy.allowUnsignedPlugins });
+    const check = await this.verifier.verify(Buffer.from(bundle, 'base64'), { allowUnsigned: this.installPolicy.allowUnsignedPlugins });
     if (!check.ok) {
       await this.db.tx('system', (q) => recordAudit(q, ctx, {
         action: 'plugin.install_refused', targetType: 'plugin', outcome: 'DENIED', reason: `${check.code}: ${check.reason}`, tenantId: null,
@@ -111,6 +120,35 @@ export class PluginService implements PluginCatalog {
     });
   }
 
+  /** Sets the administrator's policy for a plugin (all its versions). */
+  async setPolicy(ctx: RequestContext, name: string, input: Partial<PluginPolicy>): Promise<PluginPolicy> {
+    authorize(ctx.actor, 'plugin:manage');
+    const current = await this.pluginPolicy(name);
+    const policy: PluginPolicy = {
+      allowedHosts: input.allowedHosts ?? current.allowedHosts,
+      allowedPrivate: input.allowedPrivate ?? current.allowedPrivate,
+      rawSecretAccessApproved: input.rawSecretAccessApproved ?? current.rawSecretAccessApproved,
+    };
+    checkPolicyList('input.allowedHosts', policy.allowedHosts, isHostPattern, 'must be "*" or a lowercase host or host:port (port 1-65535), optionally starting with "*."');
+    checkPolicyList('input.allowedPrivate', policy.allowedPrivate, isHostOrCidr, 'must be a lowercase host name, an IP address or a CIDR such as 10.0.0.0/8');
+    return this.db.tx('system', async (q) => {
+      const installed = await q.query('select 1 from plugin_versions where name = $1 limit 1', [name]);
+      if (installed.rowCount === 0) throw new AppError('NOT_FOUND', `plugin ${JSON.stringify(name)} is not installed`, { path: 'input.name' });
+      await writePluginPolicy(q, name, policy, ctx.actor.tokenId);
+      await recordAudit(q, ctx, { action: 'plugin.policy_changed', targetType: 'plugin', targetId: name, tenantId: null, details: { ...policy } });
+      this.policies.delete(name);
+      return policy;
+    });
+  }
+
+  async pluginPolicy(name: string): Promise<PluginPolicy> {
+    const cached = this.policies.get(name);
+    if (cached && Date.now() - cached.at < POLICY_CACHE_MS) return cached.policy;
+    const policy = (await readPluginPolicy(this.db.pool, name)) ?? DEFAULT_PLUGIN_POLICY;
+    this.policies.set(name, { policy, at: Date.now() });
+    return policy;
+  }
+
   async pluginVersion(id: string): Promise<InstalledPluginWithScript | null> {
     const cached = this.byId.get(id);
     if (cached) return cached;
@@ -150,6 +188,28 @@ export class PluginService implements PluginCatalog {
       resolve: (uses) => newest.get(uses)?.id ?? null,
     };
   }
+}
+
+function checkPolicyList(path: string, values: unknown, valid: (value: string) => boolean, rule: string): void {
+  if (!Array.isArray(values)) throw badInput(path, 'must be a list');
+  if (values.length > MAX_POLICY_ENTRIES) throw badInput(path, `at most ${MAX_POLICY_ENTRIES} entries`);
+  values.forEach((value, i) => {
+    if (typeof value !== 'string' || !valid(value)) throw badInput(`${path}[${i}]`, `${JSON.stringify(value)} ${rule}`);
+  });
+}
+
+function isHostPattern(value: string): boolean {
+  const port = /:([0-9]+)$/.exec(value)?.[1];
+  return HOST_PATTERN.test(value) && (port === undefined || (Number(port) >= 1 && Number(port) <= 65535));
+}
+
+function isHostOrCidr(value: string): boolean {
+  const [address, bits, extra] = value.split('/');
+  if (extra !== undefined || address === undefined) return false;
+  const family = isIP(address);
+  if (bits === undefined) return family !== 0 || (HOST_PATTERN.test(value) && !value.includes('*') && !value.includes(':'));
+  if (family === 0 || !/^[0-9]{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 function compareVersions(a: string, b: string): number {

@@ -66,7 +66,21 @@ export interface PluginPackageVerifier {
   verify(pkg: Buffer, options: { allowUnsigned: boolean }): Promise<PackageCheck>;
 }
 
-/** How the sandbox executor finds the code a step runs. Versions never change, so results may be cached. */
+/** How the sandbox executor finds the code a step runs and the policy it runs under. */
 export interface PluginCatalog {
+  /** Versions never change, so this may be cached. */
   pluginVersion(id: string): Promise<InstalledPluginWithScript | null>;
+  /** The current policy; changes apply to attempts that start after them. */
+  pluginPolicy(name: string): Promise<PluginPolicy>;
 }
+
+/** The administrator's egress and secret policy for one plugin name (all versions). */
+export interface PluginPolicy {
+  /** Host patterns the administrator allows; `*` allows whatever the manifest asks for. */
+  allowedHosts: string[];
+  /** Hosts or CIDRs the plugin may reach although they are loopback, private or link-local. */
+  allowedPrivate: string[];
+  rawSecretAccessApproved: boolean;
+}
+
+export const DEFAULT_PLUGIN_POLICY: PluginPolicy = Object.freeze({ allowedHosts: ['*'], allowedPrivate: [], rawSecretAccessApproved: false });

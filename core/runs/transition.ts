@@ -42,7 +42,11 @@ export class RunTransition {
   private readonly stepDefs: Map<string, StepDefinition>;
   private readonly now: string;
 
-  constructor(readonly run: RunState, readonly definition: WorkflowDefinition, now = new Date()) {
+  /**
+   * `resolvedActions` is the workflow version's pinning of plugin actions to plugin
+   * versions (see WorkflowService.publish); executor steps carry it to the executor.
+   */
+  constructor(readonly run: RunState, readonly definition: WorkflowDefinition, now = new Date(), readonly resolvedActions: Readonly<Record<string, string>> = {}) {
     this.stepDefs = new Map(definition.steps.map((s) => [s.id, s]));
     this.now = now.toISOString();
     this.startVersion = run.version;

@@ -3,12 +3,12 @@
 const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
 
 defineAction('code', async (input) => {
-  if (typeof input.code !== 'string') throw new PluginError('BAD_INPUT', 'with.code must be a string', false);
+  if (typeof input.code !== 'string') throw new PluginError('BAD_INPUT', 'with.code must be a string', { retryable: false });
   let fn;
   try {
     fn = new AsyncFunction('input', 'steps', input.code);
   } catch (error) {
-    throw new PluginError('CODE_SYNTAX_ERROR', `with.code does not compile: ${error && error.message}`, false);
+    throw new PluginError('CODE_SYNTAX_ERROR', `with.code does not compile: ${error && error.message}`, { retryable: false });
   }
   const result = await fn(input.input, input.steps || {});
   return result === undefined ? null : result;

@@ -26,7 +26,7 @@ defineAction('request', async (input, context) => {
   const accepted = Array.isArray(input.acceptStatus) && input.acceptStatus.includes(response.status);
   if (!accepted && (response.status < 200 || response.status > 299)) {
     const transient = response.status >= 500 || response.status === 429;
-    throw new PluginError(transient ? 'HTTP_TRANSIENT' : 'HTTP_STATUS', `${method} ${input.url} answered ${response.status}`, transient);
+    throw new PluginError(transient ? 'HTTP_TRANSIENT' : 'HTTP_STATUS', `${method} ${input.url} answered ${response.status}`, { retryable: transient });
   }
   return { status: response.status, headers: response.headers, body: parseBody(response) };
 });

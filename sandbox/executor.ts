@@ -1,0 +1,167 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import { StepError, type StepExecutor, type StepRequest } from '../core/engine/executor.js';
+import type { InstalledPluginWithScript, PluginActionInfo, PluginCatalog, PluginPolicy } from '../core/plugins/types.js';
+import type { EgressPolicy } from './egress/types.js';
+import type { Logger } from '../core/logger.js';
+import type { SandboxInvocation, SandboxLimits, SandboxLogLine, SandboxResult } from './runtime/types.js';
+
+/** What the executor needs of the sandbox runtime (SandboxSupervisor). */
+export interface SandboxInvoker {
+  invoke(invocation: SandboxInvocation, signal?: AbortSignal): Promise<SandboxResult>;
+}
+
+/** Appliance-wide ceilings; a manifest's resource requests are clamped to them. */
+export interface SandboxCeilings {
+  maxMemoryMb: number;
+  maxTimeoutMs: number;
+  maxCpuMs: number;
+  maxOutputBytes: number;
+  maxRequests: number;
+  maxResponseBytes: number;
+  requestTimeoutMs: number;
+}
+
+export interface SandboxExecutorOptions {
+  ceilings: SandboxCeilings;
+  extraCaPem?: string;
+  proxy?: EgressPolicy['proxy'];
+}
+
+// What a plugin gets when its manifest asks for nothing more.
+const DEFAULT_MEMORY_MB = 64;
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_CPU_MS = 10_000;
+const DEFAULT_MAX_REQUESTS = 10;
+const USES = /^([a-z][a-z0-9-]*)\/([a-z][a-zA-Z0-9_-]*)@([0-9]+)$/;
+
+/**
+ * Runs every plugin action in the sandbox: finds the plugin version the workflow version
+ * pinned, checks the step input against the action's schema, builds the invocation's
+ * limits (the manifest's requests clamped to the appliance's ceilings and the step's own
+ * timeout) and egress policy (the manifest's hosts intersected with the administrator's
+ * policy), and maps the sandbox's typed failures to step errors.
+ */
+export class SandboxExecutor implements StepExecutor {
+  private readonly ajv = new Ajv({ strict: false, allErrors: false });
+  private readonly validators = new Map<string, { input: ValidateFunction; output: ValidateFunction }>();
+  /** The step logger of each attempt in the sandbox, so plugin log lines carry tenant, workflow, run and step ids. */
+  private readonly running = new Map<string, Logger>();
+
+  constructor(
+    private readonly sandbox: SandboxInvoker,
+    private readonly catalog: PluginCatalog,
+    private readonly options: SandboxExecutorOptions,
+  ) {}
+
+  async execute(request: StepRequest, signal: AbortSignal): Promise<unknown> {
+    const match = USES.exec(request.uses);
+    if (!match) throw new StepError('UNKNOWN_ACTION', `"${request.uses}" is not of the form plugin/action@major`, false);
+    const plugin = request.pluginVersionId ? await this.catalog.pluginVersion(request.pluginVersionId) : null;
+    if (!plugin) {
+      throw new StepError('PLUGIN_MISSING', `the plugin version this workflow version pinned for ${request.uses} is no longer installed`, false);
+    }
+    const action = plugin.manifest.actions.find((a) => a.name === match[2]);
+    if (!action) throw new StepError('UNKNOWN_ACTION', `${plugin.name} ${plugin.version} has no action "${match[2]}"`, false);
+    if (request.credential !== null) {
+      // Leases (a handle the host resolves, never the secret) arrive with credential storage.
+      throw new StepError('CREDENTIALS_UNAVAILABLE', `step credential "${request.credential}" cannot be leased: credential storage is not installed yet`, false);
+    }
+    const validators = this.validatorsFor(plugin, action);
+    if (!validators.input(request.input)) {
+      throw new StepError('BAD_INPUT', `with does not match the input schema of ${request.uses}: ${this.ajv.errorsText(validators.input.errors, { dataVar: 'with' })}`, false);
+    }
+    const policy = await this.catalog.pluginPolicy(plugin.name);
+    const invocationId = `${request.runId}:${request.stepId}:${request.attempt}`;
+    this.running.set(invocationId, request.logger);
+    const result = await this.sandbox.invoke({
+      invocationId,
+      script: { sha256: plugin.scriptSha256, source: plugin.script, name: `${plugin.name}@${plugin.version}` },
+      action: action.name,
+      input: plugin.name === 'core' && action.name === 'code'
+        ? { ...(request.input as Record<string, unknown>), input: request.runInput, steps: request.stepOutputs }
+        : request.input,
+      context: { tenantId: request.tenantId, runId: request.runId, stepId: request.stepId, attempt: request.attempt, idempotencyKey: request.idempotencyKey },
+      limits: this.limits(plugin, request),
+      network: this.network(plugin, policy),
+      credentials: [],
+    }, signal).finally(() => this.running.delete(invocationId));
+    if (!result.ok) {
+      request.logger.info({ code: result.error.code, retryable: result.error.retryable, ...(result.stats ?? {}) }, 'sandboxed step attempt failed');
+      throw new StepError(result.error.code, result.error.message, result.error.retryable);
+    }
+    request.logger.debug({ ...result.stats }, 'sandboxed step attempt succeeded');
+    if (!validators.output(result.output)) {
+      throw new StepError('BAD_OUTPUT', `${plugin.name} ${plugin.version} returned output that does not match its schema: ${this.ajv.errorsText(validators.output.errors, { dataVar: 'output' })}`, false);
+    }
+    return result.output;
+  }
+
+  /** A log line a plugin wrote, to the log of the step that runs it. */
+  pluginLog(line: SandboxLogLine): void {
+    const logger = this.running.get(line.invocationId);
+    if (!logger) return;
+    logger[line.level]({ plugin: true, ...(line.fields ? { fields: line.fields } : {}) }, line.message);
+  }
+
+  private limits(plugin: InstalledPluginWithScript, request: StepRequest): SandboxLimits {
+    const wanted = plugin.manifest.resources;
+    const c = this.options.ceilings;
+    return {
+      memoryMb: Math.min(wanted.memoryMb ?? DEFAULT_MEMORY_MB, c.maxMemoryMb),
+      timeoutMs: Math.min(request.timeoutMs ?? Infinity, wanted.timeoutMs ?? DEFAULT_TIMEOUT_MS, c.maxTimeoutMs),
+      cpuMs: Math.min(wanted.cpuMs ?? DEFAULT_CPU_MS, c.maxCpuMs),
+      maxOutputBytes: c.maxOutputBytes,
+    };
+  }
+
+  private network(plugin: InstalledPluginWithScript, policy: PluginPolicy): EgressPolicy {
+    const wanted = plugin.manifest.resources;
+    const c = this.options.ceilings;
+    return {
+      allowedHosts: intersectHostPatterns(plugin.manifest.permissions.hosts, policy.allowedHosts),
+      allowedPrivate: [...policy.allowedPrivate],
+      maxRequests: Math.min(wanted.maxRequests ?? DEFAULT_MAX_REQUESTS, c.maxRequests),
+      maxResponseBytes: Math.min(wanted.maxResponseBytes ?? c.maxResponseBytes, c.maxResponseBytes),
+      requestTimeoutMs: c.requestTimeoutMs,
+      ...(this.options.extraCaPem ? { extraCaPem: this.options.extraCaPem } : {}),
+      ...(this.options.proxy ? { proxy: this.options.proxy } : {}),
+    };
+  }
+
+  private validatorsFor(plugin: InstalledPluginWithScript, action: PluginActionInfo): { input: ValidateFunction; output: ValidateFunction } {
+    const key = `${plugin.id}:${action.name}`;
+    let validators = this.validators.get(key);
+    if (!validators) {
+      validators = { input: this.ajv.compile(action.inputSchema), output: this.ajv.compile(action.outputSchema) };
+      this.validators.set(key, validators);
+    }
+    return validators;
+  }
+}
+
+/**
+ * The hosts a plugin may reach: what its manifest asks for and its administrator allows.
+ * `*` on one side leaves the other side's list; otherwise a manifest pattern stays when
+ * an administrator pattern covers it (the same pattern, a wildcard over its domain, or
+ * its host without a port).
+ */
+export function intersectHostPatterns(manifest: readonly string[], admin: readonly string[]): string[] {
+  if (manifest.includes('*')) return [...admin];
+  if (admin.includes('*')) return [...manifest];
+  return manifest.filter((wanted) => admin.some((allowed) => covers(allowed, wanted)));
+}
+
+function covers(allowed: string, wanted: string): boolean {
+  if (allowed === wanted) return true;
+  const [allowedHost, allowedPort] = splitPort(allowed);
+  const [wantedHost, wantedPort] = splitPort(wanted);
+  // No port means the default ports only, as in the egress layer's own matching.
+  if (allowedPort !== undefined ? allowedPort !== wantedPort : wantedPort !== undefined && wantedPort !== '80' && wantedPort !== '443') return false;
+  if (allowedHost === wantedHost) return true;
+  return allowedHost.startsWith('*.') && wantedHost.endsWith(allowedHost.slice(1));
+}
+
+function splitPort(pattern: string): [string, string | undefined] {
+  const m = /^(.*):([0-9]+)$/.exec(pattern);
+  return m ? [m[1]!, m[2]] : [pattern, undefined];
+}

@@ -1,0 +1,101 @@
+import type { MessagePort } from 'node:worker_threads';
+import { createEgressSession } from '../egress/index.js';
+import { EgressError, type EgressSession, type PluginHttpRequest } from '../egress/types.js';
+import { EGRESS_CODES, messageOf } from './errors.js';
+import type { PortFromWorker } from './protocol.js';
+import type { SandboxInvocation, SandboxLogLevel } from './types.js';
+
+/** Caps shared with the guest bootstrap (`$2`); the host enforces them again. */
+export const GUEST_CAPS = {
+  maxLines: 100,
+  maxLineChars: 2000,
+  maxFieldsChars: 8192,
+  maxMessage: 1000,
+  maxBodyChars: 10 * 1024 * 1024,
+};
+
+const LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'warn', 'error']);
+
+/**
+ * The host side of `log` and `http` for one invocation. The isolate calls these through
+ * Callbacks with strings only; every value is checked here as if it came from an attacker.
+ */
+export class HostBridge {
+  #lines = 0;
+  #session: EgressSession | undefined;
+  readonly #abort = new AbortController();
+
+  constructor(private readonly invocation: SandboxInvocation, private readonly port: MessagePort) {}
+
+  log(level: unknown, message: unknown, fieldsJson: unknown): void {
+    this.#lines += 1;
+    if (this.#lines > GUEST_CAPS.maxLines + 1) return;
+    if (this.#lines === GUEST_CAPS.maxLines + 1) {
+      this.#post('warn', `log limit of ${GUEST_CAPS.maxLines} lines reached; further lines are dropped`);
+      return;
+    }
+    const lvl = typeof level === 'string' && LEVELS.has(level) ? (level as SandboxLogLevel) : 'info';
+    const text = typeof message === 'string' ? message.slice(0, GUEST_CAPS.maxLineChars) : '';
+    let fields: Record<string, unknown> | undefined;
+    if (typeof fieldsJson === 'string' && fieldsJson.length <= GUEST_CAPS.maxFieldsChars) {
+      try {
+        const parsed: unknown = JSON.parse(fieldsJson);
+        fields = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { value: parsed };
+      } catch {
+        fields = undefined;
+      }
+    }
+    this.#post(lvl, text, fields);
+  }
+
+  /** Never throws: the guest learns of failures from the `{ ok: false, code }` envelope. */
+  async http(requestJson: unknown): Promise<string> {
+    try {
+      const request = parseRequest(requestJson);
+      this.#session ??= createEgressSession(this.invocation.network, this.invocation.credentials);
+      const response = await this.#session.request(request, this.#abort.signal);
+      return JSON.stringify({ ok: true, response: { status: response.status, headers: response.headers, body: response.body } });
+    } catch (err) {
+      if (err instanceof EgressError && EGRESS_CODES.has(err.code)) {
+        return JSON.stringify({ ok: false, code: err.code, message: messageOf(err) });
+      }
+      // Anything else is a fault of ours: say little, so host details stay on the host.
+      return JSON.stringify({ ok: false, code: 'EGRESS_FAILED', message: 'the request failed' });
+    }
+  }
+
+  /** Stops requests still in flight when the invocation ends, however it ends. */
+  close(): void {
+    this.#abort.abort();
+  }
+
+  #post(level: SandboxLogLevel, message: string, fields?: Record<string, unknown>): void {
+    const msg: PortFromWorker = { type: 'log', line: fields === undefined ? { level, message } : { level, message, fields } };
+    this.port.postMessage(msg);
+  }
+}
+
+function parseRequest(json: unknown): PluginHttpRequest {
+  if (typeof json !== 'string') throw new EgressError('EGRESS_DENIED', 'malformed request');
+  const raw: unknown = JSON.parse(json);
+  if (raw === null || typeof raw !== 'object') throw new EgressError('EGRESS_DENIED', 'malformed request');
+  const r = raw as Record<string, unknown>;
+  if (typeof r.method !== 'string' || typeof r.url !== 'string') throw new EgressError('EGRESS_DENIED', 'malformed request');
+  const request: PluginHttpRequest = { method: r.method, url: r.url };
+  if (r.headers !== undefined) {
+    if (r.headers === null || typeof r.headers !== 'object' || Array.isArray(r.headers)) throw new EgressError('EGRESS_DENIED', 'malformed headers');
+    const entries = Object.entries(r.headers);
+    if (entries.some(([, value]) => typeof value !== 'string')) throw new EgressError('EGRESS_DENIED', 'malformed headers');
+    // fromEntries defines own properties, so a `__proto__` header cannot reach a prototype.
+    request.headers = Object.fromEntries(entries) as Record<string, string>;
+  }
+  if (r.body !== undefined) {
+    if (typeof r.body !== 'string' || r.body.length > GUEST_CAPS.maxBodyChars) throw new EgressError('EGRESS_LIMIT', 'request body is too large');
+    request.body = r.body;
+  }
+  if (r.credential !== undefined) {
+    if (typeof r.credential !== 'string') throw new EgressError('EGRESS_DENIED', 'malformed credential handle');
+    request.credential = r.credential;
+  }
+  return request;
+}

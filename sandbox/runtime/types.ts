@@ -1,0 +1,100 @@
+import type { CredentialGrant, EgressPolicy } from '../egress/types.js';
+
+/** One attempt of one plugin action. Everything is plain data: it crosses IPC and a thread boundary. */
+export interface SandboxInvocation {
+  /** Chosen by the caller; echoed in log lines. */
+  invocationId: string;
+  /** `sha256` (hex of `source`) keys the per-thread isolate cache; `name` (like `http@1.0.0`) is only for messages. */
+  script: { sha256: string; source: string; name: string };
+  action: string;
+  /** Copied into the isolate as JSON. */
+  input: unknown;
+  context: { tenantId: string; runId: string; stepId: string; attempt: number; idempotencyKey: string };
+  limits: SandboxLimits;
+  network: EgressPolicy;
+  credentials: CredentialGrant[];
+}
+
+export interface SandboxLimits {
+  /** Heap limit of the isolate in MB (isolated-vm minimum 8). A guideline: hostile code can use 2 to 3 times it. */
+  memoryMb: number;
+  /** Wall-clock deadline of the whole attempt, awaited promises included. */
+  timeoutMs: number;
+  /** CPU time the isolate may spend on this attempt (compilation excluded). */
+  cpuMs: number;
+  /** Largest JSON text of the action's result, in UTF-8 bytes (the engine's default is 4 MiB). */
+  maxOutputBytes: number;
+}
+
+export type SandboxErrorCode =
+  | 'SANDBOX_TIMEOUT'
+  | 'SANDBOX_MEMORY'
+  | 'SANDBOX_CPU'
+  | 'SANDBOX_ERROR'
+  | 'SANDBOX_CRASHED'
+  | 'SANDBOX_CANCELLED'
+  /** The supervisor is stopped or its queue is full: try again later or elsewhere. */
+  | 'SANDBOX_UNAVAILABLE'
+  | 'OUTPUT_TOO_LARGE'
+  | 'UNKNOWN_ACTION'
+  /** Plugin (`PluginError`) and egress codes pass through. */
+  | (string & {});
+
+export interface SandboxStats {
+  /** CPU time of the isolate during this attempt. */
+  cpuMs: number;
+  /** Wall time inside the worker thread, isolate creation and compilation included. */
+  wallMs: number;
+  /** True when this attempt created the isolate and compiled the script. */
+  cold: boolean;
+}
+
+export interface SandboxFailure {
+  code: SandboxErrorCode;
+  /** At most 1,000 characters; never a host stack trace. */
+  message: string;
+  /** False for permanent failures: the engine fails the step without using its remaining attempts. */
+  retryable: boolean;
+}
+
+export type SandboxResult =
+  | { ok: true; output: unknown; stats: SandboxStats }
+  | { ok: false; error: SandboxFailure; stats?: SandboxStats };
+
+export type SandboxLogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface SandboxLogLine {
+  invocationId: string;
+  level: SandboxLogLevel;
+  message: string;
+  fields?: Record<string, unknown>;
+}
+
+export interface SandboxCrashInfo {
+  pid: number | undefined;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Invocations that were resolved with `SANDBOX_CRASHED`. */
+  inFlight: number;
+  /** When the next child is started. */
+  restartInMs: number;
+}
+
+export interface SandboxOptions {
+  /** Worker threads in the sandbox process. Default `os.availableParallelism()`. */
+  poolSize?: number;
+  /** Invocations waiting for a thread before new ones fail with `SANDBOX_UNAVAILABLE`. Default 1,024. */
+  maxQueue?: number;
+  /** How long a starting child may take to say it is ready. Default 15,000 ms. */
+  startTimeoutMs?: number;
+  /**
+   * Extra time past an invocation's `timeoutMs` after which the supervisor stops waiting for the
+   * child and resolves `SANDBOX_TIMEOUT` itself (the worker's own deadline normally fires first).
+   * Default 5,000 ms.
+   */
+  graceMs?: number;
+  /** Plugin log lines (at most 100 per invocation). A throwing handler is ignored. */
+  onLog?: (line: SandboxLogLine) => void;
+  /** Called each time the sandbox process exits unexpectedly. */
+  onCrash?: (info: SandboxCrashInfo) => void;
+}
