@@ -59,6 +59,12 @@ export interface Config {
    * audited). `SWITCHYARD_ALLOW_UNSIGNED_PLUGINS`, default `false`.
    */
   readonly allowUnsignedPlugins: boolean;
+  /**
+   * The master key file (base64 keys, one per line, current first; mode 0600) that wraps
+   * the tenants' credential data keys. Created on first start when missing.
+   * `SWITCHYARD_MASTER_KEY_FILE`, default `<dataDir>/master.key`.
+   */
+  readonly masterKeyFile: string;
   /** Worker threads in the sandbox process. `SWITCHYARD_SANDBOX_POOL_SIZE`, default: CPU cores. */
   readonly sandboxPoolSize: number;
   /** Most isolate heap a plugin may ask for. `SWITCHYARD_SANDBOX_MAX_MEMORY_MB`, default 128. */
@@ -178,6 +184,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     deadWorkerSweepMs: int(env, 'SWITCHYARD_DEAD_WORKER_SWEEP_MS', 5000, 100, 600_000),
     pluginTrustStore: path.resolve(env['SWITCHYARD_PLUGIN_TRUST_STORE'] || path.join(dataDir, 'plugin-trust-store.pem')),
     allowUnsignedPlugins: bool(env, 'SWITCHYARD_ALLOW_UNSIGNED_PLUGINS', false),
+    masterKeyFile: path.resolve(env['SWITCHYARD_MASTER_KEY_FILE'] || path.join(dataDir, 'master.key')),
     sandboxPoolSize: int(env, 'SWITCHYARD_SANDBOX_POOL_SIZE', os.availableParallelism(), 1, 256),
     sandboxMaxMemoryMb: int(env, 'SWITCHYARD_SANDBOX_MAX_MEMORY_MB', 128, 8, 4096),
     sandboxMaxTimeoutMs: int(env, 'SWITCHYARD_SANDBOX_MAX_TIMEOUT_MS', 300_000, 100, 3_600_000),

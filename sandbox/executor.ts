@@ -1,7 +1,9 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { StepError, type StepExecutor, type StepRequest } from '../core/engine/executor.js';
 import type { InstalledPluginWithScript, PluginActionInfo, PluginCatalog, PluginPolicy } from '../core/plugins/types.js';
-import type { EgressPolicy } from './egress/types.js';
+import { AppError } from '../core/errors.js';
+import type { CredentialLeaser } from '../core/credentials/types.js';
+import type { CredentialGrant, EgressPolicy } from './egress/types.js';
 import type { Logger } from '../core/logger.js';
 import type { SandboxInvocation, SandboxLimits, SandboxLogLine, SandboxResult } from './runtime/types.js';
 
@@ -32,6 +34,8 @@ const DEFAULT_MEMORY_MB = 64;
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_CPU_MS = 10_000;
 const DEFAULT_MAX_REQUESTS = 10;
+// A lease outlives the attempt's deadline by this much, for the host to finish the last request.
+const LEASE_GRACE_MS = 5000;
 const USES = /^([a-z][a-z0-9-]*)\/([a-z][a-zA-Z0-9_-]*)@([0-9]+)$/;
 
 /**
@@ -50,6 +54,7 @@ export class SandboxExecutor implements StepExecutor {
   constructor(
     private readonly sandbox: SandboxInvoker,
     private readonly catalog: PluginCatalog,
+    private readonly leaser: CredentialLeaser,
     private readonly options: SandboxExecutorOptions,
   ) {}
 
@@ -62,15 +67,13 @@ export class SandboxExecutor implements StepExecutor {
     }
     const action = plugin.manifest.actions.find((a) => a.name === match[2]);
     if (!action) throw new StepError('UNKNOWN_ACTION', `${plugin.name} ${plugin.version} has no action "${match[2]}"`, false);
-    if (request.credential !== null) {
-      // Leases (a handle the host resolves, never the secret) arrive with credential storage.
-      throw new StepError('CREDENTIALS_UNAVAILABLE', `step credential "${request.credential}" cannot be leased: credential storage is not installed yet`, false);
-    }
     const validators = this.validatorsFor(plugin, action);
     if (!validators.input(request.input)) {
       throw new StepError('BAD_INPUT', `with does not match the input schema of ${request.uses}: ${this.ajv.errorsText(validators.input.errors, { dataVar: 'with' })}`, false);
     }
     const policy = await this.catalog.pluginPolicy(plugin.name);
+    const limits = this.limits(plugin, request);
+    const { grants, credential } = await this.lease(request, plugin, policy, limits);
     const invocationId = `${request.runId}:${request.stepId}:${request.attempt}`;
     this.running.set(invocationId, request.logger);
     const result = await this.sandbox.invoke({
@@ -80,10 +83,10 @@ export class SandboxExecutor implements StepExecutor {
       input: plugin.name === 'core' && action.name === 'code'
         ? { ...(request.input as Record<string, unknown>), input: request.runInput, steps: request.stepOutputs }
         : request.input,
-      context: { tenantId: request.tenantId, runId: request.runId, stepId: request.stepId, attempt: request.attempt, idempotencyKey: request.idempotencyKey },
-      limits: this.limits(plugin, request),
+      context: { tenantId: request.tenantId, runId: request.runId, stepId: request.stepId, attempt: request.attempt, idempotencyKey: request.idempotencyKey, credential },
+      limits,
       network: this.network(plugin, policy),
-      credentials: [],
+      credentials: grants,
     }, signal).finally(() => this.running.delete(invocationId));
     if (!result.ok) {
       request.logger.info({ code: result.error.code, retryable: result.error.retryable, ...(result.stats ?? {}) }, 'sandboxed step attempt failed');
@@ -94,6 +97,34 @@ export class SandboxExecutor implements StepExecutor {
       throw new StepError('BAD_OUTPUT', `${plugin.name} ${plugin.version} returned output that does not match its schema: ${this.ajv.errorsText(validators.output.errors, { dataVar: 'output' })}`, false);
     }
     return result.output;
+  }
+
+  /**
+   * A lease on the step's credential for this attempt, void shortly after the attempt's
+   * deadline. The plugin sees the handle, type and settings; the secret stays on the host
+   * side of the sandbox unless the manifest asks for raw access and an administrator approved it.
+   */
+  private async lease(
+    request: StepRequest, plugin: InstalledPluginWithScript, policy: PluginPolicy, limits: SandboxLimits,
+  ): Promise<{ grants: CredentialGrant[]; credential: SandboxInvocation['context']['credential'] }> {
+    if (request.credential === null) return { grants: [], credential: null };
+    let lease;
+    try {
+      lease = await this.leaser.issueLease({
+        tenantId: request.tenantId, runId: request.runId, stepId: request.stepId, attempt: request.attempt,
+        pluginVersionId: plugin.id, pluginName: plugin.name, allowedTypes: plugin.manifest.permissions.credentialTypes,
+        credentialName: request.credential, expiresAt: new Date(Date.now() + limits.timeoutMs + LEASE_GRACE_MS),
+      });
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'NOT_FOUND') throw new StepError('CREDENTIAL_NOT_FOUND', error.message, false);
+      if (error instanceof AppError && error.code === 'FORBIDDEN') throw new StepError('CREDENTIAL_NOT_ALLOWED', error.message, false);
+      throw error;
+    }
+    const raw = plugin.manifest.permissions.rawSecretAccess && policy.rawSecretAccessApproved;
+    return {
+      grants: [{ handle: lease.handle, placement: lease.placement, secret: lease.secret, allowedHosts: lease.allowedHosts, expiresAt: lease.expiresAt.getTime() }],
+      credential: { handle: lease.handle, type: lease.type, config: lease.config, ...(raw ? { secret: lease.secret } : {}) },
+    };
   }
 
   /** A log line a plugin wrote, to the log of the step that runs it. */

@@ -19,6 +19,8 @@ import { SandboxExecutor } from '../sandbox/executor.js';
 import { RunEventStream } from '../core/graphql/runEventStream.js';
 import type { Services } from '../core/graphql/resolvers.js';
 import { PluginService } from '../core/plugins/plugins.js';
+import { CredentialService } from '../core/credentials/credentials.js';
+import { MasterKeyRing } from '../core/credentials/masterKeys.js';
 import { loadFirstPartyPlugins } from '../plugins/firstParty/index.js';
 import { createPackageVerifier, readTrustStore } from '../plugins/packageVerifier.js';
 import { APPLIANCE_VERSION } from './version.js';
@@ -80,15 +82,18 @@ export async function startAppliance(config: Config, options: StartOptions = {})
       { allowUnsignedPlugins: config.allowUnsignedPlugins }, ENGINE_ACTIONS, logger,
     );
     await plugins.installBundled(loadFirstPartyPlugins());
+    const { ring: masterKeys, created: masterKeyCreated } = MasterKeyRing.open(config.masterKeyFile, { create: true });
+    if (masterKeyCreated) logger.warn({ file: config.masterKeyFile }, 'generated the master key file; back it up: without it no credential can be decrypted');
+    const credentials = new CredentialService(db, masterKeys);
     const workflows = new WorkflowService(db, { maxSteps: config.maxSteps, maxDefinitionBytes: config.maxDefinitionBytes }, plugins);
     const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs }, logger);
     await notifier.start();
-    const services: Services = { db, tokens, tenants, workflows, runs, plugins, runEvents: new RunEventStream(runs, notifier) };
+    const services: Services = { db, tokens, tenants, workflows, runs, plugins, credentials, runEvents: new RunEventStream(runs, notifier) };
 
     if (config.role !== 'api') {
       let executor = options.executor;
       if (!executor) {
-        sandbox = await startSandbox(config, plugins, logger);
+        sandbox = await startSandbox(config, plugins, credentials, logger);
         executor = sandbox.executor;
       }
       engine = new Engine(db, workflows, executor, notifier, logger, {
@@ -154,14 +159,14 @@ export async function startAppliance(config: Config, options: StartOptions = {})
 }
 
 /** The sandbox process and the executor that sends it every plugin step. */
-async function startSandbox(config: Config, plugins: PluginService, logger: Logger): Promise<{ supervisor: SandboxSupervisor; executor: SandboxExecutor }> {
+async function startSandbox(config: Config, plugins: PluginService, credentials: CredentialService, logger: Logger): Promise<{ supervisor: SandboxSupervisor; executor: SandboxExecutor }> {
   let executor: SandboxExecutor | null = null;
   const supervisor = await SandboxSupervisor.start({
     poolSize: config.sandboxPoolSize,
     onLog: (line) => executor?.pluginLog(line),
     onCrash: (info) => logger.error({ ...info }, 'the sandbox process died; its steps fail as SANDBOX_CRASHED (retryable) and it is restarted'),
   });
-  executor = new SandboxExecutor(supervisor, plugins, {
+  executor = new SandboxExecutor(supervisor, plugins, credentials, {
     ceilings: {
       maxMemoryMb: config.sandboxMaxMemoryMb, maxTimeoutMs: config.sandboxMaxTimeoutMs, maxCpuMs: config.sandboxMaxCpuMs,
       maxOutputBytes: config.maxInputBytes * 4, maxRequests: config.egressMaxRequests, maxResponseBytes: config.egressMaxResponseBytes,

@@ -4,6 +4,7 @@ import type { TokenService } from '../auth/tokens.js';
 import type { TenantService } from '../tenants/tenants.js';
 import type { WorkflowService, Workflow, WorkflowVersion } from '../workflows/workflows.js';
 import type { PluginService } from '../plugins/plugins.js';
+import type { CredentialService } from '../credentials/credentials.js';
 import type { InstalledPlugin } from '../plugins/types.js';
 import type { RunService, Run } from '../runs/runs.js';
 import { stepIdempotencyKey, type StepState, type RunEvent } from '../runs/model.js';
@@ -26,6 +27,7 @@ export interface Services {
   workflows: WorkflowService;
   runs: RunService;
   plugins: PluginService;
+  credentials: CredentialService;
   runEvents: RunEventStream;
 }
 
@@ -100,6 +102,7 @@ const query: Record<string, Resolver> = {
   run: (_p, a, { request, services }) => orNull(() => services.runs.getRun(request, a.id)),
   runs: (_p, a, { request, services }) => services.runs.listRuns(request, a.filter, a.first, a.after),
   plugins: (_p, _a, { request, services }) => services.plugins.list(request),
+  credentials: (_p, _a, { request, services }) => services.credentials.list(request),
   auditEvents: async (_p, a, { request, services }) => {
     const page = parseSeqPage(a.first, a.after);
     const result = await queryAuditEvents(services.db, request, a.filter ?? {}, page.limit, page.afterSeq);
@@ -118,6 +121,8 @@ const mutation: Record<string, Resolver> = {
   cancelRun: (_p, a, { request, services }) => services.runs.cancelRun(request, a.id),
   retryRun: (_p, a, { request, services }) => services.runs.retryRun(request, a.id),
   approveStep: (_p, a, { request, services }) => services.runs.approveStep(request, a.input),
+  setCredential: (_p, a, { request, services }) => services.credentials.set(request, a.input),
+  deleteCredential: (_p, a, { request, services }) => services.credentials.delete(request, a.name),
   installPlugin: (_p, a, { request, services }) => services.plugins.install(request, a.input.bundle),
   removePlugin: (_p, a, { request, services }) => services.plugins.remove(request, a.input.name, a.input.version, a.input.force === true),
   setPluginPolicy: (_p, a, { request, services }) => {

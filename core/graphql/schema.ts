@@ -1,7 +1,7 @@
 /**
  * The public GraphQL schema: the contract of ../shared/CONTRACT.md plus additions marked
- * below. Credential and audit-export operations join when credentials and the audit
- * export land; nothing here answers with a placeholder.
+ * below. The audit-export operation joins when the audit export lands; nothing here
+ * answers with a placeholder.
  */
 export const typeDefs = /* GraphQL */ `
   scalar JSON
@@ -92,8 +92,20 @@ export const typeDefs = /* GraphQL */ `
     publisherFingerprint: String certificateNotAfter: DateTime installedAt: DateTime!
   }
 
+  "A tenant credential. The secret is write-only: no field returns it."
+  type Credential {
+    id: ID! name: String! type: String!
+    "Settings that are not secret (baseUrl, headerName, paramName)."
+    config: JSON!
+    "Hosts the secret may be sent to; a plugin step also needs the host in its own allow list."
+    allowedHosts: [String!]!
+    createdAt: DateTime! updatedAt: DateTime!
+  }
+
   type Query {
     viewer: Viewer!
+    "Metadata only; secrets are never readable."
+    credentials: [Credential!]!
     "Installed plugin versions, newest first per plugin."
     plugins: [Plugin!]!
     tenants(first: Int, after: String): TenantConnection!
@@ -117,6 +129,8 @@ export const typeDefs = /* GraphQL */ `
   input StartRunInput { workflowId: ID! version: Int input: JSON idempotencyKey: String }
   input ApproveStepInput { runId: ID! stepId: ID! approved: Boolean! comment: String }
   input InstallPluginInput { "base64 of the signed package (a gzipped tar)" bundle: String! }
+  "type: bearer { token } | basic { username password } | header { token } + config { headerName } | query { token } + config { paramName } | openai { token } + config { baseUrl }"
+  input SetCredentialInput { name: String! type: String! secret: JSON! allowedHosts: [String!]! config: JSON }
   input SetPluginPolicyInput { name: String! allowedHosts: [String!] allowedPrivate: [String!] rawSecretAccessApproved: Boolean }
   input RemovePluginInput { name: String! version: String! "Remove even if published workflow versions use it (their runs then fail)." force: Boolean }
 
@@ -131,6 +145,9 @@ export const typeDefs = /* GraphQL */ `
     cancelRun(id: ID!): Run!
     retryRun(id: ID!): Run!
     approveStep(input: ApproveStepInput!): Run!
+    "Creates the credential or replaces it (ADMIN, EDITOR)."
+    setCredential(input: SetCredentialInput!): Credential!
+    deleteCredential(name: String!): Credential!
     "SYSTEM_ADMIN. Verifies the package's signature, publisher and compatibility before installing."
     installPlugin(input: InstallPluginInput!): Plugin!
     "Addition. SYSTEM_ADMIN. Refused while a published workflow version uses the plugin version, unless forced."

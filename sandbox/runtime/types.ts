@@ -9,7 +9,11 @@ export interface SandboxInvocation {
   action: string;
   /** Copied into the isolate as JSON. */
   input: unknown;
-  context: { tenantId: string; runId: string; stepId: string; attempt: number; idempotencyKey: string };
+  context: {
+    tenantId: string; runId: string; stepId: string; attempt: number; idempotencyKey: string;
+    /** The step's credential as the plugin sees it: an opaque handle, the type and its non-secret settings (raw `secret` only when approved). */
+    credential?: { handle: string; type: string; config: Record<string, string>; secret?: Record<string, string> } | null;
+  };
   limits: SandboxLimits;
   network: EgressPolicy;
   credentials: CredentialGrant[];

@@ -22,7 +22,7 @@ defineAction('request', async (input, context) => {
       if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
     }
   }
-  const response = await http.request({ method, url: input.url, headers, body, credential: context.credential || undefined });
+  const response = await http.request({ method, url: input.url, headers, body, credential: context.credential ? context.credential.handle : undefined });
   const accepted = Array.isArray(input.acceptStatus) && input.acceptStatus.includes(response.status);
   if (!accepted && (response.status < 200 || response.status > 299)) {
     const transient = response.status >= 500 || response.status === 429;

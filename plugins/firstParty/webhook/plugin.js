@@ -5,7 +5,7 @@ defineAction('post', async (input, context) => {
     url: input.url,
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(input.payload === undefined ? {} : input.payload),
-    credential: context.credential || undefined,
+    credential: context.credential ? context.credential.handle : undefined,
   });
   if (response.status < 200 || response.status > 299) {
     const transient = response.status >= 500 || response.status === 429;
