@@ -1,6 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { StepError, type StepExecutor, type StepRequest } from '../core/engine/executor.js';
-import type { InstalledPluginWithScript, PluginActionInfo, PluginCatalog, PluginPolicy } from '../core/plugins/types.js';
+import type { ActionCall, ActionHooks, InstalledPluginWithScript, PluginActionInfo, PluginCatalog, PluginPolicy } from '../core/plugins/types.js';
 import { AppError } from '../core/errors.js';
 import type { CredentialLeaser } from '../core/credentials/types.js';
 import type { CredentialGrant, EgressPolicy } from './egress/types.js';
@@ -25,6 +25,8 @@ export interface SandboxCeilings {
 
 export interface SandboxExecutorOptions {
   ceilings: SandboxCeilings;
+  /** Host-side hooks of first-party actions, by `uses`; applied only to CORE plugin versions. */
+  hooks?: Readonly<Record<string, ActionHooks>>;
   extraCaPem?: string;
   proxy?: EgressPolicy['proxy'];
 }
@@ -71,6 +73,10 @@ export class SandboxExecutor implements StepExecutor {
     if (!validators.input(request.input)) {
       throw new StepError('BAD_INPUT', `with does not match the input schema of ${request.uses}: ${this.ajv.errorsText(validators.input.errors, { dataVar: 'with' })}`, false);
     }
+    const hooks = plugin.trust === 'CORE' ? this.options.hooks?.[request.uses] : undefined;
+    const call: ActionCall = { tenantId: request.tenantId, runId: request.runId, stepId: request.stepId, input: request.input, credentialName: request.credential };
+    const answered = await hooks?.before?.(call);
+    if (answered !== undefined) return answered;
     const policy = await this.catalog.pluginPolicy(plugin.name);
     const limits = this.limits(plugin, request);
     const { grants, credential } = await this.lease(request, plugin, policy, limits);
@@ -96,7 +102,7 @@ export class SandboxExecutor implements StepExecutor {
     if (!validators.output(result.output)) {
       throw new StepError('BAD_OUTPUT', `${plugin.name} ${plugin.version} returned output that does not match its schema: ${this.ajv.errorsText(validators.output.errors, { dataVar: 'output' })}`, false);
     }
-    return result.output;
+    return hooks?.after ? hooks.after(call, result.output) : result.output;
   }
 
   /**

@@ -21,6 +21,7 @@ import type { Services } from '../core/graphql/resolvers.js';
 import { PluginService } from '../core/plugins/plugins.js';
 import { CredentialService } from '../core/credentials/credentials.js';
 import { MasterKeyRing } from '../core/credentials/masterKeys.js';
+import { LlmChatHooks } from '../core/llm/llmChatHooks.js';
 import { loadFirstPartyPlugins } from '../plugins/firstParty/index.js';
 import { createPackageVerifier, readTrustStore } from '../plugins/packageVerifier.js';
 import { APPLIANCE_VERSION } from './version.js';
@@ -93,7 +94,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     if (config.role !== 'api') {
       let executor = options.executor;
       if (!executor) {
-        sandbox = await startSandbox(config, plugins, credentials, logger);
+        sandbox = await startSandbox(config, db, plugins, credentials, logger);
         executor = sandbox.executor;
       }
       engine = new Engine(db, workflows, executor, notifier, logger, {
@@ -159,7 +160,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
 }
 
 /** The sandbox process and the executor that sends it every plugin step. */
-async function startSandbox(config: Config, plugins: PluginService, credentials: CredentialService, logger: Logger): Promise<{ supervisor: SandboxSupervisor; executor: SandboxExecutor }> {
+async function startSandbox(config: Config, db: Database, plugins: PluginService, credentials: CredentialService, logger: Logger): Promise<{ supervisor: SandboxSupervisor; executor: SandboxExecutor }> {
   let executor: SandboxExecutor | null = null;
   const supervisor = await SandboxSupervisor.start({
     poolSize: config.sandboxPoolSize,
@@ -167,6 +168,7 @@ async function startSandbox(config: Config, plugins: PluginService, credentials:
     onCrash: (info) => logger.error({ ...info }, 'the sandbox process died; its steps fail as SANDBOX_CRASHED (retryable) and it is restarted'),
   });
   executor = new SandboxExecutor(supervisor, plugins, credentials, {
+    hooks: { 'llm/chat@1': new LlmChatHooks(db) },
     ceilings: {
       maxMemoryMb: config.sandboxMaxMemoryMb, maxTimeoutMs: config.sandboxMaxTimeoutMs, maxCpuMs: config.sandboxMaxCpuMs,
       maxOutputBytes: config.maxInputBytes * 4, maxRequests: config.egressMaxRequests, maxResponseBytes: config.egressMaxResponseBytes,

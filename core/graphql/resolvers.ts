@@ -5,6 +5,7 @@ import type { TenantService } from '../tenants/tenants.js';
 import type { WorkflowService, Workflow, WorkflowVersion } from '../workflows/workflows.js';
 import type { PluginService } from '../plugins/plugins.js';
 import type { CredentialService } from '../credentials/credentials.js';
+import { listLlmUsage } from '../llm/llmUsage.js';
 import type { InstalledPlugin } from '../plugins/types.js';
 import type { RunService, Run } from '../runs/runs.js';
 import { stepIdempotencyKey, type StepState, type RunEvent } from '../runs/model.js';
@@ -103,6 +104,7 @@ const query: Record<string, Resolver> = {
   runs: (_p, a, { request, services }) => services.runs.listRuns(request, a.filter, a.first, a.after),
   plugins: (_p, _a, { request, services }) => services.plugins.list(request),
   credentials: (_p, _a, { request, services }) => services.credentials.list(request),
+  llmUsage: (_p, a, { request, services }) => listLlmUsage(services.db, request, a.from ?? null, a.to ?? null),
   auditEvents: async (_p, a, { request, services }) => {
     const page = parseSeqPage(a.first, a.after);
     const result = await queryAuditEvents(services.db, request, a.filter ?? {}, page.limit, page.afterSeq);

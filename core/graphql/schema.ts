@@ -102,8 +102,13 @@ export const typeDefs = /* GraphQL */ `
     createdAt: DateTime! updatedAt: DateTime!
   }
 
+  "Model tokens used by the caller's tenant on one UTC day with one model."
+  type LlmUsage { day: String! model: String! calls: Int! cachedCalls: Int! promptTokens: Float! completionTokens: Float! }
+
   type Query {
     viewer: Viewer!
+    "Addition: the tenant's llm/chat usage per day and model, newest first (from/to: UTC days, inclusive)."
+    llmUsage(from: DateTime, to: DateTime): [LlmUsage!]!
     "Metadata only; secrets are never readable."
     credentials: [Credential!]!
     "Installed plugin versions, newest first per plugin."

@@ -13,8 +13,6 @@ import {
 } from './pluginStore.js';
 import { DEFAULT_PLUGIN_POLICY, type InstalledPlugin, type InstalledPluginWithScript, type PluginCatalog, type PluginPackageVerifier, type PluginPolicy, type VerifiedPluginPackage } from './types.js';
 
-/** Plugin names a third-party package may not take: `core` actions are the appliance's own. */
-const RESERVED_NAMES = new Set(['core']);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const USES = /^([a-z][a-z0-9-]{0,63})\/([a-z][a-zA-Z0-9_-]{0,63})@([0-9]{1,6})$/;
 
@@ -37,6 +35,8 @@ export class PluginService implements PluginCatalog {
   // Plugin versions never change once installed, so a process may keep them.
   private readonly byId = new Map<string, InstalledPluginWithScript>();
   private readonly policies = new Map<string, { policy: PluginPolicy; at: number }>();
+  /** Names a third-party package may not take: `core` and every first-party plugin's (its host-side hooks trust the name). */
+  private readonly reservedNames = new Set(['core']);
 
   constructor(
     private readonly db: Database,
@@ -59,7 +59,7 @@ export class PluginService implements PluginCatalog {
       throw new AppError('BAD_USER_INPUT', `plugin package refused (${check.code}): ${check.reason}`, { path: 'input.bundle', details: { refusal: check.code } });
     }
     const pkg = check.pkg;
-    if (RESERVED_NAMES.has(pkg.manifest.name)) {
+    if (this.reservedNames.has(pkg.manifest.name)) {
       throw badInput('input.bundle', `plugin name "${pkg.manifest.name}" is reserved for the appliance's own plugins`);
     }
     return this.db.tx('system', async (q) => {
@@ -83,6 +83,7 @@ export class PluginService implements PluginCatalog {
 
   /** The plugins that ship with the appliance; installed at start, trusted without a signature, sandboxed like any other. */
   async installBundled(packages: readonly VerifiedPluginPackage[]): Promise<void> {
+    for (const pkg of packages) this.reservedNames.add(pkg.manifest.name);
     await this.db.tx('system', async (q) => {
       for (const pkg of packages) {
         const installed = await insertPluginVersion(q, newId(), pkg, 'CORE', null);

@@ -84,3 +84,24 @@ export interface PluginPolicy {
 }
 
 export const DEFAULT_PLUGIN_POLICY: PluginPolicy = Object.freeze({ allowedHosts: ['*'], allowedPrivate: [], rawSecretAccessApproved: false });
+
+/** One run of an action, as host-side hooks see it. */
+export interface ActionCall {
+  tenantId: string;
+  runId: string;
+  stepId: string;
+  /** The step's rendered `with`. */
+  input: unknown;
+  credentialName: string | null;
+}
+
+/**
+ * Host-side duties of a first-party action that code in a sandbox cannot do (it has no
+ * database): answering from a cache, checking an output, metering. Only CORE plugins get them.
+ */
+export interface ActionHooks {
+  /** An output to answer with instead of running the action (a cache hit), or undefined. */
+  before?(call: ActionCall): Promise<unknown>;
+  /** Checks and records a successful output; returns the output the step keeps. Throws a StepError to fail the attempt. */
+  after?(call: ActionCall, output: unknown): Promise<unknown>;
+}

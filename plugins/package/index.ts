@@ -1,5 +1,5 @@
 /** The signed plugin package format: manifest, archive, signing and verification. */
-export { canonicalJson, type JsonValue } from './canonical.js';
+export { canonicalJson, type JsonValue } from '../../core/canonicalJson.js';
 export { PackageError, type PackageErrorCode } from './errors.js';
 export {
   DEFAULT_ENTRY,

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
-import { canonicalJson } from './canonical.js';
+import { canonicalJson } from '../../core/canonicalJson.js';
 import { PackageError } from './errors.js';
 import { MANIFEST_FILE } from './manifest.js';
 

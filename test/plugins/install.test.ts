@@ -59,7 +59,7 @@ test.after.always(async () => {
 test.serial('the first-party plugins are installed at start as CORE and listed for tenants', async (t) => {
   const res = await app.gql(editor, `{ plugins { ${PLUGIN_FIELDS} } }`);
   const byName = new Map<string, any>(res.data.plugins.map((p: any) => [p.name, p]));
-  t.deepEqual([...byName.keys()].sort(), ['core', 'http', 'webhook']);
+  t.deepEqual([...byName.keys()].sort(), ['core', 'http', 'llm', 'webhook']);
   t.true([...byName.values()].every((p) => p.trust === 'CORE'));
   t.deepEqual(byName.get('http').actions, [{ name: 'request', uses: 'http/request@1' }]);
   t.deepEqual(byName.get('core').actions, [{ name: 'code', uses: 'core/code@1' }]);
