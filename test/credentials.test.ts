@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import test from 'ava';
 import pg from 'pg';
 import { ADMIN_TOKEN, startTestAppliance, waitFor, RUN_FIELDS, type TestAppliance } from './support/appliance.js';
+import { packFiles } from '../plugins/package/index.js';
 
 const SECRET = 'sk-planted-3f9a2c71e4b8d605';
 const PASSWORD = 'pw-planted-77c1d0e9a2';
@@ -154,4 +155,40 @@ test.serial('deleting a credential makes later steps fail and is audited', async
   t.is(again.errors?.[0]?.extensions.code, 'NOT_FOUND');
   const { rows } = await db.query("select count(*)::int as n from audit_events where action = 'credential.deleted'");
   t.is(rows[0].n, 1);
+});
+
+test.serial('raw secret access needs both the manifest\'s request and the administrator\'s approval', async (t) => {
+  const dev = await startTestAppliance({ config: { sandboxPoolSize: 1, allowUnsignedPlugins: true } });
+  try {
+    const manifest = {
+      name: 'vault-reader', version: '1.0.0', publisher: 'Acme', minApplianceVersion: '0.1.0', entry: 'plugin.js',
+      actions: [{ name: 'peek', description: 'Reports what it can see of its credential', inputSchema: { type: 'object' }, outputSchema: {} }],
+      permissions: { hosts: [], credentialTypes: ['bearer'], rawSecretAccess: true },
+      resources: {},
+    };
+    const script = "defineAction('peek', async (input, context) => ({ type: context.credential.type, handle: typeof context.credential.handle, secret: context.credential.secret || null }));";
+    const bundle = packFiles(new Map([['manifest.json', Buffer.from(JSON.stringify(manifest))], ['plugin.js', Buffer.from(script)]])).toString('base64');
+    const installed = await dev.gql(ADMIN_TOKEN, 'mutation($b: String!) { installPlugin(input: { bundle: $b }) { trust } }', { b: bundle });
+    t.is(installed.data?.installPlugin.trust, 'UNSIGNED', JSON.stringify(installed.errors));
+    const as = (await dev.tenant('raw', ['ADMIN'])).tokens['ADMIN']!;
+    await dev.gql(as, SET, { i: { name: 'key', type: 'bearer', secret: { token: SECRET }, allowedHosts: ['api.example.com'] } });
+    const wf = await dev.gql(as, 'mutation($d: JSON!) { createWorkflow(input: { name: "peek", definition: $d }) { id } }', { d: { steps: [{ id: 'p', uses: 'vault-reader/peek@1', credential: 'key' }] } });
+    const peek = async () => {
+      const started = await dev.gql(as, 'mutation($w: ID!) { startRun(input: { workflowId: $w }) { id } }', { w: wf.data.createWorkflow.id });
+      return waitFor(async () => {
+        const r = (await dev.gql(as, `query($id: ID!) { run(id: $id) { ${RUN_FIELDS} } }`, { id: started.data.startRun.id })).data.run;
+        return r.status === 'SUCCEEDED' || r.status === 'FAILED' ? r.steps[0] : undefined;
+      }, 'peek run');
+    };
+    t.deepEqual((await peek()).output, { type: 'bearer', handle: 'string', secret: null }, 'asked for, not yet approved: no secret');
+    const approved = await dev.gql(ADMIN_TOKEN, 'mutation { setPluginPolicy(input: { name: "vault-reader", rawSecretAccessApproved: true }) { rawSecretAccessApproved } }');
+    t.true(approved.data?.setPluginPolicy.rawSecretAccessApproved);
+    const seenAfter = await waitFor(async () => {
+      const step = await peek();
+      return step.output?.secret ? step : undefined;
+    }, 'the approval to apply (policy cache)', 10_000);
+    t.deepEqual(seenAfter.output.secret, { token: SECRET });
+  } finally {
+    await dev.stop();
+  }
 });
