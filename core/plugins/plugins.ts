@@ -3,6 +3,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { isUniqueViolation } from '../db/database.js';
 import { AppError, badInput } from '../errors.js';
 import { newId } from '../ids.js';
+import { compareVersions } from '../versions.js';
 import type { Logger } from '../logger.js';
 import { recordAudit } from '../audit/audit.js';
 import { authorize, type RequestContext } from '../auth/roles.js';
@@ -213,12 +214,3 @@ function isHostOrCidr(value: string): boolean {
   return Number(bits) <= (family === 4 ? 32 : 128);
 }
 
-function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < 3; i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}

@@ -4,6 +4,7 @@
  * grammar (literals, paths, `!`, comparisons, `&&`, `||`, parentheses) evaluated by a tree
  * walk. There is deliberately no eval/Function/vm and no call syntax anywhere.
  */
+import { appendPath } from '../jsonPaths.js';
 import type { TemplateScope } from './definition.js';
 
 export type BinaryOp = '==' | '!=' | '<' | '<=' | '>' | '>=' | '&&' | '||';
@@ -391,12 +392,6 @@ export interface TemplateReference {
   error?: string;
 }
 
-/** Appends a key to a display path the way validation messages write them. */
-export function appendPath(base: string, key: string | number): string {
-  if (typeof key === 'number') return `${base}[${key}]`;
-  if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)) return base ? `${base}.${key}` : key;
-  return `${base}[${JSON.stringify(key)}]`;
-}
 
 function describe(path: string, src: string, expr: Expr): TemplateReference {
   const ref: TemplateReference = { path, expression: src.trim(), roots: [], stepIds: [], readsAllSteps: false };

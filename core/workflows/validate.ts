@@ -6,7 +6,8 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { invalid, type ValidationIssue } from '../errors.js';
 import type { ActionCatalog, DefinitionLimits, StepDefinition, WorkflowDefinition } from './definition.js';
-import { appendPath, conditionReferences, TEMPLATE_ROOTS, templateReferences, type TemplateReference } from './templates.js';
+import { appendPath, pointerToPath, withArticle } from '../jsonPaths.js';
+import { conditionReferences, TEMPLATE_ROOTS, templateReferences, type TemplateReference } from './templates.js';
 
 /** Enough to fix a definition in a few rounds without flooding the client. */
 const MAX_ISSUES = 50;
@@ -66,17 +67,7 @@ const schema = {
 const ajv = new Ajv({ allErrors: true, verbose: true, strict: true });
 const checkShape = ajv.compile(schema);
 
-/** `/steps/2/needs/0` → `steps[2].needs[0]`. */
-function pointerToPath(pointer: string): string {
-  if (!pointer) return '';
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce<string>((path, seg) => appendPath(path, /^(0|[1-9][0-9]*)$/.test(seg) ? Number(seg) : seg), '');
-}
 
-const withArticle = (type: string): string => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`);
 
 function issueFromAjv(e: ErrorObject): ValidationIssue {
   const at = pointerToPath(e.instancePath);

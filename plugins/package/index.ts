@@ -47,4 +47,4 @@ export {
   type VerificationResult,
   type VerifyOptions,
 } from './verify.js';
-export { compareVersions, isVersion } from './version.js';
+export { compareVersions, isVersion } from '../../core/versions.js';

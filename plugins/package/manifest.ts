@@ -6,7 +6,8 @@
  * checked in code afterwards.
  */
 import { Ajv, type ErrorObject } from 'ajv';
-import { VERSION_PATTERN } from './version.js';
+import { appendPath, pointerToPath, withArticle } from '../../core/jsonPaths.js';
+import { VERSION_PATTERN } from '../../core/versions.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const DEFAULT_ENTRY = 'plugin.js';
@@ -145,23 +146,8 @@ const checkShape = ajv.compile(schema);
 // that the strict instance would reject, and only meta-schema conformance matters here.
 const schemaChecker = new Ajv({ allErrors: true, strict: false, validateSchema: true });
 
-export function appendPath(base: string, key: string | number): string {
-  if (typeof key === 'number') return `${base}[${key}]`;
-  if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)) return base ? `${base}.${key}` : key;
-  return `${base}[${JSON.stringify(key)}]`;
-}
 
-/** `/actions/1/name` under `base` → `base.actions[1].name`. */
-function pointerToPath(pointer: string, base = ''): string {
-  if (!pointer) return base;
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce<string>((path, seg) => appendPath(path, /^(0|[1-9][0-9]*)$/.test(seg) ? Number(seg) : seg), base);
-}
 
-const withArticle = (type: string): string => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`);
 
 function issueFromAjv(e: ErrorObject): ManifestIssue {
   const at = pointerToPath(e.instancePath);

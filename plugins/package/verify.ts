@@ -22,7 +22,7 @@ import {
   SIGNATURE_VERSION,
   type PackageSignature,
 } from './signing.js';
-import { compareVersions, isVersion } from './version.js';
+import { compareVersions, isVersion } from '../../core/versions.js';
 
 export type VerificationCode =
   /** No SIGNATURE.json (and `allowUnsigned` is off). */
