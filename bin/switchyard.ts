@@ -10,6 +10,7 @@ import { ROLES, type Role } from '../core/auth/roles.js';
 import { recordAudit } from '../core/audit/audit.js';
 import { isId } from '../core/ids.js';
 import { startAppliance } from '../server/appliance.js';
+import { registerPluginCommands } from './pluginCommands.js';
 
 function config(overrides: Partial<Config> = {}): Config {
   try {
@@ -115,6 +116,8 @@ token
     process.stdout.write(`${created.token}\n`);
     process.stderr.write(`token ${created.apiToken.prefix} (${created.apiToken.id}) created; it is shown only this once\n`);
   });
+
+registerPluginCommands(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   process.stderr.write(`switchyard: ${error instanceof Error ? error.message : String(error)}\n`);
