@@ -11,6 +11,8 @@ import { recordAudit } from '../core/audit/audit.js';
 import { isId } from '../core/ids.js';
 import { startAppliance } from '../server/appliance.js';
 import { registerPluginCommands } from './pluginCommands.js';
+import { MasterKeyRing } from '../core/credentials/masterKeys.js';
+import { CredentialService } from '../core/credentials/credentials.js';
 
 function config(overrides: Partial<Config> = {}): Config {
   try {
@@ -115,6 +117,21 @@ token
     );
     process.stdout.write(`${created.token}\n`);
     process.stderr.write(`token ${created.apiToken.prefix} (${created.apiToken.id}) created; it is shown only this once\n`);
+  });
+
+const keys = program.command('keys').description('Manage the master key that wraps the tenants\' credential data keys.');
+keys
+  .command('rotate')
+  .description('Put a new master key first in SWITCHYARD_MASTER_KEY_FILE and re-wrap every tenant data key under it. '
+    + 'No downtime: credentials themselves are not re-encrypted, and running processes re-read the key file when they meet the new key.')
+  .option('--prune', 'also remove keys that no data key needs any more (after every process has picked up the new key file)')
+  .action(async (opts: { prune?: boolean }) => {
+    const cfg = config();
+    const { ring } = MasterKeyRing.open(cfg.masterKeyFile, { create: false });
+    const result = await withDatabase(cfg, (db) => new CredentialService(db, ring).rotateMasterKey({ prune: opts.prune === true }));
+    process.stdout.write(`master key ${result.masterKeyId} is current; ${result.rewrapped} tenant data key(s) re-wrapped`
+      + `${result.pruned.length ? `; removed key(s) ${result.pruned.join(', ')}` : ''}\n`);
+    process.exit(0);
   });
 
 registerPluginCommands(program);
