@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { BenchResults } from './report.js';
-import { rawJobsPerSecond } from './report.js';
+import { bareCallsPerSecond, rawJobsPerSecond } from './report.js';
 import type { ThroughputResult } from './scenarios.js';
 import { fmt } from './stats.js';
 
@@ -127,6 +127,7 @@ export function analysis(r: BenchResults): string[] {
         `(about ${fmt(l.client.p50 / 4, 1)} ms per link: notify, fetch, claim transaction, commit, job completion).`,
     );
   }
+  out.push(...sandboxAnalysis(r, rawRate, eng?.nodeMs != null && eng.pgMs != null ? eng.nodeMs + eng.pgMs : null));
   out.push(
     `- **Worker options.** This run used concurrency ${r.worker.concurrency} and batch size ${r.worker.batchSize} with a pool of ${r.worker.poolSize}, ` +
       'the appliance\'s defaults unless the command says otherwise. The local queue (`SWITCHYARD_WORKER_BATCH_SIZE`) removes graphile-worker\'s ' +
@@ -135,5 +136,68 @@ export function analysis(r: BenchResults): string[] {
       'waits for its group commit, so concurrency can exceed the pool size.',
     `- Raw baseline this run: ${fmt(rawRate)} jobs/s (mean of ${raw.map((t) => fmt(t.perSecond)).join(' and ')}).`,
   );
+  return out;
+}
+
+/**
+ * The sandbox paragraphs. Where the time goes is read off sandbox/runtime: per warm call the
+ * thread runs the plugin script and the action in a context made (with the bootstrap) after
+ * the previous call; the rest is the trip appliance → sandbox process → thread and back.
+ */
+function sandboxAnalysis(r: BenchResults, rawRate: number, engineCpuPerStep: number | null): string[] {
+  const out: string[] = [];
+  const cores = os.cpus().length;
+  const s = r.sandbox.ok ? r.sandbox.value : null;
+  if (s) {
+    const bare = bareCallsPerSecond(s);
+    const bareCpu = s.bare.map((b) => (b.cpu ? b.cpu.nodeMs / b.calls : Number.NaN)).filter(Number.isFinite);
+    const bareMs = bareCpu.length ? bareCpu.reduce((a, b) => a + b, 0) / bareCpu.length : Number.NaN;
+    const c = s.sandboxed.cpu;
+    const hostMs = c ? c.nodeMs / s.sandboxed.calls : Number.NaN;
+    const childMs = c?.postgresMs != null ? c.postgresMs / s.sandboxed.calls : Number.NaN;
+    const ipcMs = s.warm.client.p50 - s.warm.worker.p50;
+    out.push(
+      `- **Sandbox, one call.** A warm noop call took ${fmt(s.warm.client.p50, 2)} ms at the median through \`SandboxSupervisor.invoke\`, ` +
+        `of which ${fmt(s.warm.worker.p50, 2)} ms inside the worker thread: the plugin script's top level and the action, in a fresh context ` +
+        'that the thread made, with the bootstrap run in it, right after the previous call (`prepareNext`): making a context is about ' +
+        'half a millisecond, most of an invocation, and is never reused by a second invocation. The other ' +
+        `${fmt(ipcMs, 2)} ms are the trip: structured-clone IPC from the appliance to the sandbox process, a MessageChannel and piscina ` +
+        'to the thread, and the result back the same way; calls one right after the other, as here, also meet the previous call\'s ' +
+        'context being made on the other core, which slows the trip as much as it speeds the worker when the machine has no idle core. A cold call adds an isolate, the compilation of the script and of the bootstrap: ' +
+        `${fmt(s.cold.worker.p50, 2)} ms in the worker, ${fmt(s.cold.client.p50, 2)} ms in all.`,
+      `- **Sandbox, invocations/s.** With ${s.inflight} calls in flight the sandbox ran ${fmt(s.sandboxed.perSecond)} noop calls/s on ` +
+        `${s.poolSize} threads, bare isolated-vm ${fmt(bare)}/s (ratio ${fmt(s.sandboxed.perSecond / bare, 2)}). ` +
+        `Bare isolated-vm costs ${fmt(bareMs, 2)} ms of CPU a call (context, script, action, piscina); through the supervisor a call cost ` +
+        `${fmt(childMs, 2)} ms in the sandbox process and ${fmt(hostMs, 2)} ms in the appliance's process. The difference is the isolation ` +
+        'itself: the bootstrap run in every context, the limits (deadline and CPU timers, CPU time reads), the IPC to and from a second ' +
+        'process with its serialisation, and a MessageChannel per call for cancel and log lines. ' +
+        `With ${s.poolSize} threads on ${cores} cores, the pool already keeps the cores busy, so that extra CPU comes straight off the rate; ` +
+        'on a machine with cores to spare beyond the pool, the two processes\' main threads run beside it.',
+    );
+  }
+  const e = r.sandboxed.ok ? r.sandboxed.value : null;
+  if (e) {
+    const u = perUnit(e, 2);
+    const sbx = e.sandboxCpu?.postgresMs != null && e.done ? e.sandboxCpu.postgresMs / (e.done * 2) : null;
+    const ratio = e.stepsPerSecond / rawRate;
+    const total = u && u.nodeMs !== null && u.pgMs !== null && sbx !== null ? u.nodeMs + u.pgMs + sbx : null;
+    out.push(
+      `- **Sandboxed steps.** Two-step workflows of \`core/code@1\` steps ran ${fmt(e.stepsPerSecond)} steps/s (${fmt(ratio, 2)} of raw ` +
+        `graphile-worker's jobs/s). ` +
+        (u && u.nodeMs !== null && u.pgMs !== null && sbx !== null
+          ? `A step cost ${fmt(u.nodeMs, 2)} ms of CPU in the appliance's process, ${fmt(u.pgMs, 2)} ms in PostgreSQL and ${fmt(sbx, 2)} ms ` +
+            `in the sandbox process (${fmt(total!, 2)} ms in all${engineCpuPerStep !== null ? `, against ${fmt(engineCpuPerStep, 2)} ms for a core/noop step` : ''}). `
+          : '') +
+        'On top of a core step, a sandboxed one pays the executor (plugin lookup, input schema, limits, egress policy), the sandbox call ' +
+        'above, and core/code compiling the tenant\'s code with `new AsyncFunction` in each fresh context. ' +
+        `The sandbox pool (${e.poolSize} threads) and the engine share the machine's ${cores} cores with PostgreSQL, so the CPU per step, ` +
+        'not a queue, is what limits it' +
+        (total !== null && Number.isFinite(rawRate)
+          ? `: with the cores to itself it could not pass about ${fmt((cores * 1000) / total)} steps/s, and a ratio of 0.4 ` +
+            `(${fmt(0.4 * rawRate)} steps/s) needs at most ${fmt((cores * 1000) / (0.4 * rawRate), 2)} ms of CPU per step in all, ` +
+            `against ${fmt(total, 2)} ms here (a fresh context alone is about 0.5 ms).`
+          : '.'),
+    );
+  }
   return out;
 }

@@ -51,8 +51,19 @@ function contextFor(tokenId: string, role: Role, tenantId: string | null, name: 
   return { actor: { tokenId, tokenName: name, role, tenantId }, requestId: randomUUID() };
 }
 
-/** An appliance (engine + HTTP) on `databaseUrl` with one tenant and one workflow of `steps` noop steps. */
-export async function startBenchAppliance(databaseUrl: string, steps: number): Promise<BenchAppliance> {
+/** A linear workflow of `n` sandboxed core/code steps, each returning the run input (`return input;`). */
+export function codeChain(n: number): { name: string; steps: { id: string; uses: string; with: { code: string }; needs?: string[] }[] } {
+  return {
+    name: `code-${n}`,
+    steps: Array.from({ length: n }, (_, i) => ({ id: `s${i + 1}`, uses: 'core/code@1', with: { code: 'return input;' }, ...(i > 0 ? { needs: [`s${i}`] } : {}) })),
+  };
+}
+
+/**
+ * An appliance (engine + HTTP + sandbox) on `databaseUrl` with one tenant and one workflow:
+ * `steps` noop steps unless another definition is given.
+ */
+export async function startBenchAppliance(databaseUrl: string, steps: number, definition?: { name: string; steps: object[] }): Promise<BenchAppliance> {
   const config = benchConfig(databaseUrl);
   const appliance = await startAppliance(config, { logger: createLogger('silent') });
   try {
@@ -64,7 +75,9 @@ export async function startBenchAppliance(databaseUrl: string, steps: number): P
     const admin = await db.tx('system', (q) =>
       insertToken(q, { tenantId: tenant.id, role: 'ADMIN', name: 'bench admin', expiresInSeconds: null, createdBy: system.apiToken.id }));
     const ctx = contextFor(admin.apiToken.id, 'ADMIN', tenant.id, 'bench admin');
-    const workflow = await workflows.create(ctx, { name: `noop-${steps}`, definition: noopChain(steps) });
+    const workflow = await workflows.create(ctx, definition
+      ? { name: definition.name, definition: { steps: definition.steps } }
+      : { name: `noop-${steps}`, definition: noopChain(steps) });
     return {
       appliance, url: appliance.url!, tenantId: tenant.id, ctx, token: admin.token, workflowId: workflow.id,
       async succeeded() {

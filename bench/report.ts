@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { ServerInfo } from './db.js';
 import type { WorkerOptions } from './fixture.js';
 import type { LatencyResult, ThroughputResult } from './scenarios.js';
+import type { CallsThroughput, SandboxActionResult, SandboxedEngineResult, SandboxLatency } from './sandbox.js';
 import { fmt } from './stats.js';
 
 export interface Sizes {
@@ -13,6 +14,11 @@ export interface Sizes {
   rate: number;
   rateSeconds: number;
   timeoutSeconds: number;
+  sandboxWarmCalls: number;
+  sandboxColdCalls: number;
+  sandboxCalls: number;
+  sandboxInflight: number;
+  sandboxedRuns: number;
 }
 
 /** Each scenario's result, or the error that stopped it. */
@@ -31,6 +37,10 @@ export interface BenchResults {
   http: Outcome<ThroughputResult>;
   light: Outcome<LatencyResult>;
   loaded: Outcome<LatencyResult>;
+  /** A noop plugin action through the sandbox supervisor, against bare isolated-vm. */
+  sandbox: Outcome<SandboxActionResult>;
+  /** Two-step workflows of sandboxed core/code steps through the service layer. */
+  sandboxed: Outcome<SandboxedEngineResult>;
   totalSeconds: number;
 }
 
@@ -87,6 +97,46 @@ export function tableRows(r: BenchResults): Row[] {
   const loaded = value(r.loaded);
   rows.push([`Latency startRun → SUCCEEDED, three steps, ${fmt(r.sizes.rate)} runs/s offered for ${r.sizes.rateSeconds} s: P50 / P95 / P99`,
     loaded ? latencyCell(loaded) : failed(r.loaded), 'P95 < 250 ms', verdict(loaded ? loaded.client.p95 < 250 && loaded.succeeded === loaded.asked : false)]);
+  rows.push(...sandboxRows(r, rawRate));
+  return rows;
+}
+
+/** Mean invocations/s of the bare isolated-vm baseline (before and after), the denominator of the sandbox ratio. */
+export function bareCallsPerSecond(s: SandboxActionResult): number {
+  return s.bare.length ? s.bare.reduce((a, t) => a + t.perSecond, 0) / s.bare.length : Number.NaN;
+}
+
+function sandboxLatencyCell(l: SandboxLatency): string {
+  return `${fmt(l.client.p50, 2)} / ${fmt(l.client.p95, 2)} ms (in the worker ${fmt(l.worker.p50, 2)} / ${fmt(l.worker.p95, 2)} ms)`;
+}
+
+function sandboxRows(r: BenchResults, rawRate: number): Row[] {
+  const rows: Row[] = [];
+  const s = value(r.sandbox);
+  const pool = s ? `pool of ${s.poolSize} threads` : 'appliance pool size';
+  if (!s) {
+    rows.push([`Sandboxed noop action via SandboxSupervisor.invoke (${pool})`, failed(r.sandbox), 'warm P50 ≤ 1 ms, cold P50 ≤ 10 ms', verdict(false)]);
+  } else {
+    rows.push([`Sandboxed noop action, warm (cached script, fresh context; ${fmt(s.warm.client.count)} calls one at a time): P50 / P95 via SandboxSupervisor.invoke`,
+      sandboxLatencyCell(s.warm), 'P50 ≤ 1 ms', verdict(s.warm.client.count > 0 && s.warm.client.p50 <= 1)]);
+    rows.push([`Sandboxed noop action, cold (a script no thread has seen; ${fmt(s.cold.client.count)} calls): P50 / P95 via SandboxSupervisor.invoke`,
+      sandboxLatencyCell(s.cold), 'P50 ≤ 10 ms', verdict(s.cold.client.count > 0 && s.cold.client.p50 <= 10)]);
+    const bare = bareCallsPerSecond(s);
+    const ratio = s.sandboxed.perSecond / bare;
+    rows.push([`Sandboxed noop action: invocations/s (${pool}, ${s.inflight} in flight, ${fmt(s.sandboxed.calls)} calls)`,
+      `${fmt(s.sandboxed.perSecond)}/s (bare isolated-vm on piscina: **${fmt(bare)}/s**, ${s.bare.map((b) => fmt(b.perSecond)).join(' / ')})`, '—', '—']);
+    rows.push(['Sandboxed noop action: invocations/s ÷ bare isolated-vm invocations/s', fmt(ratio, 2), '≥ 0.80', verdict(Number.isFinite(ratio) ? ratio >= 0.8 : null)]);
+  }
+  const e = value(r.sandboxed);
+  if (!e) {
+    rows.push([`Engine with sandboxed steps: two-step core/code runs/s (${fmt(r.sizes.sandboxedRuns)} runs)`, failed(r.sandboxed), '—', '—']);
+    rows.push(['Engine with sandboxed steps: steps/s ÷ raw jobs/s', failed(r.sandboxed), '≥ 0.40', verdict(false)]);
+  } else {
+    const ratio = e.stepsPerSecond / rawRate;
+    rows.push([`Engine with sandboxed steps via service layer: two-step core/code runs/s (${fmt(e.asked)} runs, ${r.sizes.inflight} starts in flight, sandbox pool of ${e.poolSize})`,
+      `${fmt(e.perSecond)} runs/s, ${fmt(e.stepsPerSecond)} steps/s${partial(e)}`, '—', '—']);
+    rows.push(['Engine with sandboxed steps: steps/s ÷ raw jobs/s', fmt(ratio, 2), '≥ 0.40', verdict(Number.isFinite(ratio) && e.completed ? ratio >= 0.4 : false)]);
+  }
   return rows;
 }
 
@@ -128,6 +178,7 @@ function pct(x: number | undefined): string {
 function detailTable(r: BenchResults): string {
   const scenarios = ([
     ['raw, before', r.raw, 1, 'job'], ['engine, service layer', r.service, 2, 'step'], ['engine, HTTP GraphQL', r.http, 2, 'step'], ['raw, after', r.rawAfter, 1, 'job'],
+    ['engine, sandboxed steps', r.sandboxed, 2, 'step'],
   ] as const).flatMap(([name, o, per, unit]) => (o.ok ? [{ name, unit, t: o.value, units: o.value.done * per }] : []));
   type S = (typeof scenarios)[number];
   const per = (x: number | null | undefined, s: S, digits: number) => (x === null || x === undefined || !s.units ? 'n/a' : fmt(x / s.units, digits));
@@ -145,6 +196,8 @@ function detailTable(r: BenchResults): string {
     ['Machine CPU busy (all processes)', (s) => pct(s.t.cpu?.machineBusy)],
     ['of which this Node process', (s) => pct(s.t.cpu?.nodeBusy)],
     ['of which PostgreSQL', (s) => pct(s.t.cpu?.postgresBusy ?? undefined)],
+    ['of which the sandbox process', (s) => ('sandboxCpu' in s.t ? pct((s.t as SandboxedEngineResult).sandboxCpu?.postgresBusy ?? undefined) : '—')],
+    ['Sandbox process CPU ms per unit', (s) => ('sandboxCpu' in s.t ? per((s.t as SandboxedEngineResult).sandboxCpu?.postgresMs, s, 2) : '—')],
   ];
   return markdownTable(['Throughput scenario', ...scenarios.map((s) => s.name)], measures.map(([label, f]) => [label, ...scenarios.map(f)]));
 }
@@ -162,6 +215,39 @@ function latencyDetailRows(r: BenchResults): string[][] {
     ]);
   }
   return rows;
+}
+
+const SANDBOX_LATENCY_HEADER = ['Sandboxed noop action', 'Calls', 'Client P50/P95/P99/max ms', 'In the worker P50/P95/P99/max ms'];
+
+function sandboxLatencyRows(s: SandboxActionResult): string[][] {
+  const p = (x: { p50: number; p95: number; p99: number; max: number }) => `${fmt(x.p50, 2)} / ${fmt(x.p95, 2)} / ${fmt(x.p99, 2)} / ${fmt(x.max, 2)}`;
+  return ([['warm, one at a time', s.warm], ['cold, one at a time', s.cold]] as const).map(([name, l]) => [
+    name, `${fmt(l.client.count)}${l.misclassified ? ` (${l.misclassified} left out: not ${name.slice(0, 4)})` : ''}`, p(l.client), p(l.worker),
+  ]);
+}
+
+const SANDBOX_THROUGHPUT_HEADER = ['Invocations/s scenario', 'Calls', 'Seconds', 'Invocations/s', 'CPU ms per call (this process / sandbox process)', 'Machine CPU busy'];
+
+function sandboxThroughputRows(s: SandboxActionResult): string[][] {
+  const row = (name: string, t: CallsThroughput) => [
+    name, fmt(t.calls), fmt(t.seconds, 2), fmt(t.perSecond),
+    t.cpu ? `${fmt(t.cpu.nodeMs / t.calls, 3)} / ${t.cpu.postgresMs === null ? '—' : fmt(t.cpu.postgresMs / t.calls, 3)}` : 'n/a',
+    pct(t.cpu?.machineBusy),
+  ];
+  return [
+    row('bare isolated-vm on piscina, before', s.bare[0]!),
+    row('SandboxSupervisor.invoke', s.sandboxed),
+    ...(s.bare[1] ? [row('bare isolated-vm on piscina, after', s.bare[1])] : []),
+  ];
+}
+
+function sandboxSections(r: BenchResults): string[] {
+  const s = value(r.sandbox);
+  if (!s) return [];
+  return [
+    markdownTable(SANDBOX_LATENCY_HEADER, sandboxLatencyRows(s)), '',
+    markdownTable(SANDBOX_THROUGHPUT_HEADER, sandboxThroughputRows(s)), '',
+  ];
 }
 
 export function machineLines(r: BenchResults): string[] {
@@ -188,6 +274,7 @@ export function consoleSummary(r: BenchResults): string {
     '',
     markdownTable(LATENCY_HEADER, latencyDetailRows(r)),
     '',
+    ...sandboxSections(r),
     ...statementSections(r),
   ].join('\n');
 }
@@ -218,6 +305,7 @@ export function markdownReport(r: BenchResults, analysis: string[]): string {
     '',
     markdownTable(LATENCY_HEADER, latencyDetailRows(r)),
     '',
+    ...sandboxSections(r),
     ...statementSections(r),
     '- Runs/s and steps/s: from the first start until the last run settled (the starts overlap the execution), after 100 uncounted warm-up runs. ' +
       'The service-layer load generator runs in the appliance\'s own Node process; the HTTP client runs in a separate process ' +
@@ -227,6 +315,16 @@ export function markdownReport(r: BenchResults, analysis: string[]): string {
     '- Client latency: from the call to `startRun` (at light load) or its scheduled time (open-loop offered load) until the notification ' +
       'of the run\'s final event arrived on a separate LISTEN connection; PostgreSQL delivers it only after the commit. ' +
       'Recorded latency: `finished_at - created_at` of the run row (both stamped by the appliance just before the commits).',
+    '- Sandboxed noop action: the plugin `defineAction(\'noop\', async (input) => input)` through `SandboxSupervisor.invoke` ' +
+      '(appliance process → sandbox process over IPC → piscina thread → isolated-vm isolate and back), with the pool size of the appliance ' +
+      '(`SWITCHYARD_SANDBOX_POOL_SIZE`, default the number of cores). Client latency is from the call until its promise resolved; ' +
+      '"in the worker" is `stats.wallMs`. Warm: the script is cached, each call gets a fresh context. Cold: each call\'s script text ' +
+      'differs by a comment, so its sha256 is new and a thread makes an isolate and compiles it. Invocations/s are compared with bare ' +
+      'isolated-vm (`bench/sandboxBareWorker.ts`): the same script on a piscina pool of the same size in the benchmark\'s process, ' +
+      'isolate and compiled script cached per thread, a fresh context per call, no supervisor, no IPC, no bootstrap; measured before ' +
+      'and after, and the ratio uses the mean.',
+    '- Engine with sandboxed steps: as the service-layer engine scenario, with a workflow of two `core/code@1` steps (`return input;`), ' +
+      'each run in the sandbox; the ratio is its steps/s over the raw graphile-worker jobs/s of this run.',
     '- DB commits and WAL bytes: server-wide deltas from `pg_stat_database` and `pg_stat_wal` over the scenario, divided by the jobs or steps it ran ' +
       '(they include the benchmark\'s own polling, a few commits a second). Machine CPU from `/proc/stat`; Node CPU is this process\'s share of all cores.',
     '',
@@ -238,8 +336,12 @@ export function markdownReport(r: BenchResults, analysis: string[]): string {
     '',
     '`npm run bench` starts an embedded PostgreSQL in a temporary directory (or uses `DATABASE_URL`) and writes this file. ' +
       'Sizes can be reduced for a quick check: `BENCH_RAW_JOBS`, `BENCH_RUNS`, `BENCH_HTTP_RUNS`, `BENCH_INFLIGHT`, `BENCH_LIGHT_RUNS`, ' +
-      '`BENCH_RATE`, `BENCH_RATE_SECONDS`, `BENCH_TIMEOUT_S`; `BENCH_OUTPUT=-` prints without writing this file, `BENCH_OUTPUT=<path>` writes elsewhere. ' +
-      'Worker options come from the appliance\'s own configuration (`SWITCHYARD_WORKER_CONCURRENCY`, `SWITCHYARD_WORKER_BATCH_SIZE`, `SWITCHYARD_DB_POOL_SIZE`).',
+      '`BENCH_RATE`, `BENCH_RATE_SECONDS`, `BENCH_TIMEOUT_S`; for the sandbox, `BENCH_SANDBOX_WARM` (warm calls, default 2,000), ' +
+      '`BENCH_SANDBOX_COLD` (cold calls, 200), `BENCH_SANDBOX_CALLS` (calls per invocations/s measurement, 20,000), ' +
+      '`BENCH_SANDBOX_INFLIGHT` (calls in flight, 32) and `BENCH_SANDBOXED_RUNS` (runs of the sandboxed workflow, 2,000); ' +
+      '`BENCH_OUTPUT=-` prints without writing this file, `BENCH_OUTPUT=<path>` writes elsewhere. ' +
+      'Worker options come from the appliance\'s own configuration (`SWITCHYARD_WORKER_CONCURRENCY`, `SWITCHYARD_WORKER_BATCH_SIZE`, `SWITCHYARD_DB_POOL_SIZE`), ' +
+      'and so does the sandbox pool size (`SWITCHYARD_SANDBOX_POOL_SIZE`).',
     '',
   ].join('\n');
 }

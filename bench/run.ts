@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: raw graphile-worker baseline, engine throughput (service layer and
- * HTTP GraphQL) and startRun → SUCCEEDED latency, in one run against one PostgreSQL.
+ * HTTP GraphQL), startRun → SUCCEEDED latency, the plugin sandbox (a noop action against bare
+ * isolated-vm, and a workflow of sandboxed steps), in one run against one PostgreSQL.
  * Prints a table and writes docs/PERFORMANCE.md (see bench/report.ts).
  */
 import fs from 'node:fs';
@@ -11,6 +12,7 @@ import { BenchServer } from './db.js';
 import { loadConfig } from '../core/config.js';
 import { workerOptions } from './fixture.js';
 import { engineThroughput, rawWorker, runLatency } from './scenarios.js';
+import { sandboxAction, sandboxedEngine } from './sandbox.js';
 import { consoleSummary, markdownReport, type BenchResults, type Outcome, type Sizes } from './report.js';
 import { analysis } from './analysis.js';
 
@@ -33,6 +35,11 @@ const sizes: Sizes = {
   rate: size('BENCH_RATE', 200),
   rateSeconds: size('BENCH_RATE_SECONDS', 10),
   timeoutSeconds: size('BENCH_TIMEOUT_S', 300),
+  sandboxWarmCalls: size('BENCH_SANDBOX_WARM', 2_000),
+  sandboxColdCalls: size('BENCH_SANDBOX_COLD', 200),
+  sandboxCalls: size('BENCH_SANDBOX_CALLS', 20_000),
+  sandboxInflight: size('BENCH_SANDBOX_INFLIGHT', 32),
+  sandboxedRuns: size('BENCH_SANDBOXED_RUNS', 2_000),
 };
 const timeoutMs = sizes.timeoutSeconds * 1000;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -42,7 +49,7 @@ const output = outputSetting === '-' ? null : path.resolve(repoRoot, outputSetti
 /** The command line, with every benchmark-relevant variable that was set (DATABASE_URL without its value). */
 function commandLine(): string {
   const vars = Object.keys(env)
-    .filter((k) => /^(BENCH_|SWITCHYARD_(WORKER|DB_POOL|POLL))/.test(k) && k !== 'BENCH_OUTPUT')
+    .filter((k) => /^(BENCH_|SWITCHYARD_(WORKER|DB_POOL|POLL|SANDBOX_POOL))/.test(k) && k !== 'BENCH_OUTPUT')
     .sort()
     .map((k) => `${k}=${env[k]}`);
   if (env['DATABASE_URL']) vars.unshift('DATABASE_URL=…');
@@ -68,9 +75,10 @@ async function attempt<T>(name: string, fn: () => Promise<T>): Promise<Outcome<T
 
 async function main(): Promise<number> {
   // The worker options come from the appliance's own configuration, so both sides use the same.
-  const worker = workerOptions(loadConfig(env));
+  const config = loadConfig(env);
+  const worker = workerOptions(config);
   // Hard stop: everything below is bounded, but the benchmark must never hang a CI job.
-  const overallMs = timeoutMs * 6 + 600_000;
+  const overallMs = timeoutMs * 8 + 600_000;
   setTimeout(() => { log(`exceeded ${overallMs / 1000} s in all; giving up`); process.exit(2); }, overallMs).unref();
 
   const started = performance.now();
@@ -94,8 +102,12 @@ async function main(): Promise<number> {
     const light = await attempt('latency, light load', () => runLatency(server, { kind: 'sequential', runs: sizes.lightRuns }, 3, timeoutMs));
     const loaded = await attempt(`latency, ${sizes.rate} runs/s offered`, () =>
       runLatency(server, { kind: 'rate', perSecond: sizes.rate, seconds: sizes.rateSeconds }, 3, timeoutMs));
+    const sandbox = await attempt(`sandboxed noop action, pool of ${config.sandboxPoolSize}`, () => sandboxAction(config.sandboxPoolSize, {
+      warmCalls: sizes.sandboxWarmCalls, coldCalls: sizes.sandboxColdCalls, calls: sizes.sandboxCalls, inflight: sizes.sandboxInflight,
+    }));
+    const sandboxed = await attempt('engine with sandboxed steps via service layer', () => sandboxedEngine(server, sizes.sandboxedRuns, sizes.inflight, timeoutMs));
     const results: BenchResults = {
-      date: new Date(), command: commandLine(), server: info, worker, sizes, raw, rawAfter, service, http, light, loaded,
+      date: new Date(), command: commandLine(), server: info, worker, sizes, raw, rawAfter, service, http, light, loaded, sandbox, sandboxed,
       totalSeconds: (performance.now() - started) / 1000,
     };
     process.stdout.write(`\n${consoleSummary(results)}\n\n`);
@@ -104,7 +116,7 @@ async function main(): Promise<number> {
       fs.writeFileSync(output, markdownReport(results, analysis(results)));
       log(`wrote ${path.relative(process.cwd(), output) || output}`);
     }
-    return [raw, rawAfter, service, http, light, loaded].every((o) => o.ok) ? 0 : 1;
+    return [raw, rawAfter, service, http, light, loaded, sandbox, sandboxed].every((o) => o.ok) ? 0 : 1;
   } finally {
     await server.close();
   }

@@ -87,12 +87,13 @@ export async function rawWorker(server: BenchServer, options: WorkerOptions, job
 /** Starts `count` runs with `inflight` starts in flight. */
 type Starter = (bench: BenchAppliance, count: number, inflight: number) => Promise<void>;
 
-const startRunViaService = async (bench: BenchAppliance, i: number): Promise<string> =>
+export const startRunViaService = async (bench: BenchAppliance, i: number): Promise<string> =>
   (await bench.appliance.services.runs.startRun(bench.ctx, { workflowId: bench.workflowId, input: { i } })).id;
 const viaService: Starter = (bench, count, inflight) => boundedParallel(count, inflight, (i) => startRunViaService(bench, i));
 const viaHttp: Starter = (bench, count, inflight) => startRunsOverHttp(bench, count, inflight);
 
-async function settle(bench: BenchAppliance, timeoutMs: number): Promise<boolean> {
+/** Waits until the tenant has no run left QUEUED, RUNNING or WAITING; false after `timeoutMs`. */
+export async function settle(bench: BenchAppliance, timeoutMs: number): Promise<boolean> {
   const { db } = bench.appliance.services;
   return waitUntil(async () => !(await db.query<{ busy: boolean }>({ tenantId: bench.tenantId }, ACTIVE)).rows[0]!.busy, timeoutMs);
 }

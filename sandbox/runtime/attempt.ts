@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import ivm from 'isolated-vm';
-import { BOOTSTRAP_SOURCE } from './guest/bootstrap.js';
+import { bootstrapScript } from './guest/bootstrap.js';
 import { EGRESS_CODES, failed, failure, isPluginCode, messageOf } from './errors.js';
+import { prepareGuestContext, releaseGuestContext, type GuestContext } from './guestContext.js';
 import { GUEST_CAPS, HostBridge } from './hostBridge.js';
 import { IsolateCache, type CachedIsolate } from './isolateCache.js';
-import type { PortFromWorker, PortToWorker, WorkerTask } from './protocol.js';
+import type { PortToWorker, WorkerTask } from './protocol.js';
 import type { SandboxInvocation, SandboxResult, SandboxStats } from './types.js';
 
 /** Per thread: isolates keyed by script and memory limit (a limit is fixed when an isolate is made). */
@@ -13,6 +14,11 @@ const cache = new IsolateCache(32);
 
 /** How often the CPU budget is checked while the plugin awaits something. */
 const CPU_POLL_MS = 10;
+
+const BOOTSTRAP = bootstrapScript(GUEST_CAPS);
+
+/** Bound on making a spare context between invocations (normally under a millisecond); past it the isolate is disposed. */
+const SPARE_TIMEOUT_MS = 1_000;
 
 type Phase = 'compile' | 'load' | 'action';
 
@@ -28,7 +34,7 @@ export class Attempt {
   readonly #started = performance.now();
   readonly #deadline: number;
   #entry: CachedIsolate | undefined;
-  #context: ivm.Context | undefined;
+  #guest: GuestContext | undefined;
   #cold = false;
   #cpuStart: bigint | undefined;
   #cpuMs = 0;
@@ -65,10 +71,53 @@ export class Attempt {
       clearTimeout(deadline);
       clearInterval(cpuWatch);
       this.#bridge.close();
-      this.#port.postMessage({ type: 'end' } satisfies PortFromWorker);
-      this.#port.close();
-      if (this.#context !== undefined) releaseQuietly(this.#context);
-      if (this.#entry !== undefined) this.#entry.busy -= 1;
+      const guest = this.#guest;
+      if (guest !== undefined) {
+        guest.bridge = undefined;
+        releaseQuietly(guest.run);
+        releaseGuestContext(guest.context);
+      }
+      if (this.#entry !== undefined) {
+        this.#entry.busy -= 1;
+        // A host reply arriving after the end would run plugin code in this isolate outside
+        // every deadline; disposing it stops that code and anything already queued.
+        if (this.#bridge.requested) this.#discard();
+        else this.#rest(this.#entry);
+      }
+    }
+  }
+
+  #rest(entry: CachedIsolate): void {
+    try {
+      if (!entry.isolate.isDisposed) entry.cpuAtRest = entry.isolate.cpuTime;
+    } catch {
+      // Disposed meanwhile: nothing to watch.
+    }
+  }
+
+  /**
+   * Once the result has been handed back: makes the next invocation's context for this isolate
+   * if it is still cached and healthy, so the next warm invocation of this script starts with
+   * one (making it is most of a warm invocation's cost). Piscina parks the thread between
+   * tasks, so this runs inside the task, after the caller already has its result. Not after a
+   * cold invocation: a script seen once may never come back, and the spare's CPU would be lost.
+   * An isolate that cannot make a context in time (an ended invocation's leftover promise keeps
+   * it busy) is disposed, as the next invocation's deadline would have done.
+   */
+  async prepareNext(): Promise<void> {
+    const entry = this.#entry;
+    if (entry === undefined || this.#cold || entry.busy > 0 || entry.spare !== undefined || entry.isolate.isDisposed || !cache.holds(entry)) return;
+    const timer = setTimeout(() => cache.discard(entry), SPARE_TIMEOUT_MS);
+    try {
+      const spare = await prepareGuestContext(entry.isolate, entry.bootstrap, SPARE_TIMEOUT_MS);
+      if (cache.holds(entry) && entry.busy === 0) {
+        entry.spare = spare;
+        this.#rest(entry);
+      } else releaseGuestContext(spare.context);
+    } catch {
+      // The next invocation makes its own (and reports whatever is wrong with the isolate).
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -78,28 +127,22 @@ export class Attempt {
       const entry = await this.#isolate();
       if (typeof entry === 'string') return failed('SCRIPT_HASH_MISMATCH', entry);
       const { isolate } = entry;
-      this.#cpuStart = isolate.cpuTime;
       this.#phase = 'load';
-      const context = (this.#context = await isolate.createContext());
-      const caps = new ivm.ExternalCopy(GUEST_CAPS);
-      const runFn = await context.evalClosure(
-        BOOTSTRAP_SOURCE,
-        [
-          new ivm.Callback((level: unknown, message: unknown, fields: unknown) => this.#bridge.log(level, message, fields)),
-          new ivm.Reference(async (json: unknown) => this.#bridge.http(json)),
-          caps.copyInto({ release: true }),
-        ],
-        { result: { reference: true }, timeout: this.#limit() },
-      );
-      const loaded = await entry.script.run(context, { timeout: this.#limit(), reference: true });
+      // A context is never reused: the spare was made for this invocation alone, or one is made now.
+      const guest = entry.spare ?? (await prepareGuestContext(isolate, entry.bootstrap, this.#limit()));
+      entry.spare = undefined;
+      guest.bridge = this.#bridge;
+      this.#guest = guest;
+      // The budget covers the plugin's own code, not the context and bootstrap made for it.
+      this.#cpuStart = isolate.cpuTime;
+      const loaded = await entry.script.run(guest.context, { timeout: this.#limit(), reference: true });
       loaded.release();
       this.#phase = 'action';
-      const envelope: unknown = await runFn.apply(
+      const envelope: unknown = await guest.run.apply(
         undefined,
         [inv.action, JSON.stringify(inv.input ?? null), JSON.stringify(inv.context), inv.limits.maxOutputBytes],
         { arguments: { copy: true }, result: { copy: true, promise: true }, timeout: this.#limit() },
       );
-      runFn.release();
       if (this.#cpuUsedMs() > inv.limits.cpuMs) return failed('SANDBOX_CPU', this.#cpuMessage(), this.#stats());
       return fromEnvelope(envelope, inv, this.#stats());
     } catch (err) {
@@ -110,17 +153,23 @@ export class Attempt {
   /** The cached isolate for this script, or a new one with the script compiled once. */
   async #isolate(): Promise<CachedIsolate | string> {
     const { script, limits } = this.#inv;
-    const key = `${script.sha256}:${limits.memoryMb}`;
+    // Per tenant: two tenants never share an isolate (its heap), only the compiled-once cost.
+    const key = `${this.#inv.context.tenantId}:${script.sha256}:${limits.memoryMb}`;
     let entry = cache.get(key);
+    if (entry !== undefined && entry.busy === 0 && ranWhileIdle(entry)) {
+      cache.discard(entry);
+      entry = undefined;
+    }
     if (entry === undefined) {
       // The cache trusts the key, so the key must really be the source's hash.
       if (createHash('sha256').update(script.source).digest('hex') !== script.sha256.toLowerCase()) {
         return `${script.name}: sha256 does not match the source`;
       }
       const isolate = new ivm.Isolate({ memoryLimit: Math.max(8, limits.memoryMb), onCatastrophicError });
-      this.#entry = { key, isolate, script: undefined as unknown as ivm.Script, busy: 1 };
+      this.#entry = { key, isolate, script: undefined as unknown as ivm.Script, bootstrap: undefined as unknown as ivm.Script, spare: undefined, busy: 1 };
       entry = this.#entry;
       entry.script = await isolate.compileScript(script.source, { filename: `plugin:${script.name}` });
+      entry.bootstrap = await isolate.compileScript(BOOTSTRAP, { filename: 'switchyard:bootstrap' });
       this.#cold = true;
       cache.add(entry);
     } else {
@@ -229,9 +278,22 @@ function onCatastrophicError(message: string): void {
   process.abort();
 }
 
-function releaseQuietly(context: ivm.Context): void {
+// A backstop for leftover work the rules above miss: more CPU between invocations than the
+// garbage collector spends, i.e. code ran while nobody invoked it.
+const IDLE_CPU_TOLERANCE_NS = 50_000_000n;
+
+function ranWhileIdle(entry: CachedIsolate): boolean {
+  if (entry.cpuAtRest === undefined) return false;
   try {
-    context.release();
+    return entry.isolate.cpuTime - entry.cpuAtRest > IDLE_CPU_TOLERANCE_NS;
+  } catch {
+    return true;
+  }
+}
+
+function releaseQuietly(reference: ivm.Reference): void {
+  try {
+    reference.release();
   } catch {
     // The isolate is gone with everything in it.
   }

@@ -50,3 +50,6 @@ export function messageOf(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   return truncate(text.split('\n', 1)[0] ?? '');
 }
+
+/** The sandbox process's exit code when it stops itself because leftover plugin code is running. */
+export const RUNAWAY_EXIT_CODE = 70;

@@ -23,7 +23,15 @@ const LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'warn', 'error']);
 export class HostBridge {
   #lines = 0;
   #session: EgressSession | undefined;
-  readonly #abort = new AbortController();
+  /** Made on the first request: most invocations make none, and aborting one costs a DOMException. */
+  #abort: AbortController | undefined;
+  #closed = false;
+  /**
+   * Whether the plugin asked the host for anything that answers asynchronously. Such a reply can
+   * wake the isolate after the invocation ended (its continuation may already be queued when the
+   * result comes back), so an isolate that made one is never reused.
+   */
+  requested = false;
 
   constructor(private readonly invocation: SandboxInvocation, private readonly port: MessagePort) {}
 
@@ -53,6 +61,9 @@ export class HostBridge {
     try {
       const request = parseRequest(requestJson);
       this.#session ??= createEgressSession(this.invocation.network, this.invocation.credentials);
+      this.#abort ??= new AbortController();
+      if (this.#closed) this.#abort.abort();
+      this.requested = true;
       const response = await this.#session.request(request, this.#abort.signal);
       return JSON.stringify({ ok: true, response: { status: response.status, headers: response.headers, body: response.body } });
     } catch (err) {
@@ -66,7 +77,8 @@ export class HostBridge {
 
   /** Stops requests still in flight when the invocation ends, however it ends. */
   close(): void {
-    this.#abort.abort();
+    this.#closed = true;
+    this.#abort?.abort();
   }
 
   #post(level: SandboxLogLevel, message: string, fields?: Record<string, unknown>): void {

@@ -1,15 +1,25 @@
 import type ivm from 'isolated-vm';
+import type { GuestContext } from './guestContext.js';
 
 export interface CachedIsolate {
   key: string;
   isolate: ivm.Isolate;
   script: ivm.Script;
+  /** The guest bootstrap, compiled once per isolate and run in each fresh context. */
+  bootstrap: ivm.Script;
+  /**
+   * A fresh, bootstrapped context made while the thread was idle after the last invocation, for
+   * the next one; never used twice. It goes away with the isolate.
+   */
+  spare: GuestContext | undefined;
   /** Invocations using it now; a busy isolate is never evicted. */
   busy: number;
+  /** Its CPU time when it last went idle: an isolate that runs while nobody invoked it is not reused. */
+  cpuAtRest?: bigint;
 }
 
 /**
- * A small LRU of isolates with their compiled script, one per thread. Map order is recency:
+ * A small LRU of isolates with their compiled scripts, one per thread. Map order is recency:
  * `get` moves an entry to the end, eviction takes from the front.
  */
 export class IsolateCache {
@@ -31,6 +41,11 @@ export class IsolateCache {
     this.#entries.delete(key);
     this.#entries.set(key, entry);
     return entry;
+  }
+
+  /** Whether `entry` is still the cached one for its key (not evicted, discarded or replaced). */
+  holds(entry: CachedIsolate): boolean {
+    return this.#entries.get(entry.key) === entry;
   }
 
   add(entry: CachedIsolate): void {

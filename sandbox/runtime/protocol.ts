@@ -20,8 +20,8 @@ export interface WorkerTask {
 }
 
 export type PortToWorker = { type: 'cancel' };
-/** `end` is the last message of a task: log lines and the result travel on different ports. */
-export type PortFromWorker = { type: 'log'; line: Omit<SandboxLogLine, 'invocationId'> } | { type: 'end' };
+/** `end` carries the result and is the last message of a task, so it always follows the task's log lines. */
+export type PortFromWorker = { type: 'log'; line: Omit<SandboxLogLine, 'invocationId'> } | { type: 'end'; result: SandboxResult };
 
 /** Configuration of the sandbox process, passed as its one argument (JSON). */
 export interface ProcessConfig {

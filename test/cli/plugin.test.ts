@@ -235,7 +235,7 @@ test.serial('install, list and remove a plugin on a running appliance', async (t
   const lines = listed.stdout.trimEnd().split('\n');
   t.regex(lines[0]!, /^NAME +VERSION +TRUST +PUBLISHER +ACTIONS$/);
   t.true(lines.some((l) => /^weather +1\.0\.0 +SIGNED +Acme Integrations +weather\/forecast@1$/.test(l)), listed.stdout);
-  t.true(lines.some((l) => /^http +1\.0\.0 +CORE +/.test(l)), 'first-party plugins are listed too');
+  t.true(lines.some((l) => /^http +1\.0\.1 +CORE +/.test(l)), 'first-party plugins are listed too');
   t.false(listed.stdout.includes(ADMIN_TOKEN));
 
   // The appliance's own verification refuses a tampered package: exit 1 with its code and reason.

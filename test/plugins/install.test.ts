@@ -108,7 +108,7 @@ test.serial('only a system administrator installs or removes plugins; the name "
   t.is(res.errors?.[0]?.extensions.code, 'FORBIDDEN');
   const core = await install(app, signed(files('1.0.0', { name: 'core' })));
   t.regex(core.errors?.[0]?.message ?? '', /reserved/);
-  const removeCore = await app.gql(ADMIN_TOKEN, 'mutation { removePlugin(input: { name: "http", version: "1.0.0" }) { id } }');
+  const removeCore = await app.gql(ADMIN_TOKEN, 'mutation { removePlugin(input: { name: "http", version: "1.0.1" }) { id } }');
   t.is(removeCore.errors?.[0]?.extensions.code, 'CONFLICT');
 });
 

@@ -2,23 +2,25 @@
  * Trusted guest code, run in every fresh context before the plugin script. It is kept as source
  * text (the isolate has no module loader) and uses nothing but the JS language.
  *
- * It is evaluated with `evalClosure`: `$0` is the host's log Callback (a plain function inside
- * the isolate, arguments copied), `$1` a Reference to the host's async http function (a
- * Callback cannot await a host promise), `$2` the caps. Both stay in this strict-mode closure;
- * the plugin reaches them only through the wrappers, which hand over strings alone. The
- * closure returns `run`, which the host holds as a Reference the plugin never sees.
+ * `bootstrapScript` is compiled once per isolate; running it in a context yields a strict
+ * factory `(hostLog, hostHttp)`, applied once per fresh context: `hostLog` is the host's log
+ * Callback (a plain function inside the isolate, arguments copied), `hostHttp` a Reference to
+ * the host's async http function (a Callback cannot await a host promise). Both stay in this
+ * strict-mode closure; the plugin reaches them only through the wrappers, which hand over
+ * strings alone. The factory returns `run`, which the host holds as a Reference the plugin
+ * never sees. The script declares no global: only the factory's result reaches the host.
  *
  * Intrinsics are captured before the plugin runs, so a plugin that patches `JSON`, `Map` or
  * `String.prototype` breaks only its own result; the host validates everything that comes out.
  */
-export const BOOTSTRAP_SOURCE = String.raw`
-'use strict';
-const hostLog = $0;
-const hostHttp = $1;
+export function bootstrapScript(caps: Readonly<Record<string, number>>): string {
+  return `'use strict';\n(function bootstrap(hostLog, hostHttp) {\nconst caps = Object.freeze(${JSON.stringify(caps)});\n${BOOTSTRAP_BODY}\n})`;
+}
+
+const BOOTSTRAP_BODY = String.raw`
 // Null prototypes: a plugin that adds \`reference\` to Object.prototype must not change how
 // isolated-vm hands the reply over (it would wrap a host value in a Reference).
 const HTTP_APPLY = Object.freeze({ __proto__: null, arguments: Object.freeze({ __proto__: null, copy: true }), result: Object.freeze({ __proto__: null, promise: true, copy: true }) });
-const caps = $2;
 const G = globalThis;
 const stringify = JSON.stringify;
 const parse = JSON.parse;
@@ -34,11 +36,12 @@ const applyHost = call.bind(Object.getPrototypeOf(hostHttp).apply);
 const defineProperty = Object.defineProperty;
 const freeze = Object.freeze;
 const ErrorClass = Error;
+const PromiseClass = Promise;
 const TypeErrorClass = TypeError;
 
 // Not part of the plugin API: console is silent without an inspector, the rest are shared
 // memory and compilation surfaces no plugin needs.
-for (const name of ['console', 'SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete G[name];
+for (const name of ['console', 'SharedArrayBuffer', 'Atomics', 'WebAssembly', 'FinalizationRegistry', 'WeakRef']) delete G[name];
 
 function text(value, max) {
   try { return sliceText(Str(value), 0, max); } catch { return '[unprintable]'; }
@@ -108,7 +111,26 @@ async function request(req) {
   if (reply.ok) return reply.response;
   throw egressError(reply.code, reply.message);
 }
-const http = freeze({ request });
+// Requests the action started and has not seen settle. The invocation ends only when they have
+// (and the reactions chained on them first have run), so their continuations run inside the
+// invocation, under its deadline, not after its result went back.
+const promiseThen = call.bind(PromiseClass.prototype.then);
+let outstanding = 0;
+let whenIdle = null;
+function settledOne() {
+  outstanding -= 1;
+  if (outstanding === 0 && whenIdle !== null) { const wake = whenIdle; whenIdle = null; wake(); }
+}
+function trackedRequest(req) {
+  const pending = request(req);
+  outstanding += 1;
+  promiseThen(pending, settledOne, settledOne);
+  return pending;
+}
+function idle() {
+  return outstanding === 0 ? undefined : new PromiseClass((resolve) => { whenIdle = resolve; });
+}
+const http = freeze({ request: trackedRequest });
 
 function define(name, value) {
   defineProperty(G, name, { value, writable: false, enumerable: false, configurable: false });
@@ -157,12 +179,14 @@ async function run(name, inputJson, contextJson, maxChars) {
   const fn = mapGet(actions, name);
   if (typeof fn !== 'function') return { kind: 'unknown_action' };
   let result;
+  let failure = null;
   try {
     result = await fn(parse(inputJson), freeze(parse(contextJson)));
   } catch (e) {
-    return describe(e);
+    failure = describe(e);
   }
-  return encode(result, maxChars);
+  while (outstanding > 0) await idle();
+  return failure !== null ? failure : encode(result, maxChars);
 }
 return run;
 `;
