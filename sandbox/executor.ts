@@ -79,7 +79,7 @@ export class SandboxExecutor implements StepExecutor {
     if (answered !== undefined) return answered;
     const policy = await this.catalog.pluginPolicy(plugin.name);
     const limits = this.limits(plugin, request);
-    const { grants, credential } = await this.lease(request, plugin, policy, limits);
+    const { grants, credential, leaseId } = await this.lease(request, plugin, policy, limits);
     const invocationId = `${request.runId}:${request.stepId}:${request.attempt}`;
     this.running.set(invocationId, request.logger);
     const result = await this.sandbox.invoke({
@@ -94,6 +94,12 @@ export class SandboxExecutor implements StepExecutor {
       network: this.network(plugin, policy),
       credentials: grants,
     }, signal).finally(() => this.running.delete(invocationId));
+    const uses = credential ? result.stats?.credentialUses?.[credential.handle] ?? 0 : 0;
+    if (uses > 0 && leaseId !== null) {
+      await this.leaser.recordLeaseUse({
+        tenantId: request.tenantId, leaseId, credentialName: request.credential!, runId: request.runId, stepId: request.stepId, attempt: request.attempt, requests: uses,
+      });
+    }
     if (!result.ok) {
       request.logger.info({ code: result.error.code, retryable: result.error.retryable, ...(result.stats ?? {}) }, 'sandboxed step attempt failed');
       throw new StepError(result.error.code, result.error.message, result.error.retryable);
@@ -112,8 +118,8 @@ export class SandboxExecutor implements StepExecutor {
    */
   private async lease(
     request: StepRequest, plugin: InstalledPluginWithScript, policy: PluginPolicy, limits: SandboxLimits,
-  ): Promise<{ grants: CredentialGrant[]; credential: SandboxInvocation['context']['credential'] }> {
-    if (request.credential === null) return { grants: [], credential: null };
+  ): Promise<{ grants: CredentialGrant[]; credential: SandboxInvocation['context']['credential']; leaseId: string | null }> {
+    if (request.credential === null) return { grants: [], credential: null, leaseId: null };
     let lease;
     try {
       lease = await this.leaser.issueLease({
@@ -130,6 +136,7 @@ export class SandboxExecutor implements StepExecutor {
     return {
       grants: [{ handle: lease.handle, placement: lease.placement, secret: lease.secret, allowedHosts: lease.allowedHosts, expiresAt: lease.expiresAt.getTime() }],
       credential: { handle: lease.handle, type: lease.type, config: lease.config, ...(raw ? { secret: lease.secret } : {}) },
+      leaseId: lease.leaseId,
     };
   }
 

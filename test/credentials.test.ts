@@ -110,9 +110,10 @@ test.serial('a step uses the credential through a lease: the server gets the sec
   t.false(app.logs.some((line) => line.includes(SECRET)), 'not in any log line');
   const lease = await db.query('select run_id, step_id, attempt, expires_at > issued_at as expires from credential_leases where run_id = $1', [r.id]);
   t.deepEqual(lease.rows, [{ run_id: r.id, step_id: 'call', attempt: 1, expires: true }]);
-  const audit = await db.query("select details from audit_events where action = 'credential.lease_issued' and details->>'runId' = $1", [r.id]);
-  t.is(audit.rows.length, 1);
+  const audit = await db.query("select action, details from audit_events where action like 'credential.lease_%' and details->>'runId' = $1 order by seq", [r.id]);
+  t.deepEqual(audit.rows.map((row) => row.action), ['credential.lease_issued', 'credential.lease_used']);
   t.like(audit.rows[0].details, { name: 'api', stepId: 'call', attempt: 1 });
+  t.like(audit.rows[1].details, { name: 'api', stepId: 'call', attempt: 1, requests: 1, leaseId: audit.rows[0].details.leaseId });
   const stored = await db.query(
     `select (select string_agg(e::text, ' ') from run_events e where e.run_id = $1) || (select string_agg(s::text, ' ') from step_executions s where s.run_id = $1) as text`,
     [r.id],

@@ -6,7 +6,7 @@ import { recordAudit } from '../audit/audit.js';
 import { tenantOf, type RequestContext } from '../auth/roles.js';
 import { open, seal } from './envelope.js';
 import type { MasterKeyRing } from './masterKeys.js';
-import { CREDENTIAL_TYPES, type Credential, type CredentialLease, type CredentialLeaser, type LeaseRequest } from './types.js';
+import { CREDENTIAL_TYPES, type Credential, type CredentialLease, type CredentialLeaser, type LeaseRequest, type LeaseUse } from './types.js';
 
 const CREDENTIAL = `id, tenant_id as "tenantId", name, type, config, allowed_hosts as "allowedHosts", created_at as "createdAt", updated_at as "updatedAt"`;
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$/;
@@ -128,6 +128,19 @@ export class CredentialService implements CredentialLeaser {
     const rewrapped = await this.rewrapDataKeys();
     const pruned = options.prune ? this.masterKeys.prune(await this.masterKeysInUse()) : [];
     return { masterKeyId: fresh.id, rewrapped, pruned };
+  }
+
+  /** Audits the use of a lease: the requests of one attempt that carried the secret. */
+  async recordLeaseUse(use: LeaseUse): Promise<void> {
+    await this.db.tx({ tenantId: use.tenantId }, async (q) => {
+      const { rows } = await q.query<{ credentialId: string }>(
+        'select credential_id as "credentialId" from credential_leases where id = $1 and tenant_id = $2', [use.leaseId, use.tenantId],
+      );
+      await recordAudit(q, null, {
+        action: 'credential.lease_used', targetType: 'credential', targetId: rows[0]?.credentialId ?? null, tenantId: use.tenantId,
+        details: { leaseId: use.leaseId, name: use.credentialName, runId: use.runId, stepId: use.stepId, attempt: use.attempt, requests: use.requests },
+      });
+    });
   }
 
   /** Re-wraps every tenant data key under the current master key; returns how many. */

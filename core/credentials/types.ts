@@ -81,7 +81,19 @@ export interface LeaseRequest {
   expiresAt: Date;
 }
 
-/** How the sandbox executor obtains leases (the domain issues and audits them). */
+/** What an attempt did with its lease: how many requests carried the secret. */
+export interface LeaseUse {
+  tenantId: string;
+  leaseId: string;
+  credentialName: string;
+  runId: string;
+  stepId: string;
+  attempt: number;
+  requests: number;
+}
+
+/** How the sandbox executor obtains leases and reports their use (the domain issues and audits both). */
 export interface CredentialLeaser {
   issueLease(request: LeaseRequest): Promise<CredentialLease>;
+  recordLeaseUse(use: LeaseUse): Promise<void>;
 }

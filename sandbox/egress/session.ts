@@ -74,6 +74,7 @@ export function createEgressSession(policy: EgressPolicy, grants: CredentialGran
   // Passing `ca` replaces Node's roots, so they are listed explicitly next to the extra ones.
   const ca = policy.extraCaPem ? [...tls.rootCertificates, policy.extraCaPem] : undefined;
   let requestCount = 0;
+  const credentialUses: Record<string, number> = {};
 
   function countHop(): void {
     requestCount += 1;
@@ -100,7 +101,10 @@ export function createEgressSession(policy: EgressPolicy, grants: CredentialGran
       hopUrl.hash = '';
       const hopHeaders: Record<string, string> = { ...headers, 'accept-encoding': 'identity' };
       // A credential is checked before the host so that a credential outside either list is reported as such.
-      if (credential !== undefined) applyCredential(vault.authorise(credential, target, allowed, now()), hopUrl, hopHeaders);
+      if (credential !== undefined) {
+        applyCredential(vault.authorise(credential, target, allowed, now()), hopUrl, hopHeaders);
+        credentialUses[credential] = (credentialUses[credential] ?? 0) + 1;
+      }
       if (!allowed) throw new EgressError('EGRESS_DENIED', `${describeTarget(target)} is not in the plugin's allowed hosts`);
       const address = await resolveChecked(target, resolver, allowance, signal);
       if (body !== undefined) hopHeaders['content-length'] = String(body.length);
@@ -146,6 +150,9 @@ export function createEgressSession(policy: EgressPolicy, grants: CredentialGran
   return {
     get requestCount() {
       return requestCount;
+    },
+    get credentialUses() {
+      return { ...credentialUses };
     },
 
     async request(request, signal) {

@@ -87,4 +87,6 @@ export interface EgressSession {
   request(request: PluginHttpRequest, signal?: AbortSignal): Promise<PluginHttpResponse>;
   /** Requests attempted so far (refused ones included). */
   readonly requestCount: number;
+  /** Requests that carried each credential, by handle: what the appliance audits as lease uses. */
+  readonly credentialUses: Readonly<Record<string, number>>;
 }

@@ -204,7 +204,11 @@ export class Attempt {
   }
 
   #stats(): SandboxStats {
-    return { cpuMs: round(this.#cpuUsedMs()), wallMs: round(performance.now() - this.#started), cold: this.#cold };
+    const uses = this.#bridge.credentialUses();
+    return {
+      cpuMs: round(this.#cpuUsedMs()), wallMs: round(performance.now() - this.#started), cold: this.#cold,
+      ...(Object.keys(uses).length > 0 ? { credentialUses: uses } : {}),
+    };
   }
 
   #kill(code: string, message: string): void {

@@ -75,6 +75,11 @@ export class HostBridge {
     }
   }
 
+  /** Requests that carried each credential handle in this invocation. */
+  credentialUses(): Record<string, number> {
+    return this.#session ? { ...this.#session.credentialUses } : {};
+  }
+
   /** Stops requests still in flight when the invocation ends, however it ends. */
   close(): void {
     this.#closed = true;

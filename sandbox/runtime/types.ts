@@ -51,6 +51,8 @@ export interface SandboxStats {
   wallMs: number;
   /** True when this attempt created the isolate and compiled the script. */
   cold: boolean;
+  /** Requests that carried each credential, by handle (absent when none did). */
+  credentialUses?: Record<string, number>;
 }
 
 export interface SandboxFailure {
