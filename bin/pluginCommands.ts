@@ -21,7 +21,7 @@ import {
   verifyPluginPackage,
   type PluginManifest,
 } from '../plugins/package/index.js';
-import { APPLIANCE_VERSION } from '../server/version.js';
+import { applianceVersion } from '../server/version.js';
 import {
   action,
   EXIT_REFUSED,
@@ -351,7 +351,7 @@ export function registerPluginCommands(program: Command): void {
     .description('Verify a plugin package as the appliance would before installing it. Exit 0 when it verifies, 1 when it is refused, 2 on usage errors.')
     .argument('<file>', 'the package (.tgz)')
     .requiredOption('--trust-store <file>', 'PEM bundle of trusted publisher CAs (as the appliance\'s SWITCHYARD_PLUGIN_TRUST_STORE)')
-    .addOption(new Option('--appliance-version <x.y.z>', 'the appliance version to check minApplianceVersion against').default(APPLIANCE_VERSION).argParser(parseVersion))
+    .addOption(new Option('--appliance-version <x.y.z>', 'the appliance version to check minApplianceVersion against').default(applianceVersion()).argParser(parseVersion))
     .action(action(verifyFile));
 
   withApiOptions(

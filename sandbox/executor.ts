@@ -2,6 +2,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { StepError, type StepExecutor, type StepRequest } from '../core/engine/executor.js';
 import type { ActionCall, ActionHooks, InstalledPluginWithScript, PluginActionInfo, PluginCatalog, PluginPolicy } from '../core/plugins/types.js';
 import { AppError } from '../core/errors.js';
+import { parseUses } from '../core/workflows/definition.js';
 import type { CredentialLeaser } from '../core/credentials/types.js';
 import type { CredentialGrant, EgressPolicy } from './egress/types.js';
 import type { Logger } from '../core/logger.js';
@@ -38,7 +39,6 @@ const DEFAULT_CPU_MS = 10_000;
 const DEFAULT_MAX_REQUESTS = 10;
 // A lease outlives the attempt's deadline by this much, for the host to finish the last request.
 const LEASE_GRACE_MS = 5000;
-const USES = /^([a-z][a-z0-9-]*)\/([a-z][a-zA-Z0-9_-]*)@([0-9]+)$/;
 
 /**
  * Runs every plugin action in the sandbox: finds the plugin version the workflow version
@@ -61,14 +61,14 @@ export class SandboxExecutor implements StepExecutor {
   ) {}
 
   async execute(request: StepRequest, signal: AbortSignal): Promise<unknown> {
-    const match = USES.exec(request.uses);
-    if (!match) throw new StepError('UNKNOWN_ACTION', `"${request.uses}" is not of the form plugin/action@major`, false);
+    const parsed = parseUses(request.uses);
+    if (!parsed) throw new StepError('UNKNOWN_ACTION', `"${request.uses}" is not of the form plugin/action@major`, false);
     const plugin = request.pluginVersionId ? await this.catalog.pluginVersion(request.pluginVersionId) : null;
     if (!plugin) {
       throw new StepError('PLUGIN_MISSING', `the plugin version this workflow version pinned for ${request.uses} is no longer installed`, false);
     }
-    const action = plugin.manifest.actions.find((a) => a.name === match[2]);
-    if (!action) throw new StepError('UNKNOWN_ACTION', `${plugin.name} ${plugin.version} has no action "${match[2]}"`, false);
+    const action = plugin.manifest.actions.find((a) => a.name === parsed.action);
+    if (!action) throw new StepError('UNKNOWN_ACTION', `${plugin.name} ${plugin.version} has no action "${parsed.action}"`, false);
     const validators = this.validatorsFor(plugin, action);
     if (!validators.input(request.input)) {
       throw new StepError('BAD_INPUT', `with does not match the input schema of ${request.uses}: ${this.ajv.errorsText(validators.input.errors, { dataVar: 'with' })}`, false);

@@ -24,7 +24,7 @@ import { MasterKeyRing } from '../core/credentials/masterKeys.js';
 import { LlmChatHooks } from '../core/llm/llmChatHooks.js';
 import { loadFirstPartyPlugins } from '../plugins/firstParty/index.js';
 import { createPackageVerifier, readTrustStore } from '../plugins/packageVerifier.js';
-import { APPLIANCE_VERSION } from './version.js';
+import { applianceVersion } from './version.js';
 import { createGraphQL } from './graphql.js';
 import { createHttpServer } from './http.js';
 import { ensureSystemAdminToken } from './bootstrap.js';
@@ -79,7 +79,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     const tokens = new TokenService(db);
     const tenants = new TenantService(db);
     const plugins = new PluginService(
-      db, createPackageVerifier({ trustStore: readTrustStore(config.pluginTrustStore), applianceVersion: APPLIANCE_VERSION }),
+      db, createPackageVerifier({ trustStore: readTrustStore(config.pluginTrustStore), applianceVersion: applianceVersion() }),
       { allowUnsignedPlugins: config.allowUnsignedPlugins }, ENGINE_ACTIONS, logger,
     );
     await plugins.installBundled(loadFirstPartyPlugins());

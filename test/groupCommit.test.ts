@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Database } from '../core/db/database.js';
-import { GroupCommit, settle } from '../core/db/groupCommit.js';
+import { GroupCommit, type Settled } from '../core/db/groupCommit.js';
 import { createLogger } from '../core/logger.js';
 import { newId } from '../core/ids.js';
 import { freshDatabase } from './support/database.js';
@@ -37,14 +37,15 @@ function group(maxBatch = 64): GroupCommit<Request, Seen> {
     async (q, requests) => {
       const { rows } = await q.query<{ txid: string; tenant: string }>(`select txid_current()::text as txid, current_setting('app.tenant_id') as tenant`);
       const seen = rows[0]!;
-      const outcomes = [];
+      const outcomes: Settled<Seen>[] = [];
       for (const request of requests) {
         if (request.poison) throw new Error('poisoned batch');
-        outcomes.push(settle(() => {
-          if (request.refuse) throw new Error(`refused ${request.value}`);
-          return seen;
-        }));
-        if (!request.refuse) await q.query('insert into gc_rows (value, tenant) values ($1, $2)', [request.value, seen.tenant]);
+        if (request.refuse) {
+          outcomes.push({ ok: false, error: new Error(`refused ${request.value}`) });
+          continue;
+        }
+        outcomes.push({ ok: true, value: seen });
+        await q.query('insert into gc_rows (value, tenant) values ($1, $2)', [request.value, seen.tenant]);
       }
       return outcomes;
     },

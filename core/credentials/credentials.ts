@@ -3,6 +3,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { AppError, badInput } from '../errors.js';
 import { newId } from '../ids.js';
 import { recordAudit } from '../audit/audit.js';
+import { isHostPattern } from '../hostPatterns.js';
 import { tenantOf, type RequestContext } from '../auth/roles.js';
 import { open, seal } from './envelope.js';
 import type { MasterKeyRing } from './masterKeys.js';
@@ -10,7 +11,6 @@ import { CREDENTIAL_TYPES, type Credential, type CredentialLease, type Credentia
 
 const CREDENTIAL = `id, tenant_id as "tenantId", name, type, config, allowed_hosts as "allowedHosts", created_at as "createdAt", updated_at as "updatedAt"`;
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$/;
-const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:[0-9]{1,5})?$/;
 const MAX_SECRET_FIELD_CHARS = 16_384;
 const MAX_CONFIG_FIELD_CHARS = 2048;
 const MAX_HOSTS = 50;
@@ -54,14 +54,14 @@ export class CredentialService implements CredentialLeaser {
       const existing = await q.query<{ id: string }>('select id from credentials where tenant_id = $1 and name = $2 for update', [tenantId, name]);
       const id = existing.rows[0]?.id ?? newId();
       const ciphertext = seal(dataKey.key, Buffer.from(JSON.stringify(secret)), secretAad(tenantId, id));
-      const { rows } = await q.query<Credential>(
-        existing.rows[0]
-          ? `update credentials set type = $3, config = $4, allowed_hosts = $5, data_key_id = $6, secret_ciphertext = $7, updated_at = now(), updated_by = $8
-              where id = $1 and tenant_id = $2 returning ${CREDENTIAL}`
-          : `insert into credentials (id, tenant_id, type, config, allowed_hosts, data_key_id, secret_ciphertext, created_by, updated_by, name)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) returning ${CREDENTIAL}`,
-        [id, tenantId, type, JSON.stringify(config), allowedHosts, dataKey.id, ciphertext, ctx.actor.tokenId, ...(existing.rows[0] ? [] : [name])],
-      );
+      const values = [id, tenantId, type, JSON.stringify(config), allowedHosts, dataKey.id, ciphertext, ctx.actor.tokenId];
+      const { rows } = existing.rows[0]
+        ? await q.query<Credential>(
+          `update credentials set type = $3, config = $4, allowed_hosts = $5, data_key_id = $6, secret_ciphertext = $7, updated_at = now(), updated_by = $8
+            where id = $1 and tenant_id = $2 returning ${CREDENTIAL}`, values)
+        : await q.query<Credential>(
+          `insert into credentials (id, tenant_id, type, config, allowed_hosts, data_key_id, secret_ciphertext, created_by, updated_by, name)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) returning ${CREDENTIAL}`, [...values, name]);
       await recordAudit(q, ctx, {
         action: existing.rows[0] ? 'credential.updated' : 'credential.created', targetType: 'credential', targetId: id,
         details: { name, type, allowedHosts, configFields: Object.keys(config) },
@@ -214,8 +214,7 @@ function checkInput(input: SetCredentialInput): { name: string; type: string; se
     throw badInput('input.allowedHosts', `must list 1 to ${MAX_HOSTS} hosts the secret may be sent to`);
   }
   hosts.forEach((host, i) => {
-    const port = typeof host === 'string' ? /:([0-9]+)$/.exec(host)?.[1] : undefined;
-    if (typeof host !== 'string' || !HOST_PATTERN.test(host) || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {
+    if (typeof host !== 'string' || !isHostPattern(host, { allowAnyHost: false })) {
       throw badInput(`input.allowedHosts[${i}]`, 'must be a lowercase host or host:port, optionally starting with "*." (a credential is never sent to any host)');
     }
   });

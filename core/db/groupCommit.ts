@@ -112,12 +112,3 @@ export class GroupCommit<Q, R> {
     });
   }
 }
-
-/** Runs `fn`, capturing a throw as this request's own failure. */
-export function settle<R>(fn: () => R): Settled<R> {
-  try {
-    return { ok: true, value: fn() };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}

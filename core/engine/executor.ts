@@ -42,10 +42,3 @@ export class StepError extends Error {
 export interface StepExecutor {
   execute(request: StepRequest, signal: AbortSignal): Promise<unknown>;
 }
-
-/** Used until a sandbox is plugged in: every non-core action fails with a clear, permanent error. */
-export class UnavailableExecutor implements StepExecutor {
-  async execute(request: StepRequest): Promise<unknown> {
-    throw new StepError('EXECUTOR_UNAVAILABLE', `no executor is installed for ${request.uses}: plugin actions need the plugin sandbox`, false);
-  }
-}

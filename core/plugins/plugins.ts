@@ -4,10 +4,11 @@ import { isUniqueViolation } from '../db/database.js';
 import { AppError, badInput } from '../errors.js';
 import { newId } from '../ids.js';
 import { compareVersions } from '../versions.js';
+import { isHostName, isHostPattern } from '../hostPatterns.js';
 import type { Logger } from '../logger.js';
 import { recordAudit } from '../audit/audit.js';
 import { authorize, type RequestContext } from '../auth/roles.js';
-import type { ActionCatalog } from '../workflows/definition.js';
+import { parseUses, type ActionCatalog } from '../workflows/definition.js';
 import {
   countWorkflowVersionsUsing, deletePluginVersion, findPluginVersion, insertPluginVersion, listPluginVersions, pluginVersionWithScript,
   readPluginPolicy, writePluginPolicy,
@@ -15,7 +16,6 @@ import {
 import { DEFAULT_PLUGIN_POLICY, type InstalledPlugin, type InstalledPluginWithScript, type PluginCatalog, type PluginPackageVerifier, type PluginPolicy, type VerifiedPluginPackage } from './types.js';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-const USES = /^([a-z][a-z0-9-]{0,63})\/([a-z][a-zA-Z0-9_-]{0,63})@([0-9]{1,6})$/;
 
 export interface InstallPolicy {
   /** Appliance-wide development switch; every package installed under it is audited. */
@@ -25,7 +25,6 @@ export interface InstallPolicy {
 // Policies change rarely and are read on every plugin step; a short cache keeps that off
 // the database while a change still reaches every process within seconds.
 const POLICY_CACHE_MS = 2000;
-const HOST_PATTERN = /^(\*|(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:[0-9]{1,5})?)$/;
 const MAX_POLICY_ENTRIES = 100;
 
 /**
@@ -131,7 +130,7 @@ export class PluginService implements PluginCatalog {
       allowedPrivate: input.allowedPrivate ?? current.allowedPrivate,
       rawSecretAccessApproved: input.rawSecretAccessApproved ?? current.rawSecretAccessApproved,
     };
-    checkPolicyList('input.allowedHosts', policy.allowedHosts, isHostPattern, 'must be "*" or a lowercase host or host:port (port 1-65535), optionally starting with "*."');
+    checkPolicyList('input.allowedHosts', policy.allowedHosts, (h) => isHostPattern(h, { allowAnyHost: true }), 'must be "*" or a lowercase host or host:port (port 1-65535), optionally starting with "*."');
     checkPolicyList('input.allowedPrivate', policy.allowedPrivate, isHostOrCidr, 'must be a lowercase host name, an IP address or a CIDR such as 10.0.0.0/8');
     return this.db.tx('system', async (q) => {
       const installed = await q.query('select 1 from plugin_versions where name = $1 limit 1', [name]);
@@ -181,10 +180,10 @@ export class PluginService implements PluginCatalog {
     return {
       checkAction(uses) {
         if (engineActions.has(uses) || newest.has(uses)) return undefined;
-        const match = USES.exec(uses);
-        if (!match) return `"${uses}" is not of the form plugin/action@major`;
-        const sameAction = [...newest.keys()].filter((k) => k.startsWith(`${match[1]}/${match[2]}@`));
-        if (sameAction.length > 0) return `no installed version of ${match[1]} has major version ${match[3]} with action "${match[2]}" (installed: ${sameAction.join(', ')})`;
+        const parsed = parseUses(uses);
+        if (!parsed) return `"${uses}" is not of the form plugin/action@major`;
+        const sameAction = [...newest.keys()].filter((k) => k.startsWith(`${parsed.plugin}/${parsed.action}@`));
+        if (sameAction.length > 0) return `no installed version of ${parsed.plugin} has major version ${parsed.major} with action "${parsed.action}" (installed: ${sameAction.join(', ')})`;
         return `unknown action "${uses}" (available: ${available()})`;
       },
       resolve: (uses) => newest.get(uses)?.id ?? null,
@@ -200,16 +199,11 @@ function checkPolicyList(path: string, values: unknown, valid: (value: string) =
   });
 }
 
-function isHostPattern(value: string): boolean {
-  const port = /:([0-9]+)$/.exec(value)?.[1];
-  return HOST_PATTERN.test(value) && (port === undefined || (Number(port) >= 1 && Number(port) <= 65535));
-}
-
 function isHostOrCidr(value: string): boolean {
   const [address, bits, extra] = value.split('/');
   if (extra !== undefined || address === undefined) return false;
   const family = isIP(address);
-  if (bits === undefined) return family !== 0 || (HOST_PATTERN.test(value) && !value.includes('*') && !value.includes(':'));
+  if (bits === undefined) return family !== 0 || isHostName(value);
   if (family === 0 || !/^[0-9]{1,3}$/.test(bits)) return false;
   return Number(bits) <= (family === 4 ? 32 : 128);
 }

@@ -84,8 +84,8 @@ export class RunService {
     } catch (error) {
       if (key !== null && isUniqueViolation(error)) {
         // A concurrent start with the same key won the race: answer with its run.
-        const { rows } = await this.db.query<Run>({ tenantId }, `select ${RUN} from runs where tenant_id = $1 and workflow_id = $2 and idempotency_key = $3`, [tenantId, input.workflowId, key]);
-        if (rows[0]) return rows[0];
+        const winner = await this.db.tx({ tenantId }, (q) => runByIdempotencyKey(q, tenantId, input.workflowId, key));
+        if (winner) return winner;
       }
       throw error;
     }
@@ -108,9 +108,7 @@ export class RunService {
       }
       const key = request.idempotencyKey;
       if (key !== null) {
-        const repeated = byKey.get(`${version.workflowId}:${key}`) ?? (await q.query<Run>(
-          { name: 'sy_run_by_idempotency_key', text: `select ${RUN} from runs where tenant_id = $1 and workflow_id = $2 and idempotency_key = $3`, values: [request.tenantId, version.workflowId, key] },
-        )).rows[0];
+        const repeated = byKey.get(`${version.workflowId}:${key}`) ?? await runByIdempotencyKey(q, request.tenantId, version.workflowId, key);
         if (repeated) {
           outcomes.push({ ok: true, value: repeated });
           continue;
@@ -251,6 +249,15 @@ export class RunService {
     );
     return rows;
   }
+}
+
+async function runByIdempotencyKey(q: Queryable, tenantId: string, workflowId: string, key: string): Promise<Run | undefined> {
+  const { rows } = await q.query<Run>({
+    name: 'sy_run_by_idempotency_key',
+    text: `select ${RUN} from runs where tenant_id = $1 and workflow_id = $2 and idempotency_key = $3`,
+    values: [tenantId, workflowId, key],
+  });
+  return rows[0];
 }
 
 function parseDate(value: Date | string | null | undefined, path: string): Date | null {

@@ -33,6 +33,14 @@ function eventAndJobRows(tr: RunTransition): { events: unknown[]; jobs: unknown[
   };
 }
 
+/** A step's state as the JSON row the write statements unpack. */
+function stepRow(run: RunState, s: StepState): unknown {
+  return {
+    run_id: run.id, tenant_id: run.tenantId, step_id: s.stepId, status: s.status, attempts: s.attempts, output: s.output, error: s.error,
+    queued_at: s.queuedAt, started_at: s.startedAt, finished_at: s.finishedAt, settled_seq: s.settledSeq,
+  };
+}
+
 /** CTE `ev`: appends the events given as a JSON array parameter (rows from eventAndJobRows). */
 function insertEventsCte(eventsParam: string): string {
   return `ev as (
@@ -122,13 +130,7 @@ export async function persistTransitions(q: Queryable, transitions: readonly Run
   const interrupts: string[] = [];
   for (const tr of changed) {
     const run = tr.run;
-    for (const id of tr.dirtySteps) {
-      const s = tr.step(id);
-      steps.push({
-        run_id: run.id, step_id: s.stepId, status: s.status, attempts: s.attempts, output: s.output, error: s.error,
-        queued_at: s.queuedAt, started_at: s.startedAt, finished_at: s.finishedAt, settled_seq: s.settledSeq,
-      });
-    }
+    for (const id of tr.dirtySteps) steps.push(stepRow(run, tr.step(id)));
     const rows = eventAndJobRows(tr);
     events.push(...rows.events);
     jobs.push(...rows.jobs);
@@ -196,12 +198,7 @@ export async function persistNewRuns(q: Queryable, newRuns: readonly NewRun[]): 
       input: run.input ?? null, output: run.output ?? null, error: run.error ?? null, idempotency_key: idempotencyKey, version: run.version,
       created_at: run.createdAt, created_by: createdBy, finished_at: run.finishedAt, deadline_at: run.deadlineAt,
     });
-    for (const s of run.steps.values()) {
-      steps.push({
-        run_id: run.id, tenant_id: run.tenantId, step_id: s.stepId, status: s.status, attempts: s.attempts, output: s.output, error: s.error,
-        queued_at: s.queuedAt, finished_at: s.finishedAt, settled_seq: s.settledSeq,
-      });
-    }
+    for (const s of run.steps.values()) steps.push(stepRow(run, s));
     const rows = eventAndJobRows(tr);
     events.push(...rows.events);
     jobs.push(...rows.jobs);

@@ -67,3 +67,11 @@ export interface DefinitionLimits {
   maxSteps: number;
   maxDefinitionBytes: number;
 }
+
+const USES = /^([a-z][a-z0-9-]{0,63})\/([a-z][a-zA-Z0-9_-]{0,63})@([0-9]{1,6})$/;
+
+/** `plugin/action@major` taken apart; null when `uses` is not of that form. */
+export function parseUses(uses: string): { plugin: string; action: string; major: number } | null {
+  const match = USES.exec(uses);
+  return match ? { plugin: match[1]!, action: match[2]!, major: Number(match[3]) } : null;
+}

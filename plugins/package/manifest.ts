@@ -7,6 +7,7 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import { appendPath, pointerToPath, withArticle } from '../../core/jsonPaths.js';
+import { HOST_PATTERN_SOURCE } from '../../core/hostPatterns.js';
 import { VERSION_PATTERN } from '../../core/versions.js';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -74,10 +75,9 @@ const PLUGIN_NAME = '^[a-z][a-z0-9-]{0,63}$';
 const ACTION_NAME = '^[a-z][a-zA-Z0-9_-]{0,63}$';
 const ENTRY = '^[A-Za-z0-9_-][A-Za-z0-9._-]{0,124}\\.js$';
 // Lowercase DNS labels (or IPv4 digits), optional `*.` prefix, optional port.
-const LABEL = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?';
 // A bare `*` is for general-purpose plugins (http/request): any host the administrator's
 // egress policy allows; the address checks against internal ranges still apply.
-const HOST = `^(\\*|(\\*\\.)?${LABEL}(\\.${LABEL})*(:[0-9]{1,5})?)$`;
+const HOST = `^(\\*|${HOST_PATTERN_SOURCE})$`;
 const CREDENTIAL_TYPE = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
 
 const PATTERN_HINTS: Record<string, string> = {
