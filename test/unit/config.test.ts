@@ -1,0 +1,33 @@
+import path from 'node:path';
+import test from 'ava';
+import { loadConfig } from '../../core/config.js';
+
+test('plugin, key and sandbox options default under the data directory and to safe values', (t) => {
+  const config = loadConfig({ SWITCHYARD_DATA_DIR: '/srv/sy' });
+  t.is(config.pluginTrustStore, path.resolve('/srv/sy/plugin-trust-store.pem'));
+  t.is(config.masterKeyFile, path.resolve('/srv/sy/master.key'));
+  t.false(config.allowUnsignedPlugins);
+  t.is(config.sandboxMaxMemoryMb, 128);
+  t.is(config.extraCaFile, undefined);
+  t.deepEqual(config.proxy, {});
+  t.true(Object.isFrozen(config));
+});
+
+test('SWITCHYARD_ALLOW_UNSIGNED_PLUGINS takes true/false/1/0 and refuses anything else by name', (t) => {
+  t.true(loadConfig({ SWITCHYARD_ALLOW_UNSIGNED_PLUGINS: 'true' }).allowUnsignedPlugins);
+  t.true(loadConfig({ SWITCHYARD_ALLOW_UNSIGNED_PLUGINS: '1' }).allowUnsignedPlugins);
+  t.false(loadConfig({ SWITCHYARD_ALLOW_UNSIGNED_PLUGINS: '0' }).allowUnsignedPlugins);
+  t.throws(() => loadConfig({ SWITCHYARD_ALLOW_UNSIGNED_PLUGINS: 'yes' }), { message: 'SWITCHYARD_ALLOW_UNSIGNED_PLUGINS must be true or false, got "yes"' });
+});
+
+test('proxy settings come from HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case) and must be http(s) URLs', (t) => {
+  t.deepEqual(loadConfig({ https_proxy: 'http://proxy.corp:3128', NO_PROXY: '.corp,localhost' }).proxy, { httpsProxy: 'http://proxy.corp:3128', noProxy: '.corp,localhost' });
+  t.throws(() => loadConfig({ HTTPS_PROXY: 'proxy.corp:3128' }), { message: /HTTPS_PROXY must be/ });
+  t.throws(() => loadConfig({ HTTP_PROXY: 'socks5://proxy.corp:1080' }), { message: 'HTTP_PROXY must be an http:// or https:// URL' });
+});
+
+test('sandbox ceilings are bounded: below the isolate minimum is refused', (t) => {
+  t.is(loadConfig({ SWITCHYARD_SANDBOX_MAX_MEMORY_MB: '8' }).sandboxMaxMemoryMb, 8);
+  t.throws(() => loadConfig({ SWITCHYARD_SANDBOX_MAX_MEMORY_MB: '7' }), { message: /SWITCHYARD_SANDBOX_MAX_MEMORY_MB/ });
+  t.throws(() => loadConfig({ SWITCHYARD_SANDBOX_POOL_SIZE: '0' }), { message: /SWITCHYARD_SANDBOX_POOL_SIZE/ });
+});
