@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../core/logger.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../core/db/embedded.js';
+import { derivedRuntimeRole } from '../core/db/roles.js';
 import { migrate } from '../core/db/migrate.js';
 
 /** The same server, another database. */
@@ -86,7 +87,7 @@ export class BenchServer {
       embedded = await startEmbeddedPostgres(tempDir, port, logger);
       if (env['BENCH_PG_STATS'] !== '0') {
         // shared_preload_libraries only takes effect at server start.
-        const admin = await connectAdmin(embedded.url);
+        const admin = await connectAdmin(embedded.superuserUrl);
         await admin.query(`alter system set shared_preload_libraries = 'pg_stat_statements'`);
         await admin.query(`alter system set pg_stat_statements.track_planning = on`);
         await admin.query(`alter system set track_wal_io_timing = on`);
@@ -94,7 +95,7 @@ export class BenchServer {
         await embedded.stop();
         embedded = await startEmbeddedPostgres(tempDir, port, logger);
       }
-      const server = new BenchServer(embedded.url, await connectAdmin(embedded.url), embedded, tempDir);
+      const server = new BenchServer(embedded.superuserUrl, await connectAdmin(embedded.superuserUrl), embedded, tempDir);
       await server.enableStatementStats();
       return server;
     } catch (error) {
@@ -142,7 +143,7 @@ export class BenchServer {
     const url = databaseUrl(this.baseUrl, name);
     const pool = quietPool(url, 2);
     try {
-      await migrate(pool);
+      await migrate(pool, derivedRuntimeRole(url));
     } finally {
       await pool.end();
     }

@@ -3,8 +3,7 @@ import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, type Config } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
 import { Database } from '../core/db/database.js';
-import { startEmbeddedPostgres } from '../core/db/embedded.js';
-import { migrate } from '../core/db/migrate.js';
+import { prepareDatabase } from '../core/db/provision.js';
 import { insertToken } from '../core/auth/tokens.js';
 import { ROLES, type Role } from '../core/auth/roles.js';
 import { recordAudit } from '../core/audit/audit.js';
@@ -26,16 +25,20 @@ function config(overrides: Partial<Config> = {}): Config {
   }
 }
 
-/** Opens the configured database (starting the embedded one if needed) for a one-off command. */
+/**
+ * Opens the configured database (starting the embedded one if needed) for a one-off
+ * command, as the runtime role like the server, so the CLI is confined by row-level
+ * security too. Migrations are applied first, as the owner.
+ */
 async function withDatabase<T>(cfg: Config, fn: (db: Database) => Promise<T>): Promise<T> {
   const logger = createLogger(cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
-  const embedded = cfg.databaseUrl ? null : await startEmbeddedPostgres(cfg.dataDir, cfg.embeddedPgPort, logger);
-  const db = new Database(cfg.databaseUrl ?? embedded!.url, 4, 'switchyard-cli');
+  const prepared = await prepareDatabase(cfg, logger);
+  const db = new Database(prepared.runtimeUrl, 4, 'switchyard-cli');
   try {
     return await fn(db);
   } finally {
     await db.close();
-    await embedded?.stop();
+    await prepared.stopEmbedded();
   }
 }
 
@@ -83,7 +86,10 @@ program
   .description('Apply pending database migrations (Switchyard and graphile-worker) and exit. Safe to run while other instances start.')
   .action(async () => {
     const cfg = config();
-    const report = await withDatabase(cfg, (db) => migrate(db.pool));
+    const logger = createLogger(cfg.logLevel === 'info' ? 'warn' : cfg.logLevel);
+    const prepared = await prepareDatabase(cfg, logger);
+    await prepared.stopEmbedded();
+    const report = prepared.migrations!;
     process.stdout.write(report.applied.length ? `applied: ${report.applied.join(', ')}\n` : `up to date (${report.alreadyApplied} migrations applied earlier)\n`);
   });
 
@@ -105,7 +111,7 @@ token
     if (opts.tenant !== undefined && !isId(opts.tenant)) program.error('error: --tenant must be a tenant id (UUID)');
     const cfg = config();
     const created = await withDatabase(cfg, (db) =>
-      db.tx('system', async (q) => {
+      db.tx(opts.tenant ? { tenantId: opts.tenant } : 'system', async (q) => {
         if (opts.tenant) {
           const { rowCount } = await q.query('select 1 from tenants where id = $1', [opts.tenant]);
           if (!rowCount) throw new Error(`tenant ${opts.tenant} not found`);

@@ -4,8 +4,8 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../core/config.js';
 import { createLogger, registerSecret, type Logger } from '../core/logger.js';
 import { Database } from '../core/db/database.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../core/db/embedded.js';
-import { migrate, pendingMigrations } from '../core/db/migrate.js';
+import { prepareDatabase } from '../core/db/provision.js';
+import { pendingMigrations } from '../core/db/migrate.js';
 import { TokenService } from '../core/auth/tokens.js';
 import { TenantService } from '../core/tenants/tenants.js';
 import { WorkflowService } from '../core/workflows/workflows.js';
@@ -25,7 +25,7 @@ import { LlmChatHooks } from '../core/llm/llmChatHooks.js';
 import { loadFirstPartyPlugins } from '../plugins/firstParty/index.js';
 import { createPackageVerifier, readTrustStore } from '../plugins/packageVerifier.js';
 import { applianceVersion } from './version.js';
-import { createGraphQL } from './graphql.js';
+import { createGraphQL, graphqlOptions } from './graphql.js';
 import { createHttpServer } from './http.js';
 import { ensureSystemAdminToken } from './bootstrap.js';
 
@@ -58,12 +58,11 @@ export interface StartOptions {
 export async function startAppliance(config: Config, options: StartOptions = {}): Promise<Appliance> {
   const logger = options.logger ?? createLogger(config.logLevel);
   if (config.adminToken) registerSecret(config.adminToken);
-  let embedded: EmbeddedDatabase | null = null;
-  let connectionString = config.databaseUrl;
-  if (!connectionString) {
-    embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, logger);
-    connectionString = embedded.url;
-  }
+  const prepared = await prepareDatabase(config, logger, { migrate: options.migrate !== false });
+  registerSecret(prepared.runtimeRole.password);
+  if (prepared.migrations?.applied.length) logger.info({ applied: prepared.migrations.applied }, 'database migrations applied');
+  const embedded = prepared.embedded;
+  const connectionString = prepared.runtimeUrl;
   const db = new Database(connectionString, config.dbPoolSize);
   const notifier = new Notifier(connectionString, logger);
   let engine: Engine | null = null;
@@ -71,10 +70,6 @@ export async function startAppliance(config: Config, options: StartOptions = {})
   let http: Hapi.Server | null = null;
   const stopSteps: (() => Promise<unknown>)[] = [];
   try {
-    if (options.migrate !== false) {
-      const report = await migrate(db.pool);
-      if (report.applied.length) logger.info({ applied: report.applied }, 'database migrations applied');
-    }
     const admin = await ensureSystemAdminToken(db, config.adminToken);
     const tokens = new TokenService(db);
     const tenants = new TenantService(db);
@@ -115,7 +110,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
       collectDefaultMetrics({ register: metrics });
       let migrationsApplied = false;
       const theEngine = engine;
-      http = await createHttpServer(createGraphQL(services, logger), {
+      http = await createHttpServer(createGraphQL(services, logger, graphqlOptions(config)), {
         host: config.host,
         port: config.port,
         maxBodyBytes: config.maxBodyBytes,

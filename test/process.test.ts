@@ -325,9 +325,25 @@ test('embedded PostgreSQL: first start prints a generated admin token once; SIGT
   t.is(again.status, 200);
   t.deepEqual(again.body, { data: { viewer: { role: 'SYSTEM_ADMIN' } } }, 'the first token still works');
   // The first process stopped its engine (which deregisters its node) before its PostgreSQL.
-  const embeddedDb = new pg.Client({ connectionString: `postgres://switchyard:switchyard@127.0.0.1:${pgPort}/switchyard` });
+  // The bootstrap superuser's password is random, kept beside the cluster, readable by its owner only.
+  const secretFile = path.join(dataDir, 'postgres.secret');
+  t.is(fs.statSync(secretFile).mode & 0o777, 0o600);
+  const superuserPassword = fs.readFileSync(secretFile, 'utf8').trim();
+  t.true(superuserPassword.length >= 24);
+  const legacy = new pg.Client({ connectionString: `postgres://switchyard:switchyard@127.0.0.1:${pgPort}/switchyard` });
+  await t.throwsAsync(legacy.connect(), { message: /password authentication failed/ }, 'no fixed, guessable superuser password');
+  await legacy.end().catch(() => undefined);
+  const embeddedDb = new pg.Client({ connectionString: `postgres://switchyard:${encodeURIComponent(superuserPassword)}@127.0.0.1:${pgPort}/switchyard` });
   await embeddedDb.connect();
   try {
+    // Both roles exist: the database's owner runs migrations, the server runs as a confined runtime role.
+    const { rows: [owner] } = await embeddedDb.query<{ owner: string; rolsuper: boolean }>(
+      `select r.rolname as owner, r.rolsuper from pg_database d join pg_roles r on r.oid = d.datdba where d.datname = 'switchyard'`);
+    t.deepEqual(owner, { owner: 'switchyard_owner', rolsuper: false });
+    const { rows: serving } = await embeddedDb.query<{ usename: string; rolsuper: boolean; rolbypassrls: boolean }>(
+      `select distinct a.usename, r.rolsuper, r.rolbypassrls from pg_stat_activity a join pg_roles r on r.rolname = a.usename
+        where a.datname = 'switchyard' and a.application_name in ('switchyard', 'switchyard-notifier', 'switchyard-liveness')`);
+    t.deepEqual(serving, [{ usename: 'switchyard_runtime', rolsuper: false, rolbypassrls: false }], 'the running server is connected as the runtime role only');
     const { rows } = await embeddedDb.query<{ pid: number }>('select pid from engine_nodes order by started_at');
     t.deepEqual(rows.map((r) => r.pid), [second.pid], 'only the running process has an engine node: the first one deregistered itself on SIGTERM');
     const { rows: [tokens] } = await embeddedDb.query<{ n: number }>(`select count(*)::int as n from api_tokens where role = 'SYSTEM_ADMIN'`);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Database, Queryable } from '../db/database.js';
+import { scopeOf, type Database, type Queryable } from '../db/database.js';
 import { AppError, badInput, notFound } from '../errors.js';
 import { newId, isId } from '../ids.js';
 import { recordAudit } from '../audit/audit.js';
@@ -77,26 +77,34 @@ export class TokenService {
     if (!token) throw new AuthError('missing', null);
     if (token.length < 24 || token.length > 512) throw new AuthError('malformed', null);
     const prefix = displayPrefix(token);
-    const { rows } = await this.db.query<ApiToken>('system', `select ${TOKEN_COLUMNS} from api_tokens where token_hash = $1`, [hashToken(token)]);
+    // Before authentication there is no tenant: the lookup by hash is the one function that looks across tenants.
+    const { rows } = await this.db.query<ApiToken>('system', `select ${TOKEN_COLUMNS} from find_api_token($1)`, [hashToken(token)]);
     const row = rows[0];
     if (!row) throw new AuthError('unknown', prefix);
     if (row.revokedAt) throw new AuthError('revoked', prefix);
     if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) throw new AuthError('expired', prefix);
     if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-      void this.db.query('system', 'update api_tokens set last_used_at = now() where id = $1', [row.id]).catch(() => undefined);
+      void this.db.query(scopeOf(row.tenantId), 'update api_tokens set last_used_at = now() where id = $1', [row.id]).catch(() => undefined);
     }
     return { actor: { tokenId: row.id, tokenName: row.name, role: row.role, tenantId: row.tenantId }, token: row };
   }
 
   /** The caller's own token, whatever its role. */
   async own(ctx: RequestContext): Promise<ApiToken> {
-    const { rows } = await this.db.query<ApiToken>('system', `select ${TOKEN_COLUMNS} from api_tokens where id = $1`, [ctx.actor.tokenId]);
+    const { rows } = await this.db.query<ApiToken>(scopeOf(ctx.actor.tenantId), `select ${TOKEN_COLUMNS} from api_tokens where id = $1`, [ctx.actor.tokenId]);
     if (!rows[0]) throw notFound('API token', ctx.actor.tokenId);
     return rows[0];
   }
 
   async get(ctx: RequestContext, id: string): Promise<ApiToken> {
-    const row = isId(id) ? (await this.db.query<ApiToken>('system', `select ${TOKEN_COLUMNS} from api_tokens where id = $1`, [id])).rows[0] : undefined;
+    if (!isId(id)) throw notFound('API token', id);
+    let tenantId = ctx.actor.tenantId;
+    if (ctx.actor.role === 'SYSTEM_ADMIN') {
+      const owner = (await this.db.query<{ tenantId: string | null }>('system', 'select tenant_id as "tenantId" from api_token_tenant($1)', [id])).rows[0];
+      if (!owner) throw notFound('API token', id);
+      tenantId = owner.tenantId;
+    }
+    const row = (await this.db.query<ApiToken>(scopeOf(tenantId), `select ${TOKEN_COLUMNS} from api_tokens where id = $1`, [id])).rows[0];
     if (!row || !mayManage(ctx.actor, row.tenantId)) throw notFound('API token', id);
     return row;
   }
@@ -105,8 +113,9 @@ export class TokenService {
     authorize(ctx.actor, 'token:manage');
     const scopeTenant = ctx.actor.role === 'SYSTEM_ADMIN' ? tenantId : ctx.actor.tenantId;
     const page = parsePage(first, after);
+    if (scopeTenant !== null && !isId(scopeTenant)) throw badInput('tenantId', 'not a valid ID');
     const { rows } = await this.db.query<ApiToken>(
-      'system',
+      scopeOf(scopeTenant),
       `select ${TOKEN_COLUMNS} from api_tokens where tenant_id is not distinct from $1 and ($2::uuid is null or id > $2) order by id limit $3`,
       [scopeTenant, page.afterId, page.limit + 1],
     );
@@ -142,7 +151,7 @@ export class TokenService {
       const exists = await this.db.query('system', 'select 1 from tenants where id = $1', [tenantId]);
       if (exists.rowCount === 0) throw notFound('tenant', tenantId);
     }
-    return this.db.tx('system', async (q) => {
+    return this.db.tx(scopeOf(tenantId), async (q) => {
       const created = await insertToken(q, { tenantId, role, name, expiresInSeconds: input.expiresInSeconds ?? null, createdBy: ctx.actor.tokenId });
       await recordAudit(q, ctx, { action: 'token.created', targetType: 'api_token', targetId: created.apiToken.id, tenantId, details: { role, name, prefix: created.apiToken.prefix } });
       return created;
@@ -152,7 +161,7 @@ export class TokenService {
   async revoke(ctx: RequestContext, id: string): Promise<ApiToken> {
     const existing = await this.get(ctx, id);
     if (existing.revokedAt) return existing;
-    return this.db.tx('system', async (q) => {
+    return this.db.tx(scopeOf(existing.tenantId), async (q) => {
       const { rows } = await q.query<ApiToken>(`update api_tokens set revoked_at = now() where id = $1 returning ${TOKEN_COLUMNS}`, [id]);
       await recordAudit(q, ctx, { action: 'token.revoked', targetType: 'api_token', targetId: id, tenantId: existing.tenantId, details: { prefix: existing.prefix } });
       return rows[0]!;

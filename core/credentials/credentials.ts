@@ -143,26 +143,31 @@ export class CredentialService implements CredentialLeaser {
     });
   }
 
-  /** Re-wraps every tenant data key under the current master key; returns how many. */
+  /** Re-wraps every tenant data key under the current master key, one tenant per transaction; returns how many. */
   private async rewrapDataKeys(): Promise<number> {
     const current = this.masterKeys.current;
-    return this.db.tx('system', async (q) => {
-      const { rows } = await q.query<{ id: string; tenantId: string; masterKeyId: string; wrapped: Buffer }>(
-        `select id, tenant_id as "tenantId", master_key_id as "masterKeyId", wrapped_key as wrapped from tenant_data_keys where master_key_id <> $1 for update`,
-        [current.id],
-      );
-      for (const row of rows) {
-        const key = open(this.masterKeys.get(row.masterKeyId).key, row.wrapped, dataKeyAad(row.tenantId, row.id));
-        await q.query('update tenant_data_keys set master_key_id = $2, wrapped_key = $3 where id = $1', [row.id, current.id, seal(current.key, key, dataKeyAad(row.tenantId, row.id))]);
-      }
-      await recordAudit(q, null, { action: 'keys.master_rotated', targetType: 'master_key', targetId: current.id, tenantId: null, details: { rewrappedDataKeys: rows.length } });
-      return rows.length;
-    });
+    const { rows: tenants } = await this.db.query<{ id: string }>('system', 'select id from tenants order by id');
+    let rewrapped = 0;
+    for (const tenant of tenants) {
+      rewrapped += await this.db.tx({ tenantId: tenant.id }, async (q) => {
+        const { rows } = await q.query<{ id: string; tenantId: string; masterKeyId: string; wrapped: Buffer }>(
+          `select id, tenant_id as "tenantId", master_key_id as "masterKeyId", wrapped_key as wrapped from tenant_data_keys where master_key_id <> $1 for update`,
+          [current.id],
+        );
+        for (const row of rows) {
+          const key = open(this.masterKeys.get(row.masterKeyId).key, row.wrapped, dataKeyAad(row.tenantId, row.id));
+          await q.query('update tenant_data_keys set master_key_id = $2, wrapped_key = $3 where id = $1', [row.id, current.id, seal(current.key, key, dataKeyAad(row.tenantId, row.id))]);
+        }
+        return rows.length;
+      });
+    }
+    await this.db.tx('system', (q) => recordAudit(q, null, { action: 'keys.master_rotated', targetType: 'master_key', targetId: current.id, tenantId: null, details: { rewrappedDataKeys: rewrapped } }));
+    return rewrapped;
   }
 
-  /** Master key ids some data key still needs. */
+  /** Master key ids some data key still needs (across tenants: ids only, through an owner-run function). */
   private async masterKeysInUse(): Promise<Set<string>> {
-    const { rows } = await this.db.query<{ id: string }>('system', 'select distinct master_key_id as id from tenant_data_keys');
+    const { rows } = await this.db.query<{ id: string }>('system', 'select master_key_id as id from master_keys_in_use()');
     return new Set(rows.map((r) => r.id));
   }
 

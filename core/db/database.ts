@@ -11,6 +11,11 @@ export type Queryable = Pick<pg.PoolClient, 'query'>;
  */
 export type TxScope = { tenantId: string } | 'system';
 
+/** The scope of a row that may be appliance-wide (tenant null) or a tenant's. */
+export function scopeOf(tenantId: string | null): TxScope {
+  return tenantId === null ? 'system' : { tenantId };
+}
+
 // int8 and numeric stay strings by default in pg; counters here fit in a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 

@@ -150,7 +150,7 @@ export class Engine {
       const { rowCount } = await q.query(
         `select graphile_worker.add_jobs(array(
            select row('${RUN_TIMEOUT_TASK}', json_build_object('t', tenant_id, 'r', id), null, null, 25, 't:' || id, null, null)::graphile_worker.job_spec
-             from runs where status in ('QUEUED', 'RUNNING', 'WAITING') and deadline_at <= now() limit 500))`,
+             from overdue_runs(500)))`,
       );
       return { releasedWorkers: dead.length, timedOutRuns: rowCount ?? 0 };
     });

@@ -68,7 +68,11 @@ export const typeDefs = /* GraphQL */ `
   }
   type AuditEventEdge { cursor: String! node: AuditEvent! }
   type AuditEventConnection { edges: [AuditEventEdge!]! nodes: [AuditEvent!]! pageInfo: PageInfo! }
-  input AuditFilter { action: String from: DateTime to: DateTime }
+  input AuditFilter {
+    "SYSTEM_ADMIN only: read this tenant's log (omitted: the appliance's own events). Tenant tokens always read their own."
+    tenantId: ID
+    action: String from: DateTime to: DateTime
+  }
 
   enum PluginTrust { CORE SIGNED UNSIGNED }
   type PluginAction { name: String! description: String! inputSchema: JSON! outputSchema: JSON! "As workflows name it: plugin/action@major." uses: String! }

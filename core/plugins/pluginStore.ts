@@ -38,11 +38,8 @@ export async function listPluginVersions(q: Queryable): Promise<InstalledPlugin[
 
 /** How many published workflow versions (of any tenant) run actions on this plugin version. */
 export async function countWorkflowVersionsUsing(q: Queryable, pluginVersionId: string): Promise<number> {
-  const { rows } = await q.query<{ n: number }>(
-    `select count(*)::int as n from workflow_versions v
-      where exists (select 1 from jsonb_each_text(v.resolved_actions) e where e.value = $1)`,
-    [pluginVersionId],
-  );
+  // Published versions of every tenant count; only this owner-run function may look across them.
+  const { rows } = await q.query<{ n: number }>('select plugin_version_use_count($1) as n', [pluginVersionId]);
   return rows[0]!.n;
 }
 

@@ -56,8 +56,9 @@ export class TenantService {
     const name = typeof input.name === 'string' ? input.name.trim() : '';
     if (name.length < 1 || name.length > 200) throw badInput('input.name', 'must be 1 to 200 characters');
     try {
-      return await this.db.tx('system', async (q) => {
-        const id = newId();
+      const id = newId();
+      // In the new tenant's context: its audit record is its own.
+      return await this.db.tx({ tenantId: id }, async (q) => {
         const { rows } = await q.query<Tenant>(`insert into tenants (id, name) values ($1, $2) returning ${COLUMNS}`, [id, name]);
         await recordAudit(q, ctx, { action: 'tenant.created', targetType: 'tenant', targetId: id, tenantId: id, details: { name } });
         return rows[0]!;
@@ -78,7 +79,7 @@ export class TenantService {
       if (!Number.isInteger(value) || value < 0 || value > 2_000_000_000) throw badInput(`input.${key}`, 'must be a whole number between 0 and 2000000000');
       changes[key] = value;
     }
-    return this.db.tx('system', async (q) => {
+    return this.db.tx({ tenantId: tenant.id }, async (q) => {
       const { rows } = await q.query<Tenant>(`update tenants set quotas = quotas || $2::jsonb where id = $1 returning ${COLUMNS}`, [tenant.id, JSON.stringify(changes)]);
       await recordAudit(q, ctx, { action: 'tenant.quota_changed', targetType: 'tenant', targetId: tenant.id, tenantId: tenant.id, details: { before: tenant.quotas, changes } });
       return rows[0]!;

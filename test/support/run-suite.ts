@@ -13,6 +13,7 @@ import pg from 'pg';
 import { createLogger } from '../../core/logger.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../core/db/embedded.js';
 import { migrate } from '../../core/db/migrate.js';
+import { derivedRuntimeRole } from '../../core/db/roles.js';
 import { adminUrl, databaseUrl } from './database.js';
 
 const logger = createLogger('warn');
@@ -21,7 +22,7 @@ let baseUrl = process.env['DATABASE_URL'];
 if (!baseUrl) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-test-'));
   embedded = await startEmbeddedPostgres(dir, 20000 + Math.floor(Math.random() * 20000), logger);
-  baseUrl = embedded.url;
+  baseUrl = embedded.superuserUrl;
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
 }
 const template = `switchyard_tpl_${process.pid}`;
@@ -32,7 +33,8 @@ await admin.query(`create database ${template}`);
 const pool = new pg.Pool({ connectionString: databaseUrl(baseUrl, template), max: 2 });
 pool.on('error', () => undefined);
 pool.on('connect', (client) => client.on('error', () => undefined));
-await migrate(pool);
+// Tests connect as the server does: the owner migrates, the derived runtime role serves.
+await migrate(pool, derivedRuntimeRole(databaseUrl(baseUrl, template)));
 await pool.end();
 
 const require = createRequire(import.meta.url);
