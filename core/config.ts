@@ -16,6 +16,15 @@ export interface Config {
   readonly port: number;
   /** External PostgreSQL (14+). `DATABASE_URL`; unset means the embedded server. */
   readonly databaseUrl: string | undefined;
+  /**
+   * The runtime role's connection: a role that owns no table and has no BYPASSRLS, so
+   * row-level security confines it. `SWITCHYARD_RUNTIME_DATABASE_URL`; unset means the
+   * role `dbRuntimeRole` on DATABASE_URL's server, created by the owner with a password
+   * derived from the owner's credentials.
+   */
+  readonly runtimeDatabaseUrl: string | undefined;
+  /** Name of the derived runtime role. `SWITCHYARD_DB_RUNTIME_ROLE`, default `switchyard_runtime`. */
+  readonly dbRuntimeRole: string;
   /** Data directory (embedded PostgreSQL lives in `<dataDir>/postgres`). `SWITCHYARD_DATA_DIR`, default `./data`. */
   readonly dataDir: string;
   /** Port of the embedded PostgreSQL. `SWITCHYARD_EMBEDDED_PG_PORT`, default `54329`. */
@@ -83,6 +92,36 @@ export interface Config {
   readonly extraCaFile: string | undefined;
   /** Proxy for plugin requests: `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` (or their lower-case forms). */
   readonly proxy: { httpsProxy?: string; httpProxy?: string; noProxy?: string };
+  /**
+   * `production` hides the schema (no introspection, no "Did you mean" suggestions);
+   * `development` shows it. `SWITCHYARD_ENV`, default `production`.
+   */
+  readonly environment: 'production' | 'development';
+  /** Deepest field nesting of a GraphQL operation. `SWITCHYARD_GRAPHQL_MAX_DEPTH`, default 12. */
+  readonly graphqlMaxDepth: number;
+  /**
+   * Largest estimated cost of a GraphQL operation (graphql-armor: scalar 1, object 2, each
+   * nesting level x1.5, a `first`/`last: N` literal multiplies its field by N).
+   * `SWITCHYARD_GRAPHQL_MAX_COST`, default 20000.
+   */
+  readonly graphqlMaxCost: number;
+  /** Most aliases in a GraphQL operation. `SWITCHYARD_GRAPHQL_MAX_ALIASES`, default 30. */
+  readonly graphqlMaxAliases: number;
+  /** Most directives in a GraphQL operation. `SWITCHYARD_GRAPHQL_MAX_DIRECTIVES`, default 50. */
+  readonly graphqlMaxDirectives: number;
+  /** Most lexical tokens in a GraphQL document; parsing stops past it. `SWITCHYARD_GRAPHQL_MAX_TOKENS`, default 5000. */
+  readonly graphqlMaxTokens: number;
+  /** Most operations in one batched request (a JSON array). `SWITCHYARD_GRAPHQL_MAX_BATCH`, default 10. */
+  readonly graphqlMaxBatch: number;
+  /**
+   * JSON file mapping SHA-256 hex to GraphQL document; when set, only those operations are
+   * accepted (`extensions.persistedQuery.sha256Hash`). `SWITCHYARD_PERSISTED_OPERATIONS_FILE`, default unset.
+   */
+  readonly persistedOperationsFile: string | undefined;
+  /** Sustained GraphQL operations per second per API token. `SWITCHYARD_API_RATE_LIMIT_PER_SECOND`, default 50. */
+  readonly apiRateLimitPerSecond: number;
+  /** Operations an API token may send at once before the per-second rate applies. `SWITCHYARD_API_RATE_LIMIT_BURST`, default 100. */
+  readonly apiRateLimitBurst: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -140,18 +179,25 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
   return raw as T;
 }
 
-function databaseUrl(env: Env): string | undefined {
-  const raw = env['DATABASE_URL'];
+function databaseUrl(env: Env, name = 'DATABASE_URL'): string | undefined {
+  const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError('DATABASE_URL is not a valid URL (expected postgres://user@host:port/database)');
+    throw new ConfigError(`${name} is not a valid URL (expected postgres://user@host:port/database)`);
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError(`DATABASE_URL must use postgres:// or postgresql://, got ${url.protocol}`);
+    throw new ConfigError(`${name} must use postgres:// or postgresql://, got ${url.protocol}`);
   }
+  return raw;
+}
+
+function roleName(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new ConfigError(`${name} must be a PostgreSQL role name (lower-case letters, digits and _, at most 63), got ${JSON.stringify(raw)}`);
   return raw;
 }
 
@@ -166,6 +212,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     host: env['HOST'] || '127.0.0.1',
     port: int(env, 'PORT', 8080, 0, 65535),
     databaseUrl: databaseUrl(env),
+    runtimeDatabaseUrl: databaseUrl(env, 'SWITCHYARD_RUNTIME_DATABASE_URL'),
+    dbRuntimeRole: roleName(env, 'SWITCHYARD_DB_RUNTIME_ROLE', 'switchyard_runtime'),
     dataDir,
     embeddedPgPort: int(env, 'SWITCHYARD_EMBEDDED_PG_PORT', 54329, 1, 65535),
     adminToken,
@@ -194,6 +242,16 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     egressRequestTimeoutMs: int(env, 'SWITCHYARD_EGRESS_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
     extraCaFile: env['SWITCHYARD_EXTRA_CA_FILE'] ? path.resolve(env['SWITCHYARD_EXTRA_CA_FILE']) : undefined,
     proxy: proxySettings(env),
+    environment: oneOf(env, 'SWITCHYARD_ENV', 'production', ['production', 'development'] as const),
+    graphqlMaxDepth: int(env, 'SWITCHYARD_GRAPHQL_MAX_DEPTH', 12, 1, 1000),
+    graphqlMaxCost: int(env, 'SWITCHYARD_GRAPHQL_MAX_COST', 20_000, 1, 100_000_000),
+    graphqlMaxAliases: int(env, 'SWITCHYARD_GRAPHQL_MAX_ALIASES', 30, 0, 100_000),
+    graphqlMaxDirectives: int(env, 'SWITCHYARD_GRAPHQL_MAX_DIRECTIVES', 50, 0, 100_000),
+    graphqlMaxTokens: int(env, 'SWITCHYARD_GRAPHQL_MAX_TOKENS', 5000, 10, 1_000_000),
+    graphqlMaxBatch: int(env, 'SWITCHYARD_GRAPHQL_MAX_BATCH', 10, 1, 1000),
+    persistedOperationsFile: env['SWITCHYARD_PERSISTED_OPERATIONS_FILE'] ? path.resolve(env['SWITCHYARD_PERSISTED_OPERATIONS_FILE']) : undefined,
+    apiRateLimitPerSecond: int(env, 'SWITCHYARD_API_RATE_LIMIT_PER_SECOND', 50, 1, 1_000_000),
+    apiRateLimitBurst: int(env, 'SWITCHYARD_API_RATE_LIMIT_BURST', 100, 1, 1_000_000),
     ...overrides,
   };
   return Object.freeze(config);

@@ -243,15 +243,17 @@ test('arguments of the wrong type are BAD_USER_INPUT', async (t) => {
   t.is(rows[0].n, 0, 'no run was started by any of these');
 });
 
-test('unknown and malformed ids: null for lookups, NOT_FOUND for operations', async (t) => {
+test('unknown and malformed ids: NOT_FOUND for lookups (the field null) and for operations', async (t) => {
   const tenant = await app.tenant(unique('ids'));
   const token = tenant.tokens['ADMIN']!;
   const secrets = [ADMIN_TOKEN, token];
   for (const id of [newId(), 'not-an-id', '00000000-0000-0000-0000-000000000000']) {
     const run = await gql(app.url, token, 'query($id: ID!) { run(id: $id) { id } }', { id });
-    t.deepEqual(run.body, { data: { run: null } }, `run(${id})`);
+    assertError(t, run, 'NOT_FOUND', /not found/, secrets, `run(${id})`);
+    t.deepEqual(run.body.data, { run: null });
     const workflow = await gql(app.url, token, 'query($id: ID!) { workflow(id: $id) { id } }', { id });
-    t.deepEqual(workflow.body, { data: { workflow: null } }, `workflow(${id})`);
+    assertError(t, workflow, 'NOT_FOUND', /not found/, secrets, `workflow(${id})`);
+    t.deepEqual(workflow.body.data, { workflow: null });
     for (const op of ['cancelRun', 'retryRun']) {
       const reply = await gql(app.url, token, `mutation($id: ID!) { ${op}(id: $id) { id } }`, { id });
       assertError(t, reply, 'NOT_FOUND', /not found/, secrets, `${op}(${id})`);
@@ -277,9 +279,11 @@ test('another tenant\'s run and workflow are NOT_FOUND (never FORBIDDEN) and sta
   await waitForGate(app, ownerToken, runId);
 
   const run = await gql(app.url, otherToken, 'query($id: ID!) { run(id: $id) { id input } }', { id: runId });
-  t.deepEqual(run.body, { data: { run: null } }, 'run: null, exactly as for an unknown id');
+  assertError(t, run, 'NOT_FOUND', new RegExp(`run "${runId}" not found`), secrets, 'run: NOT_FOUND, exactly as for an unknown id');
+  t.deepEqual(run.body.data, { run: null });
   const workflow = await gql(app.url, otherToken, 'query($id: ID!) { workflow(id: $id) { id name } }', { id: workflowId });
-  t.deepEqual(workflow.body, { data: { workflow: null } }, 'workflow: null, exactly as for an unknown id');
+  assertError(t, workflow, 'NOT_FOUND', new RegExp(`workflow "${workflowId}" not found`), secrets, 'workflow: NOT_FOUND, exactly as for an unknown id');
+  t.deepEqual(workflow.body.data, { workflow: null });
   const listed = await gql(app.url, otherToken, '{ workflows { nodes { id } } runs { nodes { id } } }');
   t.deepEqual(listed.body, { data: { workflows: { nodes: [] }, runs: { nodes: [] } } });
 

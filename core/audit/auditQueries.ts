@@ -1,7 +1,7 @@
 import { scopeOf, type Database } from '../db/database.js';
 import { isId } from '../ids.js';
 import { authorize, type RequestContext } from '../auth/roles.js';
-import { badInput } from '../errors.js';
+import { badInput, notFound } from '../errors.js';
 import { recordAudit } from './audit.js';
 
 export interface AuditEvent {
@@ -35,7 +35,7 @@ export async function queryAuditEvents(
     if (!isId(filter.tenantId)) throw badInput('filter.tenantId', 'not a valid ID');
     tenantId = filter.tenantId;
   } else if (filter.tenantId != null && filter.tenantId !== tenantId) {
-    throw badInput('filter.tenantId', 'only a system admin may name a tenant; tenant tokens read their own tenant\'s log');
+    throw notFound('tenant', filter.tenantId);
   }
   const from = filter.from ? new Date(filter.from) : null;
   const to = filter.to ? new Date(filter.to) : null;

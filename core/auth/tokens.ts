@@ -111,6 +111,7 @@ export class TokenService {
 
   async list(ctx: RequestContext, tenantId: string | null, first?: number | null, after?: string | null): Promise<Connection<ApiToken>> {
     authorize(ctx.actor, 'token:manage');
+    if (ctx.actor.role !== 'SYSTEM_ADMIN' && tenantId !== null && tenantId !== ctx.actor.tenantId) throw notFound('tenant', tenantId);
     const scopeTenant = ctx.actor.role === 'SYSTEM_ADMIN' ? tenantId : ctx.actor.tenantId;
     const page = parsePage(first, after);
     if (scopeTenant !== null && !isId(scopeTenant)) throw badInput('tenantId', 'not a valid ID');

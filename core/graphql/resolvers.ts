@@ -98,9 +98,10 @@ const query: Record<string, Resolver> = {
   }),
   tenants: (_p, a, { request, services }) => services.tenants.list(request, a.first, a.after),
   apiTokens: (_p, a, { request, services }) => services.tokens.list(request, a.tenantId ?? null, a.first, a.after),
-  workflow: (_p, a, { request, services }) => orNull(() => services.workflows.get(request, a.id)),
+  // Another tenant's id is NOT_FOUND (an error, with the field null), as for every operation.
+  workflow: (_p, a, { request, services }) => services.workflows.get(request, a.id),
   workflows: (_p, a, { request, services }) => services.workflows.list(request, a.first, a.after),
-  run: (_p, a, { request, services }) => orNull(() => services.runs.getRun(request, a.id)),
+  run: (_p, a, { request, services }) => services.runs.getRun(request, a.id),
   runs: (_p, a, { request, services }) => services.runs.listRuns(request, a.filter, a.first, a.after),
   plugins: (_p, _a, { request, services }) => services.plugins.list(request),
   credentials: (_p, _a, { request, services }) => services.credentials.list(request),

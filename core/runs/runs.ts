@@ -202,6 +202,8 @@ export class RunService {
     const f = filter ?? {};
     if (f.status && !(RUN_STATUSES as readonly string[]).includes(f.status)) throw badInput('filter.status', `unknown run status ${JSON.stringify(f.status)}`);
     if (f.workflowId && !isId(f.workflowId)) throw badInput('filter.workflowId', 'not a valid ID');
+    // Filtering by a workflow that is not the caller's is NOT_FOUND, like naming it anywhere else.
+    if (f.workflowId) await this.workflows.get(ctx, f.workflowId);
     const createdAfter = parseDate(f.createdAfter, 'filter.createdAfter');
     const createdBefore = parseDate(f.createdBefore, 'filter.createdBefore');
     const { rows } = await this.db.query<Run>(
