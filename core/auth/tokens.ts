@@ -160,6 +160,7 @@ export class TokenService {
   }
 
   async revoke(ctx: RequestContext, id: string): Promise<ApiToken> {
+    authorize(ctx.actor, 'token:manage');
     const existing = await this.get(ctx, id);
     if (existing.revokedAt) return existing;
     return this.db.tx(scopeOf(existing.tenantId), async (q) => {
