@@ -94,6 +94,8 @@ export class SandboxExecutor implements StepExecutor {
       network: this.network(plugin, policy),
       credentials: grants,
     }, signal).finally(() => this.running.delete(invocationId));
+    // Failed attempts consumed CPU too (a CPU-limit kill most of all).
+    request.usage.sandboxCpuMs += result.stats?.cpuMs ?? 0;
     const uses = credential ? result.stats?.credentialUses?.[credential.handle] ?? 0 : 0;
     if (uses > 0 && leaseId !== null) {
       await this.leaser.recordLeaseUse({

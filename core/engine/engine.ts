@@ -12,6 +12,7 @@ import type { Notifier } from './notifier.js';
 import type { StepExecutor } from './executor.js';
 import { RunChangeBatcher } from './runChangeBatcher.js';
 import { DEFAULT_GROUP_COMMIT } from '../db/groupCommit.js';
+import { SandboxCpuGate } from '../quotas/quotas.js';
 import { parsePayload, runStepJob, runTimerJob, runTimeoutJob, type StepTaskDeps } from './stepTasks.js';
 
 export interface EngineOptions {
@@ -50,7 +51,7 @@ export class Engine {
     private readonly options: EngineOptions,
   ) {
     const batcher = new RunChangeBatcher(db, workflows, logger, DEFAULT_GROUP_COMMIT);
-    this.deps = { batcher, executor, logger, maxStepOutputBytes: options.maxStepOutputBytes, inflight: this.inflight };
+    this.deps = { batcher, executor, logger, maxStepOutputBytes: options.maxStepOutputBytes, inflight: this.inflight, cpuGate: new SandboxCpuGate(db) };
   }
 
   get running(): boolean {

@@ -21,6 +21,12 @@ export interface StepRequest {
   runInput: unknown;
   stepOutputs: Record<string, unknown>;
   logger: Logger;
+  /** What the attempt consumed, added to by the executor (also when the attempt fails); counts toward the tenant's quotas. */
+  usage: StepUsage;
+}
+
+export interface StepUsage {
+  sandboxCpuMs: number;
 }
 
 /**

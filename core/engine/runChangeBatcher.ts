@@ -4,6 +4,8 @@ import type { Logger } from '../logger.js';
 import type { WorkflowService } from '../workflows/workflows.js';
 import { loadRunsForUpdate, persistTransitions } from '../runs/store.js';
 import { RunTransition } from '../runs/transition.js';
+import { recordSandboxCpu } from '../quotas/quotas.js';
+import type { StepUsage } from './executor.js';
 
 /**
  * A change to one run, applied to its state loaded under the run's row lock. It gets
@@ -16,6 +18,7 @@ export type RunChange<T> = (tr: RunTransition | null) => T;
 interface ChangeRequest {
   runId: string;
   change: RunChange<unknown>;
+  usage: StepUsage | undefined;
 }
 
 /**
@@ -30,9 +33,13 @@ export class RunChangeBatcher {
     this.group = new GroupCommit(db, logger, 'run changes', (q, requests) => this.applyBatch(q, requests), options);
   }
 
-  /** Applies `change` to run `runId` of `tenantId` and commits it; resolves with what `change` returned. */
-  apply<T>(tenantId: string, runId: string, change: RunChange<T>): Promise<T> {
-    return this.group.submit(tenantId, { runId, change }) as Promise<T>;
+  /**
+   * Applies `change` to run `runId` of `tenantId` and commits it; resolves with what
+   * `change` returned. `usage` (what a step attempt consumed) is added to the tenant's
+   * counters in the same commit, whether or not the change still wants the result.
+   */
+  apply<T>(tenantId: string, runId: string, change: RunChange<T>, usage?: StepUsage): Promise<T> {
+    return this.group.submit(tenantId, { runId, change, usage }) as Promise<T>;
   }
 
   private async applyBatch(q: Queryable, requests: readonly ChangeRequest[]): Promise<Settled<unknown>[]> {
@@ -47,6 +54,7 @@ export class RunChangeBatcher {
     // away (GroupCommit then retries each change alone).
     const values = requests.map((request) => request.change(transitions.get(request.runId) ?? null));
     await persistTransitions(q, [...transitions.values()]);
+    await recordSandboxCpu(q, requests.reduce((sum, r) => sum + (r.usage?.sandboxCpuMs ?? 0), 0));
     return values.map((value) => ({ ok: true, value }));
   }
 }

@@ -4,7 +4,8 @@ import { renderTemplate } from '../workflows/templates.js';
 import { type RunTransition, defaultMaxAttempts } from '../runs/transition.js';
 import { TERMINAL_RUN, stepIdempotencyKey, type StepFailure } from '../runs/model.js';
 import { CORE_ACTIONS, MAX_DELAY_MS } from './coreActions.js';
-import { StepError, type StepExecutor } from './executor.js';
+import { StepError, type StepExecutor, type StepUsage } from './executor.js';
+import type { SandboxCpuGate } from '../quotas/quotas.js';
 import type { RunChangeBatcher } from './runChangeBatcher.js';
 
 export interface StepJobPayload {
@@ -21,6 +22,8 @@ export interface StepTaskDeps {
   maxStepOutputBytes: number;
   /** Running executor steps by `runId:stepId`, so an interrupt notification can abort them. */
   inflight: Map<string, AbortController>;
+  /** Refuses executor steps of tenants whose sandbox CPU for the day is used up. */
+  cpuGate: SandboxCpuGate;
 }
 
 type Outcome = { kind: 'ok'; output: unknown } | { kind: 'failed'; failure: StepFailure } | { kind: 'released' } | { kind: 'interrupted' };
@@ -54,7 +57,8 @@ export async function runStepJob(deps: StepTaskDeps, payload: StepJobPayload, sh
   const claimed = await deps.batcher.apply(tenantId, runId, (tr) => claimStep(tr, stepId));
   if (!claimed) return;
 
-  const outcome = await execute(deps, payload, claimed, shutdownSignal);
+  const usage: StepUsage = { sandboxCpuMs: 0 };
+  const outcome = await execute(deps, payload, claimed, shutdownSignal, usage);
   await deps.batcher.apply(tenantId, runId, (tr) => {
     const state = tr?.run.steps.get(stepId);
     // Cancelled, timed out, or superseded while running: this result is no longer wanted.
@@ -62,7 +66,7 @@ export async function runStepJob(deps: StepTaskDeps, payload: StepJobPayload, sh
     if (outcome.kind === 'ok') tr.succeedStep(stepId, outcome.output);
     else if (outcome.kind === 'failed') tr.failStep(stepId, outcome.failure);
     else if (outcome.kind === 'released') tr.releaseStep(stepId);
-  });
+  }, usage);
 }
 
 /** Starts an attempt of a step; core actions settle or park here. Returns what the executor needs, if anything. */
@@ -103,8 +107,10 @@ function claimStep(tr: RunTransition | null, stepId: string): Claimed | null {
   return null;
 }
 
-async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Claimed, shutdownSignal: AbortSignal): Promise<Outcome> {
+async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Claimed, shutdownSignal: AbortSignal, usage: StepUsage): Promise<Outcome> {
   const { t: tenantId, r: runId, s: stepId } = payload;
+  const refused = await deps.cpuGate.check(tenantId);
+  if (refused) return { kind: 'failed', failure: { code: 'QUOTA_EXCEEDED', message: refused.message, retryable: false } };
   const interrupt = new AbortController();
   const key = `${runId}:${stepId}`;
   deps.inflight.set(key, interrupt);
@@ -119,7 +125,7 @@ async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Cla
         {
           tenantId, workflowId: claimed.workflowId, runId, stepId, attempt: claimed.attempt, idempotencyKey: stepIdempotencyKey(runId, stepId),
           uses: claimed.def.uses, input: claimed.input, credential: claimed.def.credential ?? null, timeoutMs: claimed.def.timeoutMs ?? null, logger,
-          pluginVersionId: claimed.pluginVersionId, runInput: claimed.runInput, stepOutputs: claimed.stepOutputs,
+          pluginVersionId: claimed.pluginVersionId, runInput: claimed.runInput, stepOutputs: claimed.stepOutputs, usage,
         },
         signal,
       ),

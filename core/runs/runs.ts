@@ -6,6 +6,7 @@ import { AppError, badInput, notFound } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { recordAudit } from '../audit/audit.js';
 import { tenantOf, type RequestContext } from '../auth/roles.js';
+import { admitReactivatedRun, quotaErrorFromDatabase, quotaExceeded, readTenantQuotas } from '../quotas/quotas.js';
 import { parsePage, toConnection, type Connection } from '../pagination.js';
 import type { WorkflowService, WorkflowVersion } from '../workflows/workflows.js';
 import { newStepState, RUN_STATUSES, TERMINAL_RUN, type RunEvent, type RunState, type RunStatus, type StepState } from './model.js';
@@ -48,6 +49,7 @@ interface StartRequest {
   workflowId: string;
   version: number | null;
   input: unknown;
+  inputBytes: number;
   idempotencyKey: string | null;
 }
 
@@ -80,8 +82,10 @@ export class RunService {
     if (key !== null && (key.length < 1 || key.length > 200)) throw badInput('input.idempotencyKey', 'must be 1 to 200 characters');
     if (input.version != null && (!Number.isInteger(input.version) || input.version < 1)) throw badInput('input.version', 'must be a positive whole number');
     try {
-      return await this.starts.submit(tenantId, { ctx, tenantId, workflowId: input.workflowId, version: input.version ?? null, input: runInput, idempotencyKey: key });
+      return await this.starts.submit(tenantId, { ctx, tenantId, workflowId: input.workflowId, version: input.version ?? null, input: runInput, inputBytes, idempotencyKey: key });
     } catch (error) {
+      const quota = quotaErrorFromDatabase(error);
+      if (quota) throw quota;
       if (key !== null && isUniqueViolation(error)) {
         // A concurrent start with the same key won the race: answer with its run.
         const winner = await this.db.tx({ tenantId }, (q) => runByIdempotencyKey(q, tenantId, input.workflowId, key));
@@ -97,7 +101,13 @@ export class RunService {
     const created: (NewRun & { request: StartRequest; version: WorkflowVersion })[] = [];
     const byKey = new Map<string, Run>();
     const now = new Date();
+    // A batch is one tenant's; the concurrency and per-day quotas are enforced by the runs insert itself (migration 0009).
+    const quotas = await readTenantQuotas(q, requests[0]!.tenantId);
     for (const request of requests) {
+      if (quotas.maxInputBytes !== undefined && request.inputBytes > quotas.maxInputBytes) {
+        outcomes.push({ ok: false, error: quotaExceeded('maxInputBytes', quotas.maxInputBytes, request.inputBytes, 'bytes of this run input') });
+        continue;
+      }
       let version: WorkflowVersion;
       try {
         version = await this.workflows.findVersion(q, request.tenantId, request.workflowId, request.version);
@@ -114,7 +124,8 @@ export class RunService {
           continue;
         }
       }
-      const timeoutMs = version.definition.timeoutMs ?? this.limits.defaultRunTimeoutMs;
+      // The tenant's longest run bounds every run's deadline, whatever its definition asked when published.
+      const timeoutMs = Math.min(version.definition.timeoutMs ?? this.limits.defaultRunTimeoutMs, (quotas.maxRunDurationSeconds ?? Infinity) * 1000);
       const run: RunState = {
         id: newId(), tenantId: request.tenantId, workflowId: version.workflowId, workflowVersionId: version.id, status: 'QUEUED',
         input: request.input, output: null, error: null, version: 0, createdAt: now.toISOString(), finishedAt: null,
@@ -144,12 +155,17 @@ export class RunService {
   }
 
   async retryRun(ctx: RequestContext, id: string): Promise<Run> {
+    let maxRunDurationSeconds: number | undefined;
     return this.change(ctx, id, 'run.retried', (tr) => {
       if (!TERMINAL_RUN.has(tr.run.status) || tr.run.status === 'SUCCEEDED') {
         throw new AppError('CONFLICT', `run ${id} is ${tr.run.status}; only failed, cancelled or timed-out runs can be retried`);
       }
-      const timeoutMs = tr.definition.timeoutMs ?? this.limits.defaultRunTimeoutMs;
+      const timeoutMs = Math.min(tr.definition.timeoutMs ?? this.limits.defaultRunTimeoutMs, (maxRunDurationSeconds ?? Infinity) * 1000);
       tr.retry(ctx.actor.tokenId, new Date(Date.now() + timeoutMs).toISOString());
+    }, {}, {
+      before: async (q, tenantId) => { maxRunDurationSeconds = (await readTenantQuotas(q, tenantId)).maxRunDurationSeconds; },
+      // Active again: it counts toward the concurrency quota like a new run.
+      after: (q) => admitReactivatedRun(q),
     });
   }
 
@@ -173,16 +189,19 @@ export class RunService {
   /** Loads the run under lock, applies `mutate`, persists and audits, all in one transaction. */
   private async change(
     ctx: RequestContext, id: string, action: string, mutate: (tr: RunTransition) => void, details: Record<string, unknown> = {},
+    hooks: { before?: (q: Queryable, tenantId: string) => Promise<void>; after?: (q: Queryable) => Promise<void> } = {},
   ): Promise<Run> {
     const tenantId = tenantOf(ctx.actor, 'run:operate');
     if (!isId(id)) throw notFound('run', id);
     return this.db.tx({ tenantId }, async (q) => {
       const run = await loadRunForUpdate(q, id);
       if (!run || run.tenantId !== tenantId) throw notFound('run', id);
+      await hooks.before?.(q, tenantId);
       const version = await this.workflows.versionById(q, run.workflowVersionId);
       const tr = new RunTransition(run, version.definition);
       mutate(tr);
       await persistTransition(q, tr);
+      await hooks.after?.(q);
       await recordAudit(q, ctx, { action, targetType: 'run', targetId: id, details });
       const { rows } = await q.query<Run>(`select ${RUN} from runs where id = $1`, [id]);
       return rows[0]!;

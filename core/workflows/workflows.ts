@@ -4,6 +4,8 @@ import { AppError, badInput, notFound } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { recordAudit } from '../audit/audit.js';
 import { tenantOf, type RequestContext } from '../auth/roles.js';
+import { quotaExceeded, readTenantQuotas } from '../quotas/quotas.js';
+import type { TenantQuotas } from '../tenants/tenants.js';
 import { parsePage, toConnection, type Connection } from '../pagination.js';
 import type { ActionCatalog, ActionDirectory, DefinitionLimits, WorkflowDefinition } from './definition.js';
 import { validateDefinition } from './validate.js';
@@ -119,6 +121,7 @@ export class WorkflowService {
       return await this.db.tx({ tenantId }, async (q) => {
         const catalog = await this.actions.catalog(q);
         const definition = validateDefinition(input.definition, this.limits, catalog);
+        enforceDefinitionQuotas(definition, await readTenantQuotas(q, tenantId));
         const id = newId();
         const { rows } = await q.query<Workflow>(
           `insert into workflows (id, tenant_id, name, created_by) values ($1, $2, $3, $4) returning ${WF}`,
@@ -144,6 +147,7 @@ export class WorkflowService {
     return this.db.tx({ tenantId }, async (q) => {
       const catalog = await this.actions.catalog(q);
       const definition = validateDefinition(input.definition, this.limits, catalog);
+      enforceDefinitionQuotas(definition, await readTenantQuotas(q, tenantId));
       // Row lock: two concurrent publishes get consecutive version numbers.
       const locked = await q.query<{ latest_version: number }>(
         'select latest_version from workflows where id = $1 and tenant_id = $2 for update',
@@ -160,6 +164,17 @@ export class WorkflowService {
       await recordAudit(q, ctx, { action: 'workflow.version_published', targetType: 'workflow', targetId: input.workflowId, details: { version, versionId: rows[0]!.id } });
       return rows[0]!;
     });
+  }
+}
+
+/** A tenant's workflow may not have more steps, or ask for a longer run, than its quotas allow. */
+function enforceDefinitionQuotas(definition: WorkflowDefinition, quotas: TenantQuotas): void {
+  if (quotas.maxStepsPerWorkflow !== undefined && definition.steps.length > quotas.maxStepsPerWorkflow) {
+    throw quotaExceeded('maxStepsPerWorkflow', quotas.maxStepsPerWorkflow, definition.steps.length, 'steps in this definition');
+  }
+  const seconds = definition.timeoutMs === undefined ? undefined : Math.ceil(definition.timeoutMs / 1000);
+  if (quotas.maxRunDurationSeconds !== undefined && seconds !== undefined && seconds > quotas.maxRunDurationSeconds) {
+    throw quotaExceeded('maxRunDurationSeconds', quotas.maxRunDurationSeconds, seconds, 'timeoutMs of this definition, in seconds');
   }
 }
 
