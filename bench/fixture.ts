@@ -19,7 +19,8 @@ export interface WorkerOptions {
 }
 
 export function benchConfig(databaseUrl: string, env: Record<string, string | undefined> = process.env): Config {
-  return loadConfig(env, { databaseUrl, role: 'all', logLevel: 'silent', host: '127.0.0.1', port: 0 });
+  // One token drives the whole HTTP load: the per-token rate limit would measure itself, not the appliance.
+  return loadConfig(env, { databaseUrl, role: 'all', logLevel: 'silent', host: '127.0.0.1', port: 0, apiRateLimitPerSecond: 1_000_000, apiRateLimitBurst: 1_000_000 });
 }
 
 export function workerOptions(config: Config): WorkerOptions {
@@ -63,8 +64,10 @@ export function codeChain(n: number): { name: string; steps: { id: string; uses:
  * An appliance (engine + HTTP + sandbox) on `databaseUrl` with one tenant and one workflow:
  * `steps` noop steps unless another definition is given.
  */
-export async function startBenchAppliance(databaseUrl: string, steps: number, definition?: { name: string; steps: object[] }): Promise<BenchAppliance> {
-  const config = benchConfig(databaseUrl);
+export async function startBenchAppliance(
+  databaseUrl: string, steps: number, definition?: { name: string; steps: object[] }, overrides: Partial<Config> = {},
+): Promise<BenchAppliance> {
+  const config = { ...benchConfig(databaseUrl), ...overrides };
   const appliance = await startAppliance(config, { logger: createLogger('silent') });
   try {
     const { db, tenants, workflows } = appliance.services;
@@ -72,7 +75,7 @@ export async function startBenchAppliance(databaseUrl: string, steps: number, de
       insertToken(q, { tenantId: null, role: 'SYSTEM_ADMIN', name: 'bench system', expiresInSeconds: null, createdBy: null }));
     const systemCtx = contextFor(system.apiToken.id, 'SYSTEM_ADMIN', null, 'bench system');
     const tenant = await tenants.create(systemCtx, { name: 'bench' });
-    const admin = await db.tx('system', (q) =>
+    const admin = await db.tx({ tenantId: tenant.id }, (q) =>
       insertToken(q, { tenantId: tenant.id, role: 'ADMIN', name: 'bench admin', expiresInSeconds: null, createdBy: system.apiToken.id }));
     const ctx = contextFor(admin.apiToken.id, 'ADMIN', tenant.id, 'bench admin');
     const workflow = await workflows.create(ctx, definition
@@ -90,6 +93,19 @@ export async function startBenchAppliance(databaseUrl: string, steps: number, de
     await appliance.stop();
     throw error;
   }
+}
+
+/** Another tenant on a bench appliance, with an ADMIN context and one workflow of the given steps. */
+export async function addBenchTenant(bench: BenchAppliance, name: string, steps: object[]): Promise<{ tenantId: string; ctx: RequestContext; workflowId: string }> {
+  const { db, tenants, workflows } = bench.appliance.services;
+  const system = await db.tx('system', (q) =>
+    insertToken(q, { tenantId: null, role: 'SYSTEM_ADMIN', name: `${name} system`, expiresInSeconds: null, createdBy: null }));
+  const tenant = await tenants.create(contextFor(system.apiToken.id, 'SYSTEM_ADMIN', null, `${name} system`), { name });
+  const admin = await db.tx({ tenantId: tenant.id }, (q) =>
+    insertToken(q, { tenantId: tenant.id, role: 'ADMIN', name: `${name} admin`, expiresInSeconds: null, createdBy: system.apiToken.id }));
+  const ctx = contextFor(admin.apiToken.id, 'ADMIN', tenant.id, `${name} admin`);
+  const workflow = await workflows.create(ctx, { name: `${name}-workflow`, definition: { steps } });
+  return { tenantId: tenant.id, ctx, workflowId: workflow.id };
 }
 
 /** Starts `runs` runs through HTTP GraphQL from a separate client process (bench/httpLoadClient.ts); throws on any error. */

@@ -49,6 +49,13 @@ export interface Config {
   readonly workerConcurrency: number;
   /** Jobs fetched per batch by a worker process; 0 turns batching off. `SWITCHYARD_WORKER_BATCH_SIZE`, default 64. */
   readonly workerBatchSize: number;
+  /**
+   * Step jobs a tenant may queue per window before its jobs yield to quieter tenants'
+   * (fair share). `SWITCHYARD_FAIR_SHARE_BURST`, default 64.
+   */
+  readonly fairShareBurst: number;
+  /** The fair share's counting window. `SWITCHYARD_FAIR_SHARE_WINDOW_MS`, default 10000. */
+  readonly fairShareWindowMs: number;
   /** Fallback poll interval for scheduled jobs. `SWITCHYARD_POLL_INTERVAL_MS`, default 1000. */
   readonly pollIntervalMs: number;
   /** PostgreSQL connections per process. `SWITCHYARD_DB_POOL_SIZE`, default 20. */
@@ -226,6 +233,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     defaultRunTimeoutMs: int(env, 'SWITCHYARD_DEFAULT_RUN_TIMEOUT_MS', 7 * 24 * 3600 * 1000, 1000, 365 * 24 * 3600 * 1000),
     workerConcurrency: int(env, 'SWITCHYARD_WORKER_CONCURRENCY', 32, 1, 256),
     workerBatchSize: int(env, 'SWITCHYARD_WORKER_BATCH_SIZE', 64, 0, 10_000),
+    fairShareBurst: int(env, 'SWITCHYARD_FAIR_SHARE_BURST', 64, 1, 1_000_000),
+    fairShareWindowMs: int(env, 'SWITCHYARD_FAIR_SHARE_WINDOW_MS', 10_000, 100, 3_600_000),
     pollIntervalMs: int(env, 'SWITCHYARD_POLL_INTERVAL_MS', 1000, 50, 60_000),
     dbPoolSize: int(env, 'SWITCHYARD_DB_POOL_SIZE', 20, 4, 500),
     shutdownGraceMs: int(env, 'SWITCHYARD_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),

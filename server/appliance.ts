@@ -13,6 +13,7 @@ import { RunService } from '../core/runs/runs.js';
 import { Notifier } from '../core/engine/notifier.js';
 import { Engine } from '../core/engine/engine.js';
 import { ENGINE_ACTIONS } from '../core/engine/coreActions.js';
+import { FairShare } from '../core/engine/fairShare.js';
 import type { StepExecutor } from '../core/engine/executor.js';
 import { SandboxSupervisor } from '../sandbox/runtime/index.js';
 import { SandboxExecutor } from '../sandbox/executor.js';
@@ -82,7 +83,8 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     if (masterKeyCreated) logger.warn({ file: config.masterKeyFile }, 'generated the master key file; back it up: without it no credential can be decrypted');
     const credentials = new CredentialService(db, masterKeys);
     const workflows = new WorkflowService(db, { maxSteps: config.maxSteps, maxDefinitionBytes: config.maxDefinitionBytes }, plugins);
-    const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs }, logger);
+    const scheduler = new FairShare({ burst: config.fairShareBurst, windowMs: config.fairShareWindowMs });
+    const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs, scheduler }, logger);
     await notifier.start();
     const services: Services = { db, tokens, tenants, workflows, runs, plugins, credentials, runEvents: new RunEventStream(runs, notifier) };
 
@@ -94,6 +96,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
       }
       engine = new Engine(db, workflows, executor, notifier, logger, {
         connectionString,
+        scheduler,
         concurrency: config.workerConcurrency,
         batchSize: config.workerBatchSize,
         pollIntervalMs: config.pollIntervalMs,

@@ -4,7 +4,11 @@ import { AppError } from '../core/errors.js';
 import { AuthError } from '../core/auth/tokens.js';
 import { typeDefs } from '../core/graphql/schema.js';
 import { resolvers, type GraphQLContext, type Services } from '../core/graphql/resolvers.js';
+import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
+import { KeyedTokenBuckets } from '../core/rateLimit/keyedTokenBuckets.js';
+import { hardeningPlugins, type GraphQLLimits } from './graphqlHardening.js';
+import { readPersistedOperations, type PersistedOperations } from './persistedOperations.js';
 
 /** What the HTTP layer passes into each GraphQL request. */
 export interface TransportContext {
@@ -13,7 +17,47 @@ export interface TransportContext {
   userAgent: string | undefined;
 }
 
+/** What the composition root decides about the GraphQL endpoint (from the configuration). */
+export interface GraphQLOptions {
+  /** `production` hides the schema: no introspection, no "Did you mean" suggestions. */
+  environment: 'production' | 'development';
+  limits: GraphQLLimits & {
+    /** Most operations in one batched request. */
+    maxBatch: number;
+  };
+  /** When set, only these operations are served. */
+  persistedOperations: PersistedOperations | null;
+  /** Per API token: sustained operations per second and how many may come at once. */
+  rateLimit: { ratePerSecond: number; burst: number };
+}
+
+/** The GraphQL options of a configuration; reads the persisted-operations file when one is set. */
+export function graphqlOptions(config: Config): GraphQLOptions {
+  return {
+    environment: config.environment,
+    limits: {
+      maxDepth: config.graphqlMaxDepth,
+      maxCost: config.graphqlMaxCost,
+      maxAliases: config.graphqlMaxAliases,
+      maxDirectives: config.graphqlMaxDirectives,
+      maxTokens: config.graphqlMaxTokens,
+      maxBatch: config.graphqlMaxBatch,
+    },
+    persistedOperations: config.persistedOperationsFile ? readPersistedOperations(config.persistedOperationsFile) : null,
+    rateLimit: { ratePerSecond: config.apiRateLimitPerSecond, burst: config.apiRateLimitBurst },
+  };
+}
+
 const HTTP_STATUS: Record<string, number> = { UNAUTHENTICATED: 401, RATE_LIMITED: 429, OVERLOADED: 503 };
+
+/** yoga copies `extensions.http` into the response (status, headers) and leaves it out of the body. */
+function httpExtension(error: AppError): { http: { status?: number; headers?: Record<string, string> } } | Record<string, never> {
+  const status = HTTP_STATUS[error.code];
+  const retryAfter = error.details?.['retryAfterSeconds'];
+  const headers = typeof retryAfter === 'number' ? { 'retry-after': String(Math.max(1, Math.ceil(retryAfter))) } : undefined;
+  if (!status && !headers) return {};
+  return { http: { ...(status ? { status } : {}), ...(headers ? { headers } : {}) } };
+}
 
 /**
  * The one place typed errors become GraphQL errors: AppErrors keep their code, message
@@ -23,14 +67,13 @@ const HTTP_STATUS: Record<string, number> = { UNAUTHENTICATED: 401, RATE_LIMITED
 export function toGraphQLError(error: unknown, logger: Logger, requestId: string): GraphQLError {
   const original = error instanceof GraphQLError ? (error.originalError ?? undefined) : error;
   if (original instanceof AppError) {
-    const status = HTTP_STATUS[original.code];
     return new GraphQLError(original.message, {
       ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
       extensions: {
         code: original.code,
         ...(original.path ? { inputPath: original.path } : {}),
         ...(original.details ?? {}),
-        ...(status ? { http: { status } } : {}),
+        ...httpExtension(original),
       },
     });
   }
@@ -48,6 +91,19 @@ export function toGraphQLError(error: unknown, logger: Logger, requestId: string
   });
 }
 
+/**
+ * graphql-js ends a message with " Did you mean ...?" when it can guess a name, which maps
+ * the schema for a client that has no introspection. graphql-js 16.15's `hideSuggestions`
+ * option is not enough: yoga's executor coerces variables without passing it on (enum
+ * values, input fields), and graphql-armor's rewrite sees validation errors only. So it is
+ * cut here, where every error passes on its way to the client. No regular expression:
+ * messages echo client input, and a backtracking pattern over them is a denial of service.
+ */
+function withoutSuggestion(message: string): string {
+  const at = message.lastIndexOf(' Did you mean ');
+  return at >= 0 && message.endsWith('?') ? message.slice(0, at) : message;
+}
+
 const CONTRACT_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'QUOTA_EXCEEDED', 'RATE_LIMITED', 'OVERLOADED', 'CONFLICT', 'INTERNAL']);
 
 /**
@@ -55,10 +111,11 @@ const CONTRACT_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'BA
  * execution and without maskError; this brings those errors to the contract's codes
  * and drops the `originalError` detail it attaches.
  */
-function normaliseErrors(result: unknown): unknown {
-  const errors = (result as { errors?: { extensions?: Record<string, unknown> }[] } | null)?.errors;
+function normaliseErrors(result: unknown, hideSuggestions: boolean): unknown {
+  const errors = (result as { errors?: { message: string; extensions?: Record<string, unknown> }[] } | null)?.errors;
   if (!Array.isArray(errors)) return result;
   for (const error of errors) {
+    if (hideSuggestions) error.message = withoutSuggestion(error.message);
     const extensions = (error.extensions ??= {});
     delete extensions['originalError'];
     const code = extensions['code'];
@@ -67,20 +124,24 @@ function normaliseErrors(result: unknown): unknown {
   return result;
 }
 
-export function createGraphQL(services: Services, logger: Logger): YogaServerInstance<TransportContext, GraphQLContext> {
+export function createGraphQL(services: Services, logger: Logger, options: GraphQLOptions): YogaServerInstance<TransportContext, GraphQLContext> {
+  const { ratePerSecond, burst } = options.rateLimit;
+  const rateLimits = new KeyedTokenBuckets({ ratePerSecond, burst });
+  const hideSuggestions = options.environment === 'production';
   return createYoga<TransportContext, GraphQLContext>({
     schema: createSchema<TransportContext & GraphQLContext>({ typeDefs, resolvers: resolvers as never }),
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: false,
     logging: false,
-    // Batched operations are refused until batching limits exist (see GraphQL hardening).
-    batching: false,
+    // More operations than the limit are refused whole before any runs (HTTP 413).
+    batching: { limit: options.limits.maxBatch },
     plugins: [
+      ...hardeningPlugins(options),
       {
         onResultProcess({ result, setResult }) {
-          if (Array.isArray(result)) setResult(result.map(normaliseErrors) as typeof result);
-          else if (!(Symbol.asyncIterator in (result as object))) setResult(normaliseErrors(result) as typeof result);
+          if (Array.isArray(result)) setResult(result.map((one) => normaliseErrors(one, hideSuggestions)) as typeof result);
+          else if (!(Symbol.asyncIterator in (result as object))) setResult(normaliseErrors(result, hideSuggestions) as typeof result);
         },
       },
     ],
@@ -95,6 +156,14 @@ export function createGraphQL(services: Services, logger: Logger): YogaServerIns
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
       try {
         const { actor } = await services.tokens.authenticate(match?.[1]);
+        // Each operation counts, so a batch of n costs n.
+        const taken = rateLimits.take(actor.tokenId);
+        if (!taken.allowed) {
+          logger.debug({ requestId, tokenId: actor.tokenId, retryAfterSeconds: taken.retryAfterSeconds }, 'API rate limit reached');
+          throw new AppError('RATE_LIMITED', `this token's API rate limit of ${ratePerSecond} requests per second (burst ${burst}) is reached; retry after ${taken.retryAfterSeconds} s`, {
+            details: { retryAfterSeconds: taken.retryAfterSeconds },
+          });
+        }
         return { request: { actor, requestId, sourceAddress, ...(userAgent ? { userAgent } : {}) }, services };
       } catch (error) {
         if (error instanceof AuthError) {

@@ -48,7 +48,8 @@ let b: Seeded;
 
 test.before(async () => {
   // A small pool, so that the interleaving test reuses every connection many times.
-  app = await startTestAppliance({ config: { dbPoolSize: 4 } });
+  // Many requests per token: the per-token rate limit is not what this test is about.
+  app = await startTestAppliance({ config: { dbPoolSize: 4, apiRateLimitPerSecond: 100_000, apiRateLimitBurst: 100_000 } });
   a = await seedTenant(app, 'tenant-a');
   b = await seedTenant(app, 'tenant-b');
 });

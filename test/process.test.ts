@@ -68,6 +68,9 @@ async function createWorkflow(api: TestAppliance, token: string, name: string): 
   return created.data.createWorkflow.id;
 }
 
+/** An API process for startRuns: one token sends hundreds of requests, so the per-token rate limit is lifted. */
+const LOAD_API = { role: 'api', apiRateLimitPerSecond: 1_000_000, apiRateLimitBurst: 1_000_000 } as const;
+
 /** Starts `count` runs, 20 requests at a time; returns their ids in order. */
 async function startRuns(api: TestAppliance, token: string, workflowId: string, count: number): Promise<string[]> {
   const ids: string[] = new Array(count);
@@ -140,7 +143,7 @@ test('crash recovery: a SIGKILLed worker\'s claimed steps are released and every
   const db = await freshDatabase();
   const client = await connect(t, db);
   await isolateLockKeys(client, randomInt(100_000, 2_000_000_000));
-  const api = await startTestAppliance({ databaseUrl: db, config: { role: 'api' } });
+  const api = await startTestAppliance({ databaseUrl: db, config: LOAD_API });
   t.teardown(() => api.stop());
 
   const { worker2, runIds, deadWorkers } = await killMidFlight(t, db, client, api, RUNS);
@@ -202,7 +205,7 @@ test('crash recovery with a neighbour: a dead worker\'s steps are released altho
   const { rows: neighbourNodes } = await neighbourClient.query<{ lock_key: number }>('select lock_key from engine_nodes');
   t.deepEqual(neighbourNodes, [{ lock_key: key }]);
 
-  const api = await startTestAppliance({ databaseUrl: db, config: { role: 'api' } });
+  const api = await startTestAppliance({ databaseUrl: db, config: LOAD_API });
   t.teardown(() => api.stop());
   const { worker2, deadWorkers } = await killMidFlight(t, db, client, api, RUNS);
   const { rows: nodes } = await client.query<{ lock_key: number }>('select lock_key from engine_nodes order by lock_key');

@@ -13,10 +13,13 @@ import type { StepExecutor } from './executor.js';
 import { RunChangeBatcher } from './runChangeBatcher.js';
 import { DEFAULT_GROUP_COMMIT } from '../db/groupCommit.js';
 import { SandboxCpuGate } from '../quotas/quotas.js';
+import type { JobScheduler } from '../runs/store.js';
 import { parsePayload, runStepJob, runTimerJob, runTimeoutJob, type StepTaskDeps } from './stepTasks.js';
 
 export interface EngineOptions {
   connectionString: string;
+  /** Orders step jobs across tenants (shared with the API's run starts in this process). */
+  scheduler: JobScheduler;
   concurrency: number;
   batchSize: number;
   pollIntervalMs: number;
@@ -50,7 +53,7 @@ export class Engine {
     private readonly logger: Logger,
     private readonly options: EngineOptions,
   ) {
-    const batcher = new RunChangeBatcher(db, workflows, logger, DEFAULT_GROUP_COMMIT);
+    const batcher = new RunChangeBatcher(db, workflows, logger, DEFAULT_GROUP_COMMIT, options.scheduler);
     this.deps = { batcher, executor, logger, maxStepOutputBytes: options.maxStepOutputBytes, inflight: this.inflight, cpuGate: new SandboxCpuGate(db) };
   }
 

@@ -2,7 +2,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { GroupCommit, type GroupCommitOptions, type Settled } from '../db/groupCommit.js';
 import type { Logger } from '../logger.js';
 import type { WorkflowService } from '../workflows/workflows.js';
-import { loadRunsForUpdate, persistTransitions } from '../runs/store.js';
+import { loadRunsForUpdate, persistTransitions, type JobScheduler } from '../runs/store.js';
 import { RunTransition } from '../runs/transition.js';
 import { recordSandboxCpu } from '../quotas/quotas.js';
 import type { StepUsage } from './executor.js';
@@ -29,7 +29,7 @@ interface ChangeRequest {
 export class RunChangeBatcher {
   private readonly group: GroupCommit<ChangeRequest, unknown>;
 
-  constructor(db: Database, private readonly workflows: WorkflowService, logger: Logger, options: GroupCommitOptions) {
+  constructor(db: Database, private readonly workflows: WorkflowService, logger: Logger, options: GroupCommitOptions, private readonly scheduler: JobScheduler | null = null) {
     this.group = new GroupCommit(db, logger, 'run changes', (q, requests) => this.applyBatch(q, requests), options);
   }
 
@@ -53,7 +53,7 @@ export class RunChangeBatcher {
     // one transition. A change that throws may have half-applied it, so it throws the batch
     // away (GroupCommit then retries each change alone).
     const values = requests.map((request) => request.change(transitions.get(request.runId) ?? null));
-    await persistTransitions(q, [...transitions.values()]);
+    await persistTransitions(q, [...transitions.values()], this.scheduler);
     await recordSandboxCpu(q, requests.reduce((sum, r) => sum + (r.usage?.sandboxCpuMs ?? 0), 0));
     return values.map((value) => ({ ok: true, value }));
   }

@@ -11,7 +11,7 @@ import { parsePage, toConnection, type Connection } from '../pagination.js';
 import type { WorkflowService, WorkflowVersion } from '../workflows/workflows.js';
 import { newStepState, RUN_STATUSES, TERMINAL_RUN, type RunEvent, type RunState, type RunStatus, type StepState } from './model.js';
 import { RunTransition, timerJobKey } from './transition.js';
-import { loadRunForUpdate, persistNewRuns, persistTransition, type NewRun } from './store.js';
+import { loadRunForUpdate, persistNewRuns, persistTransition, type JobScheduler, type NewRun } from './store.js';
 
 export interface Run {
   id: string;
@@ -38,6 +38,8 @@ export interface RunFilter {
 export interface RunLimits {
   maxInputBytes: number;
   defaultRunTimeoutMs: number;
+  /** Orders the step jobs runs enqueue across tenants (fair share); none: plain first-in first-out. */
+  scheduler?: JobScheduler;
 }
 
 const RUN = `id, tenant_id as "tenantId", workflow_id as "workflowId", workflow_version_id as "workflowVersionId", status, input,
@@ -140,7 +142,7 @@ export class RunService {
       if (key !== null) byKey.set(`${version.workflowId}:${key}`, value);
       outcomes.push({ ok: true, value });
     }
-    await persistNewRuns(q, created);
+    await persistNewRuns(q, created, this.limits.scheduler ?? null);
     for (const { tr, request, version } of created) {
       await recordAudit(q, request.ctx, { action: 'run.started', targetType: 'run', targetId: tr.run.id, details: { workflowId: version.workflowId, version: version.version } });
     }
@@ -200,7 +202,7 @@ export class RunService {
       const version = await this.workflows.versionById(q, run.workflowVersionId);
       const tr = new RunTransition(run, version.definition);
       mutate(tr);
-      await persistTransition(q, tr);
+      await persistTransition(q, tr, this.limits.scheduler ?? null);
       await hooks.after?.(q);
       await recordAudit(q, ctx, { action, targetType: 'run', targetId: id, details });
       const { rows } = await q.query<Run>(`select ${RUN} from runs where id = $1`, [id]);

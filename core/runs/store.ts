@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import type { RunState, StepState } from './model.js';
-import type { RunTransition } from './transition.js';
+import { STEP_TASK, type RunTransition } from './transition.js';
 
 export const RUN_EVENTS_CHANNEL = 'sy_run_events';
 export const RUN_INTERRUPT_CHANNEL = 'sy_run_interrupt';
@@ -25,11 +25,20 @@ interface RunRow {
 }
 
 /** A transition's events and jobs as the JSON rows the write statements unpack. */
-function eventAndJobRows(tr: RunTransition): { events: unknown[]; jobs: unknown[] } {
+/** Orders step jobs across tenants (the engine's fair share); the domain only asks it. */
+export interface JobScheduler {
+  /** Priority of the next step job of `tenantId` (lower runs first); counts it. */
+  stepPriority(tenantId: string): number;
+}
+
+function eventAndJobRows(tr: RunTransition, scheduler: JobScheduler | null): { events: unknown[]; jobs: unknown[] } {
   const { id, tenantId } = tr.run;
   return {
     events: tr.events.map((e) => ({ run_id: id, tenant_id: tenantId, seq: e.seq, type: e.type, step_id: e.stepId, data: e.data })),
-    jobs: tr.jobs.map((j) => ({ identifier: j.identifier, payload: j.payload, run_at: j.runAt, max_attempts: j.maxAttempts, job_key: j.jobKey })),
+    jobs: tr.jobs.map((j) => ({
+      identifier: j.identifier, payload: j.payload, run_at: j.runAt, max_attempts: j.maxAttempts, job_key: j.jobKey,
+      priority: scheduler && j.identifier === STEP_TASK ? scheduler.stepPriority(tenantId) : 0,
+    })),
   };
 }
 
@@ -54,8 +63,8 @@ function insertEventsCte(eventsParam: string): string {
 function addJobsCte(jobsParam: string): string {
   return `jb as (
         select graphile_worker.add_jobs(array(
-          select row(v.identifier, v.payload, null, v.run_at, v.max_attempts, v.job_key, null, null)::graphile_worker.job_spec
-            from json_to_recordset(${jobsParam}::json) as v(identifier text, payload json, run_at timestamptz, max_attempts int, job_key text)))
+          select row(v.identifier, v.payload, null, v.run_at, v.max_attempts, v.job_key, v.priority, null)::graphile_worker.job_spec
+            from json_to_recordset(${jobsParam}::json) as v(identifier text, payload json, run_at timestamptz, max_attempts int, job_key text, priority int)))
          where json_array_length(${jobsParam}::json) > 0)`;
 }
 
@@ -110,8 +119,8 @@ function toRunState(row: RunRow): RunState {
 }
 
 /** Writes one transition; see persistTransitions. */
-export async function persistTransition(q: Queryable, tr: RunTransition): Promise<void> {
-  await persistTransitions(q, [tr]);
+export async function persistTransition(q: Queryable, tr: RunTransition, scheduler: JobScheduler | null = null): Promise<void> {
+  await persistTransitions(q, [tr], scheduler);
 }
 
 /**
@@ -119,7 +128,7 @@ export async function persistTransition(q: Queryable, tr: RunTransition): Promis
  * new jobs and the run rows, each guarded by the version it was loaded with. Events are
  * keyed by (run, seq), so even a broken lock could not record a state change twice.
  */
-export async function persistTransitions(q: Queryable, transitions: readonly RunTransition[]): Promise<void> {
+export async function persistTransitions(q: Queryable, transitions: readonly RunTransition[], scheduler: JobScheduler | null = null): Promise<void> {
   const changed = transitions.filter((tr) => tr.events.length > 0 || tr.dirtySteps.size > 0 || tr.jobs.length > 0 || tr.runChanged);
   if (changed.length === 0) return;
   const steps: unknown[] = [];
@@ -131,7 +140,7 @@ export async function persistTransitions(q: Queryable, transitions: readonly Run
   for (const tr of changed) {
     const run = tr.run;
     for (const id of tr.dirtySteps) steps.push(stepRow(run, tr.step(id)));
-    const rows = eventAndJobRows(tr);
+    const rows = eventAndJobRows(tr, scheduler);
     events.push(...rows.events);
     jobs.push(...rows.jobs);
     removedJobKeys.push(...tr.removedJobKeys);
@@ -185,7 +194,7 @@ export interface NewRun {
 }
 
 /** Inserts new runs with their steps, first events and first jobs, in one statement. */
-export async function persistNewRuns(q: Queryable, newRuns: readonly NewRun[]): Promise<void> {
+export async function persistNewRuns(q: Queryable, newRuns: readonly NewRun[], scheduler: JobScheduler | null = null): Promise<void> {
   if (newRuns.length === 0) return;
   const runs: unknown[] = [];
   const steps: unknown[] = [];
@@ -199,7 +208,7 @@ export async function persistNewRuns(q: Queryable, newRuns: readonly NewRun[]): 
       created_at: run.createdAt, created_by: createdBy, finished_at: run.finishedAt, deadline_at: run.deadlineAt,
     });
     for (const s of run.steps.values()) steps.push(stepRow(run, s));
-    const rows = eventAndJobRows(tr);
+    const rows = eventAndJobRows(tr, scheduler);
     events.push(...rows.events);
     jobs.push(...rows.jobs);
   }

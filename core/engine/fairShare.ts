@@ -1,0 +1,77 @@
+/**
+ * Fair scheduling across tenants through graphile-worker's job priority (lower runs
+ * first; equal priorities run oldest first).
+ *
+ * Each tenant's step jobs get a priority from how many step jobs that tenant queued
+ * recently: a tenant within its burst gets 0; a tenant flooding the queue gets higher
+ * numbers the harder it floods (one more per doubling). A quiet tenant's steps therefore
+ * go ahead of a flood's backlog instead of behind it, while jobs of equal priority stay
+ * first-in first-out, so a flood's own steps keep their order. It costs no query: the
+ * estimate is kept per process (a flood spread over several API processes still floods
+ * each of them), and a priority is only ever a hint to the queue, never a refusal.
+ *
+ * A flood's tail can wait while quieter tenants keep every worker busy; that is the
+ * point, and admission control (OVERLOADED) keeps such saturation from lasting.
+ */
+import type { JobScheduler } from '../runs/store.js';
+
+export interface FairShareOptions {
+  /** Step jobs a tenant may queue within one window at the top priority. */
+  burst: number;
+  /** Length of the window over which a tenant's queued jobs are counted. */
+  windowMs: number;
+}
+
+export const DEFAULT_FAIR_SHARE: FairShareOptions = { burst: 64, windowMs: 10_000 };
+
+const MAX_PRIORITY = 20;
+
+interface Window {
+  start: number;
+  current: number;
+  previous: number;
+}
+
+export class FairShare implements JobScheduler {
+  private readonly windows = new Map<string, Window>();
+
+  constructor(private readonly options: FairShareOptions = DEFAULT_FAIR_SHARE, private readonly now: () => number = Date.now) {}
+
+  stepPriority(tenantId: string): number {
+    const at = this.now();
+    const window = this.roll(tenantId, at);
+    // Sliding-window estimate: the previous window's count, weighted by how much of it is still within reach.
+    const recent = window.previous * Math.max(0, 1 - (at - window.start) / this.options.windowMs) + window.current;
+    window.current += 1;
+    if (recent < this.options.burst) return 0;
+    return Math.min(MAX_PRIORITY, 1 + Math.floor(Math.log2(recent / this.options.burst)));
+  }
+
+  private roll(tenantId: string, at: number): Window {
+    let window = this.windows.get(tenantId);
+    if (!window) {
+      if (this.windows.size > 100_000) this.prune(at);
+      window = { start: at, current: 0, previous: 0 };
+      this.windows.set(tenantId, window);
+      return window;
+    }
+    const elapsed = at - window.start;
+    if (elapsed >= 2 * this.options.windowMs) {
+      window.previous = 0;
+      window.current = 0;
+      window.start = at;
+    } else if (elapsed >= this.options.windowMs) {
+      window.previous = window.current;
+      window.current = 0;
+      window.start += this.options.windowMs;
+    }
+    return window;
+  }
+
+  /** Forgets tenants idle for two windows, so the map stays bounded. */
+  private prune(at: number): void {
+    for (const [tenant, window] of this.windows) {
+      if (at - window.start >= 2 * this.options.windowMs) this.windows.delete(tenant);
+    }
+  }
+}
