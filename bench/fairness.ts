@@ -21,6 +21,9 @@ export interface FairnessOptions {
 export interface FairnessPhase {
   /** B's startRun → SUCCEEDED, client-observed. */
   quiet: Percentiles;
+  /** Where B's time went: the startRun call; run created → its step claimed (queue wait, database clock). */
+  startCall: Percentiles;
+  queued: Percentiles;
   /** How long A's flood took to drain (null without a flood). */
   floodSeconds: number | null;
   /** A's steps still queued when B's last run finished (null without a flood). */
@@ -45,7 +48,7 @@ export async function fairness(server: BenchServer, options: FairnessOptions, ti
   const fairRun = await phaseOnAppliance(server, fairUrl, options, timeoutMs, {});
   const fifoUrl = await server.freshDatabase('fifo');
   // A burst no tenant reaches: every step job gets priority 0, i.e. plain first-in first-out.
-  const fifoRun = await phaseOnAppliance(server, fifoUrl, options, timeoutMs, { fairShareBurst: 1_000_000 });
+  const fifoRun = await phaseOnAppliance(server, fifoUrl, options, timeoutMs, { fairShareBurst: 1_000_000, tenantMaxRunningSteps: 1_000_000 });
   return {
     options,
     unloaded: fairRun.unloaded,
@@ -57,7 +60,7 @@ export async function fairness(server: BenchServer, options: FairnessOptions, ti
 }
 
 async function phaseOnAppliance(
-  server: BenchServer, url: string, options: FairnessOptions, timeoutMs: number, overrides: { fairShareBurst?: number },
+  server: BenchServer, url: string, options: FairnessOptions, timeoutMs: number, overrides: { fairShareBurst?: number; tenantMaxRunningSteps?: number },
 ): Promise<{ unloaded: FairnessPhase; flooded: FairnessPhase }> {
   const fanOut = Array.from({ length: options.floodFanOut }, (_, i) => ({ id: `p${i}`, uses: 'core/noop@1' }));
   // The bench appliance's own tenant is B (quiet); A floods.
@@ -107,6 +110,7 @@ async function quietRuns(
 ): Promise<FairnessPhase> {
   const cpu = new CpuSampler(server.postmasterPid());
   const waits: Promise<number | null>[] = [];
+  const starts: number[] = [];
   const t0 = performance.now();
   for (let i = 0; i < options.quietRuns; i++) {
     const due = t0 + i * options.quietIntervalMs;
@@ -114,13 +118,25 @@ async function quietRuns(
     if (wait > 0) await sleep(wait);
     const started = performance.now();
     waits.push(bench.appliance.services.runs.startRun(bench.ctx, { workflowId: bench.workflowId, input: { i } })
+      .then((run) => { starts.push(performance.now() - started); return run; })
       .then((run) => clock.waitFor(`${run.id}:${finalSeq}`, 120_000))
       .then((arrived) => (arrived === null ? null : arrived - started)));
   }
   const latencies = await Promise.all(waits);
   if (latencies.some((l) => l === null)) throw new Error('a quiet run did not finish');
   const queuedAtEnd = floodTenant ? await queuedSteps(bench, floodTenant) : null;
-  return { quiet: summarize(latencies as number[]), floodSeconds: null, floodQueuedAtEnd: queuedAtEnd, cpu: cpu.finish() };
+  const usage = cpu.finish();
+  const { rows } = await bench.appliance.services.db.query<{ queued: number }>(
+    { tenantId: bench.tenantId },
+    `select extract(epoch from s.started_at - r.created_at) * 1000 as queued
+       from runs r join step_executions s on s.run_id = r.id
+      where r.tenant_id = $1 and r.created_at >= now() - make_interval(secs => $2)`,
+    [bench.tenantId, (performance.now() - t0) / 1000],
+  );
+  return {
+    quiet: summarize(latencies as number[]), startCall: summarize(starts), queued: summarize(rows.map((r) => Number(r.queued))),
+    floodSeconds: null, floodQueuedAtEnd: queuedAtEnd, cpu: usage,
+  };
 }
 
 /** Step jobs of a tenant still waiting in the queue. */

@@ -54,6 +54,12 @@ export interface Config {
    * (fair share). `SWITCHYARD_FAIR_SHARE_BURST`, default 64.
    */
   readonly fairShareBurst: number;
+  /**
+   * Most step jobs of one tenant a worker process runs at once, so one tenant's flood
+   * leaves workers (and machine) for the others. `SWITCHYARD_TENANT_MAX_RUNNING_STEPS`,
+   * default: three quarters of the worker concurrency.
+   */
+  readonly tenantMaxRunningSteps: number;
   /** The fair share's counting window. `SWITCHYARD_FAIR_SHARE_WINDOW_MS`, default 10000. */
   readonly fairShareWindowMs: number;
   /** Fallback poll interval for scheduled jobs. `SWITCHYARD_POLL_INTERVAL_MS`, default 1000. */
@@ -215,6 +221,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     throw new ConfigError('SWITCHYARD_ADMIN_TOKEN must be at least 24 characters long');
   }
   const dataDir = path.resolve(env['SWITCHYARD_DATA_DIR'] || './data');
+  const workerConcurrency = int(env, 'SWITCHYARD_WORKER_CONCURRENCY', 32, 1, 256);
   const config: Config = {
     host: env['HOST'] || '127.0.0.1',
     port: int(env, 'PORT', 8080, 0, 65535),
@@ -231,8 +238,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxSteps: int(env, 'SWITCHYARD_MAX_STEPS', 200, 1, 10_000),
     maxInputBytes: int(env, 'SWITCHYARD_MAX_INPUT_BYTES', 256 * 1024, 16, 64 * 1024 * 1024),
     defaultRunTimeoutMs: int(env, 'SWITCHYARD_DEFAULT_RUN_TIMEOUT_MS', 7 * 24 * 3600 * 1000, 1000, 365 * 24 * 3600 * 1000),
-    workerConcurrency: int(env, 'SWITCHYARD_WORKER_CONCURRENCY', 32, 1, 256),
+    workerConcurrency,
     workerBatchSize: int(env, 'SWITCHYARD_WORKER_BATCH_SIZE', 64, 0, 10_000),
+    tenantMaxRunningSteps: int(env, 'SWITCHYARD_TENANT_MAX_RUNNING_STEPS', Math.max(1, Math.ceil(workerConcurrency * 0.75)), 1, workerConcurrency),
     fairShareBurst: int(env, 'SWITCHYARD_FAIR_SHARE_BURST', 64, 1, 1_000_000),
     fairShareWindowMs: int(env, 'SWITCHYARD_FAIR_SHARE_WINDOW_MS', 10_000, 100, 3_600_000),
     pollIntervalMs: int(env, 'SWITCHYARD_POLL_INTERVAL_MS', 1000, 50, 60_000),

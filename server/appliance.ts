@@ -21,6 +21,8 @@ import { RunEventStream } from '../core/graphql/runEventStream.js';
 import type { Services } from '../core/graphql/resolvers.js';
 import { PluginService } from '../core/plugins/plugins.js';
 import { CredentialService } from '../core/credentials/credentials.js';
+import { IntegrationGuardGate } from '../core/integrationGuards/gate.js';
+import { IntegrationGuardService } from '../core/integrationGuards/integrationGuards.js';
 import { MasterKeyRing } from '../core/credentials/masterKeys.js';
 import { LlmChatHooks } from '../core/llm/llmChatHooks.js';
 import { loadFirstPartyPlugins } from '../plugins/firstParty/index.js';
@@ -82,21 +84,25 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     const { ring: masterKeys, created: masterKeyCreated } = MasterKeyRing.open(config.masterKeyFile, { create: true });
     if (masterKeyCreated) logger.warn({ file: config.masterKeyFile }, 'generated the master key file; back it up: without it no credential can be decrypted');
     const credentials = new CredentialService(db, masterKeys);
+    // A half-open trial holds its breaker at most as long as its request can take, plus a margin.
+    const guardGate = new IntegrationGuardGate(db, logger, { trialLeaseMs: config.egressRequestTimeoutMs + 5000 });
+    const integrationGuards = new IntegrationGuardService(db, (tenantId) => guardGate.forget(tenantId));
     const workflows = new WorkflowService(db, { maxSteps: config.maxSteps, maxDefinitionBytes: config.maxDefinitionBytes }, plugins);
     const scheduler = new FairShare({ burst: config.fairShareBurst, windowMs: config.fairShareWindowMs });
     const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs, scheduler }, logger);
     await notifier.start();
-    const services: Services = { db, tokens, tenants, workflows, runs, plugins, credentials, runEvents: new RunEventStream(runs, notifier) };
+    const services: Services = { db, tokens, tenants, workflows, runs, plugins, credentials, integrationGuards, runEvents: new RunEventStream(runs, notifier) };
 
     if (config.role !== 'api') {
       let executor = options.executor;
       if (!executor) {
-        sandbox = await startSandbox(config, db, plugins, credentials, logger);
+        sandbox = await startSandbox(config, db, plugins, credentials, guardGate, logger);
         executor = sandbox.executor;
       }
       engine = new Engine(db, workflows, executor, notifier, logger, {
         connectionString,
         scheduler,
+        tenantMaxRunningSteps: config.tenantMaxRunningSteps,
         concurrency: config.workerConcurrency,
         batchSize: config.workerBatchSize,
         pollIntervalMs: config.pollIntervalMs,
@@ -158,7 +164,9 @@ export async function startAppliance(config: Config, options: StartOptions = {})
 }
 
 /** The sandbox process and the executor that sends it every plugin step. */
-async function startSandbox(config: Config, db: Database, plugins: PluginService, credentials: CredentialService, logger: Logger): Promise<{ supervisor: SandboxSupervisor; executor: SandboxExecutor }> {
+async function startSandbox(
+  config: Config, db: Database, plugins: PluginService, credentials: CredentialService, guards: IntegrationGuardGate, logger: Logger,
+): Promise<{ supervisor: SandboxSupervisor; executor: SandboxExecutor }> {
   let executor: SandboxExecutor | null = null;
   const supervisor = await SandboxSupervisor.start({
     poolSize: config.sandboxPoolSize,
@@ -174,6 +182,7 @@ async function startSandbox(config: Config, db: Database, plugins: PluginService
     },
     ...(config.extraCaFile ? { extraCaPem: fs.readFileSync(config.extraCaFile, 'utf8') } : {}),
     ...(Object.keys(config.proxy).length > 0 ? { proxy: config.proxy } : {}),
+    guards,
   });
   return { supervisor, executor };
 }

@@ -14,12 +14,15 @@ import { RunChangeBatcher } from './runChangeBatcher.js';
 import { DEFAULT_GROUP_COMMIT } from '../db/groupCommit.js';
 import { SandboxCpuGate } from '../quotas/quotas.js';
 import type { JobScheduler } from '../runs/store.js';
+import { RunningStepCaps } from './fairShare.js';
 import { parsePayload, runStepJob, runTimerJob, runTimeoutJob, type StepTaskDeps } from './stepTasks.js';
 
 export interface EngineOptions {
   connectionString: string;
   /** Orders step jobs across tenants (shared with the API's run starts in this process). */
   scheduler: JobScheduler;
+  /** Most step jobs of one tenant this process runs at once. */
+  tenantMaxRunningSteps: number;
   concurrency: number;
   batchSize: number;
   pollIntervalMs: number;
@@ -44,6 +47,7 @@ export class Engine {
   readonly nodeId = newId();
   private readonly inflight = new Map<string, AbortController>();
   private readonly deps: StepTaskDeps;
+  private readonly caps: RunningStepCaps;
 
   constructor(
     private readonly db: Database,
@@ -54,6 +58,7 @@ export class Engine {
     private readonly options: EngineOptions,
   ) {
     const batcher = new RunChangeBatcher(db, workflows, logger, DEFAULT_GROUP_COMMIT, options.scheduler);
+    this.caps = new RunningStepCaps(options.tenantMaxRunningSteps);
     this.deps = { batcher, executor, logger, maxStepOutputBytes: options.maxStepOutputBytes, inflight: this.inflight, cpuGate: new SandboxCpuGate(db) };
   }
 
@@ -72,7 +77,15 @@ export class Engine {
     events.on('pool:create', ({ workerPool }) => void this.registerWorker(workerPool.id));
     events.on('worker:create', ({ worker }) => void this.registerWorker(worker.workerId));
     const taskList: TaskList = {
-      [STEP_TASK]: (payload, helpers) => runStepJob(this.deps, parsePayload(payload), helpers.abortSignal ?? new AbortController().signal),
+      [STEP_TASK]: async (payload, helpers) => {
+        const job = parsePayload(payload);
+        this.caps.enter(job.t);
+        try {
+          await runStepJob(this.deps, job, helpers.abortSignal ?? new AbortController().signal);
+        } finally {
+          this.caps.leave(job.t);
+        }
+      },
       [TIMER_TASK]: (payload) => runTimerJob(this.deps, parsePayload(payload)),
       [RUN_TIMEOUT_TASK]: (payload) => runTimeoutJob(this.deps, payload as { t: string; r: string }),
     };
@@ -82,6 +95,7 @@ export class Engine {
       concurrency: this.options.concurrency,
       pollInterval: this.options.pollIntervalMs,
       noHandleSignals: true,
+      forbiddenFlags: () => this.caps.forbiddenFlags(),
       events,
       logger: graphileLogger(this.logger),
       preset: {

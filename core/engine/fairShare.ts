@@ -22,6 +22,44 @@ export interface FairShareOptions {
   windowMs: number;
 }
 
+/** The job flag naming a step job's tenant, so a worker can skip the jobs of tenants at their cap. */
+export const tenantFlag = (tenantId: string): string => `t:${tenantId}`;
+
+/**
+ * Per-process cap on a tenant's running step jobs. While a tenant is at its cap, this
+ * process's workers fetch other tenants' jobs only (graphile-worker's forbidden flags), so
+ * a flood cannot occupy every worker, nor load the machine so that others' steps crawl.
+ */
+export class RunningStepCaps {
+  private readonly running = new Map<string, number>();
+  private atCap: string[] | null = null;
+
+  constructor(private readonly cap: number) {}
+
+  enter(tenantId: string): void {
+    const n = (this.running.get(tenantId) ?? 0) + 1;
+    this.running.set(tenantId, n);
+    if (n === this.cap) this.atCap = null;
+  }
+
+  leave(tenantId: string): void {
+    const n = (this.running.get(tenantId) ?? 1) - 1;
+    if (n <= 0) this.running.delete(tenantId);
+    else this.running.set(tenantId, n);
+    if (n === this.cap - 1) this.atCap = null;
+  }
+
+  /** graphile-worker's forbiddenFlags: null (the fast, batched fetch) unless a tenant is at its cap. */
+  forbiddenFlags(): string[] | null {
+    if (this.atCap === null) {
+      const flags: string[] = [];
+      for (const [tenant, n] of this.running) if (n >= this.cap) flags.push(tenantFlag(tenant));
+      this.atCap = flags;
+    }
+    return this.atCap.length > 0 ? this.atCap : null;
+  }
+}
+
 export const DEFAULT_FAIR_SHARE: FairShareOptions = { burst: 64, windowMs: 10_000 };
 
 const MAX_PRIORITY = 20;
@@ -36,6 +74,10 @@ export class FairShare implements JobScheduler {
   private readonly windows = new Map<string, Window>();
 
   constructor(private readonly options: FairShareOptions = DEFAULT_FAIR_SHARE, private readonly now: () => number = Date.now) {}
+
+  stepJob(tenantId: string): { priority: number; flags: string[] } {
+    return { priority: this.stepPriority(tenantId), flags: [tenantFlag(tenantId)] };
+  }
 
   stepPriority(tenantId: string): number {
     const at = this.now();

@@ -27,8 +27,8 @@ interface RunRow {
 /** A transition's events and jobs as the JSON rows the write statements unpack. */
 /** Orders step jobs across tenants (the engine's fair share); the domain only asks it. */
 export interface JobScheduler {
-  /** Priority of the next step job of `tenantId` (lower runs first); counts it. */
-  stepPriority(tenantId: string): number;
+  /** Priority (lower runs first) and flags of the next step job of `tenantId`; counts it. */
+  stepJob(tenantId: string): { priority: number; flags: string[] };
 }
 
 function eventAndJobRows(tr: RunTransition, scheduler: JobScheduler | null): { events: unknown[]; jobs: unknown[] } {
@@ -37,7 +37,7 @@ function eventAndJobRows(tr: RunTransition, scheduler: JobScheduler | null): { e
     events: tr.events.map((e) => ({ run_id: id, tenant_id: tenantId, seq: e.seq, type: e.type, step_id: e.stepId, data: e.data })),
     jobs: tr.jobs.map((j) => ({
       identifier: j.identifier, payload: j.payload, run_at: j.runAt, max_attempts: j.maxAttempts, job_key: j.jobKey,
-      priority: scheduler && j.identifier === STEP_TASK ? scheduler.stepPriority(tenantId) : 0,
+      ...(scheduler && j.identifier === STEP_TASK ? scheduler.stepJob(tenantId) : { priority: 0, flags: null }),
     })),
   };
 }
@@ -63,8 +63,8 @@ function insertEventsCte(eventsParam: string): string {
 function addJobsCte(jobsParam: string): string {
   return `jb as (
         select graphile_worker.add_jobs(array(
-          select row(v.identifier, v.payload, null, v.run_at, v.max_attempts, v.job_key, v.priority, null)::graphile_worker.job_spec
-            from json_to_recordset(${jobsParam}::json) as v(identifier text, payload json, run_at timestamptz, max_attempts int, job_key text, priority int)))
+          select row(v.identifier, v.payload, null, v.run_at, v.max_attempts, v.job_key, v.priority, v.flags)::graphile_worker.job_spec
+            from json_to_recordset(${jobsParam}::json) as v(identifier text, payload json, run_at timestamptz, max_attempts int, job_key text, priority int, flags text[])))
          where json_array_length(${jobsParam}::json) > 0)`;
 }
 
