@@ -60,6 +60,16 @@ export interface Config {
    * default: three quarters of the worker concurrency.
    */
   readonly tenantMaxRunningSteps: number;
+  /**
+   * Load shedding: ready step jobs waiting for a worker above which startRun answers
+   * OVERLOADED (HTTP 503, Retry-After). `SWITCHYARD_ADMISSION_MAX_QUEUE_DEPTH`, default
+   * 100000; 0 turns it off.
+   */
+  readonly admissionMaxQueueDepth: number;
+  /** Database round trip above which startRun answers OVERLOADED. `SWITCHYARD_ADMISSION_MAX_DB_LATENCY_MS`, default 2000; 0 off. */
+  readonly admissionMaxDbLatencyMs: number;
+  /** How often queue depth and database latency are sampled. `SWITCHYARD_ADMISSION_SAMPLE_MS`, default 500. */
+  readonly admissionSampleIntervalMs: number;
   /** The fair share's counting window. `SWITCHYARD_FAIR_SHARE_WINDOW_MS`, default 10000. */
   readonly fairShareWindowMs: number;
   /** Fallback poll interval for scheduled jobs. `SWITCHYARD_POLL_INTERVAL_MS`, default 1000. */
@@ -241,6 +251,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     workerConcurrency,
     workerBatchSize: int(env, 'SWITCHYARD_WORKER_BATCH_SIZE', 64, 0, 10_000),
     tenantMaxRunningSteps: int(env, 'SWITCHYARD_TENANT_MAX_RUNNING_STEPS', Math.max(1, Math.ceil(workerConcurrency * 0.75)), 1, workerConcurrency),
+    admissionMaxQueueDepth: int(env, 'SWITCHYARD_ADMISSION_MAX_QUEUE_DEPTH', 100_000, 0, 100_000_000),
+    admissionMaxDbLatencyMs: int(env, 'SWITCHYARD_ADMISSION_MAX_DB_LATENCY_MS', 2000, 0, 600_000),
+    admissionSampleIntervalMs: int(env, 'SWITCHYARD_ADMISSION_SAMPLE_MS', 500, 10, 60_000),
     fairShareBurst: int(env, 'SWITCHYARD_FAIR_SHARE_BURST', 64, 1, 1_000_000),
     fairShareWindowMs: int(env, 'SWITCHYARD_FAIR_SHARE_WINDOW_MS', 10_000, 100, 3_600_000),
     pollIntervalMs: int(env, 'SWITCHYARD_POLL_INTERVAL_MS', 1000, 50, 60_000),

@@ -14,6 +14,7 @@ import { Notifier } from '../core/engine/notifier.js';
 import { Engine } from '../core/engine/engine.js';
 import { ENGINE_ACTIONS } from '../core/engine/coreActions.js';
 import { FairShare } from '../core/engine/fairShare.js';
+import { AdmissionControl } from '../core/engine/admission.js';
 import type { StepExecutor } from '../core/engine/executor.js';
 import { SandboxSupervisor } from '../sandbox/runtime/index.js';
 import { SandboxExecutor } from '../sandbox/executor.js';
@@ -71,6 +72,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
   let engine: Engine | null = null;
   let sandbox: { supervisor: SandboxSupervisor; executor: SandboxExecutor } | null = null;
   let http: Hapi.Server | null = null;
+  let admission: AdmissionControl | null = null;
   const stopSteps: (() => Promise<unknown>)[] = [];
   try {
     const admin = await ensureSystemAdminToken(db, config.adminToken);
@@ -89,7 +91,11 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     const integrationGuards = new IntegrationGuardService(db, (tenantId) => guardGate.forget(tenantId));
     const workflows = new WorkflowService(db, { maxSteps: config.maxSteps, maxDefinitionBytes: config.maxDefinitionBytes }, plugins);
     const scheduler = new FairShare({ burst: config.fairShareBurst, windowMs: config.fairShareWindowMs });
-    const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs, scheduler }, logger);
+    admission = new AdmissionControl(db, {
+      maxQueueDepth: config.admissionMaxQueueDepth, maxDbLatencyMs: config.admissionMaxDbLatencyMs, sampleIntervalMs: config.admissionSampleIntervalMs,
+    }, logger);
+    if (config.role !== 'worker') admission.start();
+    const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs, scheduler, admission }, logger);
     await notifier.start();
     const services: Services = { db, tokens, tenants, workflows, runs, plugins, credentials, integrationGuards, runEvents: new RunEventStream(runs, notifier) };
 
@@ -144,6 +150,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
       async () => theHttp?.stop({ timeout: config.shutdownGraceMs }),
       async () => theEngine?.stop(),
       async () => theSandbox?.supervisor.stop(),
+      async () => admission?.stop(),
       async () => notifier.stop(),
       async () => db.close(),
       async () => embedded?.stop(),
@@ -156,6 +163,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     await http?.stop().catch(() => undefined);
     await engine?.stop().catch(() => undefined);
     await sandbox?.supervisor.stop().catch(() => undefined);
+    await admission?.stop().catch(() => undefined);
     await notifier.stop().catch(() => undefined);
     await db.close().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);

@@ -35,11 +35,17 @@ export interface RunFilter {
   createdBefore?: Date | string | null;
 }
 
+/** Load shedding at the door (the engine's admission control): throws OVERLOADED instead of queueing without bound. */
+export interface AdmissionGate {
+  admit(): void;
+}
+
 export interface RunLimits {
   maxInputBytes: number;
   defaultRunTimeoutMs: number;
   /** Orders the step jobs runs enqueue across tenants (fair share); none: plain first-in first-out. */
   scheduler?: JobScheduler;
+  admission?: AdmissionGate;
 }
 
 const RUN = `id, tenant_id as "tenantId", workflow_id as "workflowId", workflow_version_id as "workflowVersionId", status, input,
@@ -75,6 +81,7 @@ export class RunService {
     input: { workflowId: string; version?: number | null; input?: unknown; idempotencyKey?: string | null },
   ): Promise<Run> {
     const tenantId = tenantOf(ctx.actor, 'run:operate');
+    this.limits.admission?.admit();
     const runInput = input.input === undefined || input.input === null ? {} : input.input;
     const inputBytes = Buffer.byteLength(JSON.stringify(runInput));
     if (inputBytes > this.limits.maxInputBytes) {
