@@ -1,3 +1,5 @@
+import { fairnessRows, fairnessSection } from './fairnessReport.js';
+import type { FairnessResult } from './fairness.js';
 import os from 'node:os';
 import type { ServerInfo } from './db.js';
 import type { WorkerOptions } from './fixture.js';
@@ -19,6 +21,9 @@ export interface Sizes {
   sandboxCalls: number;
   sandboxInflight: number;
   sandboxedRuns: number;
+  floodSteps: number;
+  quietRuns: number;
+  quietIntervalMs: number;
 }
 
 /** Each scenario's result, or the error that stopped it. */
@@ -41,6 +46,7 @@ export interface BenchResults {
   sandbox: Outcome<SandboxActionResult>;
   /** Two-step workflows of sandboxed core/code steps through the service layer. */
   sandboxed: Outcome<SandboxedEngineResult>;
+  fairness: Outcome<FairnessResult>;
   totalSeconds: number;
 }
 
@@ -98,6 +104,7 @@ export function tableRows(r: BenchResults): Row[] {
   rows.push([`Latency startRun → SUCCEEDED, three steps, ${fmt(r.sizes.rate)} runs/s offered for ${r.sizes.rateSeconds} s: P50 / P95 / P99`,
     loaded ? latencyCell(loaded) : failed(r.loaded), 'P95 < 250 ms', verdict(loaded ? loaded.client.p95 < 250 && loaded.succeeded === loaded.asked : false)]);
   rows.push(...sandboxRows(r, rawRate));
+  rows.push(...fairnessRows(r.fairness));
   return rows;
 }
 
@@ -275,6 +282,7 @@ export function consoleSummary(r: BenchResults): string {
     markdownTable(LATENCY_HEADER, latencyDetailRows(r)),
     '',
     ...sandboxSections(r),
+    ...fairnessSection(r.fairness),
     ...statementSections(r),
   ].join('\n');
 }
@@ -306,6 +314,7 @@ export function markdownReport(r: BenchResults, analysis: string[]): string {
     markdownTable(LATENCY_HEADER, latencyDetailRows(r)),
     '',
     ...sandboxSections(r),
+    ...fairnessSection(r.fairness),
     ...statementSections(r),
     '- Runs/s and steps/s: from the first start until the last run settled (the starts overlap the execution), after 100 uncounted warm-up runs. ' +
       'The service-layer load generator runs in the appliance\'s own Node process; the HTTP client runs in a separate process ' +
@@ -339,6 +348,7 @@ export function markdownReport(r: BenchResults, analysis: string[]): string {
       '`BENCH_RATE`, `BENCH_RATE_SECONDS`, `BENCH_TIMEOUT_S`; for the sandbox, `BENCH_SANDBOX_WARM` (warm calls, default 2,000), ' +
       '`BENCH_SANDBOX_COLD` (cold calls, 200), `BENCH_SANDBOX_CALLS` (calls per invocations/s measurement, 20,000), ' +
       '`BENCH_SANDBOX_INFLIGHT` (calls in flight, 32) and `BENCH_SANDBOXED_RUNS` (runs of the sandboxed workflow, 2,000); ' +
+      'for fairness, `BENCH_FLOOD_STEPS` (20,000), `BENCH_QUIET_RUNS` (100) and `BENCH_QUIET_INTERVAL_MS` (50); ' +
       '`BENCH_OUTPUT=-` prints without writing this file, `BENCH_OUTPUT=<path>` writes elsewhere. ' +
       'Worker options come from the appliance\'s own configuration (`SWITCHYARD_WORKER_CONCURRENCY`, `SWITCHYARD_WORKER_BATCH_SIZE`, `SWITCHYARD_DB_POOL_SIZE`), ' +
       'and so does the sandbox pool size (`SWITCHYARD_SANDBOX_POOL_SIZE`).',

@@ -13,6 +13,7 @@ import { loadConfig } from '../core/config.js';
 import { workerOptions } from './fixture.js';
 import { engineThroughput, rawWorker, runLatency } from './scenarios.js';
 import { sandboxAction, sandboxedEngine } from './sandbox.js';
+import { fairness } from './fairness.js';
 import { consoleSummary, markdownReport, type BenchResults, type Outcome, type Sizes } from './report.js';
 import { analysis } from './analysis.js';
 
@@ -40,6 +41,9 @@ const sizes: Sizes = {
   sandboxCalls: size('BENCH_SANDBOX_CALLS', 20_000),
   sandboxInflight: size('BENCH_SANDBOX_INFLIGHT', 32),
   sandboxedRuns: size('BENCH_SANDBOXED_RUNS', 2_000),
+  floodSteps: size('BENCH_FLOOD_STEPS', 20_000),
+  quietRuns: size('BENCH_QUIET_RUNS', 100),
+  quietIntervalMs: size('BENCH_QUIET_INTERVAL_MS', 50),
 };
 const timeoutMs = sizes.timeoutSeconds * 1000;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -49,7 +53,7 @@ const output = outputSetting === '-' ? null : path.resolve(repoRoot, outputSetti
 /** The command line, with every benchmark-relevant variable that was set (DATABASE_URL without its value). */
 function commandLine(): string {
   const vars = Object.keys(env)
-    .filter((k) => /^(BENCH_|SWITCHYARD_(WORKER|DB_POOL|POLL|SANDBOX_POOL))/.test(k) && k !== 'BENCH_OUTPUT')
+    .filter((k) => /^(BENCH_|SWITCHYARD_(WORKER|DB_POOL|POLL|SANDBOX_POOL|TENANT_MAX|FAIR_SHARE))/.test(k) && k !== 'BENCH_OUTPUT')
     .sort()
     .map((k) => `${k}=${env[k]}`);
   if (env['DATABASE_URL']) vars.unshift('DATABASE_URL=…');
@@ -106,8 +110,11 @@ async function main(): Promise<number> {
       warmCalls: sizes.sandboxWarmCalls, coldCalls: sizes.sandboxColdCalls, calls: sizes.sandboxCalls, inflight: sizes.sandboxInflight,
     }));
     const sandboxed = await attempt('engine with sandboxed steps via service layer', () => sandboxedEngine(server, sizes.sandboxedRuns, sizes.inflight, timeoutMs));
+    const fair = await attempt('fairness: a quiet tenant during another\'s flood', () => fairness(server, {
+      floodSteps: sizes.floodSteps, floodFanOut: 100, quietRuns: sizes.quietRuns, quietIntervalMs: sizes.quietIntervalMs,
+    }, timeoutMs));
     const results: BenchResults = {
-      date: new Date(), command: commandLine(), server: info, worker, sizes, raw, rawAfter, service, http, light, loaded, sandbox, sandboxed,
+      date: new Date(), command: commandLine(), server: info, worker, sizes, raw, rawAfter, service, http, light, loaded, sandbox, sandboxed, fairness: fair,
       totalSeconds: (performance.now() - started) / 1000,
     };
     process.stdout.write(`\n${consoleSummary(results)}\n\n`);
@@ -116,7 +123,7 @@ async function main(): Promise<number> {
       fs.writeFileSync(output, markdownReport(results, analysis(results)));
       log(`wrote ${path.relative(process.cwd(), output) || output}`);
     }
-    return [raw, rawAfter, service, http, light, loaded, sandbox, sandboxed].every((o) => o.ok) ? 0 : 1;
+    return [raw, rawAfter, service, http, light, loaded, sandbox, sandboxed, fair].every((o) => o.ok) ? 0 : 1;
   } finally {
     await server.close();
   }

@@ -1,13 +1,13 @@
 import os from 'node:os';
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
-import { run as runGraphileWorker, Logger as GraphileLogger, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker';
+import { run as runGraphileWorker, Logger as GraphileLogger, type Runner, type Task, type TaskList, type WorkerEvents } from 'graphile-worker';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { newId } from '../ids.js';
 import type { WorkflowService } from '../workflows/workflows.js';
 import { RUN_INTERRUPT_CHANNEL } from '../runs/store.js';
-import { RUN_TIMEOUT_TASK, STEP_TASK, TIMER_TASK } from '../runs/transition.js';
+import { INTERACTIVE_STEP_TASK, RUN_TIMEOUT_TASK, STEP_TASK, TIMER_TASK } from '../runs/transition.js';
 import type { Notifier } from './notifier.js';
 import type { StepExecutor } from './executor.js';
 import { RunChangeBatcher } from './runChangeBatcher.js';
@@ -41,6 +41,7 @@ const LIVENESS_LOCK_NAMESPACE = 0x5357;
  */
 export class Engine {
   private runner: Runner | null = null;
+  private interactiveRunner: Runner | null = null;
   private livenessClient: pg.Client | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private unlisten: (() => void) | null = null;
@@ -76,16 +77,18 @@ export class Engine {
     // Register every worker id before it can lock a job, so the sweeper can tell live locks from dead ones.
     events.on('pool:create', ({ workerPool }) => void this.registerWorker(workerPool.id));
     events.on('worker:create', ({ worker }) => void this.registerWorker(worker.workerId));
+    const stepTask: Task = async (payload, helpers) => {
+      const job = parsePayload(payload);
+      this.caps.enter(job.t);
+      try {
+        await runStepJob(this.deps, job, helpers.abortSignal ?? new AbortController().signal);
+      } finally {
+        this.caps.leave(job.t);
+      }
+    };
     const taskList: TaskList = {
-      [STEP_TASK]: async (payload, helpers) => {
-        const job = parsePayload(payload);
-        this.caps.enter(job.t);
-        try {
-          await runStepJob(this.deps, job, helpers.abortSignal ?? new AbortController().signal);
-        } finally {
-          this.caps.leave(job.t);
-        }
-      },
+      [STEP_TASK]: stepTask,
+      [INTERACTIVE_STEP_TASK]: stepTask,
       [TIMER_TASK]: (payload) => runTimerJob(this.deps, parsePayload(payload)),
       [RUN_TIMEOUT_TASK]: (payload) => runTimeoutJob(this.deps, payload as { t: string; r: string }),
     };
@@ -105,6 +108,18 @@ export class Engine {
         },
       },
     });
+    // The interactive lane: a few workers without a local batch, for steps of tenants that are not flooding (fairShare.ts).
+    this.interactiveRunner = await runGraphileWorker({
+      pgPool: this.db.pool,
+      taskList: { [INTERACTIVE_STEP_TASK]: stepTask },
+      concurrency: Math.max(2, Math.ceil(this.options.concurrency / 4)),
+      pollInterval: this.options.pollIntervalMs,
+      noHandleSignals: true,
+      forbiddenFlags: () => this.caps.forbiddenFlags(),
+      events,
+      logger: graphileLogger(this.logger),
+      preset: { worker: { gracefulShutdownAbortTimeout: this.options.shutdownGraceMs } },
+    });
     this.sweepTimer = setInterval(() => void this.sweep().catch((error) => this.logger.warn({ err: error }, 'engine sweep failed')), this.options.sweepIntervalMs);
     this.sweepTimer.unref();
     void this.sweep().catch(() => undefined);
@@ -114,9 +129,10 @@ export class Engine {
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
-    const runner = this.runner;
+    const runners = [this.runner, this.interactiveRunner];
     this.runner = null;
-    if (runner) await runner.stop();
+    this.interactiveRunner = null;
+    await Promise.all(runners.map((runner) => runner?.stop()));
     this.unlisten?.();
     await this.db.query('system', 'delete from engine_nodes where id = $1', [this.nodeId]).catch(() => undefined);
     await this.livenessClient?.end().catch(() => undefined);

@@ -10,10 +10,13 @@
  * estimate is kept per process (a flood spread over several API processes still floods
  * each of them), and a priority is only ever a hint to the queue, never a refusal.
  *
+ * Tenants within a few bursts also get the interactive lane (INTERACTIVE_MAX_PRIORITY).
+ *
  * A flood's tail can wait while quieter tenants keep every worker busy; that is the
  * point, and admission control (OVERLOADED) keeps such saturation from lasting.
  */
 import type { JobScheduler } from '../runs/store.js';
+import { INTERACTIVE_STEP_TASK, STEP_TASK } from '../runs/transition.js';
 
 export interface FairShareOptions {
   /** Step jobs a tenant may queue within one window at the top priority. */
@@ -64,6 +67,14 @@ export const DEFAULT_FAIR_SHARE: FairShareOptions = { burst: 64, windowMs: 10_00
 
 const MAX_PRIORITY = 20;
 
+/**
+ * Steps of tenants queueing fewer than four bursts per window go to the interactive lane:
+ * a second set of workers per process that fetch straight from the queue (no local
+ * batch), so such a step starts as soon as it is committed instead of waiting for the
+ * bulk workers to work through the batch they already hold.
+ */
+const INTERACTIVE_MAX_PRIORITY = 2;
+
 interface Window {
   start: number;
   current: number;
@@ -75,8 +86,9 @@ export class FairShare implements JobScheduler {
 
   constructor(private readonly options: FairShareOptions = DEFAULT_FAIR_SHARE, private readonly now: () => number = Date.now) {}
 
-  stepJob(tenantId: string): { priority: number; flags: string[] } {
-    return { priority: this.stepPriority(tenantId), flags: [tenantFlag(tenantId)] };
+  stepJob(tenantId: string): { identifier: string; priority: number; flags: string[] } {
+    const priority = this.stepPriority(tenantId);
+    return { identifier: priority <= INTERACTIVE_MAX_PRIORITY ? INTERACTIVE_STEP_TASK : STEP_TASK, priority, flags: [tenantFlag(tenantId)] };
   }
 
   stepPriority(tenantId: string): number {

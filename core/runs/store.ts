@@ -27,8 +27,8 @@ interface RunRow {
 /** A transition's events and jobs as the JSON rows the write statements unpack. */
 /** Orders step jobs across tenants (the engine's fair share); the domain only asks it. */
 export interface JobScheduler {
-  /** Priority (lower runs first) and flags of the next step job of `tenantId`; counts it. */
-  stepJob(tenantId: string): { priority: number; flags: string[] };
+  /** Task (lane), priority (lower runs first) and flags of the next step job of `tenantId`; counts it. */
+  stepJob(tenantId: string): { identifier: string; priority: number; flags: string[] };
 }
 
 function eventAndJobRows(tr: RunTransition, scheduler: JobScheduler | null): { events: unknown[]; jobs: unknown[] } {
@@ -36,8 +36,8 @@ function eventAndJobRows(tr: RunTransition, scheduler: JobScheduler | null): { e
   return {
     events: tr.events.map((e) => ({ run_id: id, tenant_id: tenantId, seq: e.seq, type: e.type, step_id: e.stepId, data: e.data })),
     jobs: tr.jobs.map((j) => ({
-      identifier: j.identifier, payload: j.payload, run_at: j.runAt, max_attempts: j.maxAttempts, job_key: j.jobKey,
-      ...(scheduler && j.identifier === STEP_TASK ? scheduler.stepJob(tenantId) : { priority: 0, flags: null }),
+      identifier: j.identifier, payload: j.payload, run_at: j.runAt, max_attempts: j.maxAttempts, job_key: j.jobKey, priority: 0, flags: null,
+      ...(scheduler && j.identifier === STEP_TASK ? scheduler.stepJob(tenantId) : {}),
     })),
   };
 }

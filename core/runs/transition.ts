@@ -16,6 +16,8 @@ export interface JobSpec {
 }
 
 export const STEP_TASK = 'sy_step';
+/** The same task in the interactive lane: steps of tenants not flooding the queue (see core/engine/fairShare.ts). */
+export const INTERACTIVE_STEP_TASK = 'sy_step_i';
 export const TIMER_TASK = 'sy_step_timer';
 export const RUN_TIMEOUT_TASK = 'sy_run_timeout';
 
@@ -149,6 +151,18 @@ export class RunTransition {
     this.emit('STEP_RELEASED', stepId, { attempt: state.attempts });
     this.patchStep(stepId, { status: 'PENDING', attempts: Math.max(0, state.attempts - 1), queuedAt: this.now });
     this.jobs.push({ identifier: STEP_TASK, payload: this.jobPayload(stepId), runAt: null, jobKey: stepJobKey(this.run.id, stepId), maxAttempts: JOB_MAX_ATTEMPTS });
+  }
+
+  /**
+   * Puts a running step back in the queue until `until` without counting the attempt: it
+   * was held back (an integration's rate limit or open circuit), not failed.
+   */
+  deferStep(stepId: string, until: Date, reason: StepFailure): void {
+    const state = this.step(stepId);
+    const runAt = until.toISOString();
+    this.emit('STEP_DEFERRED', stepId, { attempt: state.attempts, until: runAt, reason });
+    this.patchStep(stepId, { status: 'PENDING', attempts: Math.max(0, state.attempts - 1), queuedAt: this.now });
+    this.jobs.push({ identifier: STEP_TASK, payload: this.jobPayload(stepId), runAt, jobKey: stepJobKey(this.run.id, stepId), maxAttempts: JOB_MAX_ATTEMPTS });
   }
 
   cancel(by: string | null): void {

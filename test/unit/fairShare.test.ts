@@ -1,5 +1,6 @@
 import test from 'ava';
 import { FairShare, RunningStepCaps, tenantFlag } from '../../core/engine/fairShare.js';
+import { INTERACTIVE_STEP_TASK, STEP_TASK } from '../../core/runs/transition.js';
 
 test('a tenant within its burst gets the top priority; a flood gets one step lower per doubling, in order', (t) => {
   let now = 0;
@@ -11,7 +12,8 @@ test('a tenant within its burst gets the top priority; a flood gets one step low
   t.deepEqual(flood.slice(16, 32), Array(16).fill(3));
   t.deepEqual([...flood].sort((x, y) => x - y), flood, 'never better than an earlier job of the same flood');
   t.is(share.stepPriority('b'), 0, 'a quiet tenant goes ahead of the flood');
-  t.deepEqual(share.stepJob('b'), { priority: 0, flags: [tenantFlag('b')] });
+  t.deepEqual(share.stepJob('b'), { identifier: INTERACTIVE_STEP_TASK, priority: 0, flags: [tenantFlag('b')] }, 'in the interactive lane');
+  t.like(share.stepJob('a'), { identifier: STEP_TASK, priority: 4 }, 'a flood (32 recent, three doublings over the burst) goes to the bulk lane');
 });
 
 test('the count slides: half a window later half the previous window still counts; two windows later nothing', (t) => {
