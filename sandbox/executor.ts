@@ -1,16 +1,17 @@
 import { Ajv, type ValidateFunction } from 'ajv';
-import { StepError, type StepExecutor, type StepRequest } from '../core/engine/executor.js';
+import { StepDeferred, StepError, type StepExecutor, type StepRequest } from '../core/engine/executor.js';
+import type { IntegrationGuardGate } from '../core/integrationGuards/gate.js';
 import type { ActionCall, ActionHooks, InstalledPluginWithScript, PluginActionInfo, PluginCatalog, PluginPolicy } from '../core/plugins/types.js';
 import { AppError } from '../core/errors.js';
 import { parseUses } from '../core/workflows/definition.js';
 import type { CredentialLeaser } from '../core/credentials/types.js';
-import type { CredentialGrant, EgressPolicy } from './egress/types.js';
+import type { CredentialGrant, EgressGuard, EgressPolicy } from './egress/types.js';
 import type { Logger } from '../core/logger.js';
 import type { SandboxInvocation, SandboxLimits, SandboxLogLine, SandboxResult } from './runtime/types.js';
 
 /** What the executor needs of the sandbox runtime (SandboxSupervisor). */
 export interface SandboxInvoker {
-  invoke(invocation: SandboxInvocation, signal?: AbortSignal): Promise<SandboxResult>;
+  invoke(invocation: SandboxInvocation, signal?: AbortSignal, guard?: EgressGuard): Promise<SandboxResult>;
 }
 
 /** Appliance-wide ceilings; a manifest's resource requests are clamped to them. */
@@ -30,6 +31,8 @@ export interface SandboxExecutorOptions {
   hooks?: Readonly<Record<string, ActionHooks>>;
   extraCaPem?: string;
   proxy?: EgressPolicy['proxy'];
+  /** The tenants' integration guards (rate limits, circuit breakers); without it no request is guarded. */
+  guards?: IntegrationGuardGate;
 }
 
 // What a plugin gets when its manifest asks for nothing more.
@@ -81,6 +84,8 @@ export class SandboxExecutor implements StepExecutor {
     const limits = this.limits(plugin, request);
     const { grants, credential, leaseId } = await this.lease(request, plugin, policy, limits);
     const invocationId = `${request.runId}:${request.stepId}:${request.attempt}`;
+    const guardedHosts = (await this.options.guards?.guardedHosts(request.tenantId)) ?? [];
+    const guard = guardedHosts.length > 0 ? this.options.guards!.forAttempt(request.tenantId) : undefined;
     this.running.set(invocationId, request.logger);
     const result = await this.sandbox.invoke({
       invocationId,
@@ -91,9 +96,9 @@ export class SandboxExecutor implements StepExecutor {
         : request.input,
       context: { tenantId: request.tenantId, runId: request.runId, stepId: request.stepId, attempt: request.attempt, idempotencyKey: request.idempotencyKey, credential },
       limits,
-      network: this.network(plugin, policy),
+      network: { ...this.network(plugin, policy), ...(guard ? { guardedHosts } : {}) },
       credentials: grants,
-    }, signal).finally(() => this.running.delete(invocationId));
+    }, signal, guard).finally(() => this.running.delete(invocationId));
     // Failed attempts consumed CPU too (a CPU-limit kill most of all).
     request.usage.sandboxCpuMs += result.stats?.cpuMs ?? 0;
     const uses = credential ? result.stats?.credentialUses?.[credential.handle] ?? 0 : 0;
@@ -103,6 +108,10 @@ export class SandboxExecutor implements StepExecutor {
       });
     }
     if (!result.ok) {
+      // Held back by a guard (refused, or the host said 429): the step waits instead of failing.
+      // The gate's own record decides this, never the plugin's error code, which a plugin could forge.
+      const held = guard?.heldBack;
+      if (held) throw new StepDeferred(new Date(held.until), held.code, held.message);
       request.logger.info({ code: result.error.code, retryable: result.error.retryable, ...(result.stats ?? {}) }, 'sandboxed step attempt failed');
       throw new StepError(result.error.code, result.error.message, result.error.retryable);
     }

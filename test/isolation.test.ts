@@ -23,6 +23,7 @@ interface Seeded {
   workflowId: string;
   runId: string;
   credentialName: string;
+  guardHost: string;
 }
 
 async function seedTenant(app: TestAppliance, name: string): Promise<Seeded> {
@@ -37,9 +38,12 @@ async function seedTenant(app: TestAppliance, name: string): Promise<Seeded> {
   const credentialName = `api-${name}`;
   const cred = await app.gql(admin, 'mutation($n: String!) { setCredential(input: { name: $n, type: "bearer", secret: { token: "t0ken-value" }, allowedHosts: ["api.example.com"] }) { id } }', { n: credentialName });
   if (!cred.data) throw new Error(JSON.stringify(cred.errors));
+  const guardHost = `api-${name}.example.com`;
+  const guard = await app.gql(admin, 'mutation($h: String!) { setIntegrationGuard(input: { host: $h, ratePerSecond: 5 }) { host } }', { h: guardHost });
+  if (!guard.data) throw new Error(JSON.stringify(guard.errors));
   const tokens = await app.gql(admin, '{ apiTokens { nodes { id role } } }');
   const tokenId = (tokens.data.apiTokens.nodes as { id: string; role: string }[]).find((t) => t.role === 'VIEWER')!.id;
-  return { tenantId: tenant.id, tokens: tenant.tokens, tokenId, workflowId, runId, credentialName };
+  return { tenantId: tenant.id, tokens: tenant.tokens, tokenId, workflowId, runId, credentialName, guardHost };
 }
 
 let app: TestAppliance;
@@ -94,7 +98,7 @@ test('every table holding tenant_id has row-level security, forced, and the runt
 });
 
 test('without a tenant context the runtime role sees no tenant row; with one it sees only that tenant\'s and cannot write another\'s', async (t) => {
-  const tables = ['workflows', 'workflow_versions', 'runs', 'step_executions', 'run_events', 'credentials', 'tenant_data_keys', 'credential_leases', 'llm_usage', 'llm_response_cache'];
+  const tables = ['workflows', 'workflow_versions', 'runs', 'step_executions', 'run_events', 'credentials', 'tenant_data_keys', 'credential_leases', 'llm_usage', 'llm_response_cache', 'integration_guards'];
   const owner = await ownerClient();
   const runtime = await runtimeClient();
   try {
@@ -166,7 +170,7 @@ test('1,000 interleaved requests of two tenants over a pool of 4 connections nev
 
 // ---- every operation, called with another tenant's ids ----
 
-type Kind = 'run' | 'workflow' | 'tenant' | 'token' | 'step' | 'credentialName';
+type Kind = 'run' | 'workflow' | 'tenant' | 'token' | 'step' | 'credentialName' | 'guardHost';
 
 /** Which kind of object an ID argument names. An argument missing here fails the test, so new fields cannot slip past. */
 const ARGUMENT_KINDS: Record<string, Kind> = {
@@ -187,6 +191,7 @@ const ARGUMENT_KINDS: Record<string, Kind> = {
   'Subscription.runEvents.runId': 'run',
   // Not IDs, but names that identify another tenant's object.
   'Mutation.deleteCredential.name': 'credentialName',
+  'Mutation.deleteIntegrationGuard.host': 'guardHost',
 };
 
 /** Arguments that must hold a valid value for the call to reach the ids. */
@@ -195,7 +200,7 @@ const VALID_VALUES: Record<string, unknown> = {
 };
 
 const idOf = (s: Seeded, kind: Kind): string =>
-  ({ run: s.runId, workflow: s.workflowId, tenant: s.tenantId, token: s.tokenId, step: 'review', credentialName: s.credentialName })[kind];
+  ({ run: s.runId, workflow: s.workflowId, tenant: s.tenantId, token: s.tokenId, step: 'review', credentialName: s.credentialName, guardHost: s.guardHost })[kind];
 
 /** A valid-looking value for a required argument that names nothing. */
 function sample(type: GraphQLInputType, path: string, typeName: string, fieldName: string, foreign: Seeded, found: string[]): unknown {
@@ -285,10 +290,11 @@ test('every query, mutation and subscription answers NOT_FOUND for another tenan
   // Nothing of A's changed.
   const admin = a.tokens['ADMIN']!;
   const state = await app.gql(admin, `query($r: ID!, $w: ID!) { run(id: $r) { status steps { stepId status } } workflow(id: $w) { latestVersion { version } }
-    credentials { name } apiTokens { nodes { id revokedAt } } }`, { r: a.runId, w: a.workflowId });
+    credentials { name } apiTokens { nodes { id revokedAt } } integrationGuards { host } }`, { r: a.runId, w: a.workflowId });
   t.is(state.data.run.status, 'WAITING');
   t.is(state.data.workflow.latestVersion.version, 1);
   t.deepEqual(state.data.credentials.map((c: { name: string }) => c.name), [a.credentialName]);
+  t.deepEqual(state.data.integrationGuards, [{ host: a.guardHost }]);
   t.is(state.data.apiTokens.nodes.find((n: { id: string }) => n.id === a.tokenId).revokedAt, null);
 });
 

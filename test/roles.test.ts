@@ -107,6 +107,21 @@ const CASES: Record<string, Case> = {
       return { n };
     },
   },
+  'Query.integrationGuards': { allowed: TENANT_READERS, document: '{ integrationGuards { host } }' },
+  'Mutation.setIntegrationGuard': {
+    allowed: ['ADMIN'],
+    document: 'mutation($h: String!) { setIntegrationGuard(input: { host: $h, ratePerSecond: 5 }) { host } }',
+    variables: async () => ({ h: `api-${++counter}.example.com` }),
+  },
+  'Mutation.deleteIntegrationGuard': {
+    allowed: ['ADMIN'],
+    document: 'mutation($h: String!) { deleteIntegrationGuard(host: $h) { host } }',
+    variables: async () => {
+      const h = `api-${++counter}.example.com`;
+      await app.gql(adminToken(), 'mutation($h: String!) { setIntegrationGuard(input: { host: $h }) { host } }', { h });
+      return { h };
+    },
+  },
   // Authorization is checked before the package: a system admin's garbage package is refused as bad input.
   'Mutation.installPlugin': { allowed: ['SYSTEM_ADMIN'], document: 'mutation { installPlugin(input: { bundle: "bm90IGEgcGFja2FnZQ==" }) { id } }', allowedCode: 'BAD_USER_INPUT' },
   'Mutation.removePlugin': { allowed: ['SYSTEM_ADMIN'], document: 'mutation { removePlugin(input: { name: "no-such-plugin", version: "1.0.0" }) { id } }', allowedCode: 'NOT_FOUND' },

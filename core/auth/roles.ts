@@ -15,11 +15,13 @@ export type Permission =
   | 'credential:write'
   | 'plugin:read'
   | 'plugin:manage'
+  /** Setting a tenant's integration guards (rate limits, circuit breakers), which can hold back every run of the tenant. */
+  | 'integration:manage'
   | 'audit:read';
 
 const GRANTS: Record<Role, readonly Permission[]> = {
   SYSTEM_ADMIN: ['tenant:manage', 'token:manage', 'plugin:read', 'plugin:manage', 'audit:read'],
-  ADMIN: ['token:manage', 'workflow:read', 'workflow:write', 'run:read', 'run:operate', 'credential:read', 'credential:write', 'plugin:read', 'audit:read'],
+  ADMIN: ['token:manage', 'workflow:read', 'workflow:write', 'run:read', 'run:operate', 'credential:read', 'credential:write', 'plugin:read', 'integration:manage', 'audit:read'],
   EDITOR: ['workflow:read', 'workflow:write', 'run:read', 'credential:read', 'credential:write', 'plugin:read'],
   OPERATOR: ['workflow:read', 'run:read', 'run:operate', 'plugin:read'],
   VIEWER: ['workflow:read', 'run:read', 'credential:read', 'plugin:read'],

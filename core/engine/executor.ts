@@ -41,6 +41,18 @@ export class StepError extends Error {
 }
 
 /**
+ * An attempt that was held back rather than failed: the outside world asked it to wait (an
+ * integration's rate limit or circuit breaker, an upstream's Retry-After). The step goes
+ * back to the queue until `until` without using up an attempt.
+ */
+export class StepDeferred extends Error {
+  constructor(readonly until: Date, readonly code: string, message: string) {
+    super(message);
+    this.name = 'StepDeferred';
+  }
+}
+
+/**
  * The boundary between the engine and whatever runs non-core actions. The engine owns
  * retries, timeouts, cancellation and commit; an executor only runs one attempt and
  * must stop promptly when `signal` aborts.

@@ -4,7 +4,7 @@ import { renderTemplate } from '../workflows/templates.js';
 import { type RunTransition, defaultMaxAttempts } from '../runs/transition.js';
 import { TERMINAL_RUN, stepIdempotencyKey, type StepFailure } from '../runs/model.js';
 import { CORE_ACTIONS, MAX_DELAY_MS } from './coreActions.js';
-import { StepError, type StepExecutor, type StepUsage } from './executor.js';
+import { StepDeferred, StepError, type StepExecutor, type StepUsage } from './executor.js';
 import type { SandboxCpuGate } from '../quotas/quotas.js';
 import type { RunChangeBatcher } from './runChangeBatcher.js';
 
@@ -26,7 +26,12 @@ export interface StepTaskDeps {
   cpuGate: SandboxCpuGate;
 }
 
-type Outcome = { kind: 'ok'; output: unknown } | { kind: 'failed'; failure: StepFailure } | { kind: 'released' } | { kind: 'interrupted' };
+type Outcome =
+  | { kind: 'ok'; output: unknown }
+  | { kind: 'failed'; failure: StepFailure }
+  | { kind: 'deferred'; until: Date; reason: StepFailure }
+  | { kind: 'released' }
+  | { kind: 'interrupted' };
 
 interface Claimed {
   attempt: number;
@@ -65,6 +70,7 @@ export async function runStepJob(deps: StepTaskDeps, payload: StepJobPayload, sh
     if (!tr || !state || TERMINAL_RUN.has(tr.run.status) || state.status !== 'RUNNING' || state.attempts !== claimed.attempt) return;
     if (outcome.kind === 'ok') tr.succeedStep(stepId, outcome.output);
     else if (outcome.kind === 'failed') tr.failStep(stepId, outcome.failure);
+    else if (outcome.kind === 'deferred') tr.deferStep(stepId, outcome.until, outcome.reason);
     else if (outcome.kind === 'released') tr.releaseStep(stepId);
   }, usage);
 }
@@ -142,6 +148,10 @@ async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Cla
     if (shutdownSignal.aborted) return { kind: 'released' };
     if (timeout?.aborted) {
       return { kind: 'failed', failure: { code: 'STEP_TIMEOUT', message: `attempt ${claimed.attempt} exceeded timeoutMs ${claimed.def.timeoutMs}`, retryable: true } };
+    }
+    if (error instanceof StepDeferred) {
+      logger.info({ code: error.code, until: error.until.toISOString() }, 'step attempt held back; deferred');
+      return { kind: 'deferred', until: error.until, reason: { code: error.code, message: error.message } };
     }
     if (error instanceof StepError) return { kind: 'failed', failure: { code: error.code, message: error.message, retryable: error.retryable } };
     logger.error({ err: error }, 'step executor failed unexpectedly');

@@ -5,6 +5,7 @@ import type { TenantService } from '../tenants/tenants.js';
 import type { WorkflowService, Workflow, WorkflowVersion } from '../workflows/workflows.js';
 import type { PluginService } from '../plugins/plugins.js';
 import type { CredentialService } from '../credentials/credentials.js';
+import type { IntegrationGuardService } from '../integrationGuards/integrationGuards.js';
 import { listLlmUsage } from '../llm/llmUsage.js';
 import type { InstalledPlugin } from '../plugins/types.js';
 import type { RunService, Run } from '../runs/runs.js';
@@ -29,6 +30,7 @@ export interface Services {
   runs: RunService;
   plugins: PluginService;
   credentials: CredentialService;
+  integrationGuards: IntegrationGuardService;
   runEvents: RunEventStream;
 }
 
@@ -105,6 +107,7 @@ const query: Record<string, Resolver> = {
   runs: (_p, a, { request, services }) => services.runs.listRuns(request, a.filter, a.first, a.after),
   plugins: (_p, _a, { request, services }) => services.plugins.list(request),
   credentials: (_p, _a, { request, services }) => services.credentials.list(request),
+  integrationGuards: (_p, _a, { request, services }) => services.integrationGuards.list(request),
   llmUsage: (_p, a, { request, services }) => listLlmUsage(services.db, request, a.from ?? null, a.to ?? null),
   auditEvents: async (_p, a, { request, services }) => {
     const page = parseSeqPage(a.first, a.after);
@@ -126,6 +129,8 @@ const mutation: Record<string, Resolver> = {
   approveStep: (_p, a, { request, services }) => services.runs.approveStep(request, a.input),
   setCredential: (_p, a, { request, services }) => services.credentials.set(request, a.input),
   deleteCredential: (_p, a, { request, services }) => services.credentials.delete(request, a.name),
+  setIntegrationGuard: (_p, a, { request, services }) => services.integrationGuards.set(request, a.input),
+  deleteIntegrationGuard: (_p, a, { request, services }) => services.integrationGuards.delete(request, a.host),
   installPlugin: (_p, a, { request, services }) => services.plugins.install(request, a.input.bundle),
   removePlugin: (_p, a, { request, services }) => services.plugins.remove(request, a.input.name, a.input.version, a.input.force === true),
   setPluginPolicy: (_p, a, { request, services }) => {

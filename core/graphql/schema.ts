@@ -106,6 +106,29 @@ export const typeDefs = /* GraphQL */ `
     createdAt: DateTime! updatedAt: DateTime!
   }
 
+  enum CircuitState { CLOSED OPEN HALF_OPEN }
+  "A guard's circuit breaker, as every engine process sees it."
+  type CircuitBreaker {
+    state: CircuitState!
+    consecutiveFailures: Int!
+    openedAt: DateTime
+    "OPEN: when the next request may be the half-open trial."
+    retryAt: DateTime
+    "The host asked (429, or 503 with Retry-After) to hear nothing before then."
+    heldUntil: DateTime
+  }
+  "Addition: the tenant's rate limit and circuit breaker for one integration host pattern."
+  type IntegrationGuard {
+    host: String!
+    "Requests per second in each engine process; null: no rate limit."
+    ratePerSecond: Float
+    burst: Int
+    failureThreshold: Int!
+    coolDownSeconds: Int!
+    breaker: CircuitBreaker!
+    updatedAt: DateTime!
+  }
+
   "Model tokens used by the caller's tenant on one UTC day with one model."
   type LlmUsage { day: String! model: String! calls: Int! cachedCalls: Int! promptTokens: Float! completionTokens: Float! }
 
@@ -115,6 +138,8 @@ export const typeDefs = /* GraphQL */ `
     llmUsage(from: DateTime, to: DateTime): [LlmUsage!]!
     "Metadata only; secrets are never readable."
     credentials: [Credential!]!
+    "Addition: the tenant's integration guards and their breakers' state."
+    integrationGuards: [IntegrationGuard!]!
     "Installed plugin versions, newest first per plugin."
     plugins: [Plugin!]!
     tenants(first: Int, after: String): TenantConnection!
@@ -141,6 +166,8 @@ export const typeDefs = /* GraphQL */ `
   "type: bearer { token } | basic { username password } | header { token } + config { headerName } | query { token } + config { paramName } | openai { token } + config { baseUrl }"
   input SetCredentialInput { name: String! type: String! secret: JSON! allowedHosts: [String!]! config: JSON }
   input SetPluginPolicyInput { name: String! allowedHosts: [String!] allowedPrivate: [String!] rawSecretAccessApproved: Boolean }
+  "Omitted: no rate limit (ratePerSecond), a second's worth of requests (burst), 5 failures, 30 seconds."
+  input SetIntegrationGuardInput { host: String! ratePerSecond: Float burst: Int failureThreshold: Int coolDownSeconds: Int }
   input RemovePluginInput { name: String! version: String! "Remove even if published workflow versions use it (their runs then fail)." force: Boolean }
 
   type Mutation {
@@ -157,6 +184,10 @@ export const typeDefs = /* GraphQL */ `
     "Creates the credential or replaces it (ADMIN, EDITOR)."
     setCredential(input: SetCredentialInput!): Credential!
     deleteCredential(name: String!): Credential!
+    "Addition. ADMIN. Creates the guard or replaces its settings (its breaker keeps its state)."
+    setIntegrationGuard(input: SetIntegrationGuardInput!): IntegrationGuard!
+    "Addition. ADMIN."
+    deleteIntegrationGuard(host: String!): IntegrationGuard!
     "SYSTEM_ADMIN. Verifies the package's signature, publisher and compatibility before installing."
     installPlugin(input: InstallPluginInput!): Plugin!
     "Addition. SYSTEM_ADMIN. Refused while a published workflow version uses the plugin version, unless forced."

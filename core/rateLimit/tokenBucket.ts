@@ -46,14 +46,25 @@ export class TokenBucket {
    * rounding down would send the client back too early).
    */
   take(count = 1): TakeResult {
-    this.refill();
+    const now = this.refill();
     const needed = count * 1000;
     if (this.thousandths >= needed) {
       this.thousandths -= needed;
       return { allowed: true };
     }
-    const waitMs = (needed - this.thousandths) / this.ratePerSecond;
+    // Until `updatedAt` nothing refills: a clock that stepped back, or a drain (drainUntil).
+    const waitMs = (needed - this.thousandths) / this.ratePerSecond + Math.max(0, this.updatedAt - now);
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+  }
+
+  /**
+   * Empties the bucket and keeps it empty until `untilMs`, from when it refills at the
+   * rate: what an upstream's Retry-After asks for (no burst the moment the wait ends).
+   */
+  drainUntil(untilMs: number): void {
+    this.refill();
+    this.thousandths = 0;
+    this.updatedAt = Math.max(this.updatedAt, untilMs);
   }
 
   /** A full bucket is indistinguishable from a new one, so its owner may forget it. */
@@ -62,11 +73,13 @@ export class TokenBucket {
     return this.thousandths >= this.capacity;
   }
 
-  private refill(): void {
+  /** Returns the clock reading it refilled to. */
+  private refill(): number {
     const now = this.clock();
     // A clock that steps backwards must neither drain nor refill the bucket.
-    if (now <= this.updatedAt) return;
+    if (now <= this.updatedAt) return now;
     this.thousandths = Math.min(this.capacity, this.thousandths + (now - this.updatedAt) * this.ratePerSecond);
     this.updatedAt = now;
+    return now;
   }
 }

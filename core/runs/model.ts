@@ -58,7 +58,8 @@ export type RunEventType =
   | 'STEP_WAITING'
   | 'STEP_SKIPPED'
   | 'STEP_CANCELLED'
-  | 'STEP_RELEASED';
+  | 'STEP_RELEASED'
+  | 'STEP_DEFERRED';
 
 export interface RunEvent {
   seq: number;

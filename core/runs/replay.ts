@@ -53,6 +53,7 @@ export function replayRun(definition: WorkflowDefinition, events: Pick<RunEvent,
         step!.status = 'CANCELLED';
         break;
       case 'STEP_RELEASED':
+      case 'STEP_DEFERRED':
         step!.status = 'PENDING';
         step!.attempts = Math.max(0, data['attempt'] - 1);
         break;

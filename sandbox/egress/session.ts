@@ -11,13 +11,18 @@ import { HostAllowList, defaultPort, describeTarget, unbracket, type Target } fr
 import { ProxySettings } from './proxy.js';
 import { HopAborted, resolveChecked, systemResolver, type Resolver } from './resolve.js';
 import { sendHop } from './transport.js';
-import { EgressError, type CredentialGrant, type EgressPolicy, type EgressSession, type PluginHttpRequest, type PluginHttpResponse } from './types.js';
+import { GuardedHosts } from './guardedHosts.js';
+import {
+  EgressError, type CredentialGrant, type EgressGuard, type EgressPolicy, type EgressSession, type GuardedHopResult, type PluginHttpRequest, type PluginHttpResponse,
+} from './types.js';
 
 export interface EgressSessionOptions {
   /** Clock for credential expiry; default `Date.now`. */
   now?: () => number;
   /** Host name resolver; default `dns.promises.lookup(host, { all: true })`. */
   resolver?: Resolver;
+  /** Admits hops to `policy.guardedHosts` and takes their results; without it those hosts are not guarded. */
+  guard?: EgressGuard;
 }
 
 /** Redirects followed per plugin request (the hops still count against `maxRequests`). */
@@ -71,6 +76,8 @@ export function createEgressSession(policy: EgressPolicy, grants: CredentialGran
   const allowance = new PrivateAllowance(policy.allowedPrivate);
   const vault = new CredentialVault(grants);
   const proxies = new ProxySettings(policy.proxy);
+  const guard = options.guard;
+  const guarded = new GuardedHosts(guard ? policy.guardedHosts ?? [] : []);
   // Passing `ca` replaces Node's roots, so they are listed explicitly next to the extra ones.
   const ca = policy.extraCaPem ? [...tls.rootCertificates, policy.extraCaPem] : undefined;
   let requestCount = 0;
@@ -81,7 +88,23 @@ export function createEgressSession(policy: EgressPolicy, grants: CredentialGran
     if (requestCount > policy.maxRequests) throw new EgressError('EGRESS_LIMIT', `more than ${policy.maxRequests} requests in this invocation`);
   }
 
-  async function perform(request: PluginHttpRequest, signal: AbortSignal): Promise<PluginHttpResponse> {
+  /** A permit for a hop to a guarded host (null: not guarded), or the guard's refusal as an EgressError. */
+  async function admit(target: Target, signal: AbortSignal): Promise<string | null> {
+    const host = guarded.match(target);
+    if (host === undefined || guard === undefined) return null;
+    const admission = await untilAborted(guard.admit(host), signal);
+    if (admission.ok) return admission.permit;
+    const seconds = Math.ceil(admission.retryAfterMs / 1000);
+    throw new EgressError(admission.code, `${describeTarget(target)} is held back by its integration guard: ${admission.message}; retry in ${seconds} s`, admission.retryAfterMs);
+  }
+
+  function report(permit: string | null, result: GuardedHopResult): Promise<void> {
+    // Losing one result (the invocation ended meanwhile) must not turn into the plugin's error.
+    return permit === null || guard === undefined ? Promise.resolve() : guard.report(permit, result).catch(() => undefined);
+  }
+
+  /** `callerSignal` is the invocation's own: a hop it cut short says nothing about the host. */
+  async function perform(request: PluginHttpRequest, signal: AbortSignal, callerSignal: AbortSignal | undefined): Promise<PluginHttpResponse> {
     // Counted before anything is checked: refused requests use up the budget too, which also bounds probing.
     countHop();
     let method = String(request.method ?? '').toUpperCase();
@@ -110,10 +133,18 @@ export function createEgressSession(policy: EgressPolicy, grants: CredentialGran
       if (body !== undefined) hopHeaders['content-length'] = String(body.length);
       else if (BODY_METHODS.has(method)) hopHeaders['content-length'] = '0';
 
-      const reply = await sendHop({
-        url: hopUrl, target, method, headers: hopHeaders, body, address, proxy: proxies.for(target), ca,
-        maxResponseBytes: policy.maxResponseBytes, signal,
-      });
+      const permit = await admit(target, signal);
+      let reply;
+      try {
+        reply = await sendHop({
+          url: hopUrl, target, method, headers: hopHeaders, body, address, proxy: proxies.for(target), ca,
+          maxResponseBytes: policy.maxResponseBytes, signal,
+        });
+      } catch (error) {
+        if (!callerSignal?.aborted) await report(permit, { status: null });
+        throw error;
+      }
+      await report(permit, { status: reply.status, retryAfter: firstHeader(reply.headers['retry-after']) });
       const location = reply.headers.location;
       if (REDIRECTS.has(reply.status) && location !== undefined && followable(method, reply.status)) {
         reply.discard();
@@ -161,18 +192,35 @@ export function createEgressSession(policy: EgressPolicy, grants: CredentialGran
       const timer = setTimeout(() => timeout.abort(), policy.requestTimeoutMs);
       const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
       try {
-        return await perform(request, combined);
+        return await perform(request, combined, signal);
       } catch (error) {
         if (error instanceof HopAborted || combined.aborted) {
           if (signal?.aborted) throw new EgressError('EGRESS_FAILED', 'the request was aborted');
           throw new EgressError('EGRESS_TIMEOUT', `no complete response within ${policy.requestTimeoutMs} ms`);
         }
         // The last guard: whatever a message quotes (a URL, a server's words), no secret leaves.
-        if (error instanceof EgressError) throw new EgressError(error.code, vault.redact(error.message));
+        if (error instanceof EgressError) throw new EgressError(error.code, vault.redact(error.message), error.retryAfterMs);
         throw new EgressError('EGRESS_FAILED', vault.redact(error instanceof Error ? error.message : String(error)));
       } finally {
         clearTimeout(timer);
       }
     },
   };
+}
+
+function firstHeader(value: string | string[] | undefined): string | null {
+  return (Array.isArray(value) ? value[0] : value) ?? null;
+}
+
+/** Waits for `promise` unless `signal` aborts first (then HopAborted, as for any other step of a hop). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new HopAborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new HopAborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
+      (error: unknown) => { signal.removeEventListener('abort', onAbort); reject(error); },
+    );
+  });
 }

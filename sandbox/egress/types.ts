@@ -24,6 +24,12 @@ export interface EgressPolicy {
   extraCaPem?: string;
   /** Proxy settings; when unset, taken from HTTPS_PROXY / HTTP_PROXY / NO_PROXY by the caller. */
   proxy?: { httpsProxy?: string; httpProxy?: string; noProxy?: string };
+  /**
+   * Host patterns with an integration guard (the tenant's rate limit and circuit breaker):
+   * each hop to one is admitted by the session's `EgressGuard` first, and its result
+   * reported back. Hops to other hosts are not checked.
+   */
+  guardedHosts?: string[];
 }
 
 /** How a credential's secret is placed into an outgoing request. */
@@ -73,13 +79,40 @@ export type EgressErrorCode =
   /** DNS failure, connection refused, TLS failure. */
   | 'EGRESS_FAILED'
   /** Unknown, expired or foreign credential handle, or a host the credential may not reach. */
-  | 'CREDENTIAL_DENIED';
+  | 'CREDENTIAL_DENIED'
+  /** The host's integration guard holds requests back: its rate limit, or its Retry-After. */
+  | 'HOST_RATE_LIMITED'
+  /** The host's circuit breaker is open (or half-open with its trial in flight). */
+  | 'CIRCUIT_OPEN';
 
 export class EgressError extends Error {
-  constructor(readonly code: EgressErrorCode, message: string) {
+  /** For guard refusals: how long until a request may be admitted. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(readonly code: EgressErrorCode, message: string, retryAfterMs?: number) {
     super(message);
     this.name = 'EgressError';
+    this.retryAfterMs = retryAfterMs;
   }
+}
+
+/** The answer of a guard to one hop: a permit (returned with the hop's result), or a refusal. */
+export type GuardAdmission =
+  | { ok: true; permit: string | null }
+  | { ok: false; code: 'HOST_RATE_LIMITED' | 'CIRCUIT_OPEN'; retryAfterMs: number; message: string };
+
+/** What a hop to a guarded host came to: its status and Retry-After, or `status: null` for no answer (connection error, timeout). */
+export type GuardedHopResult = { status: number; retryAfter: string | null } | { status: null };
+
+/**
+ * The appliance's integration guard as one invocation sees it (in the sandbox process,
+ * a round trip to the engine). The egress layer, never plugin code, calls it: a plugin
+ * cannot report a result it did not get, so it can neither close a breaker nor refill a bucket.
+ */
+export interface EgressGuard {
+  /** `host` is the guarded pattern the hop's target matched. */
+  admit(host: string): Promise<GuardAdmission>;
+  report(permit: string, result: GuardedHopResult): Promise<void>;
 }
 
 /** The requests of one invocation, under one policy and one set of grants. */

@@ -29,9 +29,14 @@ const RETRYABLE: Record<string, boolean> = {
   CREDENTIAL_DENIED: false,
   EGRESS_TIMEOUT: true,
   EGRESS_FAILED: true,
+  // Held back by an integration guard: the appliance defers the step rather than failing it.
+  HOST_RATE_LIMITED: true,
+  CIRCUIT_OPEN: true,
 };
 
-export const EGRESS_CODES: ReadonlySet<string> = new Set(['EGRESS_DENIED', 'EGRESS_LIMIT', 'EGRESS_TIMEOUT', 'EGRESS_FAILED', 'CREDENTIAL_DENIED']);
+export const EGRESS_CODES: ReadonlySet<string> = new Set([
+  'EGRESS_DENIED', 'EGRESS_LIMIT', 'EGRESS_TIMEOUT', 'EGRESS_FAILED', 'CREDENTIAL_DENIED', 'HOST_RATE_LIMITED', 'CIRCUIT_OPEN',
+]);
 
 export function truncate(text: string, max = MAX_MESSAGE_CHARS): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;

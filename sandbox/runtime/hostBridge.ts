@@ -1,8 +1,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import { createEgressSession } from '../egress/index.js';
-import { EgressError, type EgressSession, type PluginHttpRequest } from '../egress/types.js';
+import { EgressError, type EgressGuard, type EgressSession, type GuardAdmission, type PluginHttpRequest } from '../egress/types.js';
 import { EGRESS_CODES, messageOf } from './errors.js';
-import type { PortFromWorker } from './protocol.js';
+import type { GuardCall, GuardReply, PortFromWorker, PortToWorker } from './protocol.js';
 import type { SandboxInvocation, SandboxLogLevel } from './types.js';
 
 /** Caps shared with the guest bootstrap (`$2`); the host enforces them again. */
@@ -26,6 +26,9 @@ export class HostBridge {
   /** Made on the first request: most invocations make none, and aborting one costs a DOMException. */
   #abort: AbortController | undefined;
   #closed = false;
+  /** Guard calls waiting for the engine's reply, by sequence number. */
+  readonly #guardCalls = new Map<number, { resolve: (reply: GuardReply) => void; reject: (error: Error) => void }>();
+  #guardSeq = 0;
   /**
    * Whether the plugin asked the host for anything that answers asynchronously. Such a reply can
    * wake the isolate after the invocation ended (its continuation may already be queued when the
@@ -33,7 +36,16 @@ export class HostBridge {
    */
   requested = false;
 
-  constructor(private readonly invocation: SandboxInvocation, private readonly port: MessagePort) {}
+  constructor(private readonly invocation: SandboxInvocation, private readonly port: MessagePort) {
+    if (invocation.network.guardedHosts?.length) {
+      port.on('message', (msg: PortToWorker) => {
+        if (msg?.type !== 'guard') return;
+        const call = this.#guardCalls.get(msg.seq);
+        this.#guardCalls.delete(msg.seq);
+        call?.resolve(msg.reply);
+      });
+    }
+  }
 
   log(level: unknown, message: unknown, fieldsJson: unknown): void {
     this.#lines += 1;
@@ -60,7 +72,7 @@ export class HostBridge {
   async http(requestJson: unknown): Promise<string> {
     try {
       const request = parseRequest(requestJson);
-      this.#session ??= createEgressSession(this.invocation.network, this.invocation.credentials);
+      this.#session ??= createEgressSession(this.invocation.network, this.invocation.credentials, this.invocation.network.guardedHosts?.length ? { guard: this.#guard() } : {});
       this.#abort ??= new AbortController();
       if (this.#closed) this.#abort.abort();
       this.requested = true;
@@ -68,7 +80,7 @@ export class HostBridge {
       return JSON.stringify({ ok: true, response: { status: response.status, headers: response.headers, body: response.body } });
     } catch (err) {
       if (err instanceof EgressError && EGRESS_CODES.has(err.code)) {
-        return JSON.stringify({ ok: false, code: err.code, message: messageOf(err) });
+        return JSON.stringify({ ok: false, code: err.code, message: messageOf(err), ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) });
       }
       // Anything else is a fault of ours: say little, so host details stay on the host.
       return JSON.stringify({ ok: false, code: 'EGRESS_FAILED', message: 'the request failed' });
@@ -84,6 +96,27 @@ export class HostBridge {
   close(): void {
     this.#closed = true;
     this.#abort?.abort();
+    for (const call of this.#guardCalls.values()) call.reject(new Error('the invocation ended'));
+    this.#guardCalls.clear();
+  }
+
+  /** The integration guard, asked over the task's port (the engine holds its state). */
+  #guard(): EgressGuard {
+    return {
+      admit: async (host) => (await this.#askGuard({ kind: 'admit', host })) as GuardAdmission,
+      report: async (permit, result) => {
+        await this.#askGuard({ kind: 'report', permit, result });
+      },
+    };
+  }
+
+  #askGuard(call: GuardCall): Promise<GuardReply> {
+    if (this.#closed) return Promise.reject(new Error('the invocation ended'));
+    const seq = ++this.#guardSeq;
+    return new Promise<GuardReply>((resolve, reject) => {
+      this.#guardCalls.set(seq, { resolve, reject });
+      this.port.postMessage({ type: 'guard', seq, call } satisfies PortFromWorker);
+    });
   }
 
   #post(level: SandboxLogLevel, message: string, fields?: Record<string, unknown>): void {

@@ -1,7 +1,7 @@
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { failed, messageOf } from './errors.js';
-import { invocationProblem, parseParentMessage, type ChildMessage, type PortFromWorker, type ProcessConfig, type WorkerTask } from './protocol.js';
+import { invocationProblem, parseParentMessage, type ChildMessage, type PortFromWorker, type PortToWorker, type ProcessConfig, type WorkerTask } from './protocol.js';
 import type { SandboxInvocation, SandboxResult } from './types.js';
 import { RUNAWAY_EXIT_CODE } from './errors.js';
 
@@ -50,6 +50,7 @@ async function invoke(id: number, invocation: SandboxInvocation): Promise<void> 
   const result = await new Promise<SandboxResult>((resolve) => {
     port1.on('message', (msg: PortFromWorker) => {
       if (msg?.type === 'log') send({ type: 'log', id, line: msg.line });
+      else if (msg?.type === 'guard') send({ type: 'guard', id, seq: msg.seq, call: msg.call });
       else if (msg?.type === 'end') resolve(msg.result);
     });
     // A port delivers what was sent on it before its 'close'; the task settles on another channel,
@@ -82,7 +83,8 @@ process.on('message', (raw: unknown) => {
     const msg = parseParentMessage(raw);
     if (msg === null) return;
     if (msg.type === 'invoke') void invoke(msg.id, msg.invocation);
-    else if (msg.type === 'cancel') running.get(msg.id)?.postMessage({ type: 'cancel' });
+    else if (msg.type === 'cancel') running.get(msg.id)?.postMessage({ type: 'cancel' } satisfies PortToWorker);
+    else if (msg.type === 'guard') running.get(msg.id)?.postMessage({ type: 'guard', seq: msg.seq, reply: msg.reply } satisfies PortToWorker);
     else void pool.destroy().finally(() => process.exit(0));
   } catch (err) {
     process.stderr.write(`sandbox: ignored a bad message: ${messageOf(err)}\n`);

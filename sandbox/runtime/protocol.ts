@@ -1,17 +1,28 @@
 import type { MessagePort } from 'node:worker_threads';
+import type { GuardAdmission, GuardedHopResult } from '../egress/types.js';
 import type { SandboxInvocation, SandboxLogLine, SandboxResult } from './types.js';
+
+/**
+ * A question of an invocation's egress session to the integration guard, which lives with
+ * the engine: thread to sandbox process to supervisor, and the reply back (`seq` pairs them).
+ */
+export type GuardCall = { kind: 'admit'; host: string } | { kind: 'report'; permit: string; result: GuardedHopResult };
+/** An admission for `admit`; null once a `report` is recorded. */
+export type GuardReply = GuardAdmission | null;
 
 /** Supervisor to sandbox process. `id` is the supervisor's, unique per child. */
 export type ParentMessage =
   | { type: 'invoke'; id: number; invocation: SandboxInvocation }
   | { type: 'cancel'; id: number }
+  | { type: 'guard'; id: number; seq: number; reply: GuardReply }
   | { type: 'stop' };
 
 /** Sandbox process to supervisor. */
 export type ChildMessage =
   | { type: 'ready' }
   | { type: 'result'; id: number; result: SandboxResult }
-  | { type: 'log'; id: number; line: Omit<SandboxLogLine, 'invocationId'> };
+  | { type: 'log'; id: number; line: Omit<SandboxLogLine, 'invocationId'> }
+  | { type: 'guard'; id: number; seq: number; call: GuardCall };
 
 /** What the sandbox process hands a piscina thread; `port` carries cancel in and log lines out. */
 export interface WorkerTask {
@@ -19,9 +30,12 @@ export interface WorkerTask {
   port: MessagePort;
 }
 
-export type PortToWorker = { type: 'cancel' };
+export type PortToWorker = { type: 'cancel' } | { type: 'guard'; seq: number; reply: GuardReply };
 /** `end` carries the result and is the last message of a task, so it always follows the task's log lines. */
-export type PortFromWorker = { type: 'log'; line: Omit<SandboxLogLine, 'invocationId'> } | { type: 'end'; result: SandboxResult };
+export type PortFromWorker =
+  | { type: 'log'; line: Omit<SandboxLogLine, 'invocationId'> }
+  | { type: 'guard'; seq: number; call: GuardCall }
+  | { type: 'end'; result: SandboxResult };
 
 /** Configuration of the sandbox process, passed as its one argument (JSON). */
 export interface ProcessConfig {
@@ -58,6 +72,7 @@ export function parseParentMessage(value: unknown): ParentMessage | null {
   if (value.type === 'stop') return { type: 'stop' };
   if (typeof value.id !== 'number' || !Number.isSafeInteger(value.id)) return null;
   if (value.type === 'cancel') return { type: 'cancel', id: value.id };
+  if (value.type === 'guard' && typeof value.seq === 'number') return { type: 'guard', id: value.id, seq: value.seq, reply: value.reply as GuardReply };
   if (value.type === 'invoke') return { type: 'invoke', id: value.id, invocation: value.invocation as SandboxInvocation };
   return null;
 }
@@ -70,5 +85,23 @@ export function parseChildMessage(value: unknown): ChildMessage | null {
     return { type: 'result', id: value.id, result: value.result as SandboxResult };
   }
   if (value.type === 'log' && isRecord(value.line)) return { type: 'log', id: value.id, line: value.line as Omit<SandboxLogLine, 'invocationId'> };
+  if (value.type === 'guard' && typeof value.seq === 'number') {
+    const call = parseGuardCall(value.call);
+    return call === null ? null : { type: 'guard', id: value.id, seq: value.seq, call };
+  }
   return null;
+}
+
+/**
+ * The supervisor's check of a guard call: it comes from the process that runs plugin code,
+ * so only the exact shapes pass (a malformed one gets no answer, and its request times out).
+ */
+function parseGuardCall(value: unknown): GuardCall | null {
+  if (!isRecord(value)) return null;
+  if (value.kind === 'admit') return isString(value.host) && value.host.length <= 300 ? { kind: 'admit', host: value.host } : null;
+  if (value.kind !== 'report' || !isString(value.permit) || !isRecord(value.result)) return null;
+  const { status, retryAfter } = value.result;
+  if (status === null) return { kind: 'report', permit: value.permit, result: { status: null } };
+  if (typeof status !== 'number' || !Number.isInteger(status) || (retryAfter !== null && !(isString(retryAfter) && retryAfter.length <= 200))) return null;
+  return { kind: 'report', permit: value.permit, result: { status, retryAfter: retryAfter as string | null } };
 }

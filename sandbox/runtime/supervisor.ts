@@ -2,7 +2,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { failed, messageOf } from './errors.js';
-import { parseChildMessage, type ChildMessage, type ParentMessage, type ProcessConfig } from './protocol.js';
+import { parseChildMessage, type ChildMessage, type GuardReply, type ParentMessage, type ProcessConfig } from './protocol.js';
+import type { EgressGuard } from '../egress/types.js';
 import type { SandboxCrashInfo, SandboxInvocation, SandboxOptions, SandboxResult } from './types.js';
 
 /** Raised by `SandboxSupervisor.start` when the first child does not come up. */
@@ -23,6 +24,7 @@ interface Pending {
   backstop: NodeJS.Timeout;
   onAbort?: () => void;
   signal?: AbortSignal;
+  guard?: EgressGuard;
 }
 
 const BACKOFF_BASE_MS = 100;
@@ -77,7 +79,11 @@ export class SandboxSupervisor {
     return this.#ready ? this.#child?.pid : undefined;
   }
 
-  invoke(invocation: SandboxInvocation, signal?: AbortSignal): Promise<SandboxResult> {
+  /**
+   * `guard` answers the invocation's requests to `network.guardedHosts` (the integration
+   * guard, which lives with the engine); without one they are admitted unchecked.
+   */
+  invoke(invocation: SandboxInvocation, signal?: AbortSignal, guard?: EgressGuard): Promise<SandboxResult> {
     if (this.#stopped) return Promise.resolve(failed('SANDBOX_UNAVAILABLE', 'the sandbox is stopped'));
     if (signal?.aborted) return Promise.resolve(failed('SANDBOX_CANCELLED', 'the invocation was cancelled'));
     return new Promise<SandboxResult>((resolve) => {
@@ -91,6 +97,7 @@ export class SandboxSupervisor {
         child: undefined,
         // The worker's own deadline fires first; this covers a thread that stopped answering.
         backstop: setTimeout(() => this.#abandon(pending, failed('SANDBOX_TIMEOUT', `no result within ${timeoutMs} ms`)), timeoutMs + grace),
+        ...(guard !== undefined ? { guard } : {}),
       };
       if (signal !== undefined) {
         pending.signal = signal;
@@ -177,6 +184,10 @@ export class SandboxSupervisor {
       this.#settle(pending, msg.result);
       return;
     }
+    if (msg.type === 'guard') {
+      void this.#answerGuard(pending, msg);
+      return;
+    }
     try {
       this.#options.onLog?.({ invocationId: pending.invocation.invocationId, ...msg.line });
     } catch {
@@ -212,6 +223,25 @@ export class SandboxSupervisor {
     if (this.#stopped) return;
     // A failed start ends in 'exit' too, which schedules the next attempt with a longer backoff.
     this.#spawn().catch(() => undefined);
+  }
+
+  async #answerGuard(pending: Pending, msg: Extract<ChildMessage, { type: 'guard' }>): Promise<void> {
+    const { call } = msg;
+    let reply: GuardReply;
+    try {
+      if (call.kind === 'admit') reply = pending.guard ? await pending.guard.admit(call.host) : { ok: true, permit: null };
+      else {
+        await pending.guard?.report(call.permit, call.result);
+        reply = null;
+      }
+    } catch {
+      // The guard fails open on its own troubles; this covers one that throws anyway.
+      reply = call.kind === 'admit' ? { ok: true, permit: null } : null;
+    }
+    const child = pending.child;
+    if (child !== undefined && child === this.#child && this.#pending.get(pending.id) === pending) {
+      this.#send(child, { type: 'guard', id: pending.id, seq: msg.seq, reply });
+    }
   }
 
   /** Gives up on an invocation the caller no longer waits for, and tells the child to stop it. */

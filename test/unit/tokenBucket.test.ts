@@ -112,3 +112,15 @@ test('keyed buckets: maxKeys caps memory even when every bucket is still refilli
   for (let i = 0; i < 99; i++) buckets.take('token-9999');
   t.false(buckets.take('token-9999').allowed, 'a kept key keeps its state');
 });
+
+test('a drained token bucket stays empty until the wait ends, then refills at its rate', (t) => {
+  const clock = manualClock(10_000);
+  const bucket = new TokenBucket({ ratePerSecond: 1, burst: 5, clock: clock.now });
+  bucket.drainUntil(13_000);
+  t.deepEqual(bucket.take(), { allowed: false, retryAfterSeconds: 4 }, 'three seconds of wait and one of refill');
+  clock.set(13_500);
+  t.false(bucket.take().allowed, 'no burst the moment the wait ends');
+  clock.set(14_000);
+  t.true(bucket.take().allowed);
+  t.false(bucket.take().allowed);
+});

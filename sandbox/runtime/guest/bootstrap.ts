@@ -83,10 +83,12 @@ function logAt(level) {
 const log = freeze({ debug: logAt('debug'), info: logAt('info'), warn: logAt('warn'), error: logAt('error') });
 
 const egressErrors = new WeakSet();
-function egressError(code, message) {
+function egressError(code, message, retryAfterMs) {
   const err = new ErrorClass(text(message, caps.maxMessage));
   err.name = 'HttpError';
   err.code = code;
+  // Integration guard refusals say when a request may go; a plugin may wait or give up.
+  if (typeof retryAfterMs === 'number') err.retryAfterMs = retryAfterMs;
   weakAdd(egressErrors, err);
   return err;
 }
@@ -109,7 +111,7 @@ async function request(req) {
   };
   const reply = parse(await applyHost(hostHttp, undefined, [stringify(plain)], HTTP_APPLY));
   if (reply.ok) return reply.response;
-  throw egressError(reply.code, reply.message);
+  throw egressError(reply.code, reply.message, reply.retryAfterMs);
 }
 // Requests the action started and has not seen settle. The invocation ends only when they have
 // (and the reactions chained on them first have run), so their continuations run inside the
