@@ -97,6 +97,18 @@ export interface Config {
    * `SWITCHYARD_MASTER_KEY_FILE`, default `<dataDir>/master.key`.
    */
   readonly masterKeyFile: string;
+  /**
+   * The audit signing key and its certificate (PEM, mode 0600), which sign audit
+   * checkpoints and export manifests. Created on first start when missing.
+   * `SWITCHYARD_AUDIT_SIGNING_KEY_FILE`, default `<dataDir>/audit-signing.pem`.
+   */
+  readonly auditSigningKeyFile: string;
+  /** Sign a tenant's audit chain once it has this many unsigned events. `SWITCHYARD_AUDIT_CHECKPOINT_EVENTS`, default 1000. */
+  readonly auditCheckpointEvents: number;
+  /** Sign a chain with unsigned events when its last checkpoint is this old. `SWITCHYARD_AUDIT_CHECKPOINT_SECONDS`, default 300. */
+  readonly auditCheckpointSeconds: number;
+  /** How often engine processes run the audit retention job. `SWITCHYARD_AUDIT_RETENTION_SWEEP_SECONDS`, default 3600. */
+  readonly auditRetentionSweepSeconds: number;
   /** Worker threads in the sandbox process. `SWITCHYARD_SANDBOX_POOL_SIZE`, default: CPU cores. */
   readonly sandboxPoolSize: number;
   /** Most isolate heap a plugin may ask for. `SWITCHYARD_SANDBOX_MAX_MEMORY_MB`, default 128. */
@@ -263,6 +275,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     pluginTrustStore: path.resolve(env['SWITCHYARD_PLUGIN_TRUST_STORE'] || path.join(dataDir, 'plugin-trust-store.pem')),
     allowUnsignedPlugins: bool(env, 'SWITCHYARD_ALLOW_UNSIGNED_PLUGINS', false),
     masterKeyFile: path.resolve(env['SWITCHYARD_MASTER_KEY_FILE'] || path.join(dataDir, 'master.key')),
+    auditSigningKeyFile: path.resolve(env['SWITCHYARD_AUDIT_SIGNING_KEY_FILE'] || path.join(dataDir, 'audit-signing.pem')),
+    auditCheckpointEvents: int(env, 'SWITCHYARD_AUDIT_CHECKPOINT_EVENTS', 1000, 1, 100_000_000),
+    auditCheckpointSeconds: int(env, 'SWITCHYARD_AUDIT_CHECKPOINT_SECONDS', 300, 1, 31 * 86_400),
+    auditRetentionSweepSeconds: int(env, 'SWITCHYARD_AUDIT_RETENTION_SWEEP_SECONDS', 3600, 1, 31 * 86_400),
     sandboxPoolSize: int(env, 'SWITCHYARD_SANDBOX_POOL_SIZE', os.availableParallelism(), 1, 256),
     sandboxMaxMemoryMb: int(env, 'SWITCHYARD_SANDBOX_MAX_MEMORY_MB', 128, 8, 4096),
     sandboxMaxTimeoutMs: int(env, 'SWITCHYARD_SANDBOX_MAX_TIMEOUT_MS', 300_000, 100, 3_600_000),

@@ -22,6 +22,9 @@ import { RunEventStream } from '../core/graphql/runEventStream.js';
 import type { Services } from '../core/graphql/resolvers.js';
 import { PluginService } from '../core/plugins/plugins.js';
 import { CredentialService } from '../core/credentials/credentials.js';
+import { AuditSigningKey } from '../core/audit/signingKey.js';
+import { AuditCheckpointer } from '../core/audit/checkpoints.js';
+import { AuditMaintenance } from '../core/audit/maintenance.js';
 import { IntegrationGuardGate } from '../core/integrationGuards/gate.js';
 import { IntegrationGuardService } from '../core/integrationGuards/integrationGuards.js';
 import { MasterKeyRing } from '../core/credentials/masterKeys.js';
@@ -73,6 +76,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
   let sandbox: { supervisor: SandboxSupervisor; executor: SandboxExecutor } | null = null;
   let http: Hapi.Server | null = null;
   let admission: AdmissionControl | null = null;
+  let auditMaintenance: AuditMaintenance | null = null;
   const stopSteps: (() => Promise<unknown>)[] = [];
   try {
     const admin = await ensureSystemAdminToken(db, config.adminToken);
@@ -86,6 +90,10 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     const { ring: masterKeys, created: masterKeyCreated } = MasterKeyRing.open(config.masterKeyFile, { create: true });
     if (masterKeyCreated) logger.warn({ file: config.masterKeyFile }, 'generated the master key file; back it up: without it no credential can be decrypted');
     const credentials = new CredentialService(db, masterKeys);
+    const { key: auditKey, created: auditKeyCreated } = AuditSigningKey.open(config.auditSigningKeyFile, { create: true });
+    if (auditKeyCreated) logger.warn({ file: config.auditSigningKeyFile, fingerprint: auditKey.fingerprint }, 'generated the audit signing key; back it up and publish its certificate to your auditors');
+    const checkpointer = new AuditCheckpointer(db, auditKey, { everyEvents: config.auditCheckpointEvents, everyMs: config.auditCheckpointSeconds * 1000 }, logger);
+    await checkpointer.registerKey();
     // A half-open trial holds its breaker at most as long as its request can take, plus a margin.
     const guardGate = new IntegrationGuardGate(db, logger, { trialLeaseMs: config.egressRequestTimeoutMs + 5000 });
     const integrationGuards = new IntegrationGuardService(db, (tenantId) => guardGate.forget(tenantId));
@@ -117,6 +125,10 @@ export async function startAppliance(config: Config, options: StartOptions = {})
         maxStepOutputBytes: config.maxInputBytes * 4,
       });
       await engine.start(config.role);
+      auditMaintenance = new AuditMaintenance(db, checkpointer, {
+        checkpointPollMs: Math.min(5000, config.auditCheckpointSeconds * 1000), retentionIntervalMs: config.auditRetentionSweepSeconds * 1000,
+      }, logger);
+      auditMaintenance.start();
     }
 
     let url: string | null = null;
@@ -149,6 +161,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     stopSteps.push(
       async () => theHttp?.stop({ timeout: config.shutdownGraceMs }),
       async () => theEngine?.stop(),
+      async () => auditMaintenance?.stop(),
       async () => theSandbox?.supervisor.stop(),
       async () => admission?.stop(),
       async () => notifier.stop(),
@@ -162,6 +175,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
   } catch (error) {
     await http?.stop().catch(() => undefined);
     await engine?.stop().catch(() => undefined);
+    await auditMaintenance?.stop().catch(() => undefined);
     await sandbox?.supervisor.stop().catch(() => undefined);
     await admission?.stop().catch(() => undefined);
     await notifier.stop().catch(() => undefined);

@@ -5,11 +5,17 @@ import { badInput, notFound } from '../errors.js';
 import { recordAudit } from './audit.js';
 
 export interface AuditEvent {
+  /** Position in the tenant's hash chain (the appliance's, for its own events). */
   seq: number;
   at: Date;
   tenantId: string | null;
+  actorTokenId: string | null;
   actorName: string;
   actorRole: string;
+  requestId: string | null;
+  sourceAddress: string | null;
+  userAgent: string | null;
+  hash: string;
   action: string;
   targetType: string;
   targetId: string | null;
@@ -43,12 +49,13 @@ export async function queryAuditEvents(
   if (to && Number.isNaN(to.getTime())) throw badInput('filter.to', 'not a valid date-time');
   return db.tx(scopeOf(tenantId), async (q) => {
     const { rows } = await q.query<AuditEvent>(
-      `select seq, at, tenant_id as "tenantId", actor_name as "actorName", actor_role as "actorRole", action, target_type as "targetType",
-              target_id as "targetId", outcome, reason, details
+      `select chain_seq as seq, at, tenant_id as "tenantId", actor_token_id as "actorTokenId", actor_name as "actorName", actor_role as "actorRole",
+              action, target_type as "targetType", target_id as "targetId", outcome, reason, request_id as "requestId",
+              source_address as "sourceAddress", user_agent as "userAgent", encode(hash, 'hex') as hash, details
          from audit_events
-        where tenant_id is not distinct from $1 and ($2::text is null or action = $2)
-          and ($3::timestamptz is null or at >= $3) and ($4::timestamptz is null or at < $4) and seq > $5
-        order by seq limit $6`,
+        where coalesce(tenant_id::text, 'appliance') = coalesce($1::text, 'appliance') and ($2::text is null or action = $2)
+          and ($3::timestamptz is null or at >= $3) and ($4::timestamptz is null or at < $4) and chain_seq > $5
+        order by chain_seq limit $6`,
       [tenantId, filter.action ?? null, from, to, afterSeq, limit + 1],
     );
     await recordAudit(q, ctx, { action: 'audit.queried', targetType: 'audit_log', tenantId, details: { filter, returned: Math.min(rows.length, limit) } });

@@ -63,8 +63,12 @@ export const typeDefs = /* GraphQL */ `
   input RunFilter { status: RunStatus workflowId: ID createdAfter: DateTime createdBefore: DateTime }
 
   type AuditEvent {
-    seq: Int! at: DateTime! tenantId: ID actorName: String! actorRole: String! action: String!
-    targetType: String! targetId: String outcome: String! reason: String details: JSON!
+    "Position in the tenant's hash chain (the appliance's chain for its own events)."
+    seq: Int! at: DateTime! tenantId: ID actorTokenId: ID actorName: String! actorRole: String! action: String!
+    targetType: String! targetId: String outcome: String! reason: String requestId: String sourceAddress: String userAgent: String
+    details: JSON!
+    "Hex SHA-256 link of this event in its chain."
+    hash: String!
   }
   type AuditEventEdge { cursor: String! node: AuditEvent! }
   type AuditEventConnection { edges: [AuditEventEdge!]! nodes: [AuditEvent!]! pageInfo: PageInfo! }

@@ -4,8 +4,8 @@
  * canonical manifest) is what the publisher's key signs, so any unlisted or changed file
  * shows the package was modified after signing.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
+import { certificateFingerprint, generateRsaKeyPair, pssScheme, randomSerial, sha256Digest, sha256Hex } from '../../core/signatures.js';
 import { canonicalJson } from '../../core/canonicalJson.js';
 import { PackageError } from './errors.js';
 import { MANIFEST_FILE } from './manifest.js';
@@ -14,9 +14,9 @@ export const SIGNATURE_FILE = 'SIGNATURE.json';
 export const SIGNATURE_ALGORITHM = 'RSASSA-PSS-SHA256';
 export const SIGNATURE_VERSION = 1;
 
-const KEY_BITS = 3072;
-const PSS_SALT_BYTES = 32;
 const DAY_MS = 86_400_000;
+
+export { certificateFingerprint, pssScheme, sha256Digest, sha256Hex };
 
 /** The contents of SIGNATURE.json. */
 export interface PackageSignature {
@@ -52,14 +52,6 @@ export interface PublisherKeyOptions extends CertificateOptions {
   ca: KeyAndCertificate;
 }
 
-export const sha256Hex = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
-
-/** SHA-256 (hex) of a certificate's DER encoding: the publisher's stable identity. */
-export function certificateFingerprint(cert: forge.pki.Certificate): string {
-  const der = forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes();
-  return sha256Hex(Buffer.from(der, 'binary'));
-}
-
 /** Every PEM certificate block in `text`, in order. */
 export function splitPem(text: string): string[] {
   return text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
@@ -81,21 +73,6 @@ export function manifestDigest(manifestBytes: Buffer): string {
   return sha256Hex(canonicalJson(parsed));
 }
 
-/** The RSASSA-PSS parameters; a fresh object per use because forge's scheme carries state. */
-export function pssScheme(): unknown {
-  return forge.pss.create({
-    md: forge.md.sha256.create(),
-    mgf: forge.mgf.mgf1.create(forge.md.sha256.create()),
-    saltLength: PSS_SALT_BYTES,
-  });
-}
-
-export function sha256Digest(text: string): forge.md.MessageDigest {
-  const md = forge.md.sha256.create();
-  md.update(text, 'utf8');
-  return md;
-}
-
 function readPrivateKey(pem: string): forge.pki.rsa.PrivateKey {
   try {
     return forge.pki.privateKeyFromPem(pem);
@@ -112,13 +89,6 @@ export function readCertificate(pem: string, what: string): forge.pki.Certificat
   }
 }
 
-/** A positive 128-bit serial; random so that two certificates from one CA never collide. */
-function randomSerial(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0] as number) & 0x7f;
-  return bytes.toString('hex');
-}
-
 function subjectOf(options: CertificateOptions): forge.pki.CertificateField[] {
   const fields: forge.pki.CertificateField[] = [{ name: 'commonName', value: options.commonName }];
   if (options.organizationName !== undefined) fields.push({ name: 'organizationName', value: options.organizationName });
@@ -131,14 +101,9 @@ function validity(cert: forge.pki.Certificate, options: CertificateOptions, defa
   cert.validity.notAfter = options.notAfter ?? new Date(notBefore.getTime() + defaultDays * DAY_MS);
 }
 
-function generateKeyPair(): forge.pki.rsa.KeyPair {
-  // forge hands this to node:crypto when it is available, so it takes milliseconds, not seconds.
-  return forge.pki.rsa.generateKeyPair({ bits: KEY_BITS, e: 0x10001 });
-}
-
 /** A self-signed CA certificate (basicConstraints cA) with a fresh RSA-3072 key. */
 export function generateCa(options: CertificateOptions): KeyAndCertificate {
-  const keys = generateKeyPair();
+  const keys = generateRsaKeyPair();
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = randomSerial();
@@ -158,7 +123,7 @@ export function generateCa(options: CertificateOptions): KeyAndCertificate {
 export function generatePublisherKey(options: PublisherKeyOptions): KeyAndCertificate {
   const caKey = readPrivateKey(options.ca.privateKeyPem);
   const caCert = readCertificate(options.ca.certificatePem, 'the CA certificate');
-  const keys = generateKeyPair();
+  const keys = generateRsaKeyPair();
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = randomSerial();

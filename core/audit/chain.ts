@@ -1,0 +1,55 @@
+/**
+ * The audit chain's arithmetic, shared by the appliance (which writes events), the
+ * exporter and the offline verifier. The database makes the links (migration 0011); this
+ * module says what a link is, so anyone can recompute it:
+ *
+ *   content_digest_n = SHA-256(canonical JSON of event n's content)
+ *   hash_n           = SHA-256(hash_(n-1) || n as 8 bytes big-endian || content_digest_n)
+ *   hash_0           = 32 zero bytes
+ *
+ * Hashing the digest rather than the content lets an export prove the links of events it
+ * leaves out (another action, say) without showing them.
+ */
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../canonicalJson.js';
+
+export const GENESIS_HASH = Buffer.alloc(32);
+/** The chain of events that belong to no tenant (the appliance's own). */
+export const APPLIANCE_CHAIN = 'appliance';
+
+/** What an event says: everything the content digest covers. */
+export interface AuditContent {
+  id: string;
+  tenantId: string | null;
+  /** ISO 8601 UTC, milliseconds. */
+  at: string;
+  actor: { tokenId: string | null; name: string; role: string };
+  action: string;
+  target: { type: string; id: string | null };
+  outcome: 'SUCCESS' | 'FAILURE' | 'DENIED';
+  reason: string | null;
+  requestId: string | null;
+  sourceAddress: string | null;
+  userAgent: string | null;
+  details: Record<string, unknown>;
+}
+
+/** One link of a chain; `hash` covers `prevHash`, `seq` and `contentDigest`. */
+export interface ChainLink {
+  seq: number;
+  contentDigest: string;
+  prevHash: string;
+  hash: string;
+}
+
+export const chainKey = (tenantId: string | null): string => tenantId ?? APPLIANCE_CHAIN;
+
+export function contentDigest(content: AuditContent): Buffer {
+  return createHash('sha256').update(canonicalJson(content)).digest();
+}
+
+export function linkHash(prevHash: Buffer, seq: number, digest: Buffer): Buffer {
+  const n = Buffer.alloc(8);
+  n.writeBigInt64BE(BigInt(seq));
+  return createHash('sha256').update(prevHash).update(n).update(digest).digest();
+}
