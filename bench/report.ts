@@ -1,4 +1,6 @@
 import { fairnessRows, fairnessSection } from './fairnessReport.js';
+import { auditExportRows, auditExportSection } from './auditExportReport.js';
+import type { AuditExportResult } from './auditExport.js';
 import type { FairnessResult } from './fairness.js';
 import os from 'node:os';
 import type { ServerInfo } from './db.js';
@@ -24,6 +26,7 @@ export interface Sizes {
   floodSteps: number;
   quietRuns: number;
   quietIntervalMs: number;
+  auditEvents: number;
 }
 
 /** Each scenario's result, or the error that stopped it. */
@@ -47,6 +50,7 @@ export interface BenchResults {
   /** Two-step workflows of sandboxed core/code steps through the service layer. */
   sandboxed: Outcome<SandboxedEngineResult>;
   fairness: Outcome<FairnessResult>;
+  auditExport: Outcome<AuditExportResult>;
   totalSeconds: number;
 }
 
@@ -105,6 +109,7 @@ export function tableRows(r: BenchResults): Row[] {
     loaded ? latencyCell(loaded) : failed(r.loaded), 'P95 < 250 ms', verdict(loaded ? loaded.client.p95 < 250 && loaded.succeeded === loaded.asked : false)]);
   rows.push(...sandboxRows(r, rawRate));
   rows.push(...fairnessRows(r.fairness));
+  rows.push(...auditExportRows(r.auditExport));
   return rows;
 }
 
@@ -283,6 +288,7 @@ export function consoleSummary(r: BenchResults): string {
     '',
     ...sandboxSections(r),
     ...fairnessSection(r.fairness),
+    ...auditExportSection(r.auditExport),
     ...statementSections(r),
   ].join('\n');
 }
@@ -315,6 +321,7 @@ export function markdownReport(r: BenchResults, analysis: string[]): string {
     '',
     ...sandboxSections(r),
     ...fairnessSection(r.fairness),
+    ...auditExportSection(r.auditExport),
     ...statementSections(r),
     '- Runs/s and steps/s: from the first start until the last run settled (the starts overlap the execution), after 100 uncounted warm-up runs. ' +
       'The service-layer load generator runs in the appliance\'s own Node process; the HTTP client runs in a separate process ' +
@@ -348,7 +355,7 @@ export function markdownReport(r: BenchResults, analysis: string[]): string {
       '`BENCH_RATE`, `BENCH_RATE_SECONDS`, `BENCH_TIMEOUT_S`; for the sandbox, `BENCH_SANDBOX_WARM` (warm calls, default 2,000), ' +
       '`BENCH_SANDBOX_COLD` (cold calls, 200), `BENCH_SANDBOX_CALLS` (calls per invocations/s measurement, 20,000), ' +
       '`BENCH_SANDBOX_INFLIGHT` (calls in flight, 32) and `BENCH_SANDBOXED_RUNS` (runs of the sandboxed workflow, 2,000); ' +
-      'for fairness, `BENCH_FLOOD_STEPS` (20,000), `BENCH_QUIET_RUNS` (100) and `BENCH_QUIET_INTERVAL_MS` (50); ' +
+      'for fairness, `BENCH_FLOOD_STEPS` (20,000), `BENCH_QUIET_RUNS` (100) and `BENCH_QUIET_INTERVAL_MS` (50); for the audit export, `BENCH_AUDIT_EVENTS` (1,000,000); ' +
       '`BENCH_OUTPUT=-` prints without writing this file, `BENCH_OUTPUT=<path>` writes elsewhere. ' +
       'Worker options come from the appliance\'s own configuration (`SWITCHYARD_WORKER_CONCURRENCY`, `SWITCHYARD_WORKER_BATCH_SIZE`, `SWITCHYARD_DB_POOL_SIZE`), ' +
       'and so does the sandbox pool size (`SWITCHYARD_SANDBOX_POOL_SIZE`).',

@@ -14,6 +14,7 @@ import { workerOptions } from './fixture.js';
 import { engineThroughput, rawWorker, runLatency } from './scenarios.js';
 import { sandboxAction, sandboxedEngine } from './sandbox.js';
 import { fairness } from './fairness.js';
+import { auditExport } from './auditExport.js';
 import { consoleSummary, markdownReport, type BenchResults, type Outcome, type Sizes } from './report.js';
 import { analysis } from './analysis.js';
 
@@ -44,6 +45,7 @@ const sizes: Sizes = {
   floodSteps: size('BENCH_FLOOD_STEPS', 20_000),
   quietRuns: size('BENCH_QUIET_RUNS', 100),
   quietIntervalMs: size('BENCH_QUIET_INTERVAL_MS', 50),
+  auditEvents: size('BENCH_AUDIT_EVENTS', 1_000_000),
 };
 const timeoutMs = sizes.timeoutSeconds * 1000;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -113,8 +115,9 @@ async function main(): Promise<number> {
     const fair = await attempt('fairness: a quiet tenant during another\'s flood', () => fairness(server, {
       floodSteps: sizes.floodSteps, floodFanOut: 100, quietRuns: sizes.quietRuns, quietIntervalMs: sizes.quietIntervalMs,
     }, timeoutMs));
+    const audit = await attempt(`audit export of ${sizes.auditEvents} events`, () => auditExport(server, sizes.auditEvents));
     const results: BenchResults = {
-      date: new Date(), command: commandLine(), server: info, worker, sizes, raw, rawAfter, service, http, light, loaded, sandbox, sandboxed, fairness: fair,
+      date: new Date(), command: commandLine(), server: info, worker, sizes, raw, rawAfter, service, http, light, loaded, sandbox, sandboxed, fairness: fair, auditExport: audit,
       totalSeconds: (performance.now() - started) / 1000,
     };
     process.stdout.write(`\n${consoleSummary(results)}\n\n`);
@@ -123,7 +126,7 @@ async function main(): Promise<number> {
       fs.writeFileSync(output, markdownReport(results, analysis(results)));
       log(`wrote ${path.relative(process.cwd(), output) || output}`);
     }
-    return [raw, rawAfter, service, http, light, loaded, sandbox, sandboxed, fair].every((o) => o.ok) ? 0 : 1;
+    return [raw, rawAfter, service, http, light, loaded, sandbox, sandboxed, fair, audit].every((o) => o.ok) ? 0 : 1;
   } finally {
     await server.close();
   }

@@ -300,7 +300,7 @@ async function removeVersion(name: string, version: string, opts: ApiOptions & {
   print(`removed ${data.removePlugin.name} ${data.removePlugin.version}`);
 }
 
-function withApiOptions(command: Command): Command {
+export function withApiOptions(command: Command): Command {
   return command
     .addOption(new Option('--url <url>', 'the appliance\'s base URL').default(DEFAULT_URL))
     .option('--token <token>', `API token (a system administrator's for install and remove); default: $${TOKEN_VARIABLE}`)

@@ -10,6 +10,7 @@ import { recordAudit } from '../core/audit/audit.js';
 import { isId } from '../core/ids.js';
 import { startAppliance } from '../server/appliance.js';
 import { registerPluginCommands } from './pluginCommands.js';
+import { registerAuditCommands } from './auditCommands.js';
 import { MasterKeyRing } from '../core/credentials/masterKeys.js';
 import { CredentialService } from '../core/credentials/credentials.js';
 
@@ -141,6 +142,7 @@ keys
   });
 
 registerPluginCommands(program);
+registerAuditCommands(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   process.stderr.write(`switchyard: ${error instanceof Error ? error.message : String(error)}\n`);

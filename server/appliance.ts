@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type Hapi from '@hapi/hapi';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../core/config.js';
@@ -25,6 +26,7 @@ import { CredentialService } from '../core/credentials/credentials.js';
 import { AuditSigningKey } from '../core/audit/signingKey.js';
 import { AuditCheckpointer } from '../core/audit/checkpoints.js';
 import { AuditMaintenance } from '../core/audit/maintenance.js';
+import { AuditExportService } from '../core/audit/export.js';
 import { IntegrationGuardGate } from '../core/integrationGuards/gate.js';
 import { IntegrationGuardService } from '../core/integrationGuards/integrationGuards.js';
 import { MasterKeyRing } from '../core/credentials/masterKeys.js';
@@ -105,7 +107,8 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     if (config.role !== 'worker') admission.start();
     const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs, scheduler, admission }, logger);
     await notifier.start();
-    const services: Services = { db, tokens, tenants, workflows, runs, plugins, credentials, integrationGuards, runEvents: new RunEventStream(runs, notifier) };
+    const services: Services = { db, tokens, tenants, workflows, runs, plugins, credentials, integrationGuards, runEvents: new RunEventStream(runs, notifier),
+      auditExports: new AuditExportService(db, auditKey, path.join(config.dataDir, 'audit-exports')) };
 
     if (config.role !== 'api') {
       let executor = options.executor;
@@ -127,7 +130,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
       await engine.start(config.role);
       auditMaintenance = new AuditMaintenance(db, checkpointer, {
         checkpointPollMs: Math.min(5000, config.auditCheckpointSeconds * 1000), retentionIntervalMs: config.auditRetentionSweepSeconds * 1000,
-      }, logger);
+      }, logger, () => services.auditExports.removeExpired());
       auditMaintenance.start();
     }
 
@@ -142,6 +145,11 @@ export async function startAppliance(config: Config, options: StartOptions = {})
         port: config.port,
         maxBodyBytes: config.maxBodyBytes,
         metrics,
+        auditExportFile: async (authorization, id, client) => {
+          const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+          const { actor } = await tokens.authenticate(match?.[1]);
+          return services.auditExports.bundleFile({ actor, ...client }, id);
+        },
         isReady: async () => {
           const database = await db.query('system', 'select 1').then(() => true, () => false);
           if (database && !migrationsApplied) migrationsApplied = (await pendingMigrations(db.pool)).length === 0;

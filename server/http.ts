@@ -1,8 +1,11 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import Hapi from '@hapi/hapi';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
+import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { GraphQLContext } from '../core/graphql/resolvers.js';
 import type { TransportContext } from './graphql.js';
@@ -14,7 +17,11 @@ export interface HttpOptions {
   /** Readiness: database reachable, migrations applied, job runner running (where this process runs one). */
   isReady: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
   metrics: Registry;
+  /** An audit export bundle the bearer may download (`GET /audit-exports/{id}`), or a typed error. */
+  auditExportFile: (authorization: string | undefined, id: string, client: { requestId: string; sourceAddress: string; userAgent?: string }) => Promise<{ file: string; sha256: string }>;
 }
+
+const DOWNLOAD_STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, RATE_LIMITED: 429 };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -69,6 +76,26 @@ export async function createHttpServer(yoga: YogaServerInstance<TransportContext
     },
     { method: 'GET', path: '/graphql', handler: handleGraphQL },
     { method: 'GET', path: '/health', handler: () => ({ status: 'ok' }) },
+    {
+      method: 'GET',
+      path: '/audit-exports/{id}',
+      handler: async (request, h) => {
+        const requestId = requestIdOf(request);
+        const userAgent = request.headers['user-agent'] as string | undefined;
+        try {
+          const { file, sha256 } = await options.auditExportFile(request.headers['authorization'] as string | undefined, String(request.params['id']), {
+            requestId, sourceAddress: request.info.remoteAddress, ...(userAgent ? { userAgent } : {}),
+          });
+          return h.response(fs.createReadStream(file)).type('application/gzip').header('content-disposition', `attachment; filename="${path.basename(file)}"`)
+            .header('x-content-sha256', sha256).header('x-request-id', requestId);
+        } catch (error) {
+          const code = error instanceof AppError ? error.code : 'INTERNAL';
+          if (!(error instanceof AppError)) logger.error({ err: error, requestId }, 'audit export download failed');
+          return h.response({ errors: [{ message: error instanceof AppError ? error.message : 'internal error', extensions: { code } }] })
+            .code(DOWNLOAD_STATUS[code] ?? 500).header('x-request-id', requestId);
+        }
+      },
+    },
     {
       method: 'GET',
       path: '/ready',

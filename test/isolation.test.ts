@@ -179,6 +179,7 @@ const ARGUMENT_KINDS: Record<string, Kind> = {
   'Query.runs.filter.workflowId': 'workflow',
   'Query.apiTokens.tenantId': 'tenant',
   'Query.auditEvents.filter.tenantId': 'tenant',
+  'Mutation.exportAuditReport.input.tenantId': 'tenant',
   'Mutation.createApiToken.input.tenantId': 'tenant',
   'Mutation.revokeApiToken.id': 'token',
   'Mutation.setTenantQuota.input.tenantId': 'tenant',

@@ -117,22 +117,31 @@ async function killMidFlight(t: ExecutionContext, db: string, client: pg.Client,
   const runIds = await startRuns(api, token, workflowId, count);
   t.is(new Set(runIds).size, count);
 
-  const worker1 = await startWorker(t, db, client);
-  const beforeKill = await waitFor(async () => {
-    if (!worker1.alive()) throw new Error(`worker 1 exited early: ${worker1.stderr()}`);
-    const p = await progress(client);
-    return p.succeeded >= 20 && p.succeeded < count && p.locked > 0 ? p : false;
-  }, 'some runs to succeed while worker 1 still holds claimed jobs', 90_000);
-  worker1.proc.kill('SIGKILL');
-  const exit = await worker1.exited;
-  t.is(exit.signal, 'SIGKILL');
-  const atKill = await progress(client);
-  const { rows: deadLocks } = await client.query<{ locked_by: string }>('select distinct locked_by from graphile_worker._private_jobs where locked_by is not null');
-  t.log(`before kill ${JSON.stringify(beforeKill)}; after kill ${JSON.stringify(atKill)}; dead worker ids ${deadLocks.map((r) => r.locked_by).join(', ')}`);
+  // The kill must land while the worker holds claimed jobs. On a loaded machine the worker
+  // can finish its batch between the check and the signal; then the scenario is repeated
+  // with another worker on the runs still left (the assertions below are unchanged).
+  let beforeKill: Progress | undefined;
+  let atKill: Progress | undefined;
+  let deadLocks: { locked_by: string }[] = [];
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const worker1 = await startWorker(t, db, client);
+    beforeKill = await waitFor(async () => {
+      if (!worker1.alive()) throw new Error(`worker 1 exited early: ${worker1.stderr()}`);
+      const p = await progress(client);
+      return p.succeeded >= 20 && p.succeeded < count && p.locked > 0 ? p : false;
+    }, 'some runs to succeed while worker 1 still holds claimed jobs', 90_000);
+    worker1.proc.kill('SIGKILL');
+    const exit = await worker1.exited;
+    t.is(exit.signal, 'SIGKILL');
+    atKill = await progress(client);
+    deadLocks = (await client.query<{ locked_by: string }>('select distinct locked_by from graphile_worker._private_jobs where locked_by is not null')).rows;
+    t.log(`attempt ${attempt}: before kill ${JSON.stringify(beforeKill)}; after kill ${JSON.stringify(atKill)}; dead worker ids ${deadLocks.map((r) => r.locked_by).join(', ')}`);
+    if (atKill.locked > 0) break;
+  }
   // Mid-flight: runs left to do, and jobs still claimed by the dead process.
-  t.true(atKill.succeeded < count, 'worker 1 was killed before every run finished');
-  t.true(atKill.locked > 0, 'worker 1 died holding claimed jobs');
-  t.is(atKill.failed, 0);
+  t.true(atKill!.succeeded < count, 'worker 1 was killed before every run finished');
+  t.true(atKill!.locked > 0, 'worker 1 died holding claimed jobs');
+  t.is(atKill!.failed, 0);
 
   const worker2 = await startWorker(t, db, client);
   return { worker2, runIds, deadWorkers: deadLocks.map((r) => r.locked_by) };

@@ -52,6 +52,8 @@ const CASES: Record<string, Case> = {
   'Query.run': { allowed: TENANT_READERS, document: 'query($r: ID!) { run(id: $r) { id } }', variables: async () => ({ r: await waitingRun() }) },
   'Query.runs': { allowed: TENANT_READERS, document: '{ runs { nodes { id } } }' },
   'Query.auditEvents': { allowed: ['SYSTEM_ADMIN', 'ADMIN', 'AUDITOR'], document: '{ auditEvents { nodes { seq } } }' },
+  'Query.auditSigningCertificate': { allowed: ['SYSTEM_ADMIN', 'ADMIN', 'AUDITOR'], document: '{ auditSigningCertificate { fingerprint } }' },
+  'Mutation.exportAuditReport': { allowed: ['SYSTEM_ADMIN', 'ADMIN', 'AUDITOR'], document: 'mutation { exportAuditReport(input: {}) { id sha256 verified } }' },
   'Mutation.createTenant': { allowed: ['SYSTEM_ADMIN'], document: 'mutation($n: String!) { createTenant(input: { name: $n }) { id } }', variables: async () => ({ n: `t-${++counter}` }) },
   'Mutation.setTenantQuota': { allowed: ['SYSTEM_ADMIN'], document: 'mutation($t: ID!) { setTenantQuota(input: { tenantId: $t, maxRunsPerDay: 100000 }) { id } }', variables: async () => ({ t: tenantId }) },
   'Mutation.createApiToken': {

@@ -52,7 +52,10 @@ export class AuditMaintenance {
   private timers: NodeJS.Timeout[] = [];
   private running: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly db: Database, private readonly checkpointer: AuditCheckpointer, private readonly options: AuditMaintenanceOptions, private readonly logger: Logger) {}
+  constructor(
+    private readonly db: Database, private readonly checkpointer: AuditCheckpointer, private readonly options: AuditMaintenanceOptions, private readonly logger: Logger,
+    private readonly removeExpiredExports: () => number = () => 0,
+  ) {}
 
   start(): void {
     const every = (ms: number, fn: () => Promise<unknown>) => {
@@ -61,7 +64,11 @@ export class AuditMaintenance {
       this.timers.push(timer);
     };
     every(this.options.checkpointPollMs, () => this.checkpointer.signDueChains());
-    every(this.options.retentionIntervalMs, () => this.pruneAll());
+    every(this.options.retentionIntervalMs, async () => {
+      await this.pruneAll();
+      const removed = this.removeExpiredExports();
+      if (removed > 0) this.logger.info({ removed }, 'removed expired audit export bundles');
+    });
   }
 
   /** The retention job over every chain. */

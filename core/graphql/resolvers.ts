@@ -1,6 +1,7 @@
 import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import { can, type RequestContext } from '../auth/roles.js';
 import type { TokenService } from '../auth/tokens.js';
+import type { AuditExportService } from '../audit/export.js';
 import type { TenantService } from '../tenants/tenants.js';
 import type { WorkflowService, Workflow, WorkflowVersion } from '../workflows/workflows.js';
 import type { PluginService } from '../plugins/plugins.js';
@@ -32,6 +33,7 @@ export interface Services {
   credentials: CredentialService;
   integrationGuards: IntegrationGuardService;
   runEvents: RunEventStream;
+  auditExports: AuditExportService;
 }
 
 type Args = Record<string, any>;
@@ -109,6 +111,7 @@ const query: Record<string, Resolver> = {
   credentials: (_p, _a, { request, services }) => services.credentials.list(request),
   integrationGuards: (_p, _a, { request, services }) => services.integrationGuards.list(request),
   llmUsage: (_p, a, { request, services }) => listLlmUsage(services.db, request, a.from ?? null, a.to ?? null),
+  auditSigningCertificate: (_p, _a, { request, services }) => services.auditExports.signingCertificate(request),
   auditEvents: async (_p, a, { request, services }) => {
     const page = parseSeqPage(a.first, a.after);
     const result = await queryAuditEvents(services.db, request, a.filter ?? {}, page.limit, page.afterSeq);
@@ -131,6 +134,7 @@ const mutation: Record<string, Resolver> = {
   deleteCredential: (_p, a, { request, services }) => services.credentials.delete(request, a.name),
   setIntegrationGuard: (_p, a, { request, services }) => services.integrationGuards.set(request, a.input),
   deleteIntegrationGuard: (_p, a, { request, services }) => services.integrationGuards.delete(request, a.host),
+  exportAuditReport: (_p, a, { request, services }) => services.auditExports.export(request, a.input),
   installPlugin: (_p, a, { request, services }) => services.plugins.install(request, a.input.bundle),
   removePlugin: (_p, a, { request, services }) => services.plugins.remove(request, a.input.name, a.input.version, a.input.force === true),
   setPluginPolicy: (_p, a, { request, services }) => {

@@ -72,6 +72,33 @@ export const typeDefs = /* GraphQL */ `
   }
   type AuditEventEdge { cursor: String! node: AuditEvent! }
   type AuditEventConnection { edges: [AuditEventEdge!]! nodes: [AuditEvent!]! pageInfo: PageInfo! }
+  input AuditExportInput {
+    "SYSTEM_ADMIN only: export this tenant's chain (omitted: the appliance's own). Tenant tokens always export their own."
+    tenantId: ID
+    "Events at or after this time (omitted: from the chain's start)."
+    from: DateTime
+    "Events before this time (omitted: up to the export)."
+    to: DateTime
+    "Only these actions' contents (the links of the others are still in the bundle, so the chain verifies)."
+    actions: [String!]
+  }
+  type AuditExport {
+    id: ID!
+    "GET it with the same bearer token within a day: a .tar.gz bundle."
+    downloadUrl: String!
+    "Hex SHA-256 of the bundle."
+    sha256: String!
+    bytes: Int!
+    eventCount: Int!
+    firstSeq: Int
+    lastSeq: Int
+    "Whether every link of the chain verified as the appliance exported it."
+    verified: Boolean!
+    verificationProblem: String
+    createdAt: DateTime!
+    expiresAt: DateTime!
+  }
+  type AuditSigningCertificate { "Hex SHA-256 of the certificate's DER." fingerprint: String! pem: String! }
   input AuditFilter {
     "SYSTEM_ADMIN only: read this tenant's log (omitted: the appliance's own events). Tenant tokens always read their own."
     tenantId: ID
@@ -154,6 +181,8 @@ export const typeDefs = /* GraphQL */ `
     run(id: ID!): Run
     runs(filter: RunFilter, first: Int, after: String): RunConnection!
     auditEvents(filter: AuditFilter, first: Int, after: String): AuditEventConnection!
+    "The certificate that signs audit checkpoints and exports: give it to whoever verifies them."
+    auditSigningCertificate: AuditSigningCertificate!
   }
 
   input CreateTenantInput { name: String! }
@@ -192,6 +221,8 @@ export const typeDefs = /* GraphQL */ `
     setIntegrationGuard(input: SetIntegrationGuardInput!): IntegrationGuard!
     "Addition. ADMIN."
     deleteIntegrationGuard(host: String!): IntegrationGuard!
+    "AUDITOR, ADMIN or SYSTEM_ADMIN: a signed bundle of the audit chain for a period (events.jsonl, events.csv, report.html, checkpoints, certificate, signed manifest.json)."
+    exportAuditReport(input: AuditExportInput!): AuditExport!
     "SYSTEM_ADMIN. Verifies the package's signature, publisher and compatibility before installing."
     installPlugin(input: InstallPluginInput!): Plugin!
     "Addition. SYSTEM_ADMIN. Refused while a published workflow version uses the plugin version, unless forced."
