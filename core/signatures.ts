@@ -5,12 +5,20 @@
  * checks the same signatures.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import forge from 'node-forge';
 
 export const RSA_KEY_BITS = 3072;
 export const PSS_SALT_BYTES = 32;
 
 export const sha256Hex = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
+
+/** SHA-256 (hex) of a file, read as a stream (bundles can be large). */
+export async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
 
 /** SHA-256 (hex) of a certificate's DER encoding: its stable identity. */
 export function certificateFingerprint(cert: forge.pki.Certificate): string {

@@ -53,7 +53,7 @@ export async function queryAuditEvents(
               action, target_type as "targetType", target_id as "targetId", outcome, reason, request_id as "requestId",
               source_address as "sourceAddress", user_agent as "userAgent", encode(hash, 'hex') as hash, details
          from audit_events
-        where coalesce(tenant_id::text, 'appliance') = coalesce($1::text, 'appliance') and ($2::text is null or action = $2)
+        where chain_key = coalesce($1::text, 'appliance') and ($2::text is null or action = $2)
           and ($3::timestamptz is null or at >= $3) and ($4::timestamptz is null or at < $4) and chain_seq > $5
         order by chain_seq limit $6`,
       [tenantId, filter.action ?? null, from, to, afterSeq, limit + 1],

@@ -60,7 +60,7 @@ export async function signCheckpoint(q: Queryable, key: AuditSigningKey, tenantI
   const { rows } = seq === undefined
     ? await q.query<{ seq: number; hash: string }>(`select seq, encode(head_hash, 'hex') as hash from audit_chains where chain_key = $1`, [chainKey(tenantId)])
     : await q.query<{ seq: number; hash: string }>(
-      `select chain_seq as seq, encode(hash, 'hex') as hash from audit_events where coalesce(tenant_id::text, 'appliance') = $1 and chain_seq = $2`, [chainKey(tenantId), seq]);
+      `select chain_seq as seq, encode(hash, 'hex') as hash from audit_events where chain_key = $1 and chain_seq = $2`, [chainKey(tenantId), seq]);
   const link = rows[0];
   if (!link) return null;
   const existing = await readCheckpoints(q, tenantId, link.seq, link.seq);

@@ -5,15 +5,15 @@
  * signature, and every link of the chain up to the covering checkpoint; names the first
  * event that cannot be trusted and the kind of tampering.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import forge from 'node-forge';
 import * as tar from 'tar';
-import { certificateFingerprint, verifyPss } from '../signatures.js';
-import type { AuditContent } from './chain.js';
+import { certificateFingerprint, sha256OfFile, verifyPss } from '../signatures.js';
+import { canonicalJson } from '../canonicalJson.js';
+import { digestOfJson } from './chain.js';
 import { checkpointSignatureValid, type AuditCheckpoint } from './checkpoints.js';
 import { BUNDLE_FILES, MANIFEST_FILE, MANIFEST_SIGNATURE_FILE, type EventLine, type ExportManifest } from './bundle.js';
 import { ChainVerifier, type TamperFinding } from './verifyChain.js';
@@ -43,7 +43,6 @@ export async function verifyAuditBundle(bundlePath: string, trustedFingerprints:
   }
 }
 
-const sha256File = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 async function verifyDirectory(dir: string, trusted: readonly string[]): Promise<BundleVerification> {
   const findings: TamperFinding[] = [];
@@ -96,7 +95,7 @@ async function verifyDirectory(dir: string, trusted: readonly string[]): Promise
   for (const [name, digest] of Object.entries(manifest.files ?? {})) {
     const file = path.join(dir, name);
     if (!fs.existsSync(file)) findings.push({ kind: 'FILE_MODIFIED', seq: null, message: `${name} is missing from the bundle` });
-    else if (sha256File(file) !== digest) findings.push({ kind: 'FILE_MODIFIED', seq: null, message: `${name} was changed after export: its SHA-256 differs from the signed manifest` });
+    else if (await sha256OfFile(file) !== digest) findings.push({ kind: 'FILE_MODIFIED', seq: null, message: `${name} was changed after export: its SHA-256 differs from the signed manifest` });
   }
 
   const checkpoints: AuditCheckpoint[] = [];
@@ -132,7 +131,8 @@ async function verifyDirectory(dir: string, trusted: readonly string[]): Promise
       links++;
       const { seq, omitted, contentDigest, prevHash, hash, ...content } = line as EventLine & { omitted?: boolean };
       if (!omitted) events++;
-      if (!verifier.add({ seq, contentDigest, prevHash, hash }, omitted ? undefined : content as AuditContent)) break;
+      // The generic canonical form, not auditContentJson: a field added to a line must change its digest.
+      if (!verifier.add({ seq, contentDigest, prevHash, hash }, omitted ? undefined : { digest: digestOfJson(canonicalJson(content)).toString('hex') })) break;
     }
   }
   const chainFinding = verifier.finish(covering);

@@ -17,8 +17,11 @@ alter table audit_events
   add column chain_seq bigint,
   add column content_digest bytea,
   add column prev_hash bytea,
-  add column hash bytea;
-create unique index audit_events_chain_idx on audit_events ((coalesce(tenant_id::text, 'appliance')), chain_seq);
+  add column hash bytea,
+  -- A column, not an index expression: under row-level security only leakproof operators
+  -- reach an index, and uuid-to-text is not one; text equality is.
+  add column chain_key text generated always as (coalesce(tenant_id::text, 'appliance')) stored;
+create unique index audit_events_chain_idx on audit_events (chain_key, chain_seq);
 
 create table audit_chains (
   chain_key text primary key,
@@ -134,9 +137,9 @@ begin
     with doomed as (
       -- Only a prefix of the chain: never an old event that a newer one precedes.
       select seq from audit_events
-       where tenant_id is not distinct from app_tenant_id() and chain_seq is not null
+       where chain_key = coalesce(app_tenant_id()::text, 'appliance') and chain_seq is not null
          and chain_seq < coalesce((select min(chain_seq) from audit_events
-                                    where tenant_id is not distinct from app_tenant_id() and at >= now() - make_interval(days => keep_days)), 9223372036854775807)
+                                    where chain_key = coalesce(app_tenant_id()::text, 'appliance') and at >= now() - make_interval(days => keep_days)), 9223372036854775807)
        order by chain_seq limit p_limit
     ), gone as (
       delete from audit_events e using doomed d where e.seq = d.seq returning e.chain_seq, e.hash
@@ -154,8 +157,8 @@ create function audit_chains_due(p_events bigint, p_interval interval)
                         where k.tenant_id is not distinct from c.tenant_id) last on true
    where c.seq > coalesce(last.seq, 0)
      and (c.seq - coalesce(last.seq, 0) >= p_events
-          or coalesce(last.signed_at, (select e.at from audit_events e where coalesce(e.tenant_id::text, 'appliance') = c.chain_key
-                                        order by coalesce(e.tenant_id::text, 'appliance'), e.chain_seq limit 1)) <= now() - p_interval)
+          or coalesce(last.signed_at, (select e.at from audit_events e where e.chain_key = c.chain_key
+                                        order by e.chain_key, e.chain_seq limit 1)) <= now() - p_interval)
 $$;
 
 -- The owner's functions above read across tenants.
