@@ -27,7 +27,7 @@ export function auditExportSection(o: Outcome<AuditExportResult>): string[] {
     '',
     `${fmt(r.events)} \`run.started\` events were written into one tenant's chain in batches of 5,000 through \`recordAudit\` (the database links each under the chain head's lock): ` +
       `${fmt(r.events / r.writeSeconds)} events/s. The export then ran in a separate Node process (\`bench/auditExportChild.ts\`) so that its resident memory is its own: ` +
-      `it recorded \`audit.exported\`, signed the head, streamed the chain (keyset reads of 5,000) into events.jsonl, events.csv and the report while verifying each link, ` +
+      `it recorded \`audit.exported\`, signed the head, streamed the chain (keyset reads of 1,000, the next one prefetched) into events.jsonl, events.csv and the report while verifying each link, ` +
       `and wrote a ${fmt(r.bytes / 2 ** 20, 1)} MB .tar.gz. The baseline is the same process reading the same rows with the same keyset query and doing nothing with them.`,
     '',
   ];

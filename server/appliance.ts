@@ -24,6 +24,7 @@ import type { Services } from '../core/graphql/resolvers.js';
 import { PluginService } from '../core/plugins/plugins.js';
 import { CredentialService } from '../core/credentials/credentials.js';
 import { AuditSigningKey } from '../core/audit/signingKey.js';
+import { SignInAuditor } from '../core/auth/signInAudit.js';
 import { AuditCheckpointer } from '../core/audit/checkpoints.js';
 import { AuditMaintenance } from '../core/audit/maintenance.js';
 import { AuditExportService } from '../core/audit/export.js';
@@ -79,10 +80,13 @@ export async function startAppliance(config: Config, options: StartOptions = {})
   let http: Hapi.Server | null = null;
   let admission: AdmissionControl | null = null;
   let auditMaintenance: AuditMaintenance | null = null;
+  let signIns: SignInAuditor | null = null;
   const stopSteps: (() => Promise<unknown>)[] = [];
   try {
     const admin = await ensureSystemAdminToken(db, config.adminToken);
-    const tokens = new TokenService(db);
+    signIns = new SignInAuditor(db, logger);
+    signIns.start();
+    const tokens = new TokenService(db, signIns);
     const tenants = new TenantService(db);
     const plugins = new PluginService(
       db, createPackageVerifier({ trustStore: readTrustStore(config.pluginTrustStore), applianceVersion: applianceVersion() }),
@@ -147,7 +151,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
         metrics,
         auditExportFile: async (authorization, id, client) => {
           const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-          const { actor } = await tokens.authenticate(match?.[1]);
+          const { actor } = await tokens.signIn(match?.[1], client);
           return services.auditExports.bundleFile({ actor, ...client }, id);
         },
         isReady: async () => {
@@ -168,6 +172,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     const theSandbox = sandbox;
     stopSteps.push(
       async () => theHttp?.stop({ timeout: config.shutdownGraceMs }),
+      async () => signIns?.stop(),
       async () => theEngine?.stop(),
       async () => auditMaintenance?.stop(),
       async () => theSandbox?.supervisor.stop(),
@@ -184,6 +189,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     await http?.stop().catch(() => undefined);
     await engine?.stop().catch(() => undefined);
     await auditMaintenance?.stop().catch(() => undefined);
+    await signIns?.stop().catch(() => undefined);
     await sandbox?.supervisor.stop().catch(() => undefined);
     await admission?.stop().catch(() => undefined);
     await notifier.stop().catch(() => undefined);

@@ -155,7 +155,7 @@ export function createGraphQL(services: Services, logger: Logger, options: Graph
       const header = request.headers.get('authorization') ?? '';
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
       try {
-        const { actor } = await services.tokens.authenticate(match?.[1]);
+        const { actor } = await services.tokens.signIn(match?.[1], { requestId, sourceAddress, ...(userAgent ? { userAgent } : {}) });
         // Each operation counts, so a batch of n costs n.
         const taken = rateLimits.take(actor.tokenId);
         if (!taken.allowed) {

@@ -15,6 +15,8 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
   /** Tenant the event belongs to; defaults to the actor's. */
   tenantId?: string | null;
+  /** The request's origin when there is no actor (a refused sign-in). */
+  client?: { requestId: string; sourceAddress?: string; userAgent?: string };
 }
 
 /** The event's content as it is stored and hashed. */
@@ -28,9 +30,9 @@ export function auditContent(ctx: RequestContext | null, entry: AuditEntry, at: 
     target: { type: entry.targetType, id: entry.targetId ?? null },
     outcome: entry.outcome ?? 'SUCCESS',
     reason: entry.reason ?? null,
-    requestId: ctx?.requestId ?? null,
-    sourceAddress: ctx?.sourceAddress ?? null,
-    userAgent: ctx?.userAgent ?? null,
+    requestId: ctx?.requestId ?? entry.client?.requestId ?? null,
+    sourceAddress: ctx?.sourceAddress ?? entry.client?.sourceAddress ?? null,
+    userAgent: ctx?.userAgent ?? entry.client?.userAgent ?? null,
     // Through JSON once, so what is hashed is exactly what jsonb gives back (no undefined, no Date objects).
     details: JSON.parse(JSON.stringify(entry.details ?? {})) as Record<string, unknown>,
   };

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { scopeOf, type Database, type Queryable } from '../db/database.js';
+import type { SignInAuditor, SignInClient } from './signInAudit.js';
 import { AppError, badInput, notFound } from '../errors.js';
 import { newId, isId } from '../ids.js';
 import { recordAudit } from '../audit/audit.js';
@@ -61,7 +62,8 @@ const TOKEN_COLUMNS = `id, tenant_id as "tenantId", role, name, prefix, created_
 export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired';
 
 export class AuthError extends AppError {
-  constructor(readonly reason: AuthFailure, readonly prefix: string | null) {
+  /** `tenantId`: the token's tenant, when the token exists (revoked, expired). */
+  constructor(readonly reason: AuthFailure, readonly prefix: string | null, readonly tenantId: string | null = null) {
     super('UNAUTHENTICATED', reason === 'missing' ? 'an Authorization: Bearer <token> header is required' : `the token is ${reason === 'malformed' ? 'not a Switchyard token' : reason}`);
   }
 }
@@ -70,7 +72,20 @@ export class AuthError extends AppError {
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 export class TokenService {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database, private readonly signIns: SignInAuditor | null = null) {}
+
+  /** `authenticate` for a request from a client: the sign-in, refused or not, is audited (aggregated per minute). */
+  async signIn(token: string | undefined, client: SignInClient): Promise<{ actor: Actor; token: ApiToken }> {
+    let result: { actor: Actor; token: ApiToken };
+    try {
+      result = await this.authenticate(token);
+    } catch (error) {
+      if (error instanceof AuthError) await this.signIns?.failed(error.prefix, error.reason, error.tenantId, client);
+      throw error;
+    }
+    await this.signIns?.succeeded(result.actor, client);
+    return result;
+  }
 
   /** Resolves a bearer token to its actor; throws AuthError saying why it is refused. */
   async authenticate(token: string | undefined): Promise<{ actor: Actor; token: ApiToken }> {
@@ -81,8 +96,8 @@ export class TokenService {
     const { rows } = await this.db.query<ApiToken>('system', `select ${TOKEN_COLUMNS} from find_api_token($1)`, [hashToken(token)]);
     const row = rows[0];
     if (!row) throw new AuthError('unknown', prefix);
-    if (row.revokedAt) throw new AuthError('revoked', prefix);
-    if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) throw new AuthError('expired', prefix);
+    if (row.revokedAt) throw new AuthError('revoked', prefix, row.tenantId);
+    if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) throw new AuthError('expired', prefix, row.tenantId);
     if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
       void this.db.query(scopeOf(row.tenantId), 'update api_tokens set last_used_at = now() where id = $1', [row.id]).catch(() => undefined);
     }

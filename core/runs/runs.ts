@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import { isUniqueViolation } from '../db/database.js';
 import { AppError, badInput, notFound } from '../errors.js';
 import { isId, newId } from '../ids.js';
-import { recordAudit } from '../audit/audit.js';
+import { recordAudit, type AuditEntry } from '../audit/audit.js';
 import { tenantOf, type RequestContext } from '../auth/roles.js';
 import { admitReactivatedRun, quotaErrorFromDatabase, quotaExceeded, readTenantQuotas } from '../quotas/quotas.js';
 import { parsePage, toConnection, type Connection } from '../pagination.js';
@@ -150,9 +150,14 @@ export class RunService {
       outcomes.push({ ok: true, value });
     }
     await persistNewRuns(q, created, this.limits.scheduler ?? null);
+    // One statement for the batch when its starts share a request context (one caller), else one per caller.
+    const byCaller = new Map<RequestContext, AuditEntry[]>();
     for (const { tr, request, version } of created) {
-      await recordAudit(q, request.ctx, { action: 'run.started', targetType: 'run', targetId: tr.run.id, details: { workflowId: version.workflowId, version: version.version } });
+      const entries = byCaller.get(request.ctx) ?? [];
+      entries.push({ action: 'run.started', targetType: 'run', targetId: tr.run.id, details: { workflowId: version.workflowId, version: version.version } });
+      byCaller.set(request.ctx, entries);
     }
+    for (const [ctx, entries] of byCaller) await recordAudit(q, ctx, entries);
     return outcomes;
   }
 
