@@ -304,3 +304,35 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
 }
 
 export { ConfigError };
+
+/** A URL without its user information (credentials never reach the audit log). */
+function withoutCredentials(url: string | undefined): string | null {
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(unparsable)';
+  }
+}
+
+/**
+ * The configuration as the audit log records it: every option, secrets left out (the
+ * admin token) and credentials stripped from URLs.
+ */
+export function auditableConfig(config: Config): Record<string, string | number | boolean | null> {
+  const out: Record<string, string | number | boolean | null> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (key === 'adminToken') out[key] = value === undefined ? null : '(set)';
+    else if (key === 'databaseUrl' || key === 'runtimeDatabaseUrl') out[key] = withoutCredentials(value as string | undefined);
+    else if (key === 'proxy') {
+      const proxy = value as Config['proxy'];
+      out['httpsProxy'] = withoutCredentials(proxy.httpsProxy);
+      out['httpProxy'] = withoutCredentials(proxy.httpProxy);
+      out['noProxy'] = proxy.noProxy ?? null;
+    } else out[key] = value === undefined ? null : (value as string | number | boolean);
+  }
+  return out;
+}

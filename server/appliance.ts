@@ -1,8 +1,9 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type Hapi from '@hapi/hapi';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import type { Config } from '../core/config.js';
+import { auditableConfig, type Config } from '../core/config.js';
 import { createLogger, registerSecret, type Logger } from '../core/logger.js';
 import { Database } from '../core/db/database.js';
 import { prepareDatabase } from '../core/db/provision.js';
@@ -24,6 +25,7 @@ import type { Services } from '../core/graphql/resolvers.js';
 import { PluginService } from '../core/plugins/plugins.js';
 import { CredentialService } from '../core/credentials/credentials.js';
 import { AuditSigningKey } from '../core/audit/signingKey.js';
+import { recordConfigurationChanges } from '../core/audit/configAudit.js';
 import { SignInAuditor } from '../core/auth/signInAudit.js';
 import { AuditCheckpointer } from '../core/audit/checkpoints.js';
 import { AuditMaintenance } from '../core/audit/maintenance.js';
@@ -84,6 +86,8 @@ export async function startAppliance(config: Config, options: StartOptions = {})
   const stopSteps: (() => Promise<unknown>)[] = [];
   try {
     const admin = await ensureSystemAdminToken(db, config.adminToken);
+    const changedSettings = await recordConfigurationChanges(db, auditableConfig(config), { host: os.hostname(), pid: process.pid });
+    if (changedSettings.length > 0) logger.info({ changed: changedSettings }, 'configuration changed since the last start (audited as config.changed)');
     signIns = new SignInAuditor(db, logger);
     signIns.start();
     const tokens = new TokenService(db, signIns);

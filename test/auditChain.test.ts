@@ -10,7 +10,7 @@ import { auditContent } from '../core/audit/audit.js';
 import { contentDigest, linkHash } from '../core/audit/chain.js';
 import { verifyStoredChain } from '../core/audit/verifyStored.js';
 import { pruneAuditChain } from '../core/audit/maintenance.js';
-import { startTestAppliance, waitFor, type TestAppliance } from './support/appliance.js';
+import { startTestAppliance, waitFor, ADMIN_TOKEN, type TestAppliance } from './support/appliance.js';
 
 let app: TestAppliance;
 let tenantA: { id: string; tokens: Record<string, string> };
@@ -178,7 +178,7 @@ test('retention removes the oldest events past the tenant\'s retention and recor
   // A tenant made without the API, whose chain starts with three events from 10 days ago, then one of now.
   const tenantId = '01900000-0000-7000-8000-00000000a0d1';
   await owner(async (c) => {
-    await c.query(`insert into tenants (id, name, audit_retention_days, audit_legal_hold) values ($1, 'audit-retention', 5, true)`, [tenantId]);
+    await c.query(`insert into tenants (id, name) values ($1, 'audit-retention')`, [tenantId]);
     await c.query('begin');
     await c.query(`select set_config('app.tenant_id', $1, true)`, [tenantId]);
     for (const [i, daysAgo] of [10, 10, 10, 0].entries()) {
@@ -189,14 +189,22 @@ test('retention removes the oldest events past the tenant\'s retention and recor
     await c.query('commit');
   });
   const db = app.appliance.services.db;
+  const set = (input: Record<string, unknown>) =>
+    app.gql(ADMIN_TOKEN, 'mutation($i: SetAuditRetentionInput!) { setAuditRetention(input: $i) { auditRetentionDays auditLegalHold } }', { i: { tenantId, ...input } });
+  const bad = await set({ retentionDays: 0 });
+  t.is(bad.errors?.[0]?.extensions.code, 'BAD_USER_INPUT');
+  t.regex(bad.errors![0]!.message, /input\.retentionDays/);
+  t.deepEqual((await set({ retentionDays: 5, legalHold: true })).data.setAuditRetention, { auditRetentionDays: 5, auditLegalHold: true });
   t.is((await pruneAuditChain(db, tenantId)).removed, 0, 'legal hold keeps everything');
-  await owner((c) => c.query('update tenants set audit_legal_hold = false where id = $1', [tenantId]));
+  t.deepEqual((await set({ legalHold: false })).data.setAuditRetention, { auditRetentionDays: 5, auditLegalHold: false });
   const pruned = await pruneAuditChain(db, tenantId, 2);
   t.deepEqual(pruned, { removed: 3, firstSeq: 1, lastSeq: 3 });
   const rows = await owner((c) => c.query(`select chain_seq::int as seq, action, details from audit_events where tenant_id = $1 order by chain_seq`, [tenantId]));
-  t.deepEqual(rows.rows.map((r) => [r.seq, r.action]), [[4, 'workflow.created'], [5, 'audit.retention_pruned'], [6, 'audit.retention_pruned']]);
-  t.like(rows.rows[1].details, { removed: 2, firstSeq: 1, lastSeq: 2 });
-  t.like(rows.rows[2].details, { removed: 1, firstSeq: 3, lastSeq: 3 });
+  t.deepEqual(rows.rows.map((r) => [r.seq, r.action]),
+    [[4, 'workflow.created'], [5, 'tenant.audit_retention_changed'], [6, 'tenant.audit_retention_changed'], [7, 'audit.retention_pruned'], [8, 'audit.retention_pruned']]);
+  t.like(rows.rows[1].details, { before: { retentionDays: 2557, legalHold: false }, after: { retentionDays: 5, legalHold: true } });
+  t.like(rows.rows[3].details, { removed: 2, firstSeq: 1, lastSeq: 2 });
+  t.like(rows.rows[4].details, { removed: 1, firstSeq: 3, lastSeq: 3 });
   // What is left still verifies, from the last removed hash on.
   const verified = await owner((c) => verifyStoredChain(c, tenantId));
   t.true(verified.ok, JSON.stringify(verified.finding));

@@ -183,6 +183,7 @@ const ARGUMENT_KINDS: Record<string, Kind> = {
   'Mutation.createApiToken.input.tenantId': 'tenant',
   'Mutation.revokeApiToken.id': 'token',
   'Mutation.setTenantQuota.input.tenantId': 'tenant',
+  'Mutation.setAuditRetention.input.tenantId': 'tenant',
   'Mutation.publishWorkflowVersion.input.workflowId': 'workflow',
   'Mutation.startRun.input.workflowId': 'workflow',
   'Mutation.cancelRun.id': 'run',
@@ -281,7 +282,7 @@ test('every query, mutation and subscription answers NOT_FOUND for another tenan
         t.true(code === 'NOT_FOUND' || code === 'FORBIDDEN', `${field.name} as B's ${role}: ${code} (${response.errors?.[0]?.message})`);
         codes.add(String(code));
       }
-      const systemOnly = ['setTenantQuota'].includes(field.name);
+      const systemOnly = ['setTenantQuota', 'setAuditRetention'].includes(field.name);
       if (systemOnly) t.deepEqual([...codes], ['FORBIDDEN'], `${field.name} is for system admins only`);
       else t.true(codes.has('NOT_FOUND'), `${field.name}: the roles allowed to call it get NOT_FOUND (got ${[...codes].join(', ')})`);
     }

@@ -55,6 +55,7 @@ const CASES: Record<string, Case> = {
   'Query.auditSigningCertificate': { allowed: ['SYSTEM_ADMIN', 'ADMIN', 'AUDITOR'], document: '{ auditSigningCertificate { fingerprint } }' },
   'Mutation.exportAuditReport': { allowed: ['SYSTEM_ADMIN', 'ADMIN', 'AUDITOR'], document: 'mutation { exportAuditReport(input: {}) { id sha256 verified } }' },
   'Mutation.createTenant': { allowed: ['SYSTEM_ADMIN'], document: 'mutation($n: String!) { createTenant(input: { name: $n }) { id } }', variables: async () => ({ n: `t-${++counter}` }) },
+  'Mutation.setAuditRetention': { allowed: ['SYSTEM_ADMIN'], document: 'mutation($t: ID!) { setAuditRetention(input: { tenantId: $t, retentionDays: 3650 }) { id auditRetentionDays } }', variables: async () => ({ t: tenantId }) },
   'Mutation.setTenantQuota': { allowed: ['SYSTEM_ADMIN'], document: 'mutation($t: ID!) { setTenantQuota(input: { tenantId: $t, maxRunsPerDay: 100000 }) { id } }', variables: async () => ({ t: tenantId }) },
   'Mutation.createApiToken': {
     allowed: ['SYSTEM_ADMIN', 'ADMIN'],

@@ -124,6 +124,7 @@ const mutation: Record<string, Resolver> = {
   createApiToken: (_p, a, { request, services }) => services.tokens.create(request, a.input),
   revokeApiToken: (_p, a, { request, services }) => services.tokens.revoke(request, a.id),
   setTenantQuota: (_p, a, { request, services }) => services.tenants.setQuota(request, a.input),
+  setAuditRetention: (_p, a, { request, services }) => services.tenants.setAuditRetention(request, a.input),
   createWorkflow: (_p, a, { request, services }) => services.workflows.create(request, a.input),
   publishWorkflowVersion: (_p, a, { request, services }) => services.workflows.publish(request, a.input),
   startRun: (_p, a, { request, services }) => services.runs.startRun(request, a.input),

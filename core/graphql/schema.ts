@@ -15,7 +15,14 @@ export const typeDefs = /* GraphQL */ `
     maxConcurrentRuns: Int maxRunsPerDay: Int maxStepsPerWorkflow: Int
     maxRunDurationSeconds: Int maxInputBytes: Int sandboxCpuMsPerDay: Int
   }
-  type Tenant { id: ID! name: String! createdAt: DateTime! quota: TenantQuota! }
+  type Tenant {
+    id: ID! name: String! createdAt: DateTime! quota: TenantQuota!
+    "Audit events older than this are removed by the retention job (default 2557 days, 7 years)."
+    auditRetentionDays: Int!
+    "While true, the retention job removes nothing of this tenant's audit log."
+    auditLegalHold: Boolean!
+  }
+  input SetAuditRetentionInput { tenantId: ID! "1 to 36500; omitted: unchanged." retentionDays: Int "Omitted: unchanged." legalHold: Boolean }
   type TenantEdge { cursor: String! node: Tenant! }
   type TenantConnection { edges: [TenantEdge!]! nodes: [Tenant!]! pageInfo: PageInfo! }
 
@@ -208,6 +215,8 @@ export const typeDefs = /* GraphQL */ `
     createApiToken(input: CreateApiTokenInput!): CreatedApiToken!
     revokeApiToken(id: ID!): ApiToken!
     setTenantQuota(input: SetTenantQuotaInput!): Tenant!
+    "SYSTEM_ADMIN: a tenant's audit retention and legal hold."
+    setAuditRetention(input: SetAuditRetentionInput!): Tenant!
     createWorkflow(input: CreateWorkflowInput!): Workflow!
     publishWorkflowVersion(input: PublishWorkflowVersionInput!): WorkflowVersion!
     startRun(input: StartRunInput!): Run!

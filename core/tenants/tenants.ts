@@ -24,10 +24,14 @@ export interface Tenant {
   id: string;
   name: string;
   quotas: TenantQuotas;
+  /** Audit events older than this many days are removed by the retention job. */
+  auditRetentionDays: number;
+  /** While set, the retention job removes nothing of this tenant's audit log. */
+  auditLegalHold: boolean;
   createdAt: Date;
 }
 
-const COLUMNS = `id, name, quotas, created_at as "createdAt"`;
+const COLUMNS = `id, name, quotas, audit_retention_days as "auditRetentionDays", audit_legal_hold as "auditLegalHold", created_at as "createdAt"`;
 
 export class TenantService {
   constructor(private readonly db: Database) {}
@@ -82,6 +86,24 @@ export class TenantService {
     return this.db.tx({ tenantId: tenant.id }, async (q) => {
       const { rows } = await q.query<Tenant>(`update tenants set quotas = quotas || $2::jsonb where id = $1 returning ${COLUMNS}`, [tenant.id, JSON.stringify(changes)]);
       await recordAudit(q, ctx, { action: 'tenant.quota_changed', targetType: 'tenant', targetId: tenant.id, tenantId: tenant.id, details: { before: tenant.quotas, changes } });
+      return rows[0]!;
+    });
+  }
+
+  /** A system admin sets a tenant's audit retention and legal hold; audited in the tenant's chain with the values before. */
+  async setAuditRetention(ctx: RequestContext, input: { tenantId: string; retentionDays?: number | null; legalHold?: boolean | null }): Promise<Tenant> {
+    authorize(ctx.actor, 'tenant:manage');
+    const tenant = await this.get(ctx, input.tenantId);
+    const days = input.retentionDays ?? tenant.auditRetentionDays;
+    if (!Number.isInteger(days) || days < 1 || days > 36_500) throw badInput('input.retentionDays', 'must be a whole number of days from 1 to 36500');
+    if (input.legalHold != null && typeof input.legalHold !== 'boolean') throw badInput('input.legalHold', 'must be true or false');
+    const hold = input.legalHold ?? tenant.auditLegalHold;
+    return this.db.tx({ tenantId: tenant.id }, async (q) => {
+      const { rows } = await q.query<Tenant>(`update tenants set audit_retention_days = $2, audit_legal_hold = $3 where id = $1 returning ${COLUMNS}`, [tenant.id, days, hold]);
+      await recordAudit(q, ctx, {
+        action: 'tenant.audit_retention_changed', targetType: 'tenant', targetId: tenant.id, tenantId: tenant.id,
+        details: { before: { retentionDays: tenant.auditRetentionDays, legalHold: tenant.auditLegalHold }, after: { retentionDays: days, legalHold: hold } },
+      });
       return rows[0]!;
     });
   }
