@@ -11,7 +11,8 @@ let viewer: string;
 let db: pg.Pool;
 
 test.before(async () => {
-  app = await startTestAppliance({ executor });
+  // The tests of this file poll one token concurrently; the API rate limit has tests of its own.
+  app = await startTestAppliance({ executor, config: { apiRateLimitPerSecond: 1_000_000, apiRateLimitBurst: 1_000_000 } });
   const tenant = await app.tenant('engine', ['ADMIN', 'VIEWER']);
   token = tenant.tokens['ADMIN']!;
   viewer = tenant.tokens['VIEWER']!;
@@ -206,7 +207,10 @@ test('core/delay is a durable timer that holds no worker', async (t) => {
   // More waiting runs than worker slots, and none of them holds a job lock.
   const { rows } = await db.query("select count(*)::int as locked from graphile_worker._private_jobs where key like 'w:%' and locked_at is not null");
   t.is(rows[0].locked, 0);
-  for (const id of ids) await app.gql(token, 'mutation($id: ID!) { cancelRun(id: $id) { status } }', { id });
+  for (const id of ids) {
+    const cancelled = await app.gql(token, 'mutation($id: ID!) { cancelRun(id: $id) { status } }', { id });
+    t.is(cancelled.data?.cancelRun.status, 'CANCELLED', JSON.stringify(cancelled.errors));
+  }
   const left = await db.query("select count(*)::int as n from graphile_worker._private_jobs where key = any($1)", [ids.map((id) => `w:${id}:d`)]);
   t.is(left.rows[0].n, 0, 'cancelling removes the timers');
 });
