@@ -50,7 +50,7 @@ export async function auditExport(server: BenchServer, events: number): Promise<
     await db.close();
   }
   const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'auditExportChild.js');
-  const { stdout } = await promisify(execFile)(process.execPath, [...(process.env['BENCH_CHILD_FLAGS'] ?? '').split(' ').filter(Boolean), child], {
+  const { stdout } = await promisify(execFile)(process.execPath, [child], {
     env: { ...process.env, BENCH_AUDIT_DB: url, BENCH_AUDIT_TENANT: tenantId }, maxBuffer: 1 << 20, timeout: 1_800_000,
   });
   return { events, writeSeconds, ...(JSON.parse(stdout.trim().split('\n').at(-1)!) as Omit<AuditExportResult, 'events' | 'writeSeconds'>) };

@@ -27,7 +27,7 @@ export function certificateFingerprint(cert: forge.pki.Certificate): string {
 }
 
 /** The RSASSA-PSS parameters; a fresh object per use because forge's scheme carries state. */
-export function pssScheme(): unknown {
+function pssScheme(): unknown {
   return forge.pss.create({
     md: forge.md.sha256.create(),
     mgf: forge.mgf.mgf1.create(forge.md.sha256.create()),
@@ -35,7 +35,7 @@ export function pssScheme(): unknown {
   });
 }
 
-export function sha256Digest(data: string | Buffer): forge.md.MessageDigest {
+function sha256Digest(data: string | Buffer): forge.md.MessageDigest {
   const md = forge.md.sha256.create();
   if (typeof data === 'string') md.update(data, 'utf8');
   else md.update(data.toString('binary'));

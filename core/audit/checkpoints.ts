@@ -9,8 +9,7 @@
 import forge from 'node-forge';
 import { canonicalJson } from '../canonicalJson.js';
 import { verifyPss } from '../signatures.js';
-import { scopeOf, type Database, type Queryable } from '../db/database.js';
-import { isUniqueViolation } from '../db/database.js';
+import { isUniqueViolation, scopeOf, type Database, type Queryable } from '../db/database.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { chainKey } from './chain.js';

@@ -5,7 +5,7 @@
  * shows the package was modified after signing.
  */
 import forge from 'node-forge';
-import { certificateFingerprint, generateRsaKeyPair, pssScheme, randomSerial, sha256Digest, sha256Hex } from '../../core/signatures.js';
+import { certificateFingerprint, generateRsaKeyPair, randomSerial, sha256Hex, signPss } from '../../core/signatures.js';
 import { canonicalJson } from '../../core/canonicalJson.js';
 import { PackageError } from './errors.js';
 import { MANIFEST_FILE } from './manifest.js';
@@ -16,7 +16,8 @@ export const SIGNATURE_VERSION = 1;
 
 const DAY_MS = 86_400_000;
 
-export { certificateFingerprint, pssScheme, sha256Digest, sha256Hex };
+// The package module's public API names the publisher fingerprint.
+export { certificateFingerprint };
 
 /** The contents of SIGNATURE.json. */
 export interface PackageSignature {
@@ -167,14 +168,13 @@ export function signPackage(files: ReadonlyMap<string, Buffer>, privateKeyPem: s
   }
   const manifestSha256 = manifestDigest(manifestBytes);
   const digests = fileDigests(files);
-  const signature = key.sign(sha256Digest(signedPayload(manifestSha256, digests)), pssScheme());
   return {
     version: SIGNATURE_VERSION,
     algorithm: SIGNATURE_ALGORITHM,
     manifestSha256,
     files: digests,
     certificates,
-    signature: forge.util.encode64(signature),
+    signature: signPss(key, signedPayload(manifestSha256, digests)),
   };
 }
 

@@ -9,13 +9,10 @@ import forge from 'node-forge';
 import { readPackage } from './archive.js';
 import { PackageError } from './errors.js';
 import { MANIFEST_FILE, validateManifest, type ManifestIssue, type PluginManifest } from './manifest.js';
+import { certificateFingerprint, sha256Hex, verifyPss } from '../../core/signatures.js';
 import {
-  certificateFingerprint,
   manifestDigest,
-  pssScheme,
   readCertificate,
-  sha256Digest,
-  sha256Hex,
   signedPayload,
   SIGNATURE_ALGORITHM,
   SIGNATURE_FILE,
@@ -281,13 +278,7 @@ function trustAnchorsOf(last: forge.pki.Certificate, trustStore: forge.pki.CASto
 }
 
 function verifySignature(leaf: forge.pki.Certificate, signature: PackageSignature): boolean {
-  const digest = sha256Digest(signedPayload(signature.manifestSha256, signature.files)).digest().getBytes();
-  try {
-    return (leaf.publicKey as forge.pki.rsa.PublicKey).verify(digest, forge.util.decode64(signature.signature), pssScheme());
-  } catch {
-    // forge throws on a signature of the wrong length rather than returning false.
-    return false;
-  }
+  return verifyPss(leaf, signedPayload(signature.manifestSha256, signature.files), signature.signature);
 }
 
 /** Every listed file present and unchanged, and nothing unlisted. */
