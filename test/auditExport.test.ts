@@ -180,6 +180,11 @@ test('who may export and download: AUDITOR and ADMIN of the tenant, a system adm
   t.regex(bad.errors![0]!.message, /input\.to/);
   const badAction = await exportAs(a.tokens['AUDITOR']!, { actions: ['DROP TABLE'] });
   t.regex(badAction.errors![0]!.message, /input\.actions\[0\]/);
+  const names = (n: number) => Array.from({ length: n }, (_, i) => `act.${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))}`);
+  t.true((await exportAs(a.tokens['AUDITOR']!, { actions: names(100) })).data.exportAuditReport.verified, 'exactly 100 actions');
+  const tooMany = await exportAs(a.tokens['AUDITOR']!, { actions: names(101) });
+  t.is(tooMany.errors?.[0]?.extensions.code, 'BAD_USER_INPUT');
+  t.regex(tooMany.errors![0]!.message, /at most 100/);
   // Access to the log is logged.
   const log = await app.gql(a.tokens['AUDITOR']!, '{ auditEvents(first: 100, filter: { action: "audit.export_downloaded" }) { nodes { actorRole } } }');
   t.true(log.data.auditEvents.nodes.length >= 1);
