@@ -4,6 +4,8 @@
  * appliance, and with the flood under plain first-in first-out scheduling (the fair
  * share turned off) to show what the fair share buys.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import type { BenchServer } from './db.js';
 import { addBenchTenant, EventClock, startBenchAppliance, type BenchAppliance } from './fixture.js';
 import { boundedParallel, CpuSampler, sleep, summarize, waitUntil, type CpuShares, type Percentiles } from './stats.js';
@@ -36,6 +38,12 @@ export interface FairnessResult {
   unloaded: FairnessPhase;
   fair: FairnessPhase;
   fifo: FairnessPhase;
+  /**
+   * B alone while plain CPU loops (no database, no queue) keep the machine about as busy
+   * as A's flood did: what contention for the cores alone costs B, whatever the scheduler.
+   */
+  cpuLoaded: FairnessPhase;
+  cpuLoadDuty: number;
   /** B's P95 during the flood ÷ B's P95 alone (target: at most 2). */
   fairRatio: number;
   fifoRatio: number;
@@ -48,20 +56,22 @@ export async function fairness(server: BenchServer, options: FairnessOptions, ti
   const fairRun = await phaseOnAppliance(server, fairUrl, options, timeoutMs, {});
   const fifoUrl = await server.freshDatabase('fifo');
   // A burst no tenant reaches: every step job gets priority 0, i.e. plain first-in first-out.
-  const fifoRun = await phaseOnAppliance(server, fifoUrl, options, timeoutMs, { fairShareBurst: 1_000_000, tenantMaxRunningSteps: 1_000_000 });
+  const fifoRun = await phaseOnAppliance(server, fifoUrl, options, timeoutMs, { fairShareBurst: 1_000_000, tenantMaxRunningSteps: 1_000_000, tenantMaxReadySteps: 0 });
   return {
     options,
     unloaded: fairRun.unloaded,
     fair: fairRun.flooded,
     fifo: fifoRun.flooded,
+    cpuLoaded: fairRun.cpuLoaded,
+    cpuLoadDuty: fairRun.cpuLoadDuty,
     fairRatio: fairRun.flooded.quiet.p95 / fairRun.unloaded.quiet.p95,
     fifoRatio: fifoRun.flooded.quiet.p95 / fairRun.unloaded.quiet.p95,
   };
 }
 
 async function phaseOnAppliance(
-  server: BenchServer, url: string, options: FairnessOptions, timeoutMs: number, overrides: { fairShareBurst?: number; tenantMaxRunningSteps?: number },
-): Promise<{ unloaded: FairnessPhase; flooded: FairnessPhase }> {
+  server: BenchServer, url: string, options: FairnessOptions, timeoutMs: number, overrides: { fairShareBurst?: number; tenantMaxRunningSteps?: number; tenantMaxReadySteps?: number },
+): Promise<{ unloaded: FairnessPhase; flooded: FairnessPhase; cpuLoaded: FairnessPhase; cpuLoadDuty: number }> {
   const fanOut = Array.from({ length: options.floodFanOut }, (_, i) => ({ id: `p${i}`, uses: 'core/noop@1' }));
   // The bench appliance's own tenant is B (quiet); A floods.
   const quiet = await startBenchAppliance(url, 1, { name: 'quiet', steps: QUIET }, overrides);
@@ -81,7 +91,16 @@ async function phaseOnAppliance(
     if (!drained) throw new Error('the flood did not drain');
     flooded.floodSeconds = (performance.now() - t0) / 1000;
     if (!(await settle(quiet, timeoutMs))) throw new Error('runs did not settle');
-    return { unloaded, flooded };
+    // As busy as the flood kept the machine, less what B's runs alone take.
+    const cpuLoadDuty = Math.min(0.95, Math.max(0, (flooded.cpu?.machineBusy ?? 0) - (unloaded.cpu?.machineBusy ?? 0)));
+    const hogs = startCpuLoad(cpuLoadDuty);
+    try {
+      await sleep(500);
+      const cpuLoaded = await quietRuns(server, quiet, clock, finalSeq, options, null);
+      return { unloaded, flooded, cpuLoaded, cpuLoadDuty };
+    } finally {
+      for (const hog of hogs) hog.kill('SIGKILL');
+    }
   } finally {
     await clock.close();
     await quiet.stop();
@@ -137,6 +156,13 @@ async function quietRuns(
     quiet: summarize(latencies as number[]), startCall: summarize(starts), queued: summarize(rows.map((r) => Number(r.queued))),
     floodSeconds: null, floodQueuedAtEnd: queuedAtEnd, cpu: usage,
   };
+}
+
+/** One process per core, each spinning for `duty` of every 10 ms and sleeping the rest. */
+function startCpuLoad(duty: number): ChildProcess[] {
+  const busyMs = Math.round(duty * 10);
+  const code = `const tick = () => { const end = Date.now() + ${busyMs}; while (Date.now() < end); setTimeout(tick, ${10 - busyMs}); }; tick();`;
+  return os.cpus().map(() => spawn(process.execPath, ['-e', code], { stdio: 'ignore' }));
 }
 
 /** Step jobs of a tenant still waiting in the queue. */

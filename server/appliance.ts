@@ -108,7 +108,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     const guardGate = new IntegrationGuardGate(db, logger, { trialLeaseMs: config.egressRequestTimeoutMs + 5000 });
     const integrationGuards = new IntegrationGuardService(db, (tenantId) => guardGate.forget(tenantId));
     const workflows = new WorkflowService(db, { maxSteps: config.maxSteps, maxDefinitionBytes: config.maxDefinitionBytes }, plugins);
-    const scheduler = new FairShare({ burst: config.fairShareBurst, windowMs: config.fairShareWindowMs });
+    const scheduler = new FairShare({ burst: config.fairShareBurst, windowMs: config.fairShareWindowMs, maxReadySteps: config.tenantMaxReadySteps });
     admission = new AdmissionControl(db, {
       maxQueueDepth: config.admissionMaxQueueDepth, maxDbLatencyMs: config.admissionMaxDbLatencyMs, sampleIntervalMs: config.admissionSampleIntervalMs,
     }, logger);

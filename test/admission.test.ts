@@ -25,49 +25,53 @@ async function startOverHttp(app: TestAppliance, token: string, workflowId: stri
   return { status: response.status, retryAfter: response.headers.get('retry-after'), body: await response.json() };
 }
 
-async function runCount(app: TestAppliance, tenantId: string): Promise<number> {
+async function count(app: TestAppliance, table: 'runs' | 'step_backlog', tenantId: string): Promise<number> {
   const client = new pg.Client({ connectionString: app.databaseUrl });
   await client.connect();
   try {
-    return (await client.query('select count(*)::int as n from runs where tenant_id = $1', [tenantId])).rows[0].n;
+    return (await client.query(`select count(*)::int as n from ${table} where tenant_id = $1`, [tenantId])).rows[0].n;
   } finally {
     await client.end();
   }
 }
+const runCount = (app: TestAppliance, tenantId: string) => count(app, 'runs', tenantId);
 
 const settleSample = () => new Promise((r) => setTimeout(r, 200));
 
-test('queue depth: at the threshold starts are admitted; past it they get OVERLOADED (503, Retry-After) until workers drain the queue', async (t) => {
-  // An API-only process: nothing drains the queue until a worker joins.
-  const api = await startTestAppliance({ config: { role: 'api', admissionMaxQueueDepth: 20, admissionSampleIntervalMs: 50 } });
-  try {
-    const { token, tenantId, workflowId } = await setup(api);
-    for (let i = 0; i < 20; i++) t.is((await startOverHttp(api, token, workflowId)).status, 200);
-    await settleSample();
-    const atLimit = await startOverHttp(api, token, workflowId);
-    t.is(atLimit.status, 200, 'exactly 20 ready steps: still admitted');
-    await settleSample();
-    const refused = await startOverHttp(api, token, workflowId);
-    t.is(refused.status, 503);
-    t.is(refused.retryAfter, '5');
-    t.is(refused.body.errors[0].extensions.code, 'OVERLOADED');
-    t.like(refused.body.errors[0].extensions, { retryAfterSeconds: 5, reason: 'QUEUE_DEPTH', limit: 20 });
-    t.falsy(refused.body.errors[0].extensions.http, 'transport details stay out of the body');
-    t.is(await runCount(api, tenantId), 21, 'the refused start created nothing');
-    // Other operations still work: only new work is shed.
-    t.is((await api.gql(ADMIN_TOKEN, '{ viewer { role } }')).data.viewer.role, 'SYSTEM_ADMIN');
-
-    const worker = await startTestAppliance({ databaseUrl: api.databaseUrl, config: { role: 'worker' } });
+for (const [where, backlog] of [['in the queue', {}], ['in the queue and the tenant\'s backlog', { tenantMaxReadySteps: 5 }]] as const) {
+  test(`queue depth (steps ${where}): at the threshold starts are admitted; past it they get OVERLOADED (503, Retry-After) until workers drain the queue`, async (t) => {
+    // An API-only process: nothing drains the queue until a worker joins.
+    const api = await startTestAppliance({ config: { role: 'api', admissionMaxQueueDepth: 20, admissionSampleIntervalMs: 50, ...backlog } });
     try {
-      await waitFor(async () => (await startOverHttp(api, token, workflowId)).status === 200, 'admission after the queue drained', 30_000);
-      t.pass();
+      const { token, tenantId, workflowId } = await setup(api);
+      for (let i = 0; i < 20; i++) t.is((await startOverHttp(api, token, workflowId)).status, 200);
+      await settleSample();
+      const atLimit = await startOverHttp(api, token, workflowId);
+      t.is(atLimit.status, 200, 'exactly 20 ready steps: still admitted');
+      await settleSample();
+      const refused = await startOverHttp(api, token, workflowId);
+      t.is(refused.status, 503);
+      t.is(refused.retryAfter, '5');
+      t.is(refused.body.errors[0].extensions.code, 'OVERLOADED');
+      t.like(refused.body.errors[0].extensions, { retryAfterSeconds: 5, reason: 'QUEUE_DEPTH', limit: 20 });
+      t.falsy(refused.body.errors[0].extensions.http, 'transport details stay out of the body');
+      t.is(await runCount(api, tenantId), 21, 'the refused start created nothing');
+      if ('tenantMaxReadySteps' in backlog) t.is(await count(api, 'step_backlog', tenantId), 16, 'all but 5 of the steps wait in the backlog, and count');
+      // Other operations still work: only new work is shed.
+      t.is((await api.gql(ADMIN_TOKEN, '{ viewer { role } }')).data.viewer.role, 'SYSTEM_ADMIN');
+
+      const worker = await startTestAppliance({ databaseUrl: api.databaseUrl, config: { role: 'worker', ...backlog } });
+      try {
+        await waitFor(async () => (await startOverHttp(api, token, workflowId)).status === 200, 'admission after the queue drained', 30_000);
+        t.pass();
+      } finally {
+        await worker.stop();
+      }
     } finally {
-      await worker.stop();
+      await api.stop();
     }
-  } finally {
-    await api.stop();
-  }
-});
+  });
+}
 
 test('database latency: while round trips take longer than the threshold, starts get OVERLOADED; afterwards they are admitted', async (t) => {
   const app = await startTestAppliance({ config: { role: 'api', dbPoolSize: 4, admissionMaxDbLatencyMs: 200, admissionSampleIntervalMs: 50, admissionMaxQueueDepth: 0 } });

@@ -26,7 +26,7 @@ for (const [mode, fair] of [['fair share', true], ['first-in first-out (fair sha
     const app = await startTestAppliance({
       config: {
         workerConcurrency: 4, apiRateLimitPerSecond: 100_000, apiRateLimitBurst: 100_000,
-        ...(fair ? { fairShareBurst: 16, fairShareWindowMs: 60_000 } : { fairShareBurst: 1_000_000, tenantMaxRunningSteps: 1_000_000 }),
+        ...(fair ? { fairShareBurst: 16, fairShareWindowMs: 60_000 } : { fairShareBurst: 1_000_000, tenantMaxRunningSteps: 1_000_000, tenantMaxReadySteps: 0 }),
       },
     });
     try {

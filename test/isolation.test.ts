@@ -98,7 +98,7 @@ test('every table holding tenant_id has row-level security, forced, and the runt
 });
 
 test('without a tenant context the runtime role sees no tenant row; with one it sees only that tenant\'s and cannot write another\'s', async (t) => {
-  const tables = ['workflows', 'workflow_versions', 'runs', 'step_executions', 'run_events', 'credentials', 'tenant_data_keys', 'credential_leases', 'llm_usage', 'llm_response_cache', 'integration_guards'];
+  const tables = ['workflows', 'workflow_versions', 'runs', 'step_executions', 'run_events', 'credentials', 'tenant_data_keys', 'credential_leases', 'llm_usage', 'llm_response_cache', 'integration_guards', 'step_backlog'];
   const owner = await ownerClient();
   const runtime = await runtimeClient();
   try {

@@ -61,6 +61,7 @@ export async function migrate(pool: pg.Pool, runtimeRole: RuntimeRole): Promise<
         }
         applied.push(migration.name);
       }
+      await indexJobQueue(client);
       await grantJobQueue(client, placeholders['${runtime_role}']);
       return { applied, alreadyApplied: done.size };
     } finally {
@@ -75,6 +76,16 @@ function substitute(sql: string, placeholders: Record<string, string>): string {
   let out = sql;
   for (const [name, value] of Object.entries(placeholders)) out = out.replaceAll(name, value);
   return out;
+}
+
+/**
+ * The engine's own index on graphile-worker's jobs table: the tenant in each job's
+ * payload, so counting one tenant's ready jobs (ready_step_jobs, 0013_step_backlog.sql)
+ * reads only that tenant's rows. Made after graphile-worker's migrations on every run, as
+ * a later graphile-worker version that rebuilt its table would have dropped it.
+ */
+async function indexJobQueue(client: pg.PoolClient): Promise<void> {
+  await client.query(`create index if not exists sy_jobs_tenant on graphile_worker._private_jobs ((payload->>'t'), run_at)`);
 }
 
 /**

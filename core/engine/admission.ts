@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import type { AdmissionGate } from '../runs/runs.js';
 
 export interface AdmissionOptions {
-  /** Ready step jobs in the queue above which new runs are refused; 0 turns the check off. */
+  /** Steps waiting for a worker (queue and backlogs) above which new runs are refused; 0 turns the check off. */
   maxQueueDepth: number;
   /** Database round trip (pool wait included) above which new runs are refused; 0 turns the check off. */
   maxDbLatencyMs: number;
@@ -93,12 +93,8 @@ export class AdmissionControl implements AdmissionGate {
     }, Math.max(10, Math.floor(this.options.maxDbLatencyMs / 2) || 100));
     try {
       const cap = this.options.maxQueueDepth > 0 ? this.options.maxQueueDepth + 1 : 1;
-      const { rows } = await this.db.query<{ depth: number }>(
-        'system',
-        `select count(*)::int as depth from (
-           select 1 from graphile_worker._private_jobs where is_available and run_at <= now() limit $1) ready`,
-        [cap],
-      );
+      // The queue and every tenant's backlog (0013_step_backlog.sql): both are steps waiting for a worker.
+      const { rows } = await this.db.query<{ depth: number }>('system', 'select waiting_step_jobs($1) as depth', [cap]);
       const next = { queueDepth: rows[0]!.depth, dbLatencyMs: performance.now() - started, at: Date.now() };
       this.sample = next;
     } catch (error) {

@@ -31,6 +31,9 @@ export interface EngineOptions {
   maxStepOutputBytes: number;
 }
 
+// How often the engine moves stranded backlogs into the queue (see dispatchBacklogs).
+const BACKLOG_PUMP_MS = 1000;
+
 // Namespace of the session advisory locks that say "this engine node is alive".
 const LIVENESS_LOCK_NAMESPACE = 0x5357;
 
@@ -44,6 +47,7 @@ export class Engine {
   private interactiveRunner: Runner | null = null;
   private livenessClient: pg.Client | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
+  private backlogTimer: NodeJS.Timeout | null = null;
   private unlisten: (() => void) | null = null;
   readonly nodeId = newId();
   private readonly inflight = new Map<string, AbortController>();
@@ -123,12 +127,28 @@ export class Engine {
     this.sweepTimer = setInterval(() => void this.sweep().catch((error) => this.logger.warn({ err: error }, 'engine sweep failed')), this.options.sweepIntervalMs);
     this.sweepTimer.unref();
     void this.sweep().catch(() => undefined);
+    if (this.options.scheduler.maxReadySteps > 0) {
+      this.backlogTimer = setInterval(() => void this.dispatchBacklogs().catch((error) => this.logger.warn({ err: error }, 'step backlog dispatch failed')), BACKLOG_PUMP_MS);
+      this.backlogTimer.unref();
+    }
+  }
+
+  /**
+   * Gives tenants with a backlog the places they have free in the queue. Each tenant's own
+   * transactions do this as its jobs finish; the pump catches a backlog written while the
+   * tenant's last ready job finished in another transaction, which neither could see.
+   */
+  async dispatchBacklogs(): Promise<number> {
+    const { rows } = await this.db.query<{ moved: number }>('system', 'select dispatch_step_backlogs($1) as moved', [this.options.scheduler.maxReadySteps]);
+    return rows[0]!.moved;
   }
 
   /** Stops claiming jobs, lets running steps finish within the grace period, releases the rest. */
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.backlogTimer) clearInterval(this.backlogTimer);
     this.sweepTimer = null;
+    this.backlogTimer = null;
     const runners = [this.runner, this.interactiveRunner];
     this.runner = null;
     this.interactiveRunner = null;

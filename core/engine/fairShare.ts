@@ -14,6 +14,11 @@
  *
  * A flood's tail can wait while quieter tenants keep every worker busy; that is the
  * point, and admission control (OVERLOADED) keeps such saturation from lasting.
+ *
+ * Priorities order the queue; they do not keep it short. A flood's jobs beyond
+ * `maxReadySteps` per tenant wait in the tenant's backlog in the database instead
+ * (0013_step_backlog.sql), because every fetch that has to skip them (a tenant at its
+ * running cap, the interactive lane) would otherwise read all of them.
  */
 import type { JobScheduler } from '../runs/store.js';
 import { INTERACTIVE_STEP_TASK, STEP_TASK } from '../runs/transition.js';
@@ -23,6 +28,8 @@ export interface FairShareOptions {
   burst: number;
   /** Length of the window over which a tenant's queued jobs are counted. */
   windowMs: number;
+  /** Most ready jobs of one tenant in the shared queue, the rest in its backlog (JobScheduler.maxReadySteps); 0: no backlog. */
+  maxReadySteps: number;
 }
 
 /** The job flag naming a step job's tenant, so a worker can skip the jobs of tenants at their cap. */
@@ -63,7 +70,7 @@ export class RunningStepCaps {
   }
 }
 
-export const DEFAULT_FAIR_SHARE: FairShareOptions = { burst: 64, windowMs: 10_000 };
+export const DEFAULT_FAIR_SHARE: FairShareOptions = { burst: 64, windowMs: 10_000, maxReadySteps: 64 };
 
 const MAX_PRIORITY = 20;
 
@@ -85,6 +92,10 @@ export class FairShare implements JobScheduler {
   private readonly windows = new Map<string, Window>();
 
   constructor(private readonly options: FairShareOptions = DEFAULT_FAIR_SHARE, private readonly now: () => number = Date.now) {}
+
+  get maxReadySteps(): number {
+    return this.options.maxReadySteps;
+  }
 
   stepJob(tenantId: string): { identifier: string; priority: number; flags: string[] } {
     const priority = this.stepPriority(tenantId);

@@ -24,12 +24,21 @@ interface RunRow {
   }[];
 }
 
-/** A transition's events and jobs as the JSON rows the write statements unpack. */
 /** Orders step jobs across tenants (the engine's fair share); the domain only asks it. */
 export interface JobScheduler {
   /** Task (lane), priority (lower runs first) and flags of the next step job of `tenantId`; counts it. */
   stepJob(tenantId: string): { identifier: string; priority: number; flags: string[] };
+  /**
+   * Most ready jobs of one tenant in the shared queue; its further immediate step jobs wait
+   * in its backlog (0013_step_backlog.sql). 0: no backlog.
+   */
+  readonly maxReadySteps: number;
 }
+
+/** Events that end a step job's attempt: the job is finished once their transaction commits. */
+const ATTEMPT_ENDED = new Set(['STEP_SUCCEEDED', 'STEP_FAILED', 'STEP_DEFERRED', 'STEP_RELEASED']);
+
+/** A transition's events and jobs as the JSON rows the write statements unpack. */
 
 function eventAndJobRows(tr: RunTransition, scheduler: JobScheduler | null): { events: unknown[]; jobs: unknown[] } {
   const { id, tenantId } = tr.run;
@@ -59,13 +68,16 @@ function insertEventsCte(eventsParam: string): string {
         returning 1)`;
 }
 
-/** CTE `jb`: adds the graphile-worker jobs given as a JSON array parameter, in the same transaction. */
-function addJobsCte(jobsParam: string): string {
+/**
+ * CTE `jb`: adds the jobs given as a JSON array parameter in the same transaction, through
+ * the tenant's backlog when it has its most ready jobs in the queue (enqueue_step_jobs).
+ * It runs even without jobs when the transaction finishes some, whose places in the queue
+ * go to the tenant's backlog.
+ */
+function addJobsCte(jobsParam: string, maxReadyParam: string, completingParam: string): string {
   return `jb as (
-        select graphile_worker.add_jobs(array(
-          select row(v.identifier, v.payload, null, v.run_at, v.max_attempts, v.job_key, v.priority, v.flags)::graphile_worker.job_spec
-            from json_to_recordset(${jobsParam}::json) as v(identifier text, payload json, run_at timestamptz, max_attempts int, job_key text, priority int, flags text[])))
-         where json_array_length(${jobsParam}::json) > 0)`;
+        select enqueue_step_jobs(${jobsParam}::json, ${maxReadyParam}::int, ${completingParam}::int) as added
+         where json_array_length(${jobsParam}::json) > 0 or (${maxReadyParam}::int > 0 and ${completingParam}::int > 0))`;
 }
 
 /**
@@ -137,7 +149,9 @@ export async function persistTransitions(q: Queryable, transitions: readonly Run
   const runs: unknown[] = [];
   const removedJobKeys: string[] = [];
   const interrupts: string[] = [];
+  let completing = 0;
   for (const tr of changed) {
+    for (const e of tr.events) if (ATTEMPT_ENDED.has(e.type)) completing += 1;
     const run = tr.run;
     for (const id of tr.dirtySteps) steps.push(stepRow(run, tr.step(id)));
     const rows = eventAndJobRows(tr, scheduler);
@@ -161,9 +175,11 @@ export async function persistTransitions(q: Queryable, transitions: readonly Run
          where s.run_id = v.run_id and s.step_id = v.step_id
         returning 1),
       ${insertEventsCte('$2')},
-      ${addJobsCte('$3')},
+      ${addJobsCte('$3', '$7', '$8')},
       rm as (
         select graphile_worker.remove_job(k) from unnest($4::text[]) as k),
+      rb as (
+        delete from step_backlog b where b.job_key = any($4::text[]) returning 1),
       rn as (
         update runs r set version = v.version, status = v.status, output = v.output, error = v.error, finished_at = v.finished_at,
                deadline_at = v.deadline_at
@@ -176,13 +192,19 @@ export async function persistTransitions(q: Queryable, transitions: readonly Run
       it as (
         select pg_notify('${RUN_INTERRUPT_CHANNEL}', i) from unnest($6::text[]) as i)
     select (select count(*) from rn) as runs_updated, (select count(*) from st) as steps, (select count(*) from ev) as events,
-           (select count(*) from jb) as jobs, (select count(*) from rm) as removed, (select count(*) from nt) as notified,
+           (select count(*) from jb) as jobs, (select count(*) from rm) + (select count(*) from rb) as removed, (select count(*) from nt) as notified,
            (select count(*) from it) as interrupted`,
-    values: [JSON.stringify(steps), JSON.stringify(events), JSON.stringify(jobs), removedJobKeys, JSON.stringify(runs), interrupts],
+    values: [JSON.stringify(steps), JSON.stringify(events), JSON.stringify(jobs), removedJobKeys, JSON.stringify(runs), interrupts, scheduler?.maxReadySteps ?? 0, completing],
   });
   if (rows[0]?.runs_updated !== changed.length) {
     const expected = changed.map((tr) => `${tr.run.id}@${tr.startVersion}`).join(', ');
     throw new Error(`runs changed concurrently (expected versions ${expected})`);
+  }
+  // Jobs removed from the queue (a run cancelled, failed or timed out) free their places;
+  // the statement above could not count them gone, a statement after it can.
+  const maxReady = scheduler?.maxReadySteps ?? 0;
+  if (maxReady > 0 && removedJobKeys.length > 0) {
+    await q.query({ name: 'sy_promote_after_removal', text: `select enqueue_step_jobs('[]'::json, $1, 0)`, values: [maxReady] });
   }
 }
 
@@ -231,8 +253,8 @@ export async function persistNewRuns(q: Queryable, newRuns: readonly NewRun[], s
                queued_at timestamptz, finished_at timestamptz, settled_seq int)
         returning 1),
       ${insertEventsCte('$3')},
-      ${addJobsCte('$4')}
+      ${addJobsCte('$4', '$5', '0')}
     select (select count(*) from rn) as runs, (select count(*) from st) as steps, (select count(*) from ev) as events, (select count(*) from jb) as jobs`,
-    values: [JSON.stringify(runs), JSON.stringify(steps), JSON.stringify(events), JSON.stringify(jobs)],
+    values: [JSON.stringify(runs), JSON.stringify(steps), JSON.stringify(events), JSON.stringify(jobs), scheduler?.maxReadySteps ?? 0],
   });
 }

@@ -4,7 +4,7 @@ import { INTERACTIVE_STEP_TASK, STEP_TASK } from '../../core/runs/transition.js'
 
 test('a tenant within its burst gets the top priority; a flood gets one step lower per doubling, in order', (t) => {
   let now = 0;
-  const share = new FairShare({ burst: 4, windowMs: 1000 }, () => now);
+  const share = new FairShare({ burst: 4, windowMs: 1000, maxReadySteps: 0 }, () => now);
   const flood = Array.from({ length: 32 }, () => share.stepPriority('a'));
   t.deepEqual(flood.slice(0, 4), [0, 0, 0, 0], 'the burst');
   t.deepEqual(flood.slice(4, 8), [1, 1, 1, 1], '4 to 7 recent: one doubling');
@@ -18,7 +18,7 @@ test('a tenant within its burst gets the top priority; a flood gets one step low
 
 test('the count slides: half a window later half the previous window still counts; two windows later nothing', (t) => {
   let now = 0;
-  const share = new FairShare({ burst: 4, windowMs: 1000 }, () => now);
+  const share = new FairShare({ burst: 4, windowMs: 1000, maxReadySteps: 0 }, () => now);
   for (let i = 0; i < 16; i++) share.stepPriority('a');
   now = 1500;
   // 16 × (1 - 500/1000) = 8 recent: one doubling above the burst.
