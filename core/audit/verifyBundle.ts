@@ -13,7 +13,7 @@ import forge from 'node-forge';
 import * as tar from 'tar';
 import { certificateFingerprint, sha256OfFile, verifyPss } from '../signatures.js';
 import { canonicalJson } from '../canonicalJson.js';
-import { digestOfJson } from './chain.js';
+import { digestHexOfJson } from './chain.js';
 import { checkpointSignatureValid, type AuditCheckpoint } from './checkpoints.js';
 import { BUNDLE_FILES, MANIFEST_FILE, MANIFEST_SIGNATURE_FILE, type EventLine, type ExportManifest } from './bundle.js';
 import { ChainVerifier, type TamperFinding } from './verifyChain.js';
@@ -132,7 +132,7 @@ async function verifyDirectory(dir: string, trusted: readonly string[]): Promise
       const { seq, omitted, contentDigest, prevHash, hash, ...content } = line as EventLine & { omitted?: boolean };
       if (!omitted) events++;
       // The generic canonical form, not auditContentJson: a field added to a line must change its digest.
-      if (!verifier.add({ seq, contentDigest, prevHash, hash }, omitted ? undefined : { digest: digestOfJson(canonicalJson(content)).toString('hex') })) break;
+      if (!verifier.add({ seq, contentDigest, prevHash, hash }, omitted ? undefined : { digest: digestHexOfJson(canonicalJson(content)) })) break;
     }
   }
   const chainFinding = verifier.finish(covering);

@@ -32,7 +32,7 @@ export interface TrustedCheckpoint {
 }
 
 export class ChainVerifier {
-  private prev: { seq: number; hash: Buffer } | null;
+  private prev: { seq: number; hash: Buffer; hex: string } | null;
   private lastGoodCheckpoint: number;
   private readonly checkpoints: Map<number, string>;
   finding: TamperFinding | null = null;
@@ -43,7 +43,7 @@ export class ChainVerifier {
    * `checkpoints`: signed heads the walk must pass through.
    */
   constructor(anchor: { seq: number; hash: string } | null, checkpoints: readonly TrustedCheckpoint[] = []) {
-    this.prev = anchor ? { seq: anchor.seq, hash: Buffer.from(anchor.hash, 'hex') } : { seq: 0, hash: GENESIS_HASH };
+    this.prev = anchor ? { seq: anchor.seq, hash: Buffer.from(anchor.hash, 'hex'), hex: anchor.hash.toLowerCase() } : { seq: 0, hash: GENESIS_HASH, hex: GENESIS_HASH.toString('hex') };
     this.lastGoodCheckpoint = anchor?.seq ?? 0;
     this.checkpoints = new Map(checkpoints.map((c) => [c.seq, c.hash]));
   }
@@ -65,7 +65,7 @@ export class ChainVerifier {
     if (digest !== undefined && digest !== link.contentDigest) {
       return this.fail('MODIFIED', link.seq, `event ${link.seq} was modified: its content does not match its digest`);
     }
-    if (link.prevHash !== prev.hash.toString('hex')) {
+    if (link.prevHash !== prev.hex) {
       return this.fail('LINK_BROKEN', link.seq, `event ${link.seq} does not follow event ${prev.seq}: its previous hash differs`);
     }
     const hash = linkHash(prev.hash, link.seq, Buffer.from(link.contentDigest, 'hex'));
@@ -78,7 +78,7 @@ export class ChainVerifier {
       }
       this.lastGoodCheckpoint = link.seq;
     }
-    this.prev = { seq: link.seq, hash };
+    this.prev = { seq: link.seq, hash, hex: link.hash };
     this.count++;
     return true;
   }
