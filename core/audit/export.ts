@@ -3,15 +3,13 @@
  * bundle an outside party verifies offline (`switchyard audit verify`). The export is
  * recorded in the chain first and the head then signed, so the bundle covers its own
  * record and ends at a signed checkpoint. Events stream from the database to files a batch
- * at a time; memory stays flat whatever the size. A long chain is cut into segments that
- * worker threads export at once, each over its own connection (exportSegment.ts), and the
- * parts are joined in order.
+ * at a time; memory stays flat whatever the size.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Worker } from 'node:worker_threads';
+import { once } from 'node:events';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
@@ -23,10 +21,10 @@ import { authorize, type RequestContext } from '../auth/roles.js';
 import { badInput, notFound } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { recordAudit } from './audit.js';
-import { chainKey } from './chain.js';
+import { auditContentJson, chainKey, digestHexOfJson, type AuditContent } from './chain.js';
 import { latestCheckpoint, readCheckpoints, signCheckpoint, type AuditCheckpoint } from './checkpoints.js';
-import { exportSegment, joinParts, runSegmentInWorker, type SegmentResult, type SegmentTask } from './exportSegment.js';
-import type { TamperFinding } from './verifyChain.js';
+import { readChain } from './chainReader.js';
+import { ChainVerifier } from './verifyChain.js';
 import { AuditReportBuilder } from './report.js';
 import type { AuditSigningKey } from './signingKey.js';
 import {
@@ -57,11 +55,32 @@ export interface AuditExport {
 
 const CSV_COLUMNS = ['seq', 'at', 'tenant_id', 'actor_token_id', 'actor_name', 'actor_role', 'action', 'target_type', 'target_id', 'outcome', 'reason', 'request_id', 'source_address', 'user_agent', 'details', 'hash'];
 const KEEP_MS = 24 * 3600 * 1000;
+// Events per read: small enough that the garbage of one batch stays in V8's young generation.
+const EXPORT_BATCH = 1000;
+
+/** A file written a chunk at a time, hashed as it goes. */
+class HashedFile {
+  private readonly out: fs.WriteStream;
+  private readonly hash = createHash('sha256');
+
+  constructor(file: string) {
+    this.out = fs.createWriteStream(file, { mode: 0o600 });
+  }
+
+  async write(text: string): Promise<void> {
+    this.hash.update(text);
+    if (!this.out.write(text)) await once(this.out, 'drain');
+  }
+
+  async close(): Promise<string> {
+    this.out.end();
+    await once(this.out, 'finish');
+    return this.hash.digest('hex');
+  }
+}
+
 export class AuditExportService {
-  constructor(
-    private readonly db: Database, private readonly key: AuditSigningKey, private readonly directory: string,
-    private readonly options: { segmentMinLinks: number; segments: number } = { segmentMinLinks: SEGMENT_MIN_LINKS, segments: SEGMENTS },
-  ) {}
+  constructor(private readonly db: Database, private readonly key: AuditSigningKey, private readonly directory: string) {}
 
   async export(ctx: RequestContext, input: AuditExportInput): Promise<AuditExport> {
     authorize(ctx.actor, 'audit:read');
@@ -166,20 +185,6 @@ export class AuditExportService {
     return { tenantId, from, to, actions: actions && actions.length > 0 ? [...new Set(actions)].sort() : null };
   }
 
-  /**
-   * A long chain in segments on worker threads, each over a connection of its own (the
-   * cores share the hashing, serialising and parsing); a short one in this thread.
-   */
-  private async runSegments(q: Queryable, tasks: SegmentTask[]): Promise<SegmentResult[]> {
-    if (tasks.length === 1) return [await exportSegment(q, tasks[0]!)];
-    const workers = new Set<Worker>();
-    try {
-      return await Promise.all(tasks.map((task) => runSegmentInWorker(this.db.connectionString, task, workers)));
-    } finally {
-      await Promise.all([...workers].map((w) => w.terminate()));
-    }
-  }
-
   private async writeBundle(q: Queryable, ctx: RequestContext, id: string, query: ExportQuery, head: AuditCheckpoint, work: string): Promise<ExportManifest> {
     const tenantId = query.tenantId;
     const chain = chainKey(tenantId);
@@ -201,32 +206,46 @@ export class AuditExportService {
       const { rows } = await q.query<{ prev: string }>(`select encode(prev_hash, 'hex') as prev from audit_events where chain_key = $1 and chain_seq = $2`, [chain, firstSeq]);
       anchor = { seq: firstSeq - 1, hash: rows[0]!.prev };
     }
-    const verified = checkpoints.filter((c) => covering === null || c.seq <= covering);
+    const events = new HashedFile(path.join(work, BUNDLE_FILES.events));
+    const csv = new HashedFile(path.join(work, BUNDLE_FILES.csv));
+    await csv.write(stringify([CSV_COLUMNS]));
     const report = new AuditReportBuilder();
+    const verifier = new ChainVerifier(anchor, checkpoints.filter((c) => covering === null || c.seq <= covering));
+    const actions = query.actions ? new Set(query.actions) : null;
+    const included = (c: AuditContent) => (query.from === null || c.at >= query.from) && (query.to === null || c.at < query.to) && (actions === null || actions.has(c.action));
     let eventCount = 0;
     let linkCount = 0;
     let lastLink: number | null = null;
-    let finding: TamperFinding | null = null;
-    const files: Record<string, string> = {};
-    const tasks: SegmentTask[] = [];
     if (firstSeq !== null && covering !== null) {
-      tasks.push(...planSegments(firstSeq, covering, this.options).map(([from, to], i, all): SegmentTask => ({
-        query, fromSeq: from, toSeq: to, lastSeq: lastSeq!, anchor: i === 0 ? anchor : null,
-        lastGoodCheckpoint: Math.max(anchor?.seq ?? 0, ...verified.filter((c) => c.seq < from).map((c) => c.seq)),
-        checkpoints: verified.filter((c) => c.seq >= from && c.seq <= to), mustReach: i === all.length - 1 ? covering : null,
-        eventsFile: path.join(work, `part-${i}.jsonl`), csvFile: path.join(work, `part-${i}.csv`),
-      })));
-      const results = await this.runSegments(q, tasks);
-      finding = joinSegments(tasks, results);
-      for (const r of results) {
-        eventCount += r.eventCount;
-        linkCount += r.linkCount;
-        lastLink = r.lastLink?.seq ?? lastLink;
-        report.append(r.report);
+      for await (const batch of readChain(q, tenantId, firstSeq, covering, EXPORT_BATCH)) {
+        let lines = '';
+        const csvRows: unknown[][] = [];
+        for (const { link, content } of batch) {
+          linkCount++;
+          lastLink = link.seq;
+          const canonical = auditContentJson(content);
+          verifier.add(link, { digest: digestHexOfJson(canonical) });
+          const tail = `"contentDigest":"${link.contentDigest}","prevHash":"${link.prevHash}","hash":"${link.hash}"}\n`;
+          if (link.seq > lastSeq! || !included(content)) {
+            lines += `{"seq":${link.seq},"omitted":true,${tail}`;
+            continue;
+          }
+          // The event's canonical JSON with its number and link: the line the verifier hashes again.
+          lines += `{"seq":${link.seq},${canonical.slice(1, -1)},${tail}`;
+          eventCount++;
+          report.add(link.seq, content);
+          csvRows.push([link.seq, content.at, content.tenantId, content.actor.tokenId, content.actor.name, content.actor.role, content.action,
+            content.target.type, content.target.id, content.outcome, content.reason, content.requestId, content.sourceAddress, content.userAgent,
+            JSON.stringify(content.details), link.hash]);
+        }
+        await events.write(lines);
+        if (csvRows.length > 0) await csv.write(stringify(csvRows));
       }
     }
-    files[BUNDLE_FILES.events] = await joinParts(path.join(work, BUNDLE_FILES.events), '', tasks.map((t) => t.eventsFile));
-    files[BUNDLE_FILES.csv] = await joinParts(path.join(work, BUNDLE_FILES.csv), stringify([CSV_COLUMNS]), tasks.map((t) => t.csvFile));
+    const finding = verifier.finish(covering);
+    const files: Record<string, string> = {};
+    files[BUNDLE_FILES.events] = await events.close();
+    files[BUNDLE_FILES.csv] = await csv.close();
     const exportedAt = new Date().toISOString();
     const verification = finding ? `FAILED: ${finding.kind} at event ${finding.seq ?? '-'}: ${finding.message}` : `every link verified${covering !== null ? ` up to the checkpoint signed at event ${covering}` : ''}`;
     const html = report.html({
@@ -272,49 +291,6 @@ async function writeTarGz(file: string, cwd: string, prefix: string, names: stri
   });
   await pipeline(tar.create({ cwd, portable: true, prefix }, names), parallelGzip(1), count, fs.createWriteStream(file, { mode: 0o600 }));
   return { sha256: digest.digest('hex'), bytes };
-}
-
-/** Links per segment below which an export runs in one thread: a worker costs about as much as exporting this many. */
-const SEGMENT_MIN_LINKS = 20_000;
-/**
- * Segments at once: a thread per core. (Measured on 2 cores: a third thread was no faster
- * and took the export past its memory budget; each thread has a heap of its own.)
- */
-const SEGMENTS = Math.min(4, os.availableParallelism());
-
-/** [from, to] ranges of links that cover [first, last] in order, each of at least `segmentMinLinks` (but one). */
-function planSegments(first: number, last: number, { segmentMinLinks, segments }: { segmentMinLinks: number; segments: number }): [number, number][] {
-  const links = last - first + 1;
-  const n = Math.max(1, Math.min(segments, Math.floor(links / segmentMinLinks)));
-  const size = Math.ceil(links / n);
-  const ranges: [number, number][] = [];
-  for (let from = first; from <= last; from += size) ranges.push([from, Math.min(last, from + size - 1)]);
-  return ranges;
-}
-
-/**
- * The first thing wrong in the whole walk, as one walk would have found it: a segment's
- * own finding, or a broken join (a segment not ending where the next one starts, or the
- * next one's first link not hanging from the previous segment's last hash).
- */
-function joinSegments(tasks: readonly SegmentTask[], results: readonly SegmentResult[]): TamperFinding | null {
-  for (let i = 0; i < results.length; i++) {
-    const r = results[i]!;
-    if (r.finding) return r.finding;
-    const next = results[i + 1];
-    if (!next) break;
-    const end = r.lastLink?.seq ?? tasks[i]!.fromSeq - 1;
-    if (end !== tasks[i]!.toSeq) {
-      return { kind: 'MISSING', seq: end + 1, message: `event ${end + 1} is missing${next.firstLink ? ` (the next present is ${next.firstLink.seq})` : ''}` };
-    }
-    // At the next segment's first link, one walk checks its content (and presence) before its link.
-    const nextFirst = tasks[i + 1]!.fromSeq;
-    if (next.finding && next.finding.seq === nextFirst && ['MISSING', 'OUT_OF_ORDER', 'MODIFIED'].includes(next.finding.kind)) return next.finding;
-    if (next.firstLink && next.firstLink.prevHash !== r.lastLink!.hash) {
-      return { kind: 'LINK_BROKEN', seq: nextFirst, message: `event ${nextFirst} does not follow event ${end}: its previous hash differs` };
-    }
-  }
-  return null;
 }
 
 const gzipBlock = promisify(zlib.gzip);

@@ -17,17 +17,6 @@ interface Table {
 const PRIVILEGED_ROLES = new Set(['SYSTEM_ADMIN', 'ADMIN']);
 const prefixes = (...p: string[]) => (e: AuditContent) => p.some((x) => e.action.startsWith(x));
 
-interface ActorActivity { name: string; role: string; events: number; failures: number; first: string; last: string }
-
-/** What a builder has counted, as plain data: a worker thread's part of the report, sent to the thread that joins them. */
-export interface AuditReportState {
-  tables: { rows: { seq: number; e: AuditContent }[]; total: number }[];
-  actors: [string, ActorActivity][];
-  first: string | null;
-  last: string | null;
-  count: number;
-}
-
 export class AuditReportBuilder {
   private readonly tables: Table[] = [
     { title: 'Privileged actions', matches: (e) => PRIVILEGED_ROLES.has(e.actor.role) && !e.action.startsWith('audit.'), rows: [], total: 0 },
@@ -36,7 +25,7 @@ export class AuditReportBuilder {
     { title: 'Credential changes and accesses', matches: prefixes('credential.'), rows: [], total: 0 },
     { title: 'Configuration changes', matches: prefixes('tenant.', 'plugin.policy_changed', 'integration_guard.', 'keys.', 'config.'), rows: [], total: 0 },
   ];
-  private readonly actors = new Map<string, ActorActivity>();
+  private readonly actors = new Map<string, { name: string; role: string; events: number; failures: number; first: string; last: string }>();
   private first: string | null = null;
   private last: string | null = null;
   private count = 0;
@@ -56,31 +45,6 @@ export class AuditReportBuilder {
     if (e.outcome !== 'SUCCESS') actor.failures++;
     actor.last = e.at;
     this.actors.set(key, actor);
-  }
-
-  state(): AuditReportState {
-    return { tables: this.tables.map((t) => ({ rows: t.rows, total: t.total })), actors: [...this.actors], first: this.first, last: this.last, count: this.count };
-  }
-
-  /** Counts in what another builder counted of the events that come after this one's. */
-  append(later: AuditReportState): void {
-    later.tables.forEach((t, i) => {
-      const table = this.tables[i]!;
-      table.total += t.total;
-      for (const row of t.rows) if (table.rows.length < LISTED) table.rows.push(row);
-    });
-    for (const [key, a] of later.actors) {
-      const actor = this.actors.get(key);
-      if (!actor) this.actors.set(key, { ...a });
-      else {
-        actor.events += a.events;
-        actor.failures += a.failures;
-        actor.last = a.last;
-      }
-    }
-    this.first ??= later.first;
-    if (later.last !== null) this.last = later.last;
-    this.count += later.count;
   }
 
   html(meta: { title: string; chain: string; exportedAt: string; exportedBy: string; range: string; verification: string }): string {

@@ -40,12 +40,11 @@ export class ChainVerifier {
 
   /**
    * `anchor`: the link before the first one to come (null: the chain's start, seq 1).
-   * `checkpoints`: signed heads the walk must pass through. `lastGoodCheckpoint`: where a
-   * walk that starts mid-chain (one segment of an export) last passed one.
+   * `checkpoints`: signed heads the walk must pass through.
    */
-  constructor(anchor: { seq: number; hash: string } | null, checkpoints: readonly TrustedCheckpoint[] = [], lastGoodCheckpoint = anchor?.seq ?? 0) {
+  constructor(anchor: { seq: number; hash: string } | null, checkpoints: readonly TrustedCheckpoint[] = []) {
     this.prev = anchor ? { seq: anchor.seq, hash: Buffer.from(anchor.hash, 'hex'), hex: anchor.hash.toLowerCase() } : { seq: 0, hash: GENESIS_HASH, hex: GENESIS_HASH.toString('hex') };
-    this.lastGoodCheckpoint = lastGoodCheckpoint;
+    this.lastGoodCheckpoint = anchor?.seq ?? 0;
     this.checkpoints = new Map(checkpoints.map((c) => [c.seq, c.hash]));
   }
 

@@ -22,7 +22,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 export class Database {
   readonly pool: pg.Pool;
 
-  constructor(readonly connectionString: string, poolSize: number, applicationName = 'switchyard') {
+  constructor(connectionString: string, poolSize: number, applicationName = 'switchyard') {
     this.pool = new pg.Pool({
       connectionString,
       max: poolSize,
