@@ -289,18 +289,20 @@ async function writeTarGz(file: string, cwd: string, prefix: string, names: stri
       done(null, chunk);
     },
   });
-  await pipeline(tar.create({ cwd, portable: true, prefix }, names), parallelGzip(1), count, fs.createWriteStream(file, { mode: 0o600 }));
+  // tar reads files 16 MiB at a time unless told otherwise; blocks of 1 MiB keep the memory small.
+  await pipeline(tar.create({ cwd, portable: true, prefix, maxReadSize: GZIP_BLOCK_BYTES }, names), parallelGzip(1), count, fs.createWriteStream(file, { mode: 0o600 }));
   return { sha256: digest.digest('hex'), bytes };
 }
 
 const gzipBlock = promisify(zlib.gzip);
+const GZIP_BLOCK_BYTES = 1 << 20;
 
 /**
  * gzip as a series of members, each a block compressed on its own on the thread pool,
  * several at once (as pigz does); gunzip and tar read the members as one stream. One
  * zlib stream would compress the whole bundle on one thread while the others wait.
  */
-function parallelGzip(level: number, blockBytes = 1 << 20, inflight = os.availableParallelism()): Transform {
+function parallelGzip(level: number, blockBytes = GZIP_BLOCK_BYTES, inflight = os.availableParallelism()): Transform {
   let buffered: Buffer[] = [];
   let size = 0;
   const pending: Promise<Buffer>[] = [];
@@ -315,9 +317,13 @@ function parallelGzip(level: number, blockBytes = 1 << 20, inflight = os.availab
   };
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      buffered.push(chunk);
-      size += chunk.length;
-      if (size >= blockBytes) compressBlock();
+      for (let at = 0; at < chunk.length;) {
+        const piece = chunk.subarray(at, at + blockBytes - size);
+        buffered.push(piece);
+        size += piece.length;
+        at += piece.length;
+        if (size >= blockBytes) compressBlock();
+      }
       void (async () => {
         while (pending.length >= inflight) this.push(await pending.shift()!);
       })().then(() => done(), done);
