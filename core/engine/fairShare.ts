@@ -70,7 +70,7 @@ export class RunningStepCaps {
   }
 }
 
-export const DEFAULT_FAIR_SHARE: FairShareOptions = { burst: 64, windowMs: 10_000, maxReadySteps: 64 };
+export const DEFAULT_FAIR_SHARE: FairShareOptions = { burst: 64, windowMs: 10_000, maxReadySteps: 512 };
 
 const MAX_PRIORITY = 20;
 
