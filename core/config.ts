@@ -70,7 +70,7 @@ export interface Config {
    */
   readonly tenantMaxReadySteps: number;
   /**
-   * Load shedding: ready step jobs waiting for a worker above which startRun answers
+   * Load shedding: steps waiting for a worker (in the queue or in backlogs) above which startRun answers
    * OVERLOADED (HTTP 503, Retry-After). `SWITCHYARD_ADMISSION_MAX_QUEUE_DEPTH`, default
    * 100000; 0 turns it off.
    */

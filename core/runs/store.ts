@@ -39,7 +39,6 @@ export interface JobScheduler {
 const ATTEMPT_ENDED = new Set(['STEP_SUCCEEDED', 'STEP_FAILED', 'STEP_DEFERRED', 'STEP_RELEASED']);
 
 /** A transition's events and jobs as the JSON rows the write statements unpack. */
-
 function eventAndJobRows(tr: RunTransition, scheduler: JobScheduler | null): { events: unknown[]; jobs: unknown[] } {
   const { id, tenantId } = tr.run;
   return {
@@ -149,6 +148,7 @@ export async function persistTransitions(q: Queryable, transitions: readonly Run
   const runs: unknown[] = [];
   const removedJobKeys: string[] = [];
   const interrupts: string[] = [];
+  const maxReady = scheduler?.maxReadySteps ?? 0;
   let completing = 0;
   for (const tr of changed) {
     for (const e of tr.events) if (ATTEMPT_ENDED.has(e.type)) completing += 1;
@@ -194,7 +194,7 @@ export async function persistTransitions(q: Queryable, transitions: readonly Run
     select (select count(*) from rn) as runs_updated, (select count(*) from st) as steps, (select count(*) from ev) as events,
            (select count(*) from jb) as jobs, (select count(*) from rm) + (select count(*) from rb) as removed, (select count(*) from nt) as notified,
            (select count(*) from it) as interrupted`,
-    values: [JSON.stringify(steps), JSON.stringify(events), JSON.stringify(jobs), removedJobKeys, JSON.stringify(runs), interrupts, scheduler?.maxReadySteps ?? 0, completing],
+    values: [JSON.stringify(steps), JSON.stringify(events), JSON.stringify(jobs), removedJobKeys, JSON.stringify(runs), interrupts, maxReady, completing],
   });
   if (rows[0]?.runs_updated !== changed.length) {
     const expected = changed.map((tr) => `${tr.run.id}@${tr.startVersion}`).join(', ');
@@ -202,7 +202,6 @@ export async function persistTransitions(q: Queryable, transitions: readonly Run
   }
   // Jobs removed from the queue (a run cancelled, failed or timed out) free their places;
   // the statement above could not count them gone, a statement after it can.
-  const maxReady = scheduler?.maxReadySteps ?? 0;
   if (maxReady > 0 && removedJobKeys.length > 0) {
     await q.query({ name: 'sy_promote_after_removal', text: `select enqueue_step_jobs('[]'::json, $1, 0)`, values: [maxReady] });
   }
