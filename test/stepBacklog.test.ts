@@ -124,3 +124,22 @@ test('a backlog no transaction of its tenant will promote (its last ready job fi
     await app.stop();
   }
 });
+
+test(`starts of one tenant racing in two processes still leave at most ${MAX_READY} of its jobs in the queue`, async (t) => {
+  // Two API processes, each committing several starts at once: every start sees the queue
+  // before the others commit, which is the race the tenant's promotion lock closes.
+  const config = { role: 'api' as const, tenantMaxReadySteps: MAX_READY, apiRateLimitPerSecond: 100_000, apiRateLimitBurst: 100_000 };
+  const first = await startTestAppliance({ config });
+  const second = await startTestAppliance({ databaseUrl: first.databaseUrl, config });
+  const db = new pg.Pool({ connectionString: first.databaseUrl, max: 2 });
+  try {
+    const { tenantId, token, workflowId } = await setup(first, Array.from({ length: 2 }, (_, i) => ({ id: `p${i}`, uses: 'core/noop@1' })));
+    const STARTS = 20;
+    await Promise.all(Array.from({ length: STARTS }, (_, i) => startRun(i % 2 === 0 ? first : second, token, workflowId)));
+    t.deepEqual(await queueState(db, tenantId), { queued: MAX_READY, backlog: 2 * STARTS - MAX_READY, running: 0 });
+  } finally {
+    await db.end();
+    await second.stop();
+    await first.stop();
+  }
+});

@@ -15,10 +15,14 @@ import type { StepUsage } from './executor.js';
  */
 export type RunChange<T> = (tr: RunTransition | null) => T;
 
+/** Whether the job asking for a change finishes with it, given what the change returned. */
+export type EndsJob<T> = (value: T) => boolean;
+
 interface ChangeRequest {
   runId: string;
   change: RunChange<unknown>;
   usage: StepUsage | undefined;
+  endsJob: EndsJob<unknown>;
 }
 
 /**
@@ -37,9 +41,11 @@ export class RunChangeBatcher {
    * Applies `change` to run `runId` of `tenantId` and commits it; resolves with what
    * `change` returned. `usage` (what a step attempt consumed) is added to the tenant's
    * counters in the same commit, whether or not the change still wants the result.
+   * `endsJob` says whether the queue job asking is done once this commits, so that its
+   * place in the queue can go to the tenant's next job in the same commit.
    */
-  apply<T>(tenantId: string, runId: string, change: RunChange<T>, usage?: StepUsage): Promise<T> {
-    return this.group.submit(tenantId, { runId, change, usage }) as Promise<T>;
+  apply<T>(tenantId: string, runId: string, change: RunChange<T>, endsJob: EndsJob<T>, usage?: StepUsage): Promise<T> {
+    return this.group.submit(tenantId, { runId, change, usage, endsJob: endsJob as EndsJob<unknown> }) as Promise<T>;
   }
 
   private async applyBatch(q: Queryable, requests: readonly ChangeRequest[]): Promise<Settled<unknown>[]> {
@@ -53,7 +59,8 @@ export class RunChangeBatcher {
     // one transition. A change that throws may have half-applied it, so it throws the batch
     // away (GroupCommit then retries each change alone).
     const values = requests.map((request) => request.change(transitions.get(request.runId) ?? null));
-    await persistTransitions(q, [...transitions.values()], this.scheduler);
+    const endedJobs = requests.filter((request, i) => request.endsJob(values[i])).length;
+    await persistTransitions(q, [...transitions.values()], this.scheduler, endedJobs);
     await recordSandboxCpu(q, requests.reduce((sum, r) => sum + (r.usage?.sandboxCpuMs ?? 0), 0));
     return values.map((value) => ({ ok: true, value }));
   }

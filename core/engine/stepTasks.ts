@@ -45,6 +45,9 @@ interface Claimed {
 
 const EXECUTOR_DEADLINE_GRACE_MS = 1000;
 
+/** For a job's last change: its result, a timer firing, a deadline passing. */
+const ENDS_JOB = (): boolean => true;
+
 export function parsePayload(payload: unknown): StepJobPayload {
   const p = payload as Partial<StepJobPayload> | null;
   if (!p || typeof p.t !== 'string' || typeof p.r !== 'string' || typeof p.s !== 'string') throw new Error('malformed step job payload');
@@ -59,7 +62,8 @@ export function parsePayload(payload: unknown): StepJobPayload {
  */
 export async function runStepJob(deps: StepTaskDeps, payload: StepJobPayload, shutdownSignal: AbortSignal): Promise<void> {
   const { t: tenantId, r: runId, s: stepId } = payload;
-  const claimed = await deps.batcher.apply(tenantId, runId, (tr) => claimStep(tr, stepId));
+  // A job whose claim has nothing for the executor (a core action settled, a stale job) ends with it.
+  const claimed = await deps.batcher.apply(tenantId, runId, (tr) => claimStep(tr, stepId), (c) => c === null);
   if (!claimed) return;
 
   const usage: StepUsage = { sandboxCpuMs: 0 };
@@ -72,7 +76,7 @@ export async function runStepJob(deps: StepTaskDeps, payload: StepJobPayload, sh
     else if (outcome.kind === 'failed') tr.failStep(stepId, outcome.failure);
     else if (outcome.kind === 'deferred') tr.deferStep(stepId, outcome.until, outcome.reason);
     else if (outcome.kind === 'released') tr.releaseStep(stepId);
-  }, usage);
+  }, ENDS_JOB, usage);
 }
 
 /** Starts an attempt of a step; core actions settle or park here. Returns what the executor needs, if anything. */
@@ -186,12 +190,12 @@ export async function runTimerJob(deps: StepTaskDeps, payload: StepJobPayload): 
     } else {
       tr.failStep(stepId, { code: 'APPROVAL_TIMEOUT', message: `no decision within ${def.timeoutMs} ms`, retryable: false });
     }
-  });
+  }, ENDS_JOB);
 }
 
 export async function runTimeoutJob(deps: StepTaskDeps, payload: { t: string; r: string }): Promise<void> {
   await deps.batcher.apply(payload.t, payload.r, (tr) => {
     if (!tr || TERMINAL_RUN.has(tr.run.status) || Date.parse(tr.run.deadlineAt) > Date.now()) return;
     tr.timeOut();
-  });
+  }, ENDS_JOB);
 }

@@ -35,9 +35,6 @@ export interface JobScheduler {
   readonly maxReadySteps: number;
 }
 
-/** Events that end a step job's attempt: the job is finished once their transaction commits. */
-const ATTEMPT_ENDED = new Set(['STEP_SUCCEEDED', 'STEP_FAILED', 'STEP_DEFERRED', 'STEP_RELEASED']);
-
 /** A transition's events and jobs as the JSON rows the write statements unpack. */
 function eventAndJobRows(tr: RunTransition, scheduler: JobScheduler | null): { events: unknown[]; jobs: unknown[] } {
   const { id, tenantId } = tr.run;
@@ -138,10 +135,14 @@ export async function persistTransition(q: Queryable, tr: RunTransition, schedul
  * Writes the transitions of several runs in one statement: changed steps, new events,
  * new jobs and the run rows, each guarded by the version it was loaded with. Events are
  * keyed by (run, seq), so even a broken lock could not record a state change twice.
+ * `endedJobs`: queue jobs that finish once this commits (the engine's jobs whose last
+ * change this is), whose places in the queue the tenant's next jobs may take.
  */
-export async function persistTransitions(q: Queryable, transitions: readonly RunTransition[], scheduler: JobScheduler | null = null): Promise<void> {
+export async function persistTransitions(
+  q: Queryable, transitions: readonly RunTransition[], scheduler: JobScheduler | null = null, endedJobs = 0,
+): Promise<void> {
   const changed = transitions.filter((tr) => tr.events.length > 0 || tr.dirtySteps.size > 0 || tr.jobs.length > 0 || tr.runChanged);
-  if (changed.length === 0) return;
+  if (changed.length === 0 && endedJobs === 0) return;
   const steps: unknown[] = [];
   const events: unknown[] = [];
   const jobs: unknown[] = [];
@@ -149,9 +150,7 @@ export async function persistTransitions(q: Queryable, transitions: readonly Run
   const removedJobKeys: string[] = [];
   const interrupts: string[] = [];
   const maxReady = scheduler?.maxReadySteps ?? 0;
-  let completing = 0;
   for (const tr of changed) {
-    for (const e of tr.events) if (ATTEMPT_ENDED.has(e.type)) completing += 1;
     const run = tr.run;
     for (const id of tr.dirtySteps) steps.push(stepRow(run, tr.step(id)));
     const rows = eventAndJobRows(tr, scheduler);
@@ -194,7 +193,7 @@ export async function persistTransitions(q: Queryable, transitions: readonly Run
     select (select count(*) from rn) as runs_updated, (select count(*) from st) as steps, (select count(*) from ev) as events,
            (select count(*) from jb) as jobs, (select count(*) from rm) + (select count(*) from rb) as removed, (select count(*) from nt) as notified,
            (select count(*) from it) as interrupted`,
-    values: [JSON.stringify(steps), JSON.stringify(events), JSON.stringify(jobs), removedJobKeys, JSON.stringify(runs), interrupts, maxReady, completing],
+    values: [JSON.stringify(steps), JSON.stringify(events), JSON.stringify(jobs), removedJobKeys, JSON.stringify(runs), interrupts, maxReady, endedJobs],
   });
   if (rows[0]?.runs_updated !== changed.length) {
     const expected = changed.map((tr) => `${tr.run.id}@${tr.startVersion}`).join(', ');

@@ -43,10 +43,22 @@ $$;
 -- held-back steps, durable timers) hold no place until they are due. The index on the
 -- payload's tenant (sy_jobs_tenant, made by migrate.ts after graphile-worker's own
 -- migrations) keeps this a short range scan.
+--
+-- Due by the clock, not by now(): a transaction that waited for the tenant's lock (below)
+-- began before the one it waited for added its jobs, whose run_at is that one's now().
 create function ready_step_jobs(p_tenant uuid) returns int
-  language sql stable set search_path = pg_catalog, public as $$
+  language sql volatile set search_path = pg_catalog, public as $$
   select count(*)::int from graphile_worker._private_jobs j
-   where (j.payload->>'t') = p_tenant::text and j.run_at <= now() and (j.locked_at is not null or j.attempts < j.max_attempts)
+   where (j.payload->>'t') = p_tenant::text and j.run_at <= clock_timestamp() and (j.locked_at is not null or j.attempts < j.max_attempts)
+$$;
+
+-- Concurrent transactions of one tenant cannot see each other's uncommitted jobs, so two
+-- that each counted the same free place would both fill it. A transaction may put back as
+-- many jobs as it finishes without coordination; to fill places beyond those it holds the
+-- tenant's lock (this key and the hash of the tenant id) until it commits, and counts again.
+create function lock_step_backlog(p_tenant uuid) returns void
+  language sql volatile set search_path = pg_catalog, public as $$
+  select pg_advisory_xact_lock(1937337413, hashtext(p_tenant::text))
 $$;
 
 -- Moves up to p_room of a tenant's oldest backlogged jobs into the queue; returns how
@@ -70,12 +82,13 @@ end $$;
 -- Adds a transaction's jobs for the tenant of the transaction's context. With p_max_ready
 -- above 0, the tenant's backlog goes first, then these jobs while the tenant has fewer than
 -- p_max_ready ready jobs in the queue; the rest of its immediate jobs wait in the backlog.
--- p_completing: jobs of this tenant that this transaction finishes (still in the queue
--- until graphile-worker deletes them after the commit), whose places are free.
+-- p_completing: jobs this transaction finishes (still in the queue until graphile-worker
+-- deletes them after the commit), whose places it may fill.
 create function enqueue_step_jobs(p_jobs json, p_max_ready int, p_completing int) returns int
   language plpgsql set search_path = pg_catalog, public as $$
 declare
   v_tenant uuid := app_tenant_id();
+  v_immediate int;
   v_room int;
   v_added int := 0;
 begin
@@ -84,7 +97,15 @@ begin
       from graphile_worker.add_jobs(array(select step_job_spec(e.job) from json_array_elements(p_jobs) with ordinality as e(job, n) order by e.n));
     return v_added;
   end if;
+  select count(*)::int into v_immediate from json_array_elements(p_jobs) as e(job) where (e.job->>'run_at') is null;
   v_room := greatest(p_max_ready + p_completing - ready_step_jobs(v_tenant), 0);
+  if v_room > p_completing and (v_immediate > p_completing or exists (select 1 from step_backlog b where b.tenant_id = v_tenant)) then
+    perform lock_step_backlog(v_tenant);
+    -- A statement after the lock sees what the transactions it waited for committed.
+    v_room := greatest(p_max_ready + p_completing - ready_step_jobs(v_tenant), 0);
+  else
+    v_room := least(v_room, p_completing);
+  end if;
   v_room := v_room - promote_step_backlog(v_tenant, v_room);
   with e as (
     select j.job, j.n, (j.job->>'run_at') is null as immediate,
@@ -116,7 +137,10 @@ begin
       select (select b.tenant_id from step_backlog b where b.tenant_id > ts.tenant_id order by b.tenant_id limit 1) from ts where ts.tenant_id is not null)
     select tenant_id from ts where tenant_id is not null
   loop
-    v_total := v_total + promote_step_backlog(v_tenant, greatest(p_max_ready - ready_step_jobs(v_tenant), 0));
+    -- A tenant whose lock is held is being promoted by its own transaction.
+    if pg_try_advisory_xact_lock(1937337413, hashtext(v_tenant::text)) then
+      v_total := v_total + promote_step_backlog(v_tenant, greatest(p_max_ready - ready_step_jobs(v_tenant), 0));
+    end if;
   end loop;
   return v_total;
 end $$;
@@ -129,5 +153,5 @@ create function waiting_step_jobs(p_cap int) returns int
 $$;
 
 revoke all on function dispatch_step_backlogs(int), waiting_step_jobs(int) from public;
-grant execute on function step_job_spec(json), ready_step_jobs(uuid), promote_step_backlog(uuid, int), enqueue_step_jobs(json, int, int),
+grant execute on function step_job_spec(json), ready_step_jobs(uuid), lock_step_backlog(uuid), promote_step_backlog(uuid, int), enqueue_step_jobs(json, int, int),
   dispatch_step_backlogs(int), waiting_step_jobs(int) to ${runtime_role};
