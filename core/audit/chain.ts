@@ -47,11 +47,12 @@ export const chainKey = (tenantId: string | null): string => tenantId ?? APPLIAN
 /**
  * The canonical JSON of an event's content: the same bytes as `canonicalJson(content)`
  * (keys sorted), written field by field because exports hash a million of them.
+ * `detailsJson`: canonicalJson(c.details), when the caller has it already.
  */
-export function auditContentJson(c: AuditContent): string {
+export function auditContentJson(c: AuditContent, detailsJson = canonicalJson(c.details)): string {
   const s = JSON.stringify;
   return `{"action":${s(c.action)},"actor":{"name":${s(c.actor.name)},"role":${s(c.actor.role)},"tokenId":${s(c.actor.tokenId)}},"at":${s(c.at)},` +
-    `"details":${canonicalJson(c.details)},"id":${s(c.id)},"outcome":${s(c.outcome)},"reason":${s(c.reason)},"requestId":${s(c.requestId)},` +
+    `"details":${detailsJson},"id":${s(c.id)},"outcome":${s(c.outcome)},"reason":${s(c.reason)},"requestId":${s(c.requestId)},` +
     `"sourceAddress":${s(c.sourceAddress)},"target":{"id":${s(c.target.id)},"type":${s(c.target.type)}},"tenantId":${s(c.tenantId)},"userAgent":${s(c.userAgent)}}`;
 }
 

@@ -19,7 +19,8 @@ export async function* readChain(q: Queryable, tenantId: string | null, fromSeq:
   };
   const query = (after: number) => q.query({
     name: 'sy_read_audit_chain',
-    text: `select chain_seq, id, tenant_id, at, actor_token_id, actor_name, actor_role, action, target_type, target_id, outcome, reason,
+    // `at` as the text toISOString() would give (events are stored with milliseconds), not a Date to format again.
+    text: `select chain_seq, id, tenant_id, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at, actor_token_id, actor_name, actor_role, action, target_type, target_id, outcome, reason,
                   request_id, source_address, user_agent, details,
                   encode(content_digest, 'hex') as digest, encode(prev_hash, 'hex') as prev, encode(hash, 'hex') as hash
              from audit_events
@@ -37,7 +38,7 @@ export async function* readChain(q: Queryable, tenantId: string | null, fromSeq:
     yield rows.map((r) => ({
       link: { seq: r.chain_seq, contentDigest: r.digest, prevHash: r.prev, hash: r.hash },
       content: {
-        id: r.id, tenantId: r.tenant_id, at: (r.at as Date).toISOString(),
+        id: r.id, tenantId: r.tenant_id, at: r.at,
         actor: { tokenId: r.actor_token_id, name: r.actor_name, role: r.actor_role },
         action: r.action, target: { type: r.target_type, id: r.target_id }, outcome: r.outcome, reason: r.reason,
         requestId: r.request_id, sourceAddress: r.source_address, userAgent: r.user_agent, details: r.details,

@@ -7,25 +7,20 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { once } from 'node:events';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
-import { stringify } from 'csv-stringify/sync';
-import * as tar from 'tar';
 import { scopeOf, type Database, type Queryable } from '../db/database.js';
 import { authorize, type RequestContext } from '../auth/roles.js';
 import { badInput, notFound } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { recordAudit } from './audit.js';
+import { canonicalJson } from '../canonicalJson.js';
 import { auditContentJson, chainKey, digestHexOfJson, type AuditContent } from './chain.js';
 import { latestCheckpoint, readCheckpoints, signCheckpoint, type AuditCheckpoint } from './checkpoints.js';
 import { readChain } from './chainReader.js';
 import { ChainVerifier } from './verifyChain.js';
 import { AuditReportBuilder } from './report.js';
+import { csvRecord } from './csv.js';
+import { CompressedBundleFile, writeBundleArchive, type ArchiveEntry } from './bundleArchive.js';
 import type { AuditSigningKey } from './signingKey.js';
 import {
   BUNDLE_FILES, CHECKSUMS_FILE, MANIFEST_FILE, MANIFEST_SIGNATURE_FILE, type ExportManifest, type ExportQuery,
@@ -58,27 +53,6 @@ const KEEP_MS = 24 * 3600 * 1000;
 // Events per read: small enough that the garbage of one batch stays in V8's young generation.
 const EXPORT_BATCH = 1000;
 
-/** A file written a chunk at a time, hashed as it goes. */
-class HashedFile {
-  private readonly out: fs.WriteStream;
-  private readonly hash = createHash('sha256');
-
-  constructor(file: string) {
-    this.out = fs.createWriteStream(file, { mode: 0o600 });
-  }
-
-  async write(text: string): Promise<void> {
-    this.hash.update(text);
-    if (!this.out.write(text)) await once(this.out, 'drain');
-  }
-
-  async close(): Promise<string> {
-    this.out.end();
-    await once(this.out, 'finish');
-    return this.hash.digest('hex');
-  }
-}
-
 export class AuditExportService {
   constructor(private readonly db: Database, private readonly key: AuditSigningKey, private readonly directory: string) {}
 
@@ -96,10 +70,9 @@ export class AuditExportService {
     fs.mkdirSync(this.directory, { recursive: true, mode: 0o700 });
     const work = fs.mkdtempSync(path.join(this.directory, `.${id}-`));
     try {
-      const manifest = await this.db.tx(scope, (q) => this.writeBundle(q, ctx, id, query, head!, work));
+      const { manifest, entries } = await this.db.tx(scope, (q) => this.writeBundle(q, ctx, id, query, head!, work));
       const file = path.join(this.directory, `${id}.tar.gz`);
-      const names = [...Object.values(BUNDLE_FILES), MANIFEST_FILE, MANIFEST_SIGNATURE_FILE, CHECKSUMS_FILE];
-      const { sha256, bytes } = await writeTarGz(file, work, `audit-export-${id}`, names);
+      const { sha256, bytes } = await writeBundleArchive(file, `audit-export-${id}`, entries);
       const createdAt = new Date();
       const expiresAt = new Date(createdAt.getTime() + KEEP_MS);
       await this.db.tx(scope, (q) => q.query(
@@ -185,7 +158,10 @@ export class AuditExportService {
     return { tenantId, from, to, actions: actions && actions.length > 0 ? [...new Set(actions)].sort() : null };
   }
 
-  private async writeBundle(q: Queryable, ctx: RequestContext, id: string, query: ExportQuery, head: AuditCheckpoint, work: string): Promise<ExportManifest> {
+  /** Streams the chain into the bundle's files: the big ones compressed into `work` as they are written, the rest in memory. */
+  private async writeBundle(
+    q: Queryable, ctx: RequestContext, id: string, query: ExportQuery, head: AuditCheckpoint, work: string,
+  ): Promise<{ manifest: ExportManifest; entries: ArchiveEntry[] }> {
     const tenantId = query.tenantId;
     const chain = chainKey(tenantId);
     const { rows: [bounds] } = await q.query<{ first: number | null; last: number | null }>(
@@ -206,9 +182,6 @@ export class AuditExportService {
       const { rows } = await q.query<{ prev: string }>(`select encode(prev_hash, 'hex') as prev from audit_events where chain_key = $1 and chain_seq = $2`, [chain, firstSeq]);
       anchor = { seq: firstSeq - 1, hash: rows[0]!.prev };
     }
-    const events = new HashedFile(path.join(work, BUNDLE_FILES.events));
-    const csv = new HashedFile(path.join(work, BUNDLE_FILES.csv));
-    await csv.write(stringify([CSV_COLUMNS]));
     const report = new AuditReportBuilder();
     const verifier = new ChainVerifier(anchor, checkpoints.filter((c) => covering === null || c.seq <= covering));
     const actions = query.actions ? new Set(query.actions) : null;
@@ -216,36 +189,48 @@ export class AuditExportService {
     let eventCount = 0;
     let linkCount = 0;
     let lastLink: number | null = null;
-    if (firstSeq !== null && covering !== null) {
-      for await (const batch of readChain(q, tenantId, firstSeq, covering, EXPORT_BATCH)) {
-        let lines = '';
-        const csvRows: unknown[][] = [];
-        for (const { link, content } of batch) {
-          linkCount++;
-          lastLink = link.seq;
-          const canonical = auditContentJson(content);
-          verifier.add(link, { digest: digestHexOfJson(canonical) });
-          const tail = `"contentDigest":"${link.contentDigest}","prevHash":"${link.prevHash}","hash":"${link.hash}"}\n`;
-          if (link.seq > lastSeq! || !included(content)) {
-            lines += `{"seq":${link.seq},"omitted":true,${tail}`;
-            continue;
+    const events = new CompressedBundleFile(BUNDLE_FILES.events, path.join(work, `${BUNDLE_FILES.events}.gz`));
+    const csv = new CompressedBundleFile(BUNDLE_FILES.csv, path.join(work, `${BUNDLE_FILES.csv}.gz`));
+    try {
+      csv.append(csvRecord(CSV_COLUMNS));
+      if (firstSeq !== null && covering !== null) {
+        for await (const batch of readChain(q, tenantId, firstSeq, covering, EXPORT_BATCH)) {
+          for (const { link, content } of batch) {
+            linkCount++;
+            lastLink = link.seq;
+            const details = canonicalJson(content.details);
+            const canonical = auditContentJson(content, details);
+            verifier.add(link, { digest: digestHexOfJson(canonical) });
+            const tail = `"contentDigest":"${link.contentDigest}","prevHash":"${link.prevHash}","hash":"${link.hash}"}\n`;
+            if (link.seq > lastSeq! || !included(content)) {
+              events.append(`{"seq":${link.seq},"omitted":true,${tail}`);
+              continue;
+            }
+            // The event's canonical JSON with its number and link: the line the verifier hashes again.
+            events.append(`{"seq":${link.seq},${canonical.slice(1, -1)},${tail}`);
+            eventCount++;
+            report.add(link.seq, content);
+            csv.append(csvRecord([link.seq, content.at, content.tenantId, content.actor.tokenId, content.actor.name, content.actor.role, content.action,
+              content.target.type, content.target.id, content.outcome, content.reason, content.requestId, content.sourceAddress, content.userAgent,
+              details, link.hash]));
           }
-          // The event's canonical JSON with its number and link: the line the verifier hashes again.
-          lines += `{"seq":${link.seq},${canonical.slice(1, -1)},${tail}`;
-          eventCount++;
-          report.add(link.seq, content);
-          csvRows.push([link.seq, content.at, content.tenantId, content.actor.tokenId, content.actor.name, content.actor.role, content.action,
-            content.target.type, content.target.id, content.outcome, content.reason, content.requestId, content.sourceAddress, content.userAgent,
-            JSON.stringify(content.details), link.hash]);
+          await events.drain();
+          await csv.drain();
         }
-        await events.write(lines);
-        if (csvRows.length > 0) await csv.write(stringify(csvRows));
       }
+    } catch (error) {
+      events.abort();
+      csv.abort();
+      throw error;
     }
     const finding = verifier.finish(covering);
     const files: Record<string, string> = {};
-    files[BUNDLE_FILES.events] = await events.close();
-    files[BUNDLE_FILES.csv] = await csv.close();
+    const entries: ArchiveEntry[] = [];
+    for (const file of [events, csv]) {
+      const { sha256, size } = await file.close();
+      files[file.name] = sha256;
+      entries.push({ name: file.name, compressed: file, size });
+    }
     const exportedAt = new Date().toISOString();
     const verification = finding ? `FAILED: ${finding.kind} at event ${finding.seq ?? '-'}: ${finding.message}` : `every link verified${covering !== null ? ` up to the checkpoint signed at event ${covering}` : ''}`;
     const html = report.html({
@@ -253,11 +238,11 @@ export class AuditExportService {
       exportedBy: `${ctx.actor.tokenName} (${ctx.actor.role})`, range: `${query.from ?? 'the beginning'} to ${query.to ?? exportedAt}${query.actions ? `, actions ${query.actions.join(', ')}` : ''}`,
       verification,
     });
-    files[BUNDLE_FILES.report] = writeFile(work, BUNDLE_FILES.report, html);
-    files[BUNDLE_FILES.checkpoints] = writeFile(work, BUNDLE_FILES.checkpoints, checkpoints.map((c) => `${JSON.stringify(c)}\n`).join(''));
+    files[BUNDLE_FILES.report] = smallFile(entries, BUNDLE_FILES.report, html);
+    files[BUNDLE_FILES.checkpoints] = smallFile(entries, BUNDLE_FILES.checkpoints, checkpoints.map((c) => `${JSON.stringify(c)}\n`).join(''));
     const { rows: certs } = await q.query<{ fingerprint: string; certificate_pem: string }>(
       'select fingerprint, certificate_pem from audit_signing_keys where fingerprint = any($1) order by fingerprint', [[...new Set([this.key.fingerprint, ...checkpoints.map((c) => c.keyFingerprint)])]]);
-    files[BUNDLE_FILES.certificates] = writeFile(work, BUNDLE_FILES.certificates, certs.map((c) => c.certificate_pem.trim()).join('\n') + '\n');
+    files[BUNDLE_FILES.certificates] = smallFile(entries, BUNDLE_FILES.certificates, certs.map((c) => c.certificate_pem.trim()).join('\n') + '\n');
     const manifest: ExportManifest = {
       type: 'switchyard.audit.export', version: 1, id, exportedAt,
       exportedBy: { tokenId: ctx.actor.tokenId, name: ctx.actor.tokenName, role: ctx.actor.role },
@@ -266,78 +251,17 @@ export class AuditExportService {
       files, verification: { ok: finding === null, finding },
     };
     const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
-    writeFile(work, MANIFEST_FILE, manifestText);
-    fs.writeFileSync(path.join(work, MANIFEST_SIGNATURE_FILE), Buffer.from(this.key.sign(manifestText), 'base64'), { mode: 0o600 });
-    writeFile(work, CHECKSUMS_FILE, Object.entries(files).map(([name, digest]) => `${digest}  ${name}\n`).join(''));
-    return manifest;
+    smallFile(entries, MANIFEST_FILE, manifestText);
+    smallFile(entries, MANIFEST_SIGNATURE_FILE, Buffer.from(this.key.sign(manifestText), 'base64'));
+    smallFile(entries, CHECKSUMS_FILE, Object.entries(files).map(([name, digest]) => `${digest}  ${name}\n`).join(''));
+    return { manifest, entries };
   }
 }
 
 
-/**
- * The bundle: a tar of the work folder's files, gzipped in blocks at once on the thread
- * pool (parallelGzip) and hashed as it is written. Level 1: a bundle is mostly hex
- * digests, which compress about as well either way, and 5 times faster.
- */
-async function writeTarGz(file: string, cwd: string, prefix: string, names: string[]): Promise<{ sha256: string; bytes: number }> {
-  const digest = createHash('sha256');
-  let bytes = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      digest.update(chunk);
-      bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  // tar reads files 16 MiB at a time unless told otherwise; blocks of 1 MiB keep the memory small.
-  await pipeline(tar.create({ cwd, portable: true, prefix, maxReadSize: GZIP_BLOCK_BYTES }, names), parallelGzip(1), count, fs.createWriteStream(file, { mode: 0o600 }));
-  return { sha256: digest.digest('hex'), bytes };
-}
-
-const gzipBlock = promisify(zlib.gzip);
-const GZIP_BLOCK_BYTES = 1 << 20;
-
-/**
- * gzip as a series of members, each a block compressed on its own on the thread pool,
- * several at once (as pigz does); gunzip and tar read the members as one stream. One
- * zlib stream would compress the whole bundle on one thread while the others wait.
- */
-function parallelGzip(level: number, blockBytes = GZIP_BLOCK_BYTES, inflight = os.availableParallelism()): Transform {
-  let buffered: Buffer[] = [];
-  let size = 0;
-  const pending: Promise<Buffer>[] = [];
-  const compressBlock = () => {
-    if (size === 0) return;
-    const block = gzipBlock(Buffer.concat(buffered, size), { level });
-    // Awaited in order below; until then its failure must not count as unhandled.
-    block.catch(() => undefined);
-    pending.push(block);
-    buffered = [];
-    size = 0;
-  };
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      for (let at = 0; at < chunk.length;) {
-        const piece = chunk.subarray(at, at + blockBytes - size);
-        buffered.push(piece);
-        size += piece.length;
-        at += piece.length;
-        if (size >= blockBytes) compressBlock();
-      }
-      void (async () => {
-        while (pending.length >= inflight) this.push(await pending.shift()!);
-      })().then(() => done(), done);
-    },
-    flush(done) {
-      compressBlock();
-      void (async () => {
-        for (const block of pending.splice(0)) this.push(await block);
-      })().then(() => done(), done);
-    },
-  });
-}
-
-function writeFile(dir: string, name: string, text: string): string {
-  fs.writeFileSync(path.join(dir, name), text, { mode: 0o600 });
-  return createHash('sha256').update(text).digest('hex');
+/** A small bundle file: its archive entry, and its SHA-256 (hex) for the manifest. */
+function smallFile(entries: ArchiveEntry[], name: string, content: string | Buffer): string {
+  const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+  entries.push({ name, content: bytes });
+  return createHash('sha256').update(bytes).digest('hex');
 }
