@@ -50,8 +50,8 @@ test('big files written piece by piece into two compressors at once, and small o
     await tar.list({ file: archive, onReadEntry: (entry) => { listed.push(entry.path); } });
     t.deepEqual(listed, ['prefix/a.jsonl', 'prefix/small.json', 'prefix/b.csv', 'prefix/empty'], 'entries in the order given');
     await tar.extract({ file: archive, cwd: out, strip: 1 });
-    t.is(fs.readFileSync(path.join(out, 'a.jsonl'), 'utf8'), texts[0]);
-    t.is(fs.readFileSync(path.join(out, 'b.csv'), 'utf8'), texts[1]);
+    t.is(fs.readFileSync(path.join(out, 'a.jsonl'), 'utf8'), texts[0]!);
+    t.is(fs.readFileSync(path.join(out, 'b.csv'), 'utf8'), texts[1]!);
     t.deepEqual(fs.readFileSync(path.join(out, 'small.json')), small);
     t.is(fs.readFileSync(path.join(out, 'empty')).length, 0);
     t.is(fs.statSync(path.join(out, 'a.jsonl')).mode & 0o777, 0o600, 'bundle files are readable by their owner only');
