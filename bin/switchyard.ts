@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import fs from 'node:fs';
+import { parseEnv } from 'node:util';
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, type Config } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
@@ -11,12 +13,27 @@ import { isId } from '../core/ids.js';
 import { startAppliance } from '../server/appliance.js';
 import { registerPluginCommands } from './pluginCommands.js';
 import { registerAuditCommands } from './auditCommands.js';
+import { registerInstallCommands } from './installCommands.js';
 import { MasterKeyRing } from '../core/credentials/masterKeys.js';
 import { CredentialService } from '../core/credentials/credentials.js';
 
+/**
+ * The configuration: the environment, over the config file (`--config FILE` or
+ * SWITCHYARD_CONFIG_FILE, KEY=value lines as `switchyard install` writes them and systemd's
+ * EnvironmentFile reads them).
+ */
 function config(overrides: Partial<Config> = {}): Config {
   try {
-    return loadConfig(process.env, overrides);
+    const file = (program.opts() as { config?: string }).config ?? process.env['SWITCHYARD_CONFIG_FILE'];
+    let fromFile: Record<string, string> = {};
+    if (file) {
+      try {
+        fromFile = parseEnv(fs.readFileSync(file, 'utf8')) as Record<string, string>;
+      } catch (error) {
+        throw new ConfigError(`config file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
+    }
+    return loadConfig({ ...fromFile, ...process.env }, overrides);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`switchyard: configuration error: ${error.message}\n`);
@@ -46,6 +63,7 @@ async function withDatabase<T>(cfg: Config, fn: (db: Database) => Promise<T>): P
 const program = new Command()
   .name('switchyard')
   .description('Switchyard: self-hosted integration and AI workflow appliance. Configuration comes from environment variables (see README).')
+  .option('--config <file>', 'config file of KEY=value lines (as switchyard install writes it); the environment overrides it')
   .showHelpAfterError();
 
 program
@@ -143,6 +161,7 @@ keys
 
 registerPluginCommands(program);
 registerAuditCommands(program);
+registerInstallCommands(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   process.stderr.write(`switchyard: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -166,6 +167,12 @@ export interface Config {
   readonly apiRateLimitPerSecond: number;
   /** Operations an API token may send at once before the per-second rate applies. `SWITCHYARD_API_RATE_LIMIT_BURST`, default 100. */
   readonly apiRateLimitBurst: number;
+  /**
+   * HTTPS: the server certificate (PEM, with any intermediates after it) and its private
+   * key. `SWITCHYARD_TLS_CERT_FILE` and `SWITCHYARD_TLS_KEY_FILE`, both or neither; unset
+   * means plain HTTP (behind a TLS-terminating proxy, or on loopback).
+   */
+  readonly tls: { certFile: string; keyFile: string } | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -204,6 +211,17 @@ function proxySettings(env: Env): Config['proxy'] {
   const noProxy = pick('NO_PROXY');
   if (noProxy !== undefined) settings.noProxy = noProxy;
   return Object.freeze(settings);
+}
+
+function tlsFiles(env: Env): Config['tls'] {
+  const certFile = env['SWITCHYARD_TLS_CERT_FILE'] || undefined;
+  const keyFile = env['SWITCHYARD_TLS_KEY_FILE'] || undefined;
+  if (!certFile && !keyFile) return null;
+  if (!certFile || !keyFile) throw new ConfigError(`SWITCHYARD_TLS_CERT_FILE and SWITCHYARD_TLS_KEY_FILE go together; only ${certFile ? 'the certificate' : 'the key'} is set`);
+  for (const [name, file] of [['SWITCHYARD_TLS_CERT_FILE', certFile], ['SWITCHYARD_TLS_KEY_FILE', keyFile]] as const) {
+    if (!fs.existsSync(file)) throw new ConfigError(`${name}: ${file} does not exist`);
+  }
+  return Object.freeze({ certFile: path.resolve(certFile), keyFile: path.resolve(keyFile) });
 }
 
 function bool(env: Env, name: string, fallback: boolean): boolean {
@@ -308,6 +326,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     persistedOperationsFile: env['SWITCHYARD_PERSISTED_OPERATIONS_FILE'] ? path.resolve(env['SWITCHYARD_PERSISTED_OPERATIONS_FILE']) : undefined,
     apiRateLimitPerSecond: int(env, 'SWITCHYARD_API_RATE_LIMIT_PER_SECOND', 50, 1, 1_000_000),
     apiRateLimitBurst: int(env, 'SWITCHYARD_API_RATE_LIMIT_BURST', 100, 1, 1_000_000),
+    tls: tlsFiles(env),
     ...overrides,
   };
   return Object.freeze(config);

@@ -151,6 +151,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
       http = await createHttpServer(createGraphQL(services, logger, graphqlOptions(config)), {
         host: config.host,
         port: config.port,
+        tls: config.tls ? { cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) } : null,
         maxBodyBytes: config.maxBodyBytes,
         metrics,
         auditExportFile: async (authorization, id, client) => {

@@ -13,6 +13,8 @@ import type { TransportContext } from './graphql.js';
 export interface HttpOptions {
   host: string;
   port: number;
+  /** HTTPS with this certificate chain and key (PEM); null: plain HTTP. */
+  tls: { cert: Buffer; key: Buffer } | null;
   maxBodyBytes: number;
   /** Readiness: database reachable, migrations applied, job runner running (where this process runs one). */
   isReady: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
@@ -30,6 +32,7 @@ export async function createHttpServer(yoga: YogaServerInstance<TransportContext
   const server = Hapi.server({
     host: options.host,
     port: options.port,
+    ...(options.tls ? { tls: { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' as const } } : {}),
     routes: { timeout: { server: false, socket: false } },
     router: { stripTrailingSlash: true },
   });

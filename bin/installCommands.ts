@@ -1,0 +1,104 @@
+/**
+ * `switchyard install`: interactive by default; unattended with `--yes` and flags or an
+ * answers file (`--answers FILE`, JSON with the fields of InstallAnswers; flags win).
+ */
+import path from 'node:path';
+import readline from 'node:readline/promises';
+import { fileURLToPath } from 'node:url';
+import { Option, type Command } from 'commander';
+import { action, CliError, EXIT_REFUSED } from './cliSupport.js';
+import { checkAnswers, defaultAnswers, install, InstallError, readAnswers, type InstallAnswers } from '../installer/install.js';
+
+interface InstallFlags {
+  prefix?: string; yes?: boolean; answers?: string; host?: string; port?: number; hostname?: string[]; databaseUrl?: string;
+  embeddedDatabase?: boolean; tlsCert?: string; tlsKey?: string; tls?: boolean; serviceUser?: string; ignorePreflight?: boolean;
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+const port = (value: string): number => {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65535) throw new CliError(`--port must be a port number (1-65535), got ${JSON.stringify(value)}`);
+  return Number(value);
+};
+
+function flagAnswers(f: InstallFlags): Partial<InstallAnswers> {
+  const a: Partial<InstallAnswers> = {};
+  if (f.prefix !== undefined) a.prefix = path.resolve(f.prefix);
+  if (f.host !== undefined) a.host = f.host;
+  if (f.port !== undefined) a.port = f.port;
+  if (f.hostname) a.hostnames = f.hostname;
+  if (f.databaseUrl !== undefined) a.databaseUrl = f.databaseUrl;
+  if (f.embeddedDatabase) a.databaseUrl = null;
+  if (f.tlsCert !== undefined || f.tlsKey !== undefined) {
+    if (!f.tlsCert || !f.tlsKey) throw new CliError('--tls-cert and --tls-key go together');
+    a.tls = { mode: 'provided', certFile: path.resolve(f.tlsCert), keyFile: path.resolve(f.tlsKey) };
+  }
+  if (f.tls === false) a.tls = { mode: 'none' };
+  if (f.serviceUser !== undefined) a.serviceUser = f.serviceUser;
+  if (f.ignorePreflight) a.ignorePreflight = true;
+  return a;
+}
+
+async function ask(answers: InstallAnswers): Promise<InstallAnswers> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const q = async (question: string, fallback: string) => (await rl.question(`${question} [${fallback}]: `)).trim() || fallback;
+    const host = await q('Listen on address', answers.host);
+    const portText = await q('Port', String(answers.port));
+    const hostnames = (await q('Host names clients use (comma-separated)', answers.hostnames.join(','))).split(',').map((s) => s.trim()).filter(Boolean);
+    const db = await q('PostgreSQL owner URL, or "embedded"', answers.databaseUrl ?? 'embedded');
+    const tls = await q('TLS: "generate" a local CA and certificate, "provided" files, or "none"', answers.tls.mode);
+    let tlsAnswer: InstallAnswers['tls'] = { mode: 'generate' };
+    if (tls === 'provided') tlsAnswer = { mode: 'provided', certFile: path.resolve(await q('Certificate file (PEM)', '')), keyFile: path.resolve(await q('Key file (PEM)', '')) };
+    else if (tls === 'none') tlsAnswer = { mode: 'none' };
+    return checkAnswers({ ...answers, host, port: Number(portText), hostnames, databaseUrl: db === 'embedded' ? null : db, tls: tlsAnswer });
+  } finally {
+    rl.close();
+  }
+}
+
+async function runInstall(flags: InstallFlags): Promise<number> {
+  try {
+    return await installWith(flags);
+  } catch (error) {
+    if (error instanceof InstallError) throw new CliError(error.message, EXIT_REFUSED);
+    throw error;
+  }
+}
+
+async function installWith(flags: InstallFlags): Promise<number> {
+  let answers = flags.answers ? readAnswers(flags.answers, flagAnswers(flags)) : checkAnswers({ ...defaultAnswers(), ...flagAnswers(flags) }, 'flags');
+  if (!flags.yes) {
+    if (!process.stdin.isTTY) throw new CliError('not a terminal: pass --yes (with flags or --answers FILE) for an unattended install');
+    answers = await ask(answers);
+  }
+  const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const result = await install(answers, { appDir });
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out('');
+  out(`Installed. Config: ${result.layout.configFile}; data: ${result.layout.dataDir}; units: ${result.layout.unitDir}`);
+  if (result.caCertFile) out(`Clients trust the local CA: ${result.caCertFile}`);
+  if (result.adminToken) out(`\nSystem-admin token (shown once, store it now):\n  ${result.adminToken}\n`);
+  else out('A system-admin token exists already; none was made.');
+  out(`Next: systemctl daemon-reload && systemctl enable --now switchyard-api switchyard-worker; then ${result.url}/ready`);
+  return 0;
+}
+
+export function registerInstallCommands(program: Command): void {
+  program
+    .command('install')
+    .description('Install Switchyard on this host: preflight checks, config file, keys, TLS, database roles and schema, systemd units, and the first admin token.')
+    .option('--prefix <dir>', 'install under this folder instead of / (config in <dir>/etc/switchyard, data in <dir>/var/lib/switchyard)')
+    .option('--yes', 'unattended: take the answers from flags and --answers without asking')
+    .option('--answers <file>', 'JSON answers file (prefix, host, port, hostnames, databaseUrl, tls, serviceUser, ignorePreflight)')
+    .option('--host <address>', 'address to listen on (default 0.0.0.0)')
+    .option('--port <port>', 'port (default 8443)', port)
+    .option('--hostname <name>', 'a host name or address clients use (repeat; default: this host\'s name, localhost, 127.0.0.1)', collect)
+    .option('--database-url <url>', 'PostgreSQL 14+ owner connection (default: the embedded server)')
+    .option('--embedded-database', 'use the embedded PostgreSQL under the data directory')
+    .option('--tls-cert <file>', 'the site\'s server certificate (PEM); with --tls-key')
+    .option('--tls-key <file>', 'its private key (PEM)')
+    .option('--no-tls', 'serve plain HTTP (behind a TLS-terminating proxy)')
+    .option('--service-user <name>', 'the system user the services run as (default switchyard)')
+    .addOption(new Option('--ignore-preflight', 'install even when a preflight check fails (recorded in the config file and the audit log)'))
+    .action(action(runInstall));
+}
