@@ -361,6 +361,11 @@ export function auditableConfig(config: Config): Record<string, string | number 
       out['httpsProxy'] = withoutCredentials(proxy.httpsProxy);
       out['httpProxy'] = withoutCredentials(proxy.httpProxy);
       out['noProxy'] = proxy.noProxy ?? null;
+    } else if (key === 'tls') {
+      // Where the certificate and key are, never what they hold.
+      const tls = value as Config['tls'];
+      out['tlsCertFile'] = tls?.certFile ?? null;
+      out['tlsKeyFile'] = tls?.keyFile ?? null;
     } else out[key] = value === undefined ? null : (value as string | number | boolean);
   }
   return out;

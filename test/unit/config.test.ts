@@ -1,6 +1,8 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { loadConfig } from '../../core/config.js';
+import { auditableConfig, loadConfig } from '../../core/config.js';
 
 test('plugin, key and sandbox options default under the data directory and to safe values', (t) => {
   const config = loadConfig({ SWITCHYARD_DATA_DIR: '/srv/sy' });
@@ -30,4 +32,20 @@ test('sandbox ceilings are bounded: below the isolate minimum is refused', (t) =
   t.is(loadConfig({ SWITCHYARD_SANDBOX_MAX_MEMORY_MB: '8' }).sandboxMaxMemoryMb, 8);
   t.throws(() => loadConfig({ SWITCHYARD_SANDBOX_MAX_MEMORY_MB: '7' }), { message: /SWITCHYARD_SANDBOX_MAX_MEMORY_MB/ });
   t.throws(() => loadConfig({ SWITCHYARD_SANDBOX_POOL_SIZE: '0' }), { message: /SWITCHYARD_SANDBOX_POOL_SIZE/ });
+});
+
+test('TLS files go together and must exist; the audited configuration names them, not their contents', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-config-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const [cert, key] = [path.join(dir, 'server.pem'), path.join(dir, 'server.key')];
+  fs.writeFileSync(cert, 'certificate');
+  fs.writeFileSync(key, 'secret key');
+  t.is(loadConfig({}).tls, null);
+  t.throws(() => loadConfig({ SWITCHYARD_TLS_CERT_FILE: cert }), { message: /SWITCHYARD_TLS_CERT_FILE and SWITCHYARD_TLS_KEY_FILE go together; only the certificate is set/ });
+  t.throws(() => loadConfig({ SWITCHYARD_TLS_CERT_FILE: cert, SWITCHYARD_TLS_KEY_FILE: path.join(dir, 'missing.key') }), { message: `SWITCHYARD_TLS_KEY_FILE: ${path.join(dir, 'missing.key')} does not exist` });
+  const config = loadConfig({ SWITCHYARD_TLS_CERT_FILE: cert, SWITCHYARD_TLS_KEY_FILE: key });
+  t.deepEqual(config.tls, { certFile: cert, keyFile: key });
+  const audited = auditableConfig(config);
+  t.like(audited, { tlsCertFile: cert, tlsKeyFile: key });
+  t.false(JSON.stringify(audited).includes('secret key'));
 });
