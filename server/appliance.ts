@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type Hapi from '@hapi/hapi';
-import { Registry, collectDefaultMetrics } from 'prom-client';
 import { auditableConfig, type Config } from '../core/config.js';
 import { createLogger, registerSecret, type Logger } from '../core/logger.js';
 import { Database } from '../core/db/database.js';
@@ -39,6 +38,7 @@ import { createPackageVerifier, readTrustStore } from '../plugins/packageVerifie
 import { applianceVersion } from './version.js';
 import { createGraphQL, graphqlOptions } from './graphql.js';
 import { createHttpServer } from './http.js';
+import { ApplianceMetrics } from './metrics.js';
 import { ensureSystemAdminToken } from './bootstrap.js';
 
 export interface Appliance {
@@ -113,7 +113,8 @@ export async function startAppliance(config: Config, options: StartOptions = {})
       maxQueueDepth: config.admissionMaxQueueDepth, maxDbLatencyMs: config.admissionMaxDbLatencyMs, sampleIntervalMs: config.admissionSampleIntervalMs,
     }, logger);
     if (config.role !== 'worker') admission.start();
-    const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs, scheduler, admission }, logger);
+    const metrics = new ApplianceMetrics(db);
+    const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs, scheduler, admission, telemetry: metrics }, logger);
     await notifier.start();
     const services: Services = { db, tokens, tenants, workflows, runs, plugins, credentials, integrationGuards, runEvents: new RunEventStream(runs, notifier),
       auditExports: new AuditExportService(db, auditKey, path.join(config.dataDir, 'audit-exports')) };
@@ -134,6 +135,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
         shutdownGraceMs: config.shutdownGraceMs,
         sweepIntervalMs: config.deadWorkerSweepMs,
         maxStepOutputBytes: config.maxInputBytes * 4,
+        telemetry: metrics,
       });
       await engine.start(config.role);
       auditMaintenance = new AuditMaintenance(db, checkpointer, {
@@ -144,16 +146,14 @@ export async function startAppliance(config: Config, options: StartOptions = {})
 
     let url: string | null = null;
     if (config.role !== 'worker') {
-      const metrics = new Registry();
-      collectDefaultMetrics({ register: metrics });
       let migrationsApplied = false;
       const theEngine = engine;
-      http = await createHttpServer(createGraphQL(services, logger, graphqlOptions(config)), {
+      http = await createHttpServer(createGraphQL(services, logger, { ...graphqlOptions(config), onErrorCode: (code) => metrics.apiError(code) }), {
         host: config.host,
         port: config.port,
         tls: config.tls ? { cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) } : null,
         maxBodyBytes: config.maxBodyBytes,
-        metrics,
+        metrics: metrics.registry,
         auditExportFile: async (authorization, id, client) => {
           const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
           const { actor } = await tokens.signIn(match?.[1], client);

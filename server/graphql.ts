@@ -29,6 +29,8 @@ export interface GraphQLOptions {
   persistedOperations: PersistedOperations | null;
   /** Per API token: sustained operations per second and how many may come at once. */
   rateLimit: { ratePerSecond: number; burst: number };
+  /** Told the code of every error the API answers with (for the refusal metrics). */
+  onErrorCode?: (code: string) => void;
 }
 
 /** The GraphQL options of a configuration; reads the persisted-operations file when one is set. */
@@ -111,7 +113,7 @@ const CONTRACT_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'BA
  * execution and without maskError; this brings those errors to the contract's codes
  * and drops the `originalError` detail it attaches.
  */
-function normaliseErrors(result: unknown, hideSuggestions: boolean): unknown {
+function normaliseErrors(result: unknown, hideSuggestions: boolean, onErrorCode?: (code: string) => void): unknown {
   const errors = (result as { errors?: { message: string; extensions?: Record<string, unknown> }[] } | null)?.errors;
   if (!Array.isArray(errors)) return result;
   for (const error of errors) {
@@ -120,6 +122,7 @@ function normaliseErrors(result: unknown, hideSuggestions: boolean): unknown {
     delete extensions['originalError'];
     const code = extensions['code'];
     if (typeof code !== 'string' || !CONTRACT_CODES.has(code)) extensions['code'] = 'BAD_USER_INPUT';
+    onErrorCode?.(extensions['code'] as string);
   }
   return result;
 }
@@ -140,8 +143,8 @@ export function createGraphQL(services: Services, logger: Logger, options: Graph
       ...hardeningPlugins(options),
       {
         onResultProcess({ result, setResult }) {
-          if (Array.isArray(result)) setResult(result.map((one) => normaliseErrors(one, hideSuggestions)) as typeof result);
-          else if (!(Symbol.asyncIterator in (result as object))) setResult(normaliseErrors(result, hideSuggestions) as typeof result);
+          if (Array.isArray(result)) setResult(result.map((one) => normaliseErrors(one, hideSuggestions, options.onErrorCode)) as typeof result);
+          else if (!(Symbol.asyncIterator in (result as object))) setResult(normaliseErrors(result, hideSuggestions, options.onErrorCode) as typeof result);
         },
       },
     ],

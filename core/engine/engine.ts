@@ -15,6 +15,7 @@ import { DEFAULT_GROUP_COMMIT } from '../db/groupCommit.js';
 import { SandboxCpuGate } from '../quotas/quotas.js';
 import type { JobScheduler } from '../runs/store.js';
 import { RunningStepCaps } from './fairShare.js';
+import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
 import { parsePayload, runStepJob, runTimerJob, runTimeoutJob, type StepTaskDeps } from './stepTasks.js';
 
 export interface EngineOptions {
@@ -29,6 +30,7 @@ export interface EngineOptions {
   shutdownGraceMs: number;
   sweepIntervalMs: number;
   maxStepOutputBytes: number;
+  telemetry?: Telemetry;
 }
 
 // How often the engine moves stranded backlogs into the queue (see dispatchBacklogs).
@@ -62,9 +64,10 @@ export class Engine {
     private readonly logger: Logger,
     private readonly options: EngineOptions,
   ) {
-    const batcher = new RunChangeBatcher(db, workflows, logger, DEFAULT_GROUP_COMMIT, options.scheduler);
+    const telemetry = options.telemetry ?? NO_TELEMETRY;
+    const batcher = new RunChangeBatcher(db, workflows, logger, DEFAULT_GROUP_COMMIT, options.scheduler, telemetry);
     this.caps = new RunningStepCaps(options.tenantMaxRunningSteps);
-    this.deps = { batcher, executor, logger, maxStepOutputBytes: options.maxStepOutputBytes, inflight: this.inflight, cpuGate: new SandboxCpuGate(db) };
+    this.deps = { batcher, executor, logger, maxStepOutputBytes: options.maxStepOutputBytes, inflight: this.inflight, cpuGate: new SandboxCpuGate(db), telemetry };
   }
 
   get running(): boolean {

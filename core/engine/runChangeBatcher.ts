@@ -6,6 +6,8 @@ import { loadRunsForUpdate, persistTransitions, type JobScheduler } from '../run
 import { RunTransition } from '../runs/transition.js';
 import { recordSandboxCpu } from '../quotas/quotas.js';
 import type { StepUsage } from './executor.js';
+import { TERMINAL_RUN } from '../runs/model.js';
+import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
 
 /**
  * A change to one run, applied to its state loaded under the run's row lock. It gets
@@ -33,7 +35,10 @@ interface ChangeRequest {
 export class RunChangeBatcher {
   private readonly group: GroupCommit<ChangeRequest, unknown>;
 
-  constructor(db: Database, private readonly workflows: WorkflowService, logger: Logger, options: GroupCommitOptions, private readonly scheduler: JobScheduler | null = null) {
+  constructor(
+    db: Database, private readonly workflows: WorkflowService, logger: Logger, options: GroupCommitOptions,
+    private readonly scheduler: JobScheduler | null = null, private readonly telemetry: Telemetry = NO_TELEMETRY,
+  ) {
     this.group = new GroupCommit(db, logger, 'run changes', (q, requests) => this.applyBatch(q, requests), options);
   }
 
@@ -44,8 +49,19 @@ export class RunChangeBatcher {
    * `endsJob` says whether the queue job asking is done once this commits, so that its
    * place in the queue can go to the tenant's next job in the same commit.
    */
-  apply<T>(tenantId: string, runId: string, change: RunChange<T>, endsJob: EndsJob<T>, usage?: StepUsage): Promise<T> {
-    return this.group.submit(tenantId, { runId, change, usage, endsJob: endsJob as EndsJob<unknown> }) as Promise<T>;
+  async apply<T>(tenantId: string, runId: string, change: RunChange<T>, endsJob: EndsJob<T>, usage?: StepUsage): Promise<T> {
+    // The change that turns the run terminal says so; it is reported once its commit is done.
+    let finished: { workflowId: string; status: string } | null = null;
+    const observed: RunChange<T> = (tr) => {
+      const before = tr?.run.status;
+      const value = change(tr);
+      finished = tr && before !== undefined && !TERMINAL_RUN.has(before) && TERMINAL_RUN.has(tr.run.status) ? { workflowId: tr.run.workflowId, status: tr.run.status } : null;
+      return value;
+    };
+    const value = await this.group.submit(tenantId, { runId, change: observed, usage, endsJob: endsJob as EndsJob<unknown> }) as T;
+    const done = finished as { workflowId: string; status: string } | null;
+    if (done) this.telemetry.runFinished(tenantId, done.workflowId, done.status);
+    return value;
   }
 
   private async applyBatch(q: Queryable, requests: readonly ChangeRequest[]): Promise<Settled<unknown>[]> {

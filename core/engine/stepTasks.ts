@@ -7,6 +7,7 @@ import { CORE_ACTIONS, MAX_DELAY_MS } from './coreActions.js';
 import { StepDeferred, StepError, type StepExecutor, type StepUsage } from './executor.js';
 import type { SandboxCpuGate } from '../quotas/quotas.js';
 import type { RunChangeBatcher } from './runChangeBatcher.js';
+import type { Telemetry } from '../telemetry.js';
 
 export interface StepJobPayload {
   t: string;
@@ -24,6 +25,7 @@ export interface StepTaskDeps {
   inflight: Map<string, AbortController>;
   /** Refuses executor steps of tenants whose sandbox CPU for the day is used up. */
   cpuGate: SandboxCpuGate;
+  telemetry: Telemetry;
 }
 
 type Outcome =
@@ -67,7 +69,10 @@ export async function runStepJob(deps: StepTaskDeps, payload: StepJobPayload, sh
   if (!claimed) return;
 
   const usage: StepUsage = { sandboxCpuMs: 0 };
+  const started = performance.now();
   const outcome = await execute(deps, payload, claimed, shutdownSignal, usage);
+  deps.telemetry.stepAttempt(tenantId, claimed.def.uses, outcome.kind === 'ok' ? 'ok' : outcome.kind === 'failed' ? outcome.failure.code : outcome.kind,
+    (performance.now() - started) / 1000);
   await deps.batcher.apply(tenantId, runId, (tr) => {
     const state = tr?.run.steps.get(stepId);
     // Cancelled, timed out, or superseded while running: this result is no longer wanted.

@@ -11,6 +11,7 @@ import { parsePage, toConnection, type Connection } from '../pagination.js';
 import type { WorkflowService, WorkflowVersion } from '../workflows/workflows.js';
 import { newStepState, RUN_STATUSES, TERMINAL_RUN, type RunEvent, type RunState, type RunStatus, type StepState } from './model.js';
 import { RunTransition, timerJobKey } from './transition.js';
+import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
 import { loadRunForUpdate, persistNewRuns, persistTransition, type JobScheduler, type NewRun } from './store.js';
 
 export interface Run {
@@ -46,6 +47,7 @@ export interface RunLimits {
   /** Orders the step jobs runs enqueue across tenants (fair share); none: plain first-in first-out. */
   scheduler?: JobScheduler;
   admission?: AdmissionGate;
+  telemetry?: Telemetry;
 }
 
 const RUN = `id, tenant_id as "tenantId", workflow_id as "workflowId", workflow_version_id as "workflowVersionId", status, input,
@@ -64,6 +66,9 @@ interface StartRequest {
 /** Run operations of the API: start, cancel, retry, approve, and reading runs. */
 export class RunService {
   private readonly starts: GroupCommit<StartRequest, Run>;
+  // The runs a committed batch created (not idempotent repeats), for telemetry.
+  private readonly created = new WeakSet<Run>();
+  private readonly telemetry: Telemetry;
 
   constructor(
     private readonly db: Database,
@@ -74,6 +79,7 @@ export class RunService {
     // Starts arriving together share a transaction: under load a start costs a share of
     // one commit and of one add_jobs call instead of its own.
     this.starts = new GroupCommit(db, logger, 'run starts', (q, requests) => this.startBatch(q, requests), DEFAULT_GROUP_COMMIT);
+    this.telemetry = limits.telemetry ?? NO_TELEMETRY;
   }
 
   async startRun(
@@ -91,7 +97,9 @@ export class RunService {
     if (key !== null && (key.length < 1 || key.length > 200)) throw badInput('input.idempotencyKey', 'must be 1 to 200 characters');
     if (input.version != null && (!Number.isInteger(input.version) || input.version < 1)) throw badInput('input.version', 'must be a positive whole number');
     try {
-      return await this.starts.submit(tenantId, { ctx, tenantId, workflowId: input.workflowId, version: input.version ?? null, input: runInput, inputBytes, idempotencyKey: key });
+      const run = await this.starts.submit(tenantId, { ctx, tenantId, workflowId: input.workflowId, version: input.version ?? null, input: runInput, inputBytes, idempotencyKey: key });
+      if (this.created.has(run)) this.telemetry.runStarted(tenantId, run.workflowId);
+      return run;
     } catch (error) {
       const quota = quotaErrorFromDatabase(error);
       if (quota) throw quota;
@@ -146,6 +154,7 @@ export class RunService {
       tr.advance();
       created.push({ tr, idempotencyKey: key, createdBy: request.ctx.actor.tokenId, request, version });
       const value = toRun(run, key);
+      this.created.add(value);
       if (key !== null) byKey.set(`${version.workflowId}:${key}`, value);
       outcomes.push({ ok: true, value });
     }
@@ -207,19 +216,24 @@ export class RunService {
   ): Promise<Run> {
     const tenantId = tenantOf(ctx.actor, 'run:operate');
     if (!isId(id)) throw notFound('run', id);
-    return this.db.tx({ tenantId }, async (q) => {
+    let finished = false;
+    const changed = await this.db.tx({ tenantId }, async (q) => {
       const run = await loadRunForUpdate(q, id);
       if (!run || run.tenantId !== tenantId) throw notFound('run', id);
       await hooks.before?.(q, tenantId);
       const version = await this.workflows.versionById(q, run.workflowVersionId);
       const tr = new RunTransition(run, version.definition);
+      const before = tr.run.status;
       mutate(tr);
+      finished = !TERMINAL_RUN.has(before) && TERMINAL_RUN.has(tr.run.status);
       await persistTransition(q, tr, this.limits.scheduler ?? null);
       await hooks.after?.(q);
       await recordAudit(q, ctx, { action, targetType: 'run', targetId: id, details });
       const { rows } = await q.query<Run>(`select ${RUN} from runs where id = $1`, [id]);
       return rows[0]!;
     });
+    if (finished) this.telemetry.runFinished(tenantId, changed.workflowId, changed.status);
+    return changed;
   }
 
   async getRun(ctx: RequestContext, id: string): Promise<Run> {

@@ -1,0 +1,19 @@
+/**
+ * What the domain reports as it works, for the appliance's metrics. The server plugs in
+ * Prometheus (server/metrics.ts); the domain only calls this interface, after commit, so a
+ * batch that rolls back and is retried counts once.
+ */
+export interface Telemetry {
+  /** A new run was committed (an idempotent repeat is not a start). */
+  runStarted(tenantId: string, workflowId: string): void;
+  /** A run reached a terminal state: SUCCEEDED, FAILED, CANCELLED or TIMED_OUT. */
+  runFinished(tenantId: string, workflowId: string, status: string): void;
+  /** A step attempt ran in the executor: `outcome` is `ok`, an error code, `deferred`, `released` or `interrupted`. */
+  stepAttempt(tenantId: string, uses: string, outcome: string, seconds: number): void;
+}
+
+export const NO_TELEMETRY: Telemetry = Object.freeze({
+  runStarted: () => undefined,
+  runFinished: () => undefined,
+  stepAttempt: () => undefined,
+});
