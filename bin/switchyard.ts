@@ -13,7 +13,7 @@ import { isId } from '../core/ids.js';
 import { startAppliance } from '../server/appliance.js';
 import { registerPluginCommands } from './pluginCommands.js';
 import { registerAuditCommands } from './auditCommands.js';
-import { registerInstallCommands } from './installCommands.js';
+import { registerOpsCommands } from './opsCommands.js';
 import { MasterKeyRing } from '../core/credentials/masterKeys.js';
 import { CredentialService } from '../core/credentials/credentials.js';
 
@@ -22,9 +22,13 @@ import { CredentialService } from '../core/credentials/credentials.js';
  * SWITCHYARD_CONFIG_FILE, KEY=value lines as `switchyard install` writes them and systemd's
  * EnvironmentFile reads them).
  */
+function configFile(): string | undefined {
+  return (program.opts() as { config?: string }).config ?? process.env['SWITCHYARD_CONFIG_FILE'];
+}
+
 function config(overrides: Partial<Config> = {}): Config {
   try {
-    const file = (program.opts() as { config?: string }).config ?? process.env['SWITCHYARD_CONFIG_FILE'];
+    const file = configFile();
     let fromFile: Record<string, string> = {};
     if (file) {
       try {
@@ -161,7 +165,7 @@ keys
 
 registerPluginCommands(program);
 registerAuditCommands(program);
-registerInstallCommands(program);
+registerOpsCommands(program, () => config(), configFile);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   process.stderr.write(`switchyard: ${error instanceof Error ? error.message : String(error)}\n`);

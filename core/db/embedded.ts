@@ -76,6 +76,17 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
   };
 }
 
+/**
+ * The owner's URL of an embedded server that another process (the appliance) is running
+ * on this data directory, for tools that only read (doctor, support-bundle); null when no
+ * server runs there.
+ */
+export function runningEmbeddedOwnerUrl(dataDir: string, port: number): string | null {
+  if (!fs.existsSync(path.join(dataDir, 'postgres', 'postmaster.pid'))) return null;
+  const ownerPassword = createHmac('sha256', superuserPassword(dataDir, false)).update('switchyard owner role').digest('base64url');
+  return `postgres://${OWNER}:${encodeURIComponent(ownerPassword)}@127.0.0.1:${port}/${DATABASE}`;
+}
+
 /** A random superuser password for a new cluster, kept beside it with mode 0600. */
 function superuserPassword(dataDir: string, fresh: boolean): string {
   const file = path.join(dataDir, 'postgres.secret');

@@ -1,12 +1,21 @@
 /**
- * `switchyard install`: interactive by default; unattended with `--yes` and flags or an
- * answers file (`--answers FILE`, JSON with the fields of InstallAnswers; flags win).
+ * Operating an installation: `switchyard install` (interactive by default; unattended with
+ * `--yes` and flags or an answers file, JSON with the fields of InstallAnswers; flags
+ * win), `switchyard doctor` and `switchyard support-bundle`.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { action, CliError, EXIT_REFUSED } from './cliSupport.js';
+import type { Config } from '../core/config.js';
+import { createLogger } from '../core/logger.js';
+import { prepareDatabase } from '../core/db/provision.js';
+import { runningEmbeddedOwnerUrl } from '../core/db/embedded.js';
+import { runDoctor } from '../installer/doctor.js';
+import { formatChecks } from '../installer/preflight.js';
+import { writeSupportBundle } from '../installer/supportBundle.js';
 import { checkAnswers, defaultAnswers, install, InstallError, readAnswers, type InstallAnswers } from '../installer/install.js';
 
 interface InstallFlags {
@@ -83,7 +92,61 @@ async function installWith(flags: InstallFlags): Promise<number> {
   return 0;
 }
 
-export function registerInstallCommands(program: Command): void {
+/**
+ * Runs `fn` with the database owner's URL: the configured one, the embedded server the
+ * appliance is running, or the embedded server started for the command (not migrated).
+ */
+async function withOwnerUrl<T>(cfg: Config, fn: (ownerUrl: string) => Promise<T>): Promise<T> {
+  if (cfg.databaseUrl) return fn(cfg.databaseUrl);
+  const running = runningEmbeddedOwnerUrl(cfg.dataDir, cfg.embeddedPgPort);
+  if (running) return fn(running);
+  const prepared = await prepareDatabase(cfg, createLogger('warn'), { migrate: false });
+  try {
+    return await fn(prepared.ownerUrl);
+  } finally {
+    await prepared.stopEmbedded();
+  }
+}
+
+async function doctor(config: () => Config): Promise<number> {
+  const cfg = config();
+  const results = await withOwnerUrl(cfg, (url) => runDoctor(cfg, url));
+  process.stdout.write(`${formatChecks(results)}\n`);
+  const failed = results.filter((r) => r.status === 'FAIL').length;
+  const warned = results.filter((r) => r.status === 'WARN').length;
+  process.stdout.write(`\n${failed} failed, ${warned} warnings, ${results.length - failed - warned} passed\n`);
+  return failed > 0 ? EXIT_REFUSED : 0;
+}
+
+async function supportBundle(config: () => Config, configFile: () => string | undefined, options: { out: string; log?: string[]; lines: number }): Promise<number> {
+  const cfg = config();
+  if (fs.existsSync(options.out)) throw new CliError(`--out ${options.out}: the file exists; give a new path`);
+  const made = await withOwnerUrl(cfg, (url) => writeSupportBundle({
+    config: cfg, databaseUrl: url, configFile: configFile() ?? null, logFiles: options.log ?? [], logLines: options.lines, out: options.out,
+  })).catch(async (error: Error) => {
+    // A bundle without database statistics still helps when the database is the problem.
+    process.stderr.write(`switchyard: the database could not be reached (${error.message}); writing the bundle without its statistics\n`);
+    return writeSupportBundle({ config: cfg, databaseUrl: null, configFile: configFile() ?? null, logFiles: options.log ?? [], logLines: options.lines, out: options.out });
+  });
+  process.stdout.write(`wrote ${made.file} (${made.files.join(', ')}); secrets are redacted, but read it before you send it\n`);
+  return 0;
+}
+
+export function registerOpsCommands(program: Command, config: () => Config, configFile: () => string | undefined): void {
+  program
+    .command('doctor')
+    .description('Check an installed appliance: keys, TLS certificate, disk, database, migrations, clock, workers, queue, failed jobs, circuit breakers. Changes nothing; exits 1 when a check fails.')
+    .action(action(() => doctor(config)));
+  program
+    .command('support-bundle')
+    .description('Write a .tar.gz for support: versions, configuration, recent logs and database and queue statistics, with every secret redacted.')
+    .requiredOption('--out <file>', 'the bundle to write (mode 0600)')
+    .option('--log <file>', 'a log file to include the end of (repeat; e.g. journalctl -u switchyard-api > api.log)', collect)
+    .option('--lines <n>', 'log lines to keep from the end of each file', (v) => {
+      if (!/^\d+$/.test(v) || Number(v) < 1) throw new CliError('--lines must be a positive whole number');
+      return Number(v);
+    }, 2000)
+    .action(action((options: { out: string; log?: string[]; lines: number }) => supportBundle(config, configFile, options)));
   program
     .command('install')
     .description('Install Switchyard on this host: preflight checks, config file, keys, TLS, database roles and schema, systemd units, and the first admin token.')
