@@ -16,6 +16,7 @@ import { runningEmbeddedOwnerUrl } from '../core/db/embedded.js';
 import { runDoctor } from '../installer/doctor.js';
 import { formatChecks } from '../installer/preflight.js';
 import { writeSupportBundle } from '../installer/supportBundle.js';
+import { backup, BackupError, restore } from '../installer/backup.js';
 import { checkAnswers, defaultAnswers, install, InstallError, readAnswers, type InstallAnswers } from '../installer/install.js';
 
 interface InstallFlags {
@@ -132,7 +133,46 @@ async function supportBundle(config: () => Config, configFile: () => string | un
   return 0;
 }
 
+/** The key backup's passphrase: --passphrase-file, else SWITCHYARD_BACKUP_PASSPHRASE, else none (the keys file is not encrypted). */
+function passphrase(file: string | undefined): string | null {
+  if (file) {
+    try {
+      return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (error) {
+      throw new CliError(`--passphrase-file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  return process.env['SWITCHYARD_BACKUP_PASSPHRASE'] || null;
+}
+
+const refused = (error: unknown): never => {
+  if (error instanceof BackupError) throw new CliError(error.message, EXIT_REFUSED);
+  throw error;
+};
+
 export function registerOpsCommands(program: Command, config: () => Config, configFile: () => string | undefined): void {
+  program
+    .command('backup')
+    .description('Back up the database and the config file into one file, and the keys into another (encrypted with a passphrase when one is given).')
+    .requiredOption('--out <file>', 'the data backup to write (.tar.gz, mode 0600)')
+    .requiredOption('--keys-out <file>', 'the key backup to write (mode 0600); store it apart from the data backup')
+    .option('--passphrase-file <file>', 'encrypt the key backup with the passphrase in this file (or set SWITCHYARD_BACKUP_PASSPHRASE)')
+    .action(action(async (options: { out: string; keysOut: string; passphraseFile?: string }) => {
+      const secret = passphrase(options.passphraseFile);
+      const made = await backup(config(), { out: options.out, keysOut: options.keysOut, configFile: configFile() ?? null, passphrase: secret }).catch(refused);
+      process.stdout.write(`wrote ${options.out} (${made.database} database${made.files['switchyard.env'] ? ', config file' : ''}) and ${options.keysOut} (keys${secret ? ', encrypted' : ', NOT encrypted'})\n`);
+      process.stdout.write('warning: the data backup is useless without the keys file: credentials cannot be decrypted without the master key. Keep both, apart.\n');
+    }));
+  program
+    .command('restore')
+    .description('Restore a backup made by switchyard backup: checks it whole first, then puts back the keys, the database and (when absent) the config file.')
+    .argument('<backup>', 'the data backup (.tar.gz)')
+    .requiredOption('--keys <file>', 'the key backup written with it')
+    .option('--passphrase-file <file>', 'the key backup\'s passphrase (or set SWITCHYARD_BACKUP_PASSPHRASE)')
+    .action(action(async (from: string, options: { keys: string; passphraseFile?: string }) => {
+      const made = await restore(config(), { from, keys: options.keys, configFile: configFile() ?? null, passphrase: passphrase(options.passphraseFile) }).catch(refused);
+      process.stdout.write(`restored the backup of ${made.createdAt} (Switchyard ${made.version}); start the appliance: it applies any newer migrations first\n`);
+    }));
   program
     .command('doctor')
     .description('Check an installed appliance: keys, TLS certificate, disk, database, migrations, clock, workers, queue, failed jobs, circuit breakers. Changes nothing; exits 1 when a check fails.')
