@@ -1,0 +1,58 @@
+/**
+ * `npm run bundle`: one tarball for hosts without internet access. It holds the compiled
+ * application, the migrations, the first-party plugins, the installer, and the production
+ * node_modules of this checkout (isolated-vm already compiled here for this platform and
+ * Node version, the embedded PostgreSQL binaries), so installing needs neither npm nor a
+ * registry: unpack, then `./bin/switchyard install`.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tar from 'tar';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const DIST_PARTS = ['bin', 'core', 'server', 'sandbox', 'plugins', 'installer'];
+
+export function bundleName(version: string): string {
+  return `switchyard-${version}-${process.platform}-${process.arch}-node${process.versions.node.split('.')[0]}`;
+}
+
+export async function makeBundle(out: string | null): Promise<string> {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const name = bundleName(pkg.version);
+  const file = path.resolve(out ?? path.join(ROOT, `${name}.tar.gz`));
+  const isolatedVm = path.join(ROOT, 'node_modules/isolated-vm/out/isolated_vm.node');
+  if (!fs.existsSync(isolatedVm)) throw new Error(`${isolatedVm} is missing: run npm ci first (it compiles isolated-vm)`);
+  const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-bundle-'));
+  const at = path.join(staging, name);
+  try {
+    fs.mkdirSync(at);
+    for (const part of DIST_PARTS) fs.cpSync(path.join(ROOT, 'dist', part), path.join(at, 'dist', part), { recursive: true, filter: (src) => !src.endsWith('.map') });
+    fs.cpSync(path.join(ROOT, 'core/db/migrations'), path.join(at, 'core/db/migrations'), { recursive: true });
+    fs.cpSync(path.join(ROOT, 'plugins/firstParty'), path.join(at, 'plugins/firstParty'), { recursive: true, filter: (src) => !src.endsWith('.ts') });
+    for (const f of ['package.json', 'package-lock.json', 'README.md']) fs.copyFileSync(path.join(ROOT, f), path.join(at, f));
+    fs.cpSync(path.join(ROOT, 'node_modules'), path.join(at, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+    // Removes the dev dependencies; it only deletes, so it needs no registry.
+    execFileSync('npm', ['prune', '--omit=dev', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: at, stdio: 'ignore' });
+    fs.mkdirSync(path.join(at, 'bin'));
+    fs.writeFileSync(path.join(at, 'bin', 'switchyard'), `#!/bin/sh
+# The Switchyard command from the offline bundle (Node.js ${process.versions.node.split('.')[0]} must be installed).
+here=$(dirname "$(readlink -f "$0")")
+exec node --enable-source-maps "$here/../dist/bin/switchyard.js" "$@"
+`, { mode: 0o755 });
+    await tar.create({ cwd: staging, file, gzip: true, portable: true }, [name]);
+    return file;
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  const outAt = process.argv.indexOf('--out');
+  makeBundle(outAt > 0 ? process.argv[outAt + 1] ?? null : null).then(
+    (file) => process.stdout.write(`wrote ${file} (${(fs.statSync(file).size / 2 ** 20).toFixed(0)} MB)\n`),
+    (error: Error) => { process.stderr.write(`bundle: ${error.message}\n`); process.exit(1); },
+  );
+}
