@@ -17,6 +17,8 @@ import { runDoctor } from '../installer/doctor.js';
 import { formatChecks } from '../installer/preflight.js';
 import { writeSupportBundle } from '../installer/supportBundle.js';
 import { backup, BackupError, restore } from '../installer/backup.js';
+import { rollback, upgrade, UpgradeError } from '../installer/upgrade.js';
+import { installLayout } from '../installer/install.js';
 import { checkAnswers, defaultAnswers, install, InstallError, readAnswers, type InstallAnswers } from '../installer/install.js';
 
 interface InstallFlags {
@@ -151,6 +153,32 @@ const refused = (error: unknown): never => {
 };
 
 export function registerOpsCommands(program: Command, config: () => Config, configFile: () => string | undefined): void {
+  program
+    .command('upgrade')
+    .description('Upgrade to the release in an offline bundle: refuses a skipped required version or a downgrade, drains, backs up, migrates with the new release, switches, restarts and waits for /ready. --rollback undoes the last upgrade.')
+    .argument('[bundle]', 'the new release\'s bundle (.tar.gz from npm run bundle)')
+    .option('--rollback', 'restore the pre-upgrade backup and run the previous release again')
+    .option('--prefix <dir>', 'the installation\'s prefix (default /)', '/')
+    .addOption(new Option('--service-manager <kind>', 'systemd: stop and start the units; none: you stop and start the appliance').choices(['systemd', 'none']).default('systemd'))
+    .option('--passphrase-file <file>', 'encrypt the pre-upgrade key backup (or set SWITCHYARD_BACKUP_PASSPHRASE)')
+    .action(action(async (bundle: string | undefined, options: { rollback?: boolean; prefix: string; serviceManager: 'systemd' | 'none'; passphraseFile?: string }) => {
+      const prefix = path.resolve(options.prefix);
+      const file = configFile() ?? installLayout(prefix).configFile;
+      if (!fs.existsSync(file)) throw new CliError(`no config file at ${file}: give --config`);
+      process.env['SWITCHYARD_CONFIG_FILE'] = file;
+      const opts = { prefix, configFile: file, serviceManager: options.serviceManager, passphrase: passphrase(options.passphraseFile), print: (line: string) => process.stdout.write(`${line}\n`) };
+      const fail = (error: unknown): never => {
+        if (error instanceof UpgradeError || error instanceof BackupError) throw new CliError(error.message, EXIT_REFUSED);
+        throw error;
+      };
+      if (options.rollback) {
+        if (bundle) throw new CliError('--rollback takes no bundle');
+        await rollback(config(), opts).catch(fail);
+      } else {
+        if (!bundle) throw new CliError('give the bundle to upgrade to (or --rollback)');
+        await upgrade(config(), path.resolve(bundle), opts).catch(fail);
+      }
+    }));
   program
     .command('backup')
     .description('Back up the database and the config file into one file, and the keys into another (encrypted with a passphrase when one is given).')

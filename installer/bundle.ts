@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
+import { copyApplication } from './release.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const DIST_PARTS = ['bin', 'core', 'server', 'sandbox', 'plugins', 'installer'];
 
 export function bundleName(version: string): string {
   return `switchyard-${version}-${process.platform}-${process.arch}-node${process.versions.node.split('.')[0]}`;
@@ -28,15 +28,10 @@ export async function makeBundle(out: string | null): Promise<string> {
   const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-bundle-'));
   const at = path.join(staging, name);
   try {
-    fs.mkdirSync(at);
-    for (const part of DIST_PARTS) fs.cpSync(path.join(ROOT, 'dist', part), path.join(at, 'dist', part), { recursive: true, filter: (src) => !src.endsWith('.map') });
-    fs.cpSync(path.join(ROOT, 'core/db/migrations'), path.join(at, 'core/db/migrations'), { recursive: true });
-    fs.cpSync(path.join(ROOT, 'plugins/firstParty'), path.join(at, 'plugins/firstParty'), { recursive: true, filter: (src) => !src.endsWith('.ts') });
-    for (const f of ['package.json', 'package-lock.json', 'README.md']) fs.copyFileSync(path.join(ROOT, f), path.join(at, f));
-    fs.cpSync(path.join(ROOT, 'node_modules'), path.join(at, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+    copyApplication(ROOT, at);
     // Removes the dev dependencies; it only deletes, so it needs no registry.
     execFileSync('npm', ['prune', '--omit=dev', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: at, stdio: 'ignore' });
-    fs.mkdirSync(path.join(at, 'bin'));
+    fs.mkdirSync(path.join(at, 'bin'), { recursive: true });
     fs.writeFileSync(path.join(at, 'bin', 'switchyard'), `#!/bin/sh
 # The Switchyard command from the offline bundle (Node.js ${process.versions.node.split('.')[0]} must be installed).
 here=$(dirname "$(readlink -f "$0")")

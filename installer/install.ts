@@ -21,6 +21,7 @@ import { ensureSystemAdminToken } from '../server/bootstrap.js';
 import { formatChecks, runPreflight, type CheckResult } from './preflight.js';
 import { generateLocalCa, issueServerCertificate, providedTlsProblem } from './tls.js';
 import { systemdUnit, unitName } from './systemd.js';
+import { addRelease, currentRelease, releaseLayout, switchCurrent } from './release.js';
 
 export interface InstallAnswers {
   /** Root of the installation; `/` installs into the system. */
@@ -138,8 +139,11 @@ export async function install(answers: InstallAnswers, options: { appDir: string
     if (problem) throw new InstallError(`TLS: ${answers.tls.certFile}: ${problem}; nothing was changed`, checks);
   }
 
-  fs.mkdirSync(layout.keysDir, { recursive: true, mode: 0o700 });
-  fs.mkdirSync(layout.dataDir, { recursive: true, mode: 0o700 });
+  // Parents traversable (the embedded server runs as its own OS user under root), the folders themselves private.
+  for (const dir of [layout.keysDir, layout.dataDir]) {
+    fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o755 });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
   MasterKeyRing.open(layout.masterKeyFile, { create: true });
   AuditSigningKey.open(layout.auditSigningKeyFile, { create: true });
   const tls = writeTls(answers, layout);
@@ -177,10 +181,13 @@ export async function install(answers: InstallAnswers, options: { appDir: string
     await prepared.stopEmbedded();
   }
 
+  // The services run `current`; an upgrade adds a release beside this one and moves it.
+  const release = addRelease(answers.prefix, options.appDir);
+  if (!currentRelease(answers.prefix)) switchCurrent(answers.prefix, release);
   fs.mkdirSync(layout.unitDir, { recursive: true, mode: 0o755 });
   for (const role of ['api', 'worker'] as const) {
     fs.writeFileSync(path.join(layout.unitDir, unitName(role)), systemdUnit({
-      role, serviceUser: answers.serviceUser, nodePath: options.nodePath ?? process.execPath, appDir: options.appDir, configFile: layout.configFile, dataDir: layout.dataDir,
+      role, serviceUser: answers.serviceUser, nodePath: options.nodePath ?? process.execPath, appDir: releaseLayout(answers.prefix).current, configFile: layout.configFile, dataDir: layout.dataDir,
     }), { mode: 0o644 });
   }
   ownForService(answers, layout);

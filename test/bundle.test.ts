@@ -50,7 +50,8 @@ test('the offline bundle holds production dependencies only, with isolated-vm co
   const installed = await run(bin, ['install', '--yes', '--prefix', prefix, '--database-url', await freshDatabase(), '--host', '127.0.0.1', '--port', String(port), '--hostname', 'localhost', '--no-tls'], OFFLINE, 120_000);
   t.is(installed.code, 0, installed.stderr);
   t.regex(installed.stdout, /System-admin token \(shown once/);
-  t.true(fs.readFileSync(path.join(prefix, 'etc/systemd/system/switchyard-api.service'), 'utf8').includes(`${app}/dist/bin/switchyard.js start --role api`), 'the units run the bundle');
+  t.true(fs.readFileSync(path.join(prefix, 'etc/systemd/system/switchyard-api.service'), 'utf8').includes(`${prefix}/opt/switchyard/current/dist/bin/switchyard.js start --role api`), 'the units run the current release');
+  t.is(fs.realpathSync(path.join(prefix, 'opt/switchyard/current')), path.join(prefix, 'opt/switchyard/releases', name!.split('-')[1]!), 'which is the bundle\'s, copied in');
 
   const server = spawn(bin, ['--config', path.join(prefix, 'etc/switchyard/switchyard.env'), 'start'], { env: childEnv(OFFLINE), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

@@ -45,7 +45,15 @@ export async function migrate(pool: pg.Pool, runtimeRole: RuntimeRole): Promise<
       const placeholders = { '${runtime_role}': pg.escapeIdentifier(runtimeRole.name), '${owner_role}': pg.escapeIdentifier(owner) };
       await client.query(`create table if not exists switchyard_migrations (
         id int primary key, name text not null, applied_at timestamptz not null default now())`);
-      const done = new Set((await client.query<{ id: number }>('select id from switchyard_migrations')).rows.map((r) => r.id));
+      const doneRows = (await client.query<{ id: number; name: string }>('select id, name from switchyard_migrations order by id')).rows;
+      const done = new Set(doneRows.map((r) => r.id));
+      // A database a newer build migrated: this build's code would run on a schema it does not know.
+      const known = new Set(listMigrations().map((m) => m.id));
+      const unknown = doneRows.filter((r) => !known.has(r.id)).map((r) => r.name);
+      if (unknown.length > 0) {
+        throw new Error(`the database has migrations this build does not have (${unknown.join(', ')}): a newer Switchyard upgraded it. `
+          + 'Run that version, or roll back its upgrade (switchyard upgrade --rollback restores the pre-upgrade backup)');
+      }
       const applied: string[] = [];
       await runMigrations({ pgPool: pool, logger: silentGraphileLogger });
       for (const migration of listMigrations()) {
