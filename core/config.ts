@@ -173,6 +173,12 @@ export interface Config {
    * means plain HTTP (behind a TLS-terminating proxy, or on loopback).
    */
   readonly tls: { certFile: string; keyFile: string } | null;
+  /**
+   * A `worker`-role process serves /health, /ready and /metrics (no API) on HOST and this
+   * port, so each worker can be probed and scraped. `SWITCHYARD_WORKER_HTTP_PORT`, default
+   * 9464; 0 turns it off. Other roles serve them on PORT with the API.
+   */
+  readonly workerHttpPort: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -327,6 +333,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     apiRateLimitPerSecond: int(env, 'SWITCHYARD_API_RATE_LIMIT_PER_SECOND', 50, 1, 1_000_000),
     apiRateLimitBurst: int(env, 'SWITCHYARD_API_RATE_LIMIT_BURST', 100, 1, 1_000_000),
     tls: tlsFiles(env),
+    workerHttpPort: int(env, 'SWITCHYARD_WORKER_HTTP_PORT', 9464, 0, 65535),
     ...overrides,
   };
   return Object.freeze(config);

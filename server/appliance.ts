@@ -145,12 +145,15 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     }
 
     let url: string | null = null;
-    if (config.role !== 'worker') {
+    const isWorker = config.role === 'worker';
+    if (!isWorker || config.workerHttpPort > 0) {
       let migrationsApplied = false;
       const theEngine = engine;
-      http = await createHttpServer(createGraphQL(services, logger, { ...graphqlOptions(config), onErrorCode: (code) => metrics.apiError(code) }), {
+      // A worker serves probes and metrics only: the API is the api and all roles' job.
+      const yoga = isWorker ? null : createGraphQL(services, logger, { ...graphqlOptions(config), onErrorCode: (code) => metrics.apiError(code) });
+      http = await createHttpServer(yoga, {
         host: config.host,
-        port: config.port,
+        port: isWorker ? config.workerHttpPort : config.port,
         tls: config.tls ? { cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) } : null,
         maxBodyBytes: config.maxBodyBytes,
         metrics: metrics.registry,
@@ -168,7 +171,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
       }, logger);
       await http.start();
       url = http.info.uri.replace('0.0.0.0', '127.0.0.1');
-      logger.info({ url, graphql: `${url}/graphql`, role: config.role }, 'Switchyard is listening');
+      logger.info({ url, ...(yoga ? { graphql: `${url}/graphql` } : {}), role: config.role }, 'Switchyard is listening');
     }
 
     let stopping: Promise<void> | null = null;

@@ -28,7 +28,8 @@ const DOWNLOAD_STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDE
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** hapi serves GraphQL (through graphql-yoga's fetch interface), health, readiness and metrics. */
-export async function createHttpServer(yoga: YogaServerInstance<TransportContext, GraphQLContext>, options: HttpOptions, logger: Logger): Promise<Hapi.Server> {
+/** `yoga` null: probes and metrics only (a worker process). */
+export async function createHttpServer(yoga: YogaServerInstance<TransportContext, GraphQLContext> | null, options: HttpOptions, logger: Logger): Promise<Hapi.Server> {
   const server = Hapi.server({
     host: options.host,
     port: options.port,
@@ -55,7 +56,8 @@ export async function createHttpServer(yoga: YogaServerInstance<TransportContext
     const url = `http://${request.info.host || 'localhost'}${request.url.pathname}${request.url.search}`;
     const abort = new AbortController();
     request.raw.req.once('close', () => abort.abort());
-    const response = await yoga.handleRequest(
+    // Only routed when there is an API (apiRoutes below).
+    const response = await yoga!.handleRequest(
       new Request(url, { method: request.method.toUpperCase(), headers, ...(body ? { body: new Uint8Array(body) } : {}), signal: abort.signal }),
       { requestId, sourceAddress: request.info.remoteAddress, userAgent: request.headers['user-agent'] as string | undefined },
     );
@@ -70,7 +72,7 @@ export async function createHttpServer(yoga: YogaServerInstance<TransportContext
     return reply;
   };
 
-  server.route([
+  const apiRoutes: Hapi.ServerRoute[] = [
     {
       method: 'POST',
       path: '/graphql',
@@ -78,7 +80,6 @@ export async function createHttpServer(yoga: YogaServerInstance<TransportContext
       handler: handleGraphQL,
     },
     { method: 'GET', path: '/graphql', handler: handleGraphQL },
-    { method: 'GET', path: '/health', handler: () => ({ status: 'ok' }) },
     {
       method: 'GET',
       path: '/audit-exports/{id}',
@@ -99,6 +100,10 @@ export async function createHttpServer(yoga: YogaServerInstance<TransportContext
         }
       },
     },
+  ];
+  server.route([
+    ...(yoga ? apiRoutes : []),
+    { method: 'GET', path: '/health', handler: () => ({ status: 'ok' }) },
     {
       method: 'GET',
       path: '/ready',

@@ -7,6 +7,7 @@ import test from 'ava';
 import pg from 'pg';
 import { startTestAppliance, waitFor } from './support/appliance.js';
 import { ScriptedExecutor } from './support/scriptedExecutor.js';
+import { freePort } from './fixtures/processes.js';
 
 /** The value of one sample line (`name{labels} value`), or undefined when absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -73,4 +74,28 @@ test('the appliance counts runs, steps, refusals and breakers as it works, and r
   t.true((sample(text, 'switchyard_db_pool_connections', { state: 'total' }) ?? 0) >= 1);
   t.not(sample(text, 'process_cpu_seconds_total'), undefined, 'the process metrics are there too');
   t.false(text.includes(token), 'no token in the metrics');
+});
+
+test('a worker process serves its probes and the engine\'s metrics on its own port, and no API', async (t) => {
+  const api = await startTestAppliance({ config: { role: 'api' } });
+  t.teardown(() => api.stop());
+  const port = await freePort();
+  const worker = await startTestAppliance({ databaseUrl: api.databaseUrl, executor: new ScriptedExecutor(), config: { role: 'worker', workerHttpPort: port } });
+  t.teardown(() => worker.stop());
+  t.is(worker.url, `http://127.0.0.1:${port}`);
+  const tenant = await api.tenant(`worker-metrics-${Date.now()}`, ['ADMIN']);
+  const token = tenant.tokens['ADMIN']!;
+  const workflowId = (await api.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "w", definition: $d }) { id } }', { d: { steps: [{ id: 'call', uses: 'http/request@1' }] } })).data.createWorkflow.id;
+  const runId = (await api.gql(token, 'mutation($w: ID!) { startRun(input: { workflowId: $w }) { id } }', { w: workflowId })).data.startRun.id;
+  await waitFor(async () => (await api.gql(token, 'query($r: ID!) { run(id: $r) { status } }', { r: runId })).data.run.status === 'SUCCEEDED', 'the run');
+
+  t.is((await fetch(`${worker.url}/ready`)).status, 200);
+  const text = await (await fetch(`${worker.url}/metrics`)).text();
+  t.is(sample(text, 'switchyard_runs_finished_total', { tenant: tenant.id, workflow: workflowId, status: 'SUCCEEDED' }), 1, 'the worker finished the run and counts it');
+  t.is(sample(text, 'switchyard_step_attempt_duration_seconds_count', { uses: 'http/request@1', outcome: 'ok' }), 1);
+  const apiText = await (await fetch(`${api.url}/metrics`)).text();
+  t.is(sample(apiText, 'switchyard_runs_started_total', { tenant: tenant.id, workflow: workflowId }), 1, 'the API process counts the start');
+  t.is(sample(apiText, 'switchyard_runs_finished_total', { tenant: tenant.id, workflow: workflowId, status: 'SUCCEEDED' }), undefined, 'and not the worker\'s finish');
+  const graphql = await fetch(`${worker.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ viewer { role } }"}' });
+  t.is(graphql.status, 404, 'a worker has no API');
 });

@@ -43,6 +43,8 @@ function workerEnv(db: string): Record<string, string | undefined> {
     SWITCHYARD_POLL_INTERVAL_MS: '100',
     SWITCHYARD_LOG_LEVEL: 'warn',
     SWITCHYARD_DB_POOL_SIZE: '12',
+    // Two workers on one host: no probe listener, or the second could not bind its port.
+    SWITCHYARD_WORKER_HTTP_PORT: '0',
   };
 }
 

@@ -32,7 +32,7 @@ export async function startTestAppliance(options: { config?: Partial<Config>; ex
   const sink = new Writable({ write(chunk, _enc, done) { logs.push(String(chunk)); done(); } });
   const config = loadConfig(
     { DATABASE_URL: databaseUrl, SWITCHYARD_ADMIN_TOKEN: ADMIN_TOKEN },
-    { port: 0, logLevel: 'debug', pollIntervalMs: 100, deadWorkerSweepMs: 300, shutdownGraceMs: 2000, dbPoolSize: 10, ...options.config },
+    { port: 0, workerHttpPort: 0, logLevel: 'debug', pollIntervalMs: 100, deadWorkerSweepMs: 300, shutdownGraceMs: 2000, dbPoolSize: 10, ...options.config },
   );
   const appliance = await startAppliance(config, { logger: createLogger('debug', sink), ...(options.executor ? { executor: options.executor } : {}) });
   const url = appliance.url!;
