@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { waitFor } from './support/appliance.js';
-import { freePort, httpStatus, killGroup, runSwitchyard, spawnSwitchyard, stopChild, type Child } from './fixtures/processes.js';
+import { freePort, runSwitchyard, startUntilReady, type Child } from './fixtures/processes.js';
 
 const ADMIN = 'sy_BaCkUpTs_0123456789abcdef0123456789abcdef';
 const PASSPHRASE = 'correct horse battery staple';
@@ -31,7 +31,7 @@ test('a backup of a stopped embedded appliance restores after the data directory
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     return body.data;
   };
-  const start = () => startAppliance(t, env, base);
+  const start = () => startUntilReady((fn) => t.teardown(fn), env, base);
 
   let appliance = await start();
   const tenantId = (await gql('mutation { createTenant(input: { name: "backed up" }) { id } }')).createTenant.id as string;
@@ -76,20 +76,6 @@ test('a backup of a stopped embedded appliance restores after the data directory
   t.true(exported.eventCount >= runs.length + 2);
   await stop(t, appliance);
 });
-
-async function startAppliance(t: ExecutionContext, env: Record<string, string | undefined>, base: string): Promise<Child> {
-  // Its own process group, so cleanup also reaches the PostgreSQL server it spawns.
-  const child = spawnSwitchyard(['start'], env, { detached: true });
-  t.teardown(async () => {
-    await stopChild(child, 20_000);
-    killGroup(child);
-  });
-  await waitFor(async () => {
-    if (!child.alive()) throw new Error(`switchyard exited early: ${child.stderr()} ${child.stdout()}`);
-    return (await httpStatus(`${base}/ready`)) === 200;
-  }, '/ready to answer 200', 120_000);
-  return child;
-}
 
 async function stop(t: ExecutionContext, child: Child): Promise<void> {
   child.proc.kill('SIGTERM');

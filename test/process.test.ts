@@ -11,7 +11,7 @@ import pg from 'pg';
 import { ADMIN_TOKEN, startTestAppliance, waitFor, type TestAppliance } from './support/appliance.js';
 import { adminUrl, databaseUrl, freshDatabase } from './support/database.js';
 import { listMigrations } from '../core/db/migrate.js';
-import { freePort, httpStatus, isListening, killGroup, runSwitchyard, spawnSwitchyard, stopChild, type Child } from './fixtures/processes.js';
+import { freePort, httpStatus, isListening, killGroup, runSwitchyard, spawnSwitchyard, startUntilReady, stopChild, type Child } from './fixtures/processes.js';
 
 const GENERATED_TOKEN = /^sy_[A-Za-z0-9]{8}_[A-Za-z0-9]{32}$/;
 const ANY_GENERATED_TOKEN = /sy_[A-Za-z0-9]{8}_[A-Za-z0-9]{32}/;
@@ -286,19 +286,7 @@ test('embedded PostgreSQL: first start prints a generated admin token once; SIGT
     SWITCHYARD_EMBEDDED_PG_PORT: String(pgPort), PORT: String(port), SWITCHYARD_LOG_LEVEL: 'info',
   };
 
-  const start = async (): Promise<Child> => {
-    // Its own process group, so cleanup can also reach the PostgreSQL server it spawns.
-    const child = spawnSwitchyard(['start'], env, { detached: true });
-    t.teardown(async () => {
-      await stopChild(child, 20_000);
-      killGroup(child);
-    });
-    await waitFor(async () => {
-      if (!child.alive()) throw new Error(`switchyard exited early: ${child.stderr()} ${child.stdout()}`);
-      return (await httpStatus(`${base}/ready`)) === 200;
-    }, '/ready to answer 200', 120_000);
-    return child;
-  };
+  const start = (): Promise<Child> => startUntilReady((fn) => t.teardown(fn), env, base);
   const viewerRole = async (token: string) => {
     const response = await fetch(`${base}/graphql`, {
       method: 'POST',
