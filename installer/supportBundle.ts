@@ -28,7 +28,7 @@ export function redactText(text: string): string {
     .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`)
     .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@"']*):[^@/\s"']*@/gi, `$1:${REDACTED}@`)
     // A quoted value stays quoted, so JSON stays JSON.
-    .replace(new RegExp(`(["']?[A-Za-z0-9_.-]*${SECRET_NAME.source}[A-Za-z0-9_.-]*["']?\\s*[:=]\\s*)("[^"]*"|'[^']*'|[^\\s,}]+)`, 'gi'),
+    .replace(new RegExp(`(["']?[A-Za-z0-9_.-]*${SECRET_NAME.source}[A-Za-z0-9_.-]*["']?\\s*[:=]\\s*)("[^"]*"|'[^']*'|(?!(?:Bearer|Basic)\\s)[^\\s,}]+)`, 'gi'),
       (_all, key: string, _name: string, value: string) => `${key}${value.startsWith('"') || value.startsWith("'") ? `${value[0]}${REDACTED}${value[0]}` : REDACTED}`);
 }
 
