@@ -179,6 +179,12 @@ export interface Config {
    * 9464; 0 turns it off. Other roles serve them on PORT with the API.
    */
   readonly workerHttpPort: number;
+  /**
+   * OpenTelemetry: send spans (a root span per run, a child per step attempt) over OTLP/HTTP
+   * to this collector, e.g. `http://otel-collector:4318`. `SWITCHYARD_OTLP_ENDPOINT`, or the
+   * standard `OTEL_EXPORTER_OTLP_ENDPOINT`; unset means no tracing.
+   */
+  readonly otlpEndpoint: string | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -217,6 +223,20 @@ function proxySettings(env: Env): Config['proxy'] {
   const noProxy = pick('NO_PROXY');
   if (noProxy !== undefined) settings.noProxy = noProxy;
   return Object.freeze(settings);
+}
+
+function otlpEndpoint(env: Env): string | null {
+  const name = env['SWITCHYARD_OTLP_ENDPOINT'] ? 'SWITCHYARD_OTLP_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  const raw = env[name];
+  if (!raw) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL such as http://otel-collector:4318, got ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must be an http:// or https:// URL`);
+  return raw;
 }
 
 function tlsFiles(env: Env): Config['tls'] {
@@ -334,6 +354,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     apiRateLimitBurst: int(env, 'SWITCHYARD_API_RATE_LIMIT_BURST', 100, 1, 1_000_000),
     tls: tlsFiles(env),
     workerHttpPort: int(env, 'SWITCHYARD_WORKER_HTTP_PORT', 9464, 0, 65535),
+    otlpEndpoint: otlpEndpoint(env),
     ...overrides,
   };
   return Object.freeze(config);
@@ -362,7 +383,7 @@ export function auditableConfig(config: Config): Record<string, string | number 
   const out: Record<string, string | number | boolean | null> = {};
   for (const [key, value] of Object.entries(config)) {
     if (key === 'adminToken') out[key] = value === undefined ? null : '(set)';
-    else if (key === 'databaseUrl' || key === 'runtimeDatabaseUrl') out[key] = withoutCredentials(value as string | undefined);
+    else if (key === 'databaseUrl' || key === 'runtimeDatabaseUrl' || key === 'otlpEndpoint') out[key] = withoutCredentials(value as string | undefined);
     else if (key === 'proxy') {
       const proxy = value as Config['proxy'];
       out['httpsProxy'] = withoutCredentials(proxy.httpsProxy);

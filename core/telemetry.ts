@@ -3,13 +3,21 @@
  * Prometheus (server/metrics.ts); the domain only calls this interface, after commit, so a
  * batch that rolls back and is retried counts once.
  */
+import { recordRunSpan, type FinishedRun } from './tracing.js';
+
 export interface Telemetry {
   /** A new run was committed (an idempotent repeat is not a start). */
   runStarted(tenantId: string, workflowId: string): void;
   /** A run reached a terminal state: SUCCEEDED, FAILED, CANCELLED or TIMED_OUT. */
-  runFinished(tenantId: string, workflowId: string, status: string): void;
+  runFinished(run: FinishedRun): void;
   /** A step attempt ran in the executor: `outcome` is `ok`, an error code, `deferred`, `released` or `interrupted`. */
   stepAttempt(tenantId: string, uses: string, outcome: string, seconds: number): void;
+}
+
+/** A run ended: counted, and its root span emitted (core/tracing.ts). */
+export function reportRunFinished(telemetry: Telemetry, run: FinishedRun): void {
+  telemetry.runFinished(run);
+  recordRunSpan(run);
 }
 
 export const NO_TELEMETRY: Telemetry = Object.freeze({

@@ -39,6 +39,7 @@ import { applianceVersion } from './version.js';
 import { createGraphQL, graphqlOptions } from './graphql.js';
 import { createHttpServer } from './http.js';
 import { ApplianceMetrics } from './metrics.js';
+import { startTracing, type Tracing } from './tracing.js';
 import { ensureSystemAdminToken } from './bootstrap.js';
 
 export interface Appliance {
@@ -80,6 +81,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
   let engine: Engine | null = null;
   let sandbox: { supervisor: SandboxSupervisor; executor: SandboxExecutor } | null = null;
   let http: Hapi.Server | null = null;
+  let tracing: Tracing | null = null;
   let admission: AdmissionControl | null = null;
   let auditMaintenance: AuditMaintenance | null = null;
   let signIns: SignInAuditor | null = null;
@@ -114,6 +116,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     }, logger);
     if (config.role !== 'worker') admission.start();
     const metrics = new ApplianceMetrics(db);
+    tracing = startTracing(config);
     const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs, scheduler, admission, telemetry: metrics }, logger);
     await notifier.start();
     const services: Services = { db, tokens, tenants, workflows, runs, plugins, credentials, integrationGuards, runEvents: new RunEventStream(runs, notifier),
@@ -186,6 +189,8 @@ export async function startAppliance(config: Config, options: StartOptions = {})
       async () => theSandbox?.supervisor.stop(),
       async () => admission?.stop(),
       async () => notifier.stop(),
+      // After the engine: the spans of its last steps and runs go out too.
+      async () => tracing?.shutdown(),
       async () => db.close(),
       async () => embedded?.stop(),
     );
@@ -201,6 +206,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     await sandbox?.supervisor.stop().catch(() => undefined);
     await admission?.stop().catch(() => undefined);
     await notifier.stop().catch(() => undefined);
+    await tracing?.shutdown().catch(() => undefined);
     await db.close().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
     throw error;

@@ -6,6 +6,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from '../core/db/database.js';
 import type { Telemetry } from '../core/telemetry.js';
+import type { FinishedRun } from '../core/tracing.js';
 
 /** Error codes counted as refusals: the appliance protecting itself or a tenant's limits. */
 const REFUSALS = new Set(['QUOTA_EXCEEDED', 'RATE_LIMITED', 'OVERLOADED']);
@@ -67,8 +68,8 @@ export class ApplianceMetrics implements Telemetry {
     this.runsStarted.inc({ tenant: tenantId, workflow: workflowId });
   }
 
-  runFinished(tenantId: string, workflowId: string, status: string): void {
-    this.runsFinished.inc({ tenant: tenantId, workflow: workflowId, status });
+  runFinished(run: FinishedRun): void {
+    this.runsFinished.inc({ tenant: run.tenantId, workflow: run.workflowId, status: run.status });
   }
 
   stepAttempt(_tenantId: string, uses: string, outcome: string, seconds: number): void {

@@ -7,7 +7,8 @@ import { RunTransition } from '../runs/transition.js';
 import { recordSandboxCpu } from '../quotas/quotas.js';
 import type { StepUsage } from './executor.js';
 import { TERMINAL_RUN } from '../runs/model.js';
-import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
+import { NO_TELEMETRY, reportRunFinished, type Telemetry } from '../telemetry.js';
+import type { FinishedRun } from '../tracing.js';
 
 /**
  * A change to one run, applied to its state loaded under the run's row lock. It gets
@@ -51,16 +52,18 @@ export class RunChangeBatcher {
    */
   async apply<T>(tenantId: string, runId: string, change: RunChange<T>, endsJob: EndsJob<T>, usage?: StepUsage): Promise<T> {
     // The change that turns the run terminal says so; it is reported once its commit is done.
-    let finished: { workflowId: string; status: string } | null = null;
+    let finished: FinishedRun | null = null;
     const observed: RunChange<T> = (tr) => {
       const before = tr?.run.status;
       const value = change(tr);
-      finished = tr && before !== undefined && !TERMINAL_RUN.has(before) && TERMINAL_RUN.has(tr.run.status) ? { workflowId: tr.run.workflowId, status: tr.run.status } : null;
+      finished = tr && before !== undefined && !TERMINAL_RUN.has(before) && TERMINAL_RUN.has(tr.run.status)
+        ? { id: tr.run.id, tenantId, workflowId: tr.run.workflowId, status: tr.run.status, createdAt: tr.run.createdAt, finishedAt: tr.run.finishedAt }
+        : null;
       return value;
     };
     const value = await this.group.submit(tenantId, { runId, change: observed, usage, endsJob: endsJob as EndsJob<unknown> }) as T;
-    const done = finished as { workflowId: string; status: string } | null;
-    if (done) this.telemetry.runFinished(tenantId, done.workflowId, done.status);
+    const done = finished as FinishedRun | null;
+    if (done) reportRunFinished(this.telemetry, done);
     return value;
   }
 

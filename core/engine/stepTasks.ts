@@ -8,6 +8,8 @@ import { StepDeferred, StepError, type StepExecutor, type StepUsage } from './ex
 import type { SandboxCpuGate } from '../quotas/quotas.js';
 import type { RunChangeBatcher } from './runChangeBatcher.js';
 import type { Telemetry } from '../telemetry.js';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { runSpanContext, traceStepAttempt } from '../tracing.js';
 
 export interface StepJobPayload {
   t: string;
@@ -70,7 +72,12 @@ export async function runStepJob(deps: StepTaskDeps, payload: StepJobPayload, sh
 
   const usage: StepUsage = { sandboxCpuMs: 0 };
   const started = performance.now();
-  const outcome = await execute(deps, payload, claimed, shutdownSignal, usage);
+  const outcome = await traceStepAttempt({ runId, tenantId, workflowId: claimed.workflowId, stepId, uses: claimed.def.uses, attempt: claimed.attempt }, async (span) => {
+    const result = await execute(deps, payload, claimed, shutdownSignal, usage);
+    span.setAttribute('switchyard.outcome', result.kind === 'failed' ? result.failure.code : result.kind);
+    if (result.kind === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: result.failure.code });
+    return result;
+  });
   deps.telemetry.stepAttempt(tenantId, claimed.def.uses, outcome.kind === 'ok' ? 'ok' : outcome.kind === 'failed' ? outcome.failure.code : outcome.kind,
     (performance.now() - started) / 1000);
   await deps.batcher.apply(tenantId, runId, (tr) => {
@@ -133,7 +140,8 @@ async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Cla
   // itself and reports SANDBOX_TIMEOUT, which must not lose the race to this timer.
   const timeout = claimed.def.timeoutMs ? AbortSignal.timeout(claimed.def.timeoutMs + EXECUTOR_DEADLINE_GRACE_MS) : null;
   const signal = AbortSignal.any([interrupt.signal, shutdownSignal, ...(timeout ? [timeout] : [])]);
-  const logger = deps.logger.child({ tenantId, workflowId: claimed.workflowId, runId, stepId, attempt: claimed.attempt });
+  // The trace id ties these lines to the run's spans (core/tracing.ts).
+  const logger = deps.logger.child({ tenantId, workflowId: claimed.workflowId, runId, stepId, attempt: claimed.attempt, traceId: runSpanContext(runId).traceId });
   try {
     const output = await raceAbort(
       deps.executor.execute(

@@ -11,7 +11,7 @@ import { parsePage, toConnection, type Connection } from '../pagination.js';
 import type { WorkflowService, WorkflowVersion } from '../workflows/workflows.js';
 import { newStepState, RUN_STATUSES, TERMINAL_RUN, type RunEvent, type RunState, type RunStatus, type StepState } from './model.js';
 import { RunTransition, timerJobKey } from './transition.js';
-import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
+import { NO_TELEMETRY, reportRunFinished, type Telemetry } from '../telemetry.js';
 import { loadRunForUpdate, persistNewRuns, persistTransition, type JobScheduler, type NewRun } from './store.js';
 
 export interface Run {
@@ -232,7 +232,7 @@ export class RunService {
       const { rows } = await q.query<Run>(`select ${RUN} from runs where id = $1`, [id]);
       return rows[0]!;
     });
-    if (finished) this.telemetry.runFinished(tenantId, changed.workflowId, changed.status);
+    if (finished) reportRunFinished(this.telemetry, { id: changed.id, tenantId, workflowId: changed.workflowId, status: changed.status, createdAt: changed.createdAt, finishedAt: changed.finishedAt });
     return changed;
   }
 

@@ -49,3 +49,12 @@ test('TLS files go together and must exist; the audited configuration names them
   t.like(audited, { tlsCertFile: cert, tlsKeyFile: key });
   t.false(JSON.stringify(audited).includes('secret key'));
 });
+
+test('the OTLP endpoint comes from SWITCHYARD_OTLP_ENDPOINT or the standard variable, must be http(s), and is audited without credentials', (t) => {
+  t.is(loadConfig({}).otlpEndpoint, null);
+  t.is(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).otlpEndpoint, 'http://collector:4318');
+  t.is(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://other:4318', SWITCHYARD_OTLP_ENDPOINT: 'https://collector:4318' }).otlpEndpoint, 'https://collector:4318');
+  t.throws(() => loadConfig({ SWITCHYARD_OTLP_ENDPOINT: 'grpc://collector:4317' }), { message: 'SWITCHYARD_OTLP_ENDPOINT must be an http:// or https:// URL' });
+  t.throws(() => loadConfig({ SWITCHYARD_OTLP_ENDPOINT: 'not a url' }), { message: /SWITCHYARD_OTLP_ENDPOINT must be a URL/ });
+  t.is(auditableConfig(loadConfig({ SWITCHYARD_OTLP_ENDPOINT: 'https://user:pw@collector:4318' })).otlpEndpoint, 'https://collector:4318/');
+});
