@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import * as tar from 'tar';
 import type { Config } from '../core/config.js';
 import { applianceVersion } from '../server/version.js';
+import { redactText } from './supportBundle.js';
 
 const run = promisify(execFile);
 const MANIFEST = 'manifest.json';
@@ -52,7 +53,7 @@ export async function backup(config: Config, options: { out: string; keysOut: st
     const files: string[] = [];
     if (config.databaseUrl) {
       await run('pg_dump', ['--format=custom', '--no-owner', '--file', path.join(work, 'database.dump'), '--dbname', config.databaseUrl], { maxBuffer: 1 << 24 })
-        .catch((error: Error & { stderr?: string }) => { throw new BackupError(`pg_dump failed: ${redactUrl(error.stderr || error.message).trim()}`); });
+        .catch((error: Error & { stderr?: string }) => { throw new BackupError(`pg_dump failed: ${redactText(error.stderr || error.message).trim()}`); });
       files.push('database.dump');
     } else {
       if (!fs.existsSync(path.join(embeddedDir(config), 'PG_VERSION'))) throw new BackupError(`there is no embedded database under ${config.dataDir}`);
@@ -152,7 +153,7 @@ export async function restore(config: Config, options: { from: string; keys: str
     }
     if (config.databaseUrl) {
       await run('pg_restore', ['--clean', '--if-exists', '--no-owner', '--single-transaction', '--dbname', config.databaseUrl, path.join(work, 'database.dump')], { maxBuffer: 1 << 24 })
-        .catch((error: Error & { stderr?: string }) => { throw new BackupError(`pg_restore failed: ${redactUrl(error.stderr || error.message).trim()}`); });
+        .catch((error: Error & { stderr?: string }) => { throw new BackupError(`pg_restore failed: ${redactText(error.stderr || error.message).trim()}`); });
     } else {
       fs.mkdirSync(config.dataDir, { recursive: true });
       await tar.extract({ file: path.join(work, 'postgres.tar'), cwd: config.dataDir, preserveOwner: true });
@@ -166,8 +167,4 @@ export async function restore(config: Config, options: { from: string; keys: str
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
-}
-
-function redactUrl(text: string): string {
-  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*):[^@\s]*@/g, '$1:[REDACTED]@');
 }

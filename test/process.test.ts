@@ -11,7 +11,7 @@ import pg from 'pg';
 import { ADMIN_TOKEN, startTestAppliance, waitFor, type TestAppliance } from './support/appliance.js';
 import { adminUrl, databaseUrl, freshDatabase } from './support/database.js';
 import { listMigrations } from '../core/db/migrate.js';
-import { freePort, httpStatus, isListening, killGroup, runSwitchyard, spawnSwitchyard, startUntilReady, stopChild, type Child } from './fixtures/processes.js';
+import { freePort, httpStatus, isListening, runSwitchyard, spawnSwitchyard, startUntilReady, stopChild, type Child } from './fixtures/processes.js';
 
 const GENERATED_TOKEN = /^sy_[A-Za-z0-9]{8}_[A-Za-z0-9]{32}$/;
 const ANY_GENERATED_TOKEN = /sy_[A-Za-z0-9]{8}_[A-Za-z0-9]{32}/;

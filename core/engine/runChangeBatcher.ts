@@ -6,8 +6,7 @@ import { loadRunsForUpdate, persistTransitions, type JobScheduler } from '../run
 import { RunTransition } from '../runs/transition.js';
 import { recordSandboxCpu } from '../quotas/quotas.js';
 import type { StepUsage } from './executor.js';
-import { TERMINAL_RUN } from '../runs/model.js';
-import { NO_TELEMETRY, reportRunFinished, type Telemetry } from '../telemetry.js';
+import { finishedRun, NO_TELEMETRY, reportRunFinished, type Telemetry } from '../telemetry.js';
 import type { FinishedRun } from '../tracing.js';
 
 /**
@@ -56,9 +55,7 @@ export class RunChangeBatcher {
     const observed: RunChange<T> = (tr) => {
       const before = tr?.run.status;
       const value = change(tr);
-      finished = tr && before !== undefined && !TERMINAL_RUN.has(before) && TERMINAL_RUN.has(tr.run.status)
-        ? { id: tr.run.id, tenantId, workflowId: tr.run.workflowId, status: tr.run.status, createdAt: tr.run.createdAt, finishedAt: tr.run.finishedAt }
-        : null;
+      finished = finishedRun(tr, before);
       return value;
     };
     const value = await this.group.submit(tenantId, { runId, change: observed, usage, endsJob: endsJob as EndsJob<unknown> }) as T;

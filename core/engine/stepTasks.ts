@@ -74,12 +74,11 @@ export async function runStepJob(deps: StepTaskDeps, payload: StepJobPayload, sh
   const started = performance.now();
   const outcome = await traceStepAttempt({ runId, tenantId, workflowId: claimed.workflowId, stepId, uses: claimed.def.uses, attempt: claimed.attempt }, async (span) => {
     const result = await execute(deps, payload, claimed, shutdownSignal, usage);
-    span.setAttribute('switchyard.outcome', result.kind === 'failed' ? result.failure.code : result.kind);
+    span.setAttribute('switchyard.outcome', outcomeLabel(result));
     if (result.kind === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: result.failure.code });
     return result;
   });
-  deps.telemetry.stepAttempt(tenantId, claimed.def.uses, outcome.kind === 'ok' ? 'ok' : outcome.kind === 'failed' ? outcome.failure.code : outcome.kind,
-    (performance.now() - started) / 1000);
+  deps.telemetry.stepAttempt(tenantId, claimed.def.uses, outcomeLabel(outcome), (performance.now() - started) / 1000);
   await deps.batcher.apply(tenantId, runId, (tr) => {
     const state = tr?.run.steps.get(stepId);
     // Cancelled, timed out, or superseded while running: this result is no longer wanted.
@@ -90,6 +89,9 @@ export async function runStepJob(deps: StepTaskDeps, payload: StepJobPayload, sh
     else if (outcome.kind === 'released') tr.releaseStep(stepId);
   }, ENDS_JOB, usage);
 }
+
+/** An attempt's outcome for metrics and spans: `ok`, the failure's code, or the kind. */
+const outcomeLabel = (outcome: Outcome): string => (outcome.kind === 'failed' ? outcome.failure.code : outcome.kind);
 
 /** Starts an attempt of a step; core actions settle or park here. Returns what the executor needs, if anything. */
 function claimStep(tr: RunTransition | null, stepId: string): Claimed | null {

@@ -11,7 +11,8 @@ import { parsePage, toConnection, type Connection } from '../pagination.js';
 import type { WorkflowService, WorkflowVersion } from '../workflows/workflows.js';
 import { newStepState, RUN_STATUSES, TERMINAL_RUN, type RunEvent, type RunState, type RunStatus, type StepState } from './model.js';
 import { RunTransition, timerJobKey } from './transition.js';
-import { NO_TELEMETRY, reportRunFinished, type Telemetry } from '../telemetry.js';
+import { finishedRun, NO_TELEMETRY, reportRunFinished, type Telemetry } from '../telemetry.js';
+import type { FinishedRun } from '../tracing.js';
 import { loadRunForUpdate, persistNewRuns, persistTransition, type JobScheduler, type NewRun } from './store.js';
 
 export interface Run {
@@ -216,7 +217,7 @@ export class RunService {
   ): Promise<Run> {
     const tenantId = tenantOf(ctx.actor, 'run:operate');
     if (!isId(id)) throw notFound('run', id);
-    let finished = false;
+    let finished: FinishedRun | null = null;
     const changed = await this.db.tx({ tenantId }, async (q) => {
       const run = await loadRunForUpdate(q, id);
       if (!run || run.tenantId !== tenantId) throw notFound('run', id);
@@ -225,14 +226,15 @@ export class RunService {
       const tr = new RunTransition(run, version.definition);
       const before = tr.run.status;
       mutate(tr);
-      finished = !TERMINAL_RUN.has(before) && TERMINAL_RUN.has(tr.run.status);
+      finished = finishedRun(tr, before);
       await persistTransition(q, tr, this.limits.scheduler ?? null);
       await hooks.after?.(q);
       await recordAudit(q, ctx, { action, targetType: 'run', targetId: id, details });
       const { rows } = await q.query<Run>(`select ${RUN} from runs where id = $1`, [id]);
       return rows[0]!;
     });
-    if (finished) reportRunFinished(this.telemetry, { id: changed.id, tenantId, workflowId: changed.workflowId, status: changed.status, createdAt: changed.createdAt, finishedAt: changed.finishedAt });
+    const done = finished as FinishedRun | null;
+    if (done) reportRunFinished(this.telemetry, done);
     return changed;
   }
 
