@@ -8,7 +8,7 @@
  * and the root itself is emitted, with those ids, by whichever process finishes the run.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { context, SpanStatusCode, trace, TraceFlags, type Span, type SpanContext } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace, TraceFlags, type Span, type SpanContext } from '@opentelemetry/api';
 
 const TRACER = 'switchyard';
 
@@ -75,4 +75,47 @@ export function traceStepAttempt<T>(
       span.end();
     }
   });
+}
+
+/** A plugin HTTP call as the sandbox measured it (sandbox/runtime `HttpCallRecord`). */
+export interface OutboundHttpCall {
+  method: string;
+  url: string;
+  startedAt: number;
+  durationMs: number;
+  status?: number;
+  code?: string;
+}
+
+/**
+ * Emits a client span per plugin HTTP call, as children of the active (step) span. The
+ * calls were made in the sandbox process, which exports nothing itself: it hands back
+ * their timings with the attempt's result, and the spans are written here afterwards.
+ */
+export function recordHttpCallSpans(calls: readonly OutboundHttpCall[] | undefined): void {
+  if (!calls?.length) return;
+  const tracer = trace.getTracer(TRACER);
+  for (const call of calls) {
+    let server: URL | undefined;
+    try {
+      server = new URL(call.url);
+    } catch {
+      server = undefined;
+    }
+    const span = tracer.startSpan(call.method, {
+      kind: SpanKind.CLIENT,
+      startTime: call.startedAt,
+      attributes: {
+        'http.request.method': call.method,
+        'url.full': call.url,
+        ...(server ? { 'server.address': server.hostname, 'server.port': Number(server.port || (server.protocol === 'https:' ? 443 : 80)) } : {}),
+        ...(call.status !== undefined ? { 'http.response.status_code': call.status } : {}),
+        ...(call.code !== undefined ? { 'error.type': call.code } : {}),
+      },
+    });
+    if (call.code !== undefined || (call.status !== undefined && call.status >= 400)) {
+      span.setStatus({ code: SpanStatusCode.ERROR, ...(call.code !== undefined ? { message: call.code } : {}) });
+    }
+    span.end(call.startedAt + call.durationMs);
+  }
 }

@@ -7,6 +7,7 @@ import { parseUses } from '../core/workflows/definition.js';
 import type { CredentialLeaser } from '../core/credentials/types.js';
 import type { CredentialGrant, EgressGuard, EgressPolicy } from './egress/types.js';
 import type { Logger } from '../core/logger.js';
+import { recordHttpCallSpans } from '../core/tracing.js';
 import type { SandboxInvocation, SandboxLimits, SandboxLogLine, SandboxResult } from './runtime/types.js';
 
 /** What the executor needs of the sandbox runtime (SandboxSupervisor). */
@@ -101,6 +102,8 @@ export class SandboxExecutor implements StepExecutor {
     }, signal, guard).finally(() => this.running.delete(invocationId));
     // Failed attempts consumed CPU too (a CPU-limit kill most of all).
     request.usage.sandboxCpuMs += result.stats?.cpuMs ?? 0;
+    const { httpCalls, ...stats } = result.stats ?? {};
+    recordHttpCallSpans(httpCalls);
     const uses = credential ? result.stats?.credentialUses?.[credential.handle] ?? 0 : 0;
     if (uses > 0 && leaseId !== null) {
       await this.leaser.recordLeaseUse({
@@ -112,10 +115,10 @@ export class SandboxExecutor implements StepExecutor {
       // The gate's own record decides this, never the plugin's error code, which a plugin could forge.
       const held = guard?.heldBack;
       if (held) throw new StepDeferred(new Date(held.until), held.code, held.message);
-      request.logger.info({ code: result.error.code, retryable: result.error.retryable, ...(result.stats ?? {}) }, 'sandboxed step attempt failed');
+      request.logger.info({ code: result.error.code, retryable: result.error.retryable, ...stats }, 'sandboxed step attempt failed');
       throw new StepError(result.error.code, result.error.message, result.error.retryable);
     }
-    request.logger.debug({ ...result.stats }, 'sandboxed step attempt succeeded');
+    request.logger.debug(stats, 'sandboxed step attempt succeeded');
     if (!validators.output(result.output)) {
       throw new StepError('BAD_OUTPUT', `${plugin.name} ${plugin.version} returned output that does not match its schema: ${this.ajv.errorsText(validators.output.errors, { dataVar: 'output' })}`, false);
     }

@@ -205,9 +205,11 @@ export class Attempt {
 
   #stats(): SandboxStats {
     const uses = this.#bridge.credentialUses();
+    const httpCalls = this.#bridge.httpCalls();
     return {
       cpuMs: round(this.#cpuUsedMs()), wallMs: round(performance.now() - this.#started), cold: this.#cold,
       ...(Object.keys(uses).length > 0 ? { credentialUses: uses } : {}),
+      ...(httpCalls.length > 0 ? { httpCalls } : {}),
     };
   }
 

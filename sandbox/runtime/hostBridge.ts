@@ -3,7 +3,7 @@ import { createEgressSession } from '../egress/index.js';
 import { EgressError, type EgressGuard, type EgressSession, type GuardAdmission, type PluginHttpRequest } from '../egress/types.js';
 import { EGRESS_CODES, messageOf } from './errors.js';
 import type { GuardCall, GuardReply, PortFromWorker, PortToWorker } from './protocol.js';
-import type { SandboxInvocation, SandboxLogLevel } from './types.js';
+import type { HttpCallRecord, SandboxInvocation, SandboxLogLevel } from './types.js';
 
 /** Caps shared with the guest bootstrap (`$2`); the host enforces them again. */
 export const GUEST_CAPS = {
@@ -13,6 +13,9 @@ export const GUEST_CAPS = {
   maxMessage: 1000,
   maxBodyChars: 10 * 1024 * 1024,
 };
+
+/** HTTP calls recorded per invocation for tracing; later ones still run, unrecorded. */
+export const MAX_RECORDED_HTTP_CALLS = 64;
 
 const LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'warn', 'error']);
 
@@ -29,6 +32,7 @@ export class HostBridge {
   /** Guard calls waiting for the engine's reply, by sequence number. */
   readonly #guardCalls = new Map<number, { resolve: (reply: GuardReply) => void; reject: (error: Error) => void }>();
   #guardSeq = 0;
+  readonly #httpCalls: HttpCallRecord[] = [];
   /**
    * Whether the plugin asked the host for anything that answers asynchronously. Such a reply can
    * wake the isolate after the invocation ended (its continuation may already be queued when the
@@ -70,21 +74,46 @@ export class HostBridge {
 
   /** Never throws: the guest learns of failures from the `{ ok: false, code }` envelope. */
   async http(requestJson: unknown): Promise<string> {
+    let call: HttpCallRecord | undefined;
     try {
       const request = parseRequest(requestJson);
       this.#session ??= createEgressSession(this.invocation.network, this.invocation.credentials, this.invocation.network.guardedHosts?.length ? { guard: this.#guard() } : {});
       this.#abort ??= new AbortController();
       if (this.#closed) this.#abort.abort();
       this.requested = true;
+      call = this.#recordCall(request);
       const response = await this.#session.request(request, this.#abort.signal);
+      if (call) call.status = response.status;
       return JSON.stringify({ ok: true, response: { status: response.status, headers: response.headers, body: response.body } });
     } catch (err) {
+      if (call) call.code = err instanceof EgressError ? err.code : 'EGRESS_FAILED';
       if (err instanceof EgressError && EGRESS_CODES.has(err.code)) {
         return JSON.stringify({ ok: false, code: err.code, message: messageOf(err), ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) });
       }
       // Anything else is a fault of ours: say little, so host details stay on the host.
       return JSON.stringify({ ok: false, code: 'EGRESS_FAILED', message: 'the request failed' });
+    } finally {
+      if (call) call.durationMs = performance.timeOrigin + performance.now() - call.startedAt;
     }
+  }
+
+  /** The HTTP calls made so far (a call still in flight has no status, code or duration yet). */
+  httpCalls(): HttpCallRecord[] {
+    return this.#httpCalls.map((call) => ({ ...call }));
+  }
+
+  #recordCall(request: PluginHttpRequest): HttpCallRecord | undefined {
+    if (this.#httpCalls.length >= MAX_RECORDED_HTTP_CALLS) return undefined;
+    let url: string;
+    try {
+      const parsed = new URL(request.url);
+      url = `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+    } catch {
+      url = 'invalid URL';
+    }
+    const call: HttpCallRecord = { method: request.method.toUpperCase().slice(0, 16), url: url.slice(0, 2048), startedAt: performance.timeOrigin + performance.now(), durationMs: 0 };
+    this.#httpCalls.push(call);
+    return call;
   }
 
   /** Requests that carried each credential handle in this invocation. */

@@ -53,6 +53,21 @@ export interface SandboxStats {
   cold: boolean;
   /** Requests that carried each credential, by handle (absent when none did). */
   credentialUses?: Record<string, number>;
+  /** The plugin's HTTP calls, in order (the first 64), for the step's trace. */
+  httpCalls?: HttpCallRecord[];
+}
+
+/** One plugin HTTP call as the host saw it; `url` has no query or fragment, which may carry secrets. */
+export interface HttpCallRecord {
+  method: string;
+  url: string;
+  /** Epoch milliseconds (fractional). */
+  startedAt: number;
+  durationMs: number;
+  /** The final response's status, when there was one. */
+  status?: number;
+  /** The egress code when the call failed. */
+  code?: string;
 }
 
 export interface SandboxFailure {
