@@ -8,13 +8,14 @@ import type { PluginService } from '../plugins/plugins.js';
 import type { CredentialService } from '../credentials/credentials.js';
 import type { IntegrationGuardService } from '../integrationGuards/integrationGuards.js';
 import { listLlmUsage } from '../llm/llmUsage.js';
+import { pendingApprovals, runOverview } from '../runs/overview.js';
 import type { InstalledPlugin } from '../plugins/types.js';
 import type { RunService, Run } from '../runs/runs.js';
 import { stepIdempotencyKey, type StepState, type RunEvent } from '../runs/model.js';
 import type { Database } from '../db/database.js';
 import { queryAuditEvents } from '../audit/auditQueries.js';
 import { parseSeqPage, toSeqConnection } from '../pagination.js';
-import { AppError } from '../errors.js';
+import { AppError, badInput } from '../errors.js';
 import type { RunEventStream } from './runEventStream.js';
 
 /** Everything a resolver may use; built per request by the transport. */
@@ -106,8 +107,29 @@ const query: Record<string, Resolver> = {
   workflow: (_p, a, { request, services }) => services.workflows.get(request, a.id),
   workflows: (_p, a, { request, services }) => services.workflows.list(request, a.first, a.after),
   run: (_p, a, { request, services }) => services.runs.getRun(request, a.id),
+  runOverview: (_p, _a, { request, services }) => runOverview(services.db, request),
+  pendingApprovals: async (_p, a, { request, services }) => {
+    const first = a.first ?? 100;
+    if (!Number.isInteger(first) || first < 1 || first > 500) throw badInput('first', 'must be between 1 and 500');
+    const approvals = await pendingApprovals(services.db, request, first);
+    return Promise.all(approvals.map(async (approval) => ({ ...approval, run: await services.runs.getRun(request, approval.runId) })));
+  },
   runs: (_p, a, { request, services }) => services.runs.listRuns(request, a.filter, a.first, a.after),
   plugins: (_p, _a, { request, services }) => services.plugins.list(request),
+  verifyPluginPackage: async (_p, a, { request, services }) => {
+    const check = await services.plugins.verifyPackage(request, a.bundle);
+    const pkg = check.package;
+    const m = pkg?.manifest;
+    return {
+      ok: check.ok, refusal: check.refusal, reason: check.reason, installed: check.installed,
+      ...(pkg && m ? {
+        name: m.name, version: m.version, publisher: m.publisher, trust: pkg.signed ? 'SIGNED' : 'UNSIGNED',
+        publisherFingerprint: pkg.publisherFingerprint, certificateNotAfter: pkg.certificateNotAfter, minApplianceVersion: m.minApplianceVersion,
+        packageSha256: pkg.packageSha256, scriptSha256: pkg.scriptSha256, permissions: m.permissions, resources: m.resources,
+        actions: m.actions.map((action) => ({ ...action, uses: `${m.name}/${action.name}@${m.version.split('.')[0]}` })),
+      } : {}),
+    };
+  },
   credentials: (_p, _a, { request, services }) => services.credentials.list(request),
   integrationGuards: (_p, _a, { request, services }) => services.integrationGuards.list(request),
   llmUsage: (_p, a, { request, services }) => listLlmUsage(services.db, request, a.from ?? null, a.to ?? null),

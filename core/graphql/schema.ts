@@ -134,6 +134,24 @@ export const typeDefs = /* GraphQL */ `
     publisherFingerprint: String certificateNotAfter: DateTime installedAt: DateTime!
   }
 
+  "Addition: a plugin package as verification found it, before installing it."
+  type PluginPackageCheck {
+    "Whether installPlugin would accept it."
+    ok: Boolean!
+    "Why not: the signature or format check's code, RESERVED_NAME or VERSION_CONFLICT."
+    refusal: String
+    reason: String
+    "Null when the package could not be read or its signature did not verify."
+    name: String version: String publisher: String
+    "SIGNED, or UNSIGNED when the appliance allows unsigned packages."
+    trust: PluginTrust
+    publisherFingerprint: String certificateNotAfter: DateTime
+    minApplianceVersion: String packageSha256: String scriptSha256: String
+    actions: [PluginAction!] permissions: PluginPermissions resources: PluginResources
+    "The same name and version, already installed (installing the identical package again changes nothing)."
+    installed: Plugin
+  }
+
   "A tenant credential. The secret is write-only: no field returns it."
   type Credential {
     id: ID! name: String! type: String!
@@ -170,6 +188,21 @@ export const typeDefs = /* GraphQL */ `
   "Model tokens used by the caller's tenant on one UTC day with one model."
   type LlmUsage { day: String! model: String! calls: Int! cachedCalls: Int! promptTokens: Float! completionTokens: Float! }
 
+  type RunsInMinute { minute: DateTime! started: Int! failed: Int! }
+  "Addition: the tenant's operating picture (the admin UI's overview)."
+  type RunOverview {
+    "Minutes of the last hour that started runs, oldest first."
+    runsPerMinute: [RunsInMinute!]!
+    startedLastHour: Int! failedLastHour: Int!
+    queued: Int! running: Int! waiting: Int!
+    "Step jobs due in the queue or held in the tenant's backlog."
+    queueDepth: Int!
+    waitingApprovals: Int!
+    openCircuitBreakers: Int!
+  }
+  "Addition: a step waiting for approveStep."
+  type PendingApproval { run: Run! stepId: ID! since: DateTime! "When it times out, if it does." until: DateTime }
+
   type Query {
     viewer: Viewer!
     "Addition: the tenant's llm/chat usage per day and model, newest first (from/to: UTC days, inclusive)."
@@ -180,12 +213,18 @@ export const typeDefs = /* GraphQL */ `
     integrationGuards: [IntegrationGuard!]!
     "Installed plugin versions, newest first per plugin."
     plugins: [Plugin!]!
+    "Addition. SYSTEM_ADMIN. Verifies a package (base64) as installPlugin would, installing and recording nothing."
+    verifyPluginPackage(bundle: String!): PluginPackageCheck!
     tenants(first: Int, after: String): TenantConnection!
     "Addition: tokens of the caller's tenant (ADMIN), or of any tenant (SYSTEM_ADMIN; tenantId omitted = system-admin tokens)."
     apiTokens(tenantId: ID, first: Int, after: String): ApiTokenConnection!
     workflow(id: ID!): Workflow
     workflows(first: Int, after: String): WorkflowConnection!
     run(id: ID!): Run
+    "Addition (tenant tokens): runs in flight, queue depth, waiting approvals, open breakers and the last hour's runs per minute."
+    runOverview: RunOverview!
+    "Addition (tenant tokens): approval steps waiting for a decision, oldest first."
+    pendingApprovals(first: Int): [PendingApproval!]!
     runs(filter: RunFilter, first: Int, after: String): RunConnection!
     auditEvents(filter: AuditFilter, first: Int, after: String): AuditEventConnection!
     "The certificate that signs audit checkpoints and exports: give it to whoever verifies them."

@@ -17,6 +17,25 @@ import { DEFAULT_PLUGIN_POLICY, type InstalledPlugin, type InstalledPluginWithSc
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+function decodeBundle(bundle: string, path: string): Buffer {
+  if (typeof bundle !== 'string' || bundle.length === 0 || bundle.length % 4 !== 0 || !BASE64.test(bundle)) {
+    throw badInput(path, 'must be the base64 of a plugin package');
+  }
+  return Buffer.from(bundle, 'base64');
+}
+
+/** The outcome of verifying a package without installing it. */
+export interface PackageVerification {
+  ok: boolean;
+  /** Why it would be refused: the verifier's code, RESERVED_NAME or VERSION_CONFLICT. */
+  refusal: string | null;
+  reason: string | null;
+  /** The package as verified (absent when it could not be read or its signature failed). */
+  package: VerifiedPluginPackage | null;
+  /** The same name and version when already installed. */
+  installed: InstalledPlugin | null;
+}
+
 export interface InstallPolicy {
   /** Appliance-wide development switch; every package installed under it is audited. */
   allowUnsignedPlugins: boolean;
@@ -46,12 +65,28 @@ export class PluginService implements PluginCatalog {
     private readonly logger: Logger,
   ) {}
 
+  /**
+   * What installing the package would find, without installing it or recording anything:
+   * the administrator reviews the publisher and permissions before confirming.
+   */
+  async verifyPackage(ctx: RequestContext, bundle: string): Promise<PackageVerification> {
+    authorize(ctx.actor, 'plugin:manage');
+    const check = await this.verifier.verify(decodeBundle(bundle, 'bundle'), { allowUnsigned: this.installPolicy.allowUnsignedPlugins });
+    if (!check.ok) return { ok: false, refusal: check.code, reason: check.reason, package: null, installed: null };
+    const pkg = check.pkg;
+    if (this.reservedNames.has(pkg.manifest.name)) {
+      return { ok: false, refusal: 'RESERVED_NAME', reason: `plugin name "${pkg.manifest.name}" is reserved for the appliance's own plugins`, package: pkg, installed: null };
+    }
+    const existing = await this.db.tx('system', (q) => findPluginVersion(q, pkg.manifest.name, pkg.manifest.version));
+    if (existing && existing.packageSha256 !== pkg.packageSha256) {
+      return { ok: false, refusal: 'VERSION_CONFLICT', reason: `${pkg.manifest.name} ${pkg.manifest.version} is already installed with different content; publish a new version`, package: pkg, installed: existing };
+    }
+    return { ok: true, refusal: null, reason: null, package: pkg, installed: existing };
+  }
+
   async install(ctx: RequestContext, bundle: string): Promise<InstalledPlugin> {
     authorize(ctx.actor, 'plugin:manage');
-    if (typeof bundle !== 'string' || bundle.length === 0 || bundle.length % 4 !== 0 || !BASE64.test(bundle)) {
-      throw badInput('input.bundle', 'must be the base64 of a plugin package');
-    }
-    const check = await this.verifier.verify(Buffer.from(bundle, 'base64'), { allowUnsigned: this.installPolicy.allowUnsignedPlugins });
+    const check = await this.verifier.verify(decodeBundle(bundle, 'input.bundle'), { allowUnsigned: this.installPolicy.allowUnsignedPlugins });
     if (!check.ok) {
       await this.db.tx('system', (q) => recordAudit(q, ctx, {
         action: 'plugin.install_refused', targetType: 'plugin', outcome: 'DENIED', reason: `${check.code}: ${check.reason}`, tenantId: null,

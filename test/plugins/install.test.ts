@@ -103,6 +103,42 @@ test.serial('refused packages say why, are audited and install nothing', async (
   t.deepEqual(denied.rows.map((r) => r.reason.split(':')[0]), ['UNSIGNED', 'MODIFIED', 'UNTRUSTED_PUBLISHER', 'INCOMPATIBLE']);
 });
 
+test.serial('verifyPluginPackage reports what installing would find, before anything is installed or recorded', async (t) => {
+  const CHECK = 'ok refusal reason name version publisher trust publisherFingerprint minApplianceVersion packageSha256 actions { name uses } permissions { hosts credentialTypes rawSecretAccess } resources { memoryMb } installed { id }';
+  // Its own plugin name, so the versions it installs do not change what later tests publish.
+  const TIDES = { name: 'tides' };
+  const verify = (bundle: string, token = ADMIN_TOKEN) => app.gql(token, `query($b: String!) { verifyPluginPackage(bundle: $b) { ${CHECK} } }`, { b: bundle });
+  const countRows = async () => (await db.query("select (select count(*) from plugin_versions)::int as plugins, (select count(*) from audit_events)::int as events")).rows[0];
+  const before = await countRows();
+
+  const good = await verify(signed(files('4.0.0', TIDES)));
+  t.falsy(good.errors);
+  t.like(good.data.verifyPluginPackage, {
+    ok: true, refusal: null, name: 'tides', version: '4.0.0', publisher: 'Acme Integrations', trust: 'SIGNED', minApplianceVersion: '0.1.0', installed: null,
+    permissions: { hosts: ['api.weather.example'], credentialTypes: [], rawSecretAccess: false }, resources: { memoryMb: 32 },
+  });
+  t.deepEqual(good.data.verifyPluginPackage.actions, [{ name: 'forecast', uses: 'tides/forecast@4' }]);
+  t.regex(good.data.verifyPluginPackage.publisherFingerprint, /^[0-9a-f]{64}$/);
+
+  const untrusted = await verify(signed(files('4.0.0', TIDES), stranger));
+  t.like(untrusted.data.verifyPluginPackage, { ok: false, refusal: 'UNTRUSTED_PUBLISHER', name: null, publisher: null });
+  t.regex(untrusted.data.verifyPluginPackage.reason, /trust/);
+
+  const reserved = await verify(signed(files('1.0.0', { name: 'core' })));
+  t.like(reserved.data.verifyPluginPackage, { ok: false, refusal: 'RESERVED_NAME', name: 'core' });
+
+  t.regex((await verify('%%%')).errors?.[0]?.message ?? '', /bundle: must be the base64 of a plugin package/);
+  t.deepEqual(await countRows(), before, 'verifying installed nothing and recorded nothing');
+  t.is((await verify(signed(files('4.0.0', TIDES)), tenantAdmin)).errors?.[0]?.extensions.code, 'FORBIDDEN', 'only system administrators verify packages');
+
+  const bundle = signed(files('4.1.0', TIDES));
+  const installed = await install(app, bundle);
+  const same = await verify(bundle);
+  t.like(same.data.verifyPluginPackage, { ok: true, version: '4.1.0', installed: { id: installed.data.installPlugin.id } }, 'the identical package is fine and says it is installed');
+  const conflicting = await verify(signed(files('4.1.0', TIDES, "defineAction('forecast', async () => ({ other: true }));")));
+  t.like(conflicting.data.verifyPluginPackage, { ok: false, refusal: 'VERSION_CONFLICT', installed: { id: installed.data.installPlugin.id } });
+});
+
 test.serial('only a system administrator installs or removes plugins; the name "core" is reserved', async (t) => {
   const res = await install(app, signed(files('3.0.0')), tenantAdmin);
   t.is(res.errors?.[0]?.extensions.code, 'FORBIDDEN');
