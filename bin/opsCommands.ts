@@ -5,7 +5,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { action, CliError, EXIT_REFUSED } from './cliSupport.js';
@@ -20,6 +19,7 @@ import { backup, BackupError, restore } from '../installer/backup.js';
 import { rollback, upgrade, UpgradeError } from '../installer/upgrade.js';
 import { installLayout } from '../installer/install.js';
 import { checkAnswers, defaultAnswers, install, InstallError, readAnswers, type InstallAnswers } from '../installer/install.js';
+import { askAnswers } from '../installer/interactive.js';
 
 interface InstallFlags {
   prefix?: string; yes?: boolean; answers?: string; host?: string; port?: number; hostname?: string[]; databaseUrl?: string;
@@ -50,24 +50,6 @@ function flagAnswers(f: InstallFlags): Partial<InstallAnswers> {
   return a;
 }
 
-async function ask(answers: InstallAnswers): Promise<InstallAnswers> {
-  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const q = async (question: string, fallback: string) => (await rl.question(`${question} [${fallback}]: `)).trim() || fallback;
-    const host = await q('Listen on address', answers.host);
-    const portText = await q('Port', String(answers.port));
-    const hostnames = (await q('Host names clients use (comma-separated)', answers.hostnames.join(','))).split(',').map((s) => s.trim()).filter(Boolean);
-    const db = await q('PostgreSQL owner URL, or "embedded"', answers.databaseUrl ?? 'embedded');
-    const tls = await q('TLS: "generate" a local CA and certificate, "provided" files, or "none"', answers.tls.mode);
-    let tlsAnswer: InstallAnswers['tls'] = { mode: 'generate' };
-    if (tls === 'provided') tlsAnswer = { mode: 'provided', certFile: path.resolve(await q('Certificate file (PEM)', '')), keyFile: path.resolve(await q('Key file (PEM)', '')) };
-    else if (tls === 'none') tlsAnswer = { mode: 'none' };
-    return checkAnswers({ ...answers, host, port: Number(portText), hostnames, databaseUrl: db === 'embedded' ? null : db, tls: tlsAnswer });
-  } finally {
-    rl.close();
-  }
-}
-
 async function runInstall(flags: InstallFlags): Promise<number> {
   try {
     return await installWith(flags);
@@ -80,8 +62,14 @@ async function runInstall(flags: InstallFlags): Promise<number> {
 async function installWith(flags: InstallFlags): Promise<number> {
   let answers = flags.answers ? readAnswers(flags.answers, flagAnswers(flags)) : checkAnswers({ ...defaultAnswers(), ...flagAnswers(flags) }, 'flags');
   if (!flags.yes) {
+    // A pipe nobody writes to would wait forever; unattended installs say so with --yes.
     if (!process.stdin.isTTY) throw new CliError('not a terminal: pass --yes (with flags or --answers FILE) for an unattended install');
-    answers = await ask(answers);
+    const confirmed = await askAnswers(answers, { input: process.stdin, output: process.stdout });
+    if (!confirmed) {
+      process.stdout.write('Not installed: the summary was not confirmed; nothing was changed.\n');
+      return EXIT_REFUSED;
+    }
+    answers = confirmed;
   }
   const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
   const result = await install(answers, { appDir });

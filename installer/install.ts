@@ -7,6 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Ajv } from 'ajv';
@@ -37,8 +38,18 @@ export interface InstallAnswers {
   ignorePreflight: boolean;
 }
 
+export type InstallErrorCode =
+  | 'ANSWERS_INVALID'
+  | 'PREFLIGHT_FAILED'
+  | 'TLS_INVALID'
+  | 'FILE_UNREADABLE'
+  /** The interactive install's input ended before every question was answered. */
+  | 'INPUT_ENDED'
+  /** Ctrl-C at a prompt. */
+  | 'INTERRUPTED';
+
 export class InstallError extends Error {
-  constructor(message: string, readonly checks: CheckResult[] = []) {
+  constructor(readonly code: InstallErrorCode, message: string, readonly checks: CheckResult[] = []) {
     super(message);
     this.name = 'InstallError';
   }
@@ -48,7 +59,8 @@ const ANSWERS_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    prefix: { type: 'string', minLength: 1 },
+    // A line break in a path would end a setting early in the generated unit files.
+    prefix: { type: 'string', minLength: 1, pattern: '^[^\\x00-\\x1f\\x7f]+$' },
     host: { type: 'string', minLength: 1 },
     port: { type: 'integer', minimum: 1, maximum: 65535 },
     hostnames: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z0-9.:-]+$' } },
@@ -79,7 +91,7 @@ export function readAnswers(file: string, overrides: Partial<InstallAnswers> = {
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new InstallError(`answers file ${file}: ${(error as Error).message}`);
+    throw new InstallError('ANSWERS_INVALID', `answers file ${file}: ${(error as Error).message}`);
   }
   return checkAnswers({ ...defaultAnswers(), ...(parsed as object), ...overrides }, file);
 }
@@ -87,9 +99,34 @@ export function readAnswers(file: string, overrides: Partial<InstallAnswers> = {
 export function checkAnswers(answers: unknown, source = 'answers'): InstallAnswers {
   if (!validateAnswers(answers)) {
     const problems = (validateAnswers.errors ?? []).map((e) => `${e.instancePath || '(top)'} ${e.message}`).join('; ');
-    throw new InstallError(`${source}: ${problems}`);
+    throw new InstallError('ANSWERS_INVALID', `${source}: ${problems}`);
   }
-  return answers as unknown as InstallAnswers;
+  const checked = answers as unknown as InstallAnswers;
+  // The schema admits the characters; whether they form a name a certificate and a resolver accept is checked here.
+  const names: Array<[string, string]> = [['/host', checked.host], ...checked.hostnames.map((h, i): [string, string] => [`/hostnames/${i}`, h])];
+  const problems = names.flatMap(([at, name]) => {
+    const problem = hostnameProblem(name);
+    return problem ? [`${at} ${problem}`] : [];
+  });
+  if (problems.length > 0) throw new InstallError('ANSWERS_INVALID', `${source}: ${problems.join('; ')}`);
+  return checked;
+}
+
+/** Why `name` is neither an IP address nor a DNS host name, or null when it is one. */
+export function hostnameProblem(name: string): string | null {
+  if (net.isIP(name)) return null;
+  const shown = JSON.stringify(name);
+  if (name === '') return 'is empty';
+  if (name.length > 253) return `${shown} is longer than 253 characters`;
+  if (/^[0-9.]+$/.test(name)) return `${shown} is not an IPv4 address (four numbers from 0 to 255)`;
+  if (name.includes(':')) return `${shown} is not an IPv6 address`;
+  for (const label of name.split('.')) {
+    if (label === '') return `${shown} has an empty label (two dots in a row, or a dot at either end)`;
+    if (label.length > 63) return `${shown} has a label longer than 63 characters`;
+    if (!/^[A-Za-z0-9-]+$/.test(label)) return `${shown} may hold only letters, digits, hyphens and dots`;
+    if (label.startsWith('-') || label.endsWith('-')) return `${shown} has a label starting or ending with a hyphen`;
+  }
+  return null;
 }
 
 /** Where everything goes, under the prefix. */
@@ -132,11 +169,11 @@ export async function install(answers: InstallAnswers, options: { appDir: string
   print(formatChecks(checks));
   const failed = checks.filter((c) => c.status === 'FAIL');
   if (failed.length > 0 && !answers.ignorePreflight) {
-    throw new InstallError(`preflight failed (${failed.map((c) => c.name).join(', ')}); nothing was changed. Fix the above, or pass --ignore-preflight to install anyway (recorded in the audit log)`, checks);
+    throw new InstallError('PREFLIGHT_FAILED', `preflight failed (${failed.map((c) => c.name).join(', ')}); nothing was changed. Fix the above, or pass --ignore-preflight to install anyway (recorded in the audit log)`, checks);
   }
   if (answers.tls.mode === 'provided') {
     const problem = providedTlsProblem(readOrFail(answers.tls.certFile, 'the TLS certificate'), readOrFail(answers.tls.keyFile, 'the TLS key'));
-    if (problem) throw new InstallError(`TLS: ${answers.tls.certFile}: ${problem}; nothing was changed`, checks);
+    if (problem) throw new InstallError('TLS_INVALID', `TLS: ${answers.tls.certFile}: ${problem}; nothing was changed`, checks);
   }
 
   // Parents traversable (the embedded server runs as its own OS user under root), the folders themselves private.
@@ -226,7 +263,7 @@ function readOrFail(file: string, what: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch (error) {
-    throw new InstallError(`${what} ${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; nothing was changed`);
+    throw new InstallError('FILE_UNREADABLE', `${what} ${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; nothing was changed`);
   }
 }
 

@@ -2,7 +2,11 @@
  * systemd units for the `api` and `worker` roles. Both read the installer's config file
  * (EnvironmentFile) and run hardened: no privilege gain, a read-only system except the
  * data directory, a private /tmp, and enough file descriptors for many connections.
+ * Paths are escaped for the unit file syntax, so a prefix with a space or a `%` still
+ * names the right files (`systemd-analyze verify` checks them in test/systemdUnits.test.ts).
  */
+import { pathToFileURL } from 'node:url';
+
 export interface UnitOptions {
   role: 'api' | 'worker';
   serviceUser: string;
@@ -17,9 +21,10 @@ export const unitName = (role: UnitOptions['role']): string => `switchyard-${rol
 
 export function systemdUnit(o: UnitOptions): string {
   const what = o.role === 'api' ? 'GraphQL API' : 'workflow engine (job worker)';
+  const script = `${o.appDir}/dist/bin/switchyard.js`;
   return `[Unit]
 Description=Switchyard ${what}
-Documentation=file://${o.appDir}/README.md
+Documentation=${literal(pathToFileURL(`${o.appDir}/README.md`).href)}
 After=network-online.target postgresql.service
 Wants=network-online.target
 
@@ -27,9 +32,9 @@ Wants=network-online.target
 Type=simple
 User=${o.serviceUser}
 Group=${o.serviceUser}
-EnvironmentFile=${o.configFile}
-ExecStart=${o.nodePath} ${o.appDir}/dist/bin/switchyard.js start --role ${o.role}
-WorkingDirectory=${o.dataDir}
+EnvironmentFile=${literal(o.configFile)}
+ExecStart=${[o.nodePath, script, 'start', '--role', o.role].map(execWord).join(' ')}
+WorkingDirectory=${literal(o.dataDir)}
 # SIGTERM drains: running steps get the grace period, the rest go back to the queue.
 KillSignal=SIGTERM
 TimeoutStopSec=60
@@ -45,11 +50,26 @@ ProtectKernelModules=true
 ProtectControlGroups=true
 RestrictSUIDSGID=true
 LockPersonality=true
-ReadWritePaths=${o.dataDir}
+ReadWritePaths=${listWord(o.dataDir)}
 UMask=0077
 LimitNOFILE=65536
 
 [Install]
 WantedBy=multi-user.target
 `;
+}
+
+/** `%` starts a specifier in every setting; `%%` is a literal one. */
+const literal = (value: string): string => value.replace(/%/g, '%%');
+
+const plain = /^[A-Za-z0-9_./:@+=,-]+$/;
+
+/** A word of a space-separated list (ReadWritePaths=): quoted when it holds anything else. */
+function listWord(value: string): string {
+  return plain.test(value) ? literal(value) : `"${literal(value).replace(/["\\]/g, '\\$&')}"`;
+}
+
+/** A word of ExecStart=, where `$` also expands variables unless doubled. */
+function execWord(value: string): string {
+  return plain.test(value) ? literal(value) : listWord(value).replace(/\$/g, '$$$$');
 }

@@ -129,7 +129,7 @@ test('a failing preflight check stops the install with the reason and the fix an
   t.like(rows[0].details, { ignorePreflight: true, tls: 'none' });
 });
 
-test('bad answers are refused naming each wrong field, before anything is checked or written', async (t) => {
+test('bad answers are refused naming each wrong field, host names that are neither DNS names nor addresses too, before anything is checked or written', async (t) => {
   const dir = tempPrefix();
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const answers = path.join(dir, 'answers.json');
@@ -138,5 +138,11 @@ test('bad answers are refused naming each wrong field, before anything is checke
   t.is(result.code, 1);
   for (const problem of ['/port must be <= 65535', '/hostnames/0 must match pattern', '/tls must match exactly one schema', 'must NOT have additional properties']) t.true(result.stderr.includes(problem), `${problem} in ${result.stderr}`);
   t.false(result.stdout.includes('Preflight'), 'no check ran');
+  t.false(fs.existsSync(path.join(dir, 'root')));
+
+  // Characters the schema allows can still make no host name a certificate or a resolver accepts.
+  const names = await runSwitchyard(['install', '--yes', '--prefix', path.join(dir, 'root'), '--hostname', 'localhost', '--hostname', 'switchyard-.corp', '--hostname', 'a..b'], {}, 60_000);
+  t.is(names.code, 1);
+  t.regex(names.stderr, /flags: \/hostnames\/1 "switchyard-\.corp" has a label starting or ending with a hyphen; \/hostnames\/2 "a\.\.b" has an empty label/);
   t.false(fs.existsSync(path.join(dir, 'root')));
 });
