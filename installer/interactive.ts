@@ -24,7 +24,8 @@ export async function askAnswers(start: InstallAnswers, terminal: Terminal): Pro
     const host = await dialogue.ask('Listen on address', start.host, parseHost);
     const port = await dialogue.ask('Port', String(start.port), parsePort);
     const hostnames = await dialogue.ask('Host names clients use (comma-separated)', start.hostnames.join(','), parseHostnames);
-    const databaseUrl = await dialogue.ask('PostgreSQL owner URL, or "embedded"', start.databaseUrl ?? 'embedded', parseDatabase);
+    // The default is shown without its password (a URL given by flag may carry one); Enter keeps it whole.
+    const databaseUrl = await dialogue.ask('PostgreSQL owner URL, or "embedded"', start.databaseUrl ?? 'embedded', parseDatabase, start.databaseUrl ? redactUrl(start.databaseUrl) : 'embedded');
     const mode = await dialogue.ask('TLS: "generate" a local CA and certificate, "provided" files, or "none"', start.tls.mode, parseTlsMode);
     let tls: InstallAnswers['tls'] = { mode: 'none' };
     if (mode === 'generate') tls = { mode };
@@ -84,9 +85,9 @@ class Dialogue {
     });
   }
 
-  async ask<T>(question: string, fallback: string, parse: Parse<T>): Promise<T> {
+  async ask<T>(question: string, fallback: string, parse: Parse<T>, shownFallback = fallback): Promise<T> {
     for (;;) {
-      const typed = (await this.line(fallback === '' ? `${question}: ` : `${question} [${fallback}]: `)).trim();
+      const typed = (await this.line(fallback === '' ? `${question}: ` : `${question} [${shownFallback}]: `)).trim();
       const parsed = parse(typed || fallback);
       if ('value' in parsed) return parsed.value;
       this.say(`  ${parsed.problem}; please answer again.`);

@@ -209,7 +209,7 @@ test('answering "no" at the confirmation of a second interactive install changes
   t.deepEqual(await databaseCounts(db), countsBefore, 'no token made, nothing audited');
 });
 
-test('Ctrl-C or Ctrl-D at a prompt ends the interactive install with the reason, and the summary never shows the database password', async (t) => {
+test('Ctrl-C or Ctrl-D at a prompt ends the interactive install with the reason, and neither the summary nor a prompt shows the database password', async (t) => {
   const dir = tempDir();
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const prefix = path.join(dir, 'root');
@@ -228,9 +228,15 @@ test('Ctrl-C or Ctrl-D at a prompt ends the interactive install with the reason,
   await interrupted.expect('switchyard: error: interrupted at the prompts; nothing was changed');
   t.is(await interrupted.exited, 1);
 
-  const ended = terminalSession(['install', '--prefix', prefix]);
+  // A URL given by flag is the database prompt's default: shown without its password.
+  const ended = terminalSession(['install', '--prefix', prefix, '--database-url', 'postgres://owner:fl4g-pw@db.example:5432/switchyard']);
   t.teardown(() => ended.stop());
-  await ended.expect('Listen on address [0.0.0.0]: ');
+  for (const prompt of ['Listen on address [0.0.0.0]: ', 'Port [8443]: ', 'Host names clients use (comma-separated) [']) {
+    await ended.expect(prompt);
+    ended.type('');
+  }
+  const prompt = await ended.expect('PostgreSQL owner URL, or "embedded" [postgres://owner:***@db.example:5432/switchyard]: ');
+  t.false(prompt.includes('fl4g-pw'), prompt);
   ended.key('\x04');
   await ended.expect('switchyard: error: the input ended before every question was answered; nothing was changed');
   t.is(await ended.exited, 1);
