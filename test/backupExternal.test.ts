@@ -24,7 +24,7 @@ import { startEmbeddedPostgres } from '../core/db/embedded.js';
 import { createLogger } from '../core/logger.js';
 import { backup, BackupError, type BackupManifest } from '../installer/backup.js';
 import { waitFor } from './support/appliance.js';
-import { adminUrl, databaseUrl, freshDatabase } from './support/database.js';
+import { adminUrl, databaseUrl, freshDatabase, testDatabasePrefix } from './support/database.js';
 import { freePort, runSwitchyard, startUntilReady, type Child } from './fixtures/processes.js';
 
 const ADMIN = 'sy_BaCkExTs_0123456789abcdef0123456789abcdef';
@@ -82,7 +82,7 @@ async function ownDatabase(t: ExecutionContext, serverUrl: string): Promise<stri
     url = await freshDatabase();
   } else {
     // Not the suite's server, so not its template either: empty, and the appliance migrates it.
-    url = databaseUrl(serverUrl, `sy_test_${randomBytes(6).toString('hex')}`);
+    url = databaseUrl(serverUrl, `${testDatabasePrefix()}${randomBytes(6).toString('hex')}`);
     await admin(serverUrl, (c) => c.query(`create database ${pg.escapeIdentifier(databaseName(url))}`));
   }
   t.teardown(() => admin(serverUrl, (c) => c.query(`drop database if exists ${pg.escapeIdentifier(databaseName(url))} with (force)`)).then(() => undefined));

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import pg from 'pg';
 import { ADMIN_TOKEN, startTestAppliance, waitFor, type TestAppliance } from './support/appliance.js';
-import { adminUrl, databaseUrl, freshDatabase } from './support/database.js';
+import { adminUrl, databaseUrl, freshDatabase, testDatabasePrefix } from './support/database.js';
 import { listMigrations } from '../core/db/migrate.js';
 import { freePort, httpStatus, isListening, runSwitchyard, spawnSwitchyard, startUntilReady, stopChild, type Child } from './fixtures/processes.js';
 
@@ -386,7 +386,7 @@ test('CLI: help, argument errors, idempotent and concurrent migrations', async (
 
   // Two migrators racing on a brand-new empty database.
   const base = process.env['SWITCHYARD_TEST_DATABASE_URL']!;
-  const name = `sy_test_empty_${randomBytes(5).toString('hex')}`;
+  const name = `${testDatabasePrefix()}empty_${randomBytes(5).toString('hex')}`;
   const admin = await connect(t, adminUrl(base));
   await admin.query(`create database ${name}`);
   const emptyDb = databaseUrl(base, name);

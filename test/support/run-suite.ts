@@ -14,7 +14,7 @@ import { createLogger } from '../../core/logger.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../core/db/embedded.js';
 import { migrate } from '../../core/db/migrate.js';
 import { derivedRuntimeRole } from '../../core/db/roles.js';
-import { adminUrl, databaseUrl } from './database.js';
+import { adminUrl, databaseUrl, testDatabasePrefix } from './database.js';
 
 const logger = createLogger('warn');
 let embedded: EmbeddedDatabase | null = null;
@@ -47,7 +47,7 @@ const code: number = await new Promise((resolve) => {
   child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)));
 });
 
-const { rows } = await admin.query<{ datname: string }>(`select datname from pg_database where datname like 'sy_test_%' or datname = $1`, [template]);
+const { rows } = await admin.query<{ datname: string }>(`select datname from pg_database where starts_with(datname, $2) or datname = $1`, [template, testDatabasePrefix(template)]);
 for (const row of rows) await admin.query(`drop database if exists ${row.datname} with (force)`).catch(() => undefined);
 await admin.end();
 await embedded?.stop();
