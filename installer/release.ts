@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /** What a release holds, relative to an application root (a checkout after the build, or a bundle). */
-const DIST_PARTS = ['bin', 'core', 'server', 'sandbox', 'plugins', 'installer'];
+const DIST_PARTS = ['bin', 'core', 'server', 'sandbox', 'plugins', 'installer', 'admin-ui'];
 const FILES = ['package.json', 'package-lock.json', 'README.md'];
 
 export interface ReleaseManifest {

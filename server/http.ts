@@ -9,6 +9,7 @@ import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { GraphQLContext } from '../core/graphql/resolvers.js';
 import type { TransportContext } from './graphql.js';
+import { adminUiRoutes } from './adminUi.js';
 
 export interface HttpOptions {
   host: string;
@@ -62,6 +63,9 @@ export async function createHttpServer(yoga: YogaServerInstance<TransportContext
       { requestId, sourceAddress: request.info.remoteAddress, userAgent: request.headers['user-agent'] as string | undefined },
     );
     const isStream = (response.headers.get('content-type') ?? '').includes('text/event-stream');
+    // A subscriber that leaves before the stream is first read makes yoga's cancel fail on the
+    // Node stream under the ponyfill, with no listener: an uncaught error that would end the process.
+    if (isStream) (response.body as unknown as { readable?: Readable } | null)?.readable?.on('error', (error) => logger.debug({ err: error, requestId }, 'subscription stream ended early'));
     // yoga's body is a whatwg-node ponyfill stream, not Node's ReadableStream: read it as an async iterable.
     const payload = isStream && response.body ? Readable.from(response.body as unknown as AsyncIterable<Uint8Array>, { objectMode: false }) : Buffer.from(await response.arrayBuffer());
     const reply = h.response(payload).code(response.status);
@@ -102,7 +106,7 @@ export async function createHttpServer(yoga: YogaServerInstance<TransportContext
     },
   ];
   server.route([
-    ...(yoga ? apiRoutes : []),
+    ...(yoga ? [...apiRoutes, ...adminUiRoutes()] : []),
     { method: 'GET', path: '/health', handler: () => ({ status: 'ok' }) },
     {
       method: 'GET',

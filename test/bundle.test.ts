@@ -40,7 +40,7 @@ test('the offline bundle holds production dependencies only, with isolated-vm co
   const app = path.join(root, name!);
   t.true(fs.existsSync(path.join(app, 'node_modules/isolated-vm/out/isolated_vm.node')), 'isolated-vm is compiled in the bundle');
   // (typescript and @types/node stay: graphile-worker depends on them.)
-  for (const dev of ['ava', 'csv-stringify', '@types/node-forge']) t.false(fs.existsSync(path.join(app, 'node_modules', dev)), `no ${dev} (a dev dependency)`);
+  for (const dev of ['ava', 'csv-stringify', '@types/node-forge', 'playwright-core']) t.false(fs.existsSync(path.join(app, 'node_modules', dev)), `no ${dev} (a dev dependency)`);
   t.false(fs.existsSync(path.join(app, 'dist/test')), 'no tests');
   t.true(fs.existsSync(path.join(app, 'plugins/firstParty/http/plugin.js')), 'the first-party plugins');
 
@@ -61,5 +61,9 @@ test('the offline bundle holds production dependencies only, with isolated-vm co
     if (server.exitCode !== null) throw new Error(`the bundled appliance exited: ${stderr}`);
     return (await httpStatus(`http://127.0.0.1:${port}/ready`)) === 200;
   }, 'the bundled appliance to be ready', 60_000);
-  t.pass();
+  // The admin console ships built: its page, its scripts and Preact's modules, with no package for them.
+  t.is(await httpStatus(`http://127.0.0.1:${port}/`), 200);
+  t.is(await httpStatus(`http://127.0.0.1:${port}/ui/main.js`), 200);
+  t.is(await httpStatus(`http://127.0.0.1:${port}/ui/vendor/preact.module.js`), 200);
+  t.false(fs.existsSync(path.join(app, 'node_modules/preact')), 'preact is a build-time dependency only');
 });

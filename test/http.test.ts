@@ -537,3 +537,27 @@ test('runEvents over SSE (GET) on an api-only process receives events another pr
   // Approved through, and executed by, the other process: only NOTIFY reaches the api-only one.
   await approveAndExpectCompletion(t, stream, app, token, runId);
 });
+
+test('subscribers that leave at once, before any event, neither bring the server down nor leave a listener behind', async (t) => {
+  const tenant = await app.tenant(unique('leavers'));
+  const token = tenant.tokens['ADMIN']!;
+  const workflowId = await createWorkflow(app, token, 'approval', APPROVAL_DEFINITION);
+  const runId = await startRun(app, token, workflowId);
+  await waitForGate(app, token, runId);
+  const before = app.appliance.services.runEvents.openStreams();
+  await Promise.all(Array.from({ length: 20 }, async (_, i) => {
+    const abort = new AbortController();
+    const response = fetch(`${app.url}/graphql`, {
+      method: 'POST', signal: abort.signal,
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: SUBSCRIPTION, variables: { r: runId } }),
+    });
+    // Half leave as soon as the headers arrive, half before even that.
+    if (i % 2 === 0) await response.then(() => undefined, () => undefined);
+    abort.abort();
+    await response.catch(() => undefined);
+  }));
+  await waitFor(async () => app.appliance.services.runEvents.openStreams() === before, 'every listener to be removed', 10_000);
+  t.is((await fetch(`${app.url}/health`)).status, 200, 'the server still serves');
+  t.is((await runOf(app, token, runId)).status, 'WAITING');
+});

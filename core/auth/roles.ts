@@ -44,6 +44,11 @@ export interface RequestContext {
   userAgent?: string;
 }
 
+/** What a role may do (the admin UI shows and enables by this, so it never keeps its own copy). */
+export function permissionsOf(role: Role): readonly Permission[] {
+  return GRANTS[role];
+}
+
 export function can(actor: Actor, permission: Permission): boolean {
   return GRANTS[actor.role].includes(permission);
 }

@@ -1,5 +1,5 @@
 import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
-import { can, type RequestContext } from '../auth/roles.js';
+import { can, permissionsOf, type RequestContext } from '../auth/roles.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { AuditExportService } from '../audit/export.js';
 import type { TenantService } from '../tenants/tenants.js';
@@ -17,6 +17,8 @@ import { queryAuditEvents } from '../audit/auditQueries.js';
 import { parseSeqPage, toSeqConnection } from '../pagination.js';
 import { AppError, badInput } from '../errors.js';
 import type { RunEventStream } from './runEventStream.js';
+import { renderTemplate } from '../workflows/templates.js';
+import type { TemplateScope } from '../workflows/definition.js';
 
 /** Everything a resolver may use; built per request by the transport. */
 export interface GraphQLContext {
@@ -98,6 +100,7 @@ async function orNull<T>(load: () => Promise<T>): Promise<T | null> {
 const query: Record<string, Resolver> = {
   viewer: async (_p, _a, { request, services }) => ({
     role: request.actor.role,
+    permissions: permissionsOf(request.actor.role),
     tenant: request.actor.tenantId ? await services.tenants.get(request, request.actor.tenantId) : null,
     token: await services.tokens.own(request),
   }),
@@ -215,5 +218,46 @@ export const resolvers = {
   },
   StepExecution: {
     idempotencyKey: (s: StepState & { runId: string }) => stepIdempotencyKey(s.runId, s.stepId),
+    input: (s: StepState & { runId: string }, _a: Args, context: GraphQLContext) => renderedStepInput(s, context),
   },
 };
+
+/** What rendering a run's step inputs needs, loaded once per request and run. */
+interface RunTemplateData { runId: string; input: unknown; definition: WorkflowVersion['definition']; steps: TemplateScope['steps'] }
+const runTemplateData = new WeakMap<GraphQLContext, Map<string, Promise<RunTemplateData>>>();
+
+/**
+ * A step's `with` rendered as the engine rendered it when its latest attempt started (see
+ * claimStep in core/engine/stepTasks.ts). Templates may read only the run's input and the
+ * outputs of upstream steps (validation refuses anything else), and those are settled
+ * before the step starts and stored, so rendering them again from the stored run gives the
+ * same value. Read with the caller's tenant scope, like the step itself.
+ */
+async function renderedStepInput(s: StepState & { runId: string }, context: GraphQLContext): Promise<unknown> {
+  if (s.attempts < 1) return null;
+  const { request, services } = context;
+  let byRun = runTemplateData.get(context);
+  if (!byRun) runTemplateData.set(context, (byRun = new Map()));
+  let loading = byRun.get(s.runId);
+  if (!loading) {
+    loading = (async () => {
+      const run = await services.runs.getRun(request, s.runId);
+      const version = await services.db.tx({ tenantId: run.tenantId }, (q) => services.workflows.versionById(q, run.workflowVersionId));
+      const steps = await services.runs.steps(request, s.runId);
+      return {
+        runId: run.id, input: run.input, definition: version.definition,
+        steps: Object.fromEntries(steps.map((step) => [step.stepId, { output: step.output, status: step.status, error: step.error }])),
+      };
+    })();
+    byRun.set(s.runId, loading);
+  }
+  const data = await loading;
+  const def = data.definition.steps.find((step) => step.id === s.stepId);
+  if (!def) return null;
+  try {
+    return renderTemplate(def.with ?? {}, { input: data.input, steps: data.steps, run: { id: data.runId, attempt: s.attempts } });
+  } catch {
+    // The attempt failed with TEMPLATE_ERROR: there was no input.
+    return null;
+  }
+}

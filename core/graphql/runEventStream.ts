@@ -12,6 +12,8 @@ const TERMINAL_EVENTS = new Set(['RUN_SUCCEEDED', 'RUN_FAILED', 'RUN_CANCELLED',
  * coalesced notification loses nothing. Ends after the run's terminal event.
  */
 export class RunEventStream {
+  #open = 0;
+
   constructor(private readonly runs: RunService, private readonly notifier: Notifier) {}
 
   /**
@@ -21,11 +23,19 @@ export class RunEventStream {
    */
   async subscribe(ctx: RequestContext, run: Run, afterSeq: number): Promise<AsyncGenerator<RunEvent>> {
     const state = { pending: true, wake: null as (() => void) | null };
-    const unlisten = await this.notifier.listen(RUN_EVENTS_CHANNEL, (payload) => {
+    const stopListening = await this.notifier.listen(RUN_EVENTS_CHANNEL, (payload) => {
       if (!payload.startsWith(`${run.id}:`)) return;
       state.pending = true;
       state.wake?.();
     });
+    this.#open += 1;
+    let listening = true;
+    const unlisten = () => {
+      if (!listening) return;
+      listening = false;
+      this.#open -= 1;
+      stopListening();
+    };
     try {
       // Without a replay point, start from now: the run's latest sequence number. A run that
       // finished meanwhile starts one event earlier, so its terminal event still ends the stream.
@@ -34,11 +44,24 @@ export class RunEventStream {
         const latest = await this.runs.lastEventSeq(ctx, run.id);
         lastSeq = latest.status && TERMINAL_RUN.has(latest.status) ? latest.seq - 1 : latest.seq;
       }
-      return this.stream(ctx, run.id, lastSeq, state, unlisten);
+      const events = this.stream(ctx, run.id, lastSeq, state, unlisten);
+      // A client that leaves before the first event is read ends a generator that never
+      // started, whose finally block therefore never runs: stop listening here as well.
+      const end = events.return.bind(events);
+      events.return = (value) => {
+        unlisten();
+        return end(value);
+      };
+      return events;
     } catch (error) {
       unlisten();
       throw error;
     }
+  }
+
+  /** Subscriptions still listening (each holds a listener on the notifier). */
+  openStreams(): number {
+    return this.#open;
   }
 
   private async *stream(

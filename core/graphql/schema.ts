@@ -9,7 +9,11 @@ export const typeDefs = /* GraphQL */ `
 
   type PageInfo { hasNextPage: Boolean! endCursor: String }
 
-  type Viewer { role: String! tenant: Tenant token: ApiToken! }
+  type Viewer {
+    role: String! tenant: Tenant token: ApiToken!
+    "Addition: what the role may do, such as run:operate or plugin:manage (the admin UI shows what these allow)."
+    permissions: [String!]!
+  }
 
   type TenantQuota {
     maxConcurrentRuns: Int maxRunsPerDay: Int maxStepsPerWorkflow: Int
@@ -53,6 +57,8 @@ export const typeDefs = /* GraphQL */ `
     startedAt: DateTime finishedAt: DateTime
     "The key plugins pass to the outside world; the same across retries of this step in this run."
     idempotencyKey: String!
+    "Addition: the step's with as its latest attempt was given it, rendered from the run's input and the stored outputs of the upstream steps its templates read. Null while the step has not started."
+    input: JSON
   }
   type RunEvent { seq: Int! type: String! stepId: ID at: DateTime! data: JSON! }
   type RunEventEdge { cursor: String! node: RunEvent! }
