@@ -14,6 +14,13 @@ import pg from 'pg';
 import { freshDatabase } from './support/database.js';
 import { BIN, childEnv, freePort, runSwitchyard } from './fixtures/processes.js';
 
+/** How the installer shows a database URL: its password (the embedded test server's has one) as ***. */
+function shownUrl(text: string): string {
+  const url = new URL(text);
+  if (url.password) url.password = '***';
+  return url.toString();
+}
+
 const shellWord = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 
 /** What the terminal shows, without its control sequences and carriage returns. */
@@ -153,7 +160,7 @@ test('an interactive install asks again, naming the problem, when a port or a ho
   session.type('sy-runner');
   const summary = await session.expect('Install now? (yes/no) [no]: ');
   t.false(fs.existsSync(prefix), 'nothing is written while the questions are asked');
-  for (const line of [`prefix         ${prefix}`, `listen on      127.0.0.1:${port}`, 'host names     switchyard.test, localhost', `database       ${db}`, 'TLS            a local CA', 'service user   sy-runner']) {
+  for (const line of [`prefix         ${prefix}`, `listen on      127.0.0.1:${port}`, 'host names     switchyard.test, localhost', `database       ${shownUrl(db)}`, 'TLS            a local CA', 'service user   sy-runner']) {
     t.true(summary.includes(line), `the summary shows ${line}:\n${summary}`);
   }
   session.type('perhaps');
@@ -194,7 +201,7 @@ test('answering "no" at the confirmation of a second interactive install changes
   session.type(String(await freePort()));
   await session.expect('Host names clients use (comma-separated) [');
   session.type('other.test');
-  await session.expect(`PostgreSQL owner URL, or "embedded" [${db}]: `);
+  await session.expect(`PostgreSQL owner URL, or "embedded" [${shownUrl(db)}]: `);
   session.type('');
   await session.expect('or "none" [generate]: ');
   session.type('none');

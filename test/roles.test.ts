@@ -51,6 +51,10 @@ const CASES: Record<string, Case> = {
   'Query.workflows': { allowed: TENANT_READERS, document: '{ workflows { nodes { id } } }' },
   'Query.run': { allowed: TENANT_READERS, document: 'query($r: ID!) { run(id: $r) { id } }', variables: async () => ({ r: await waitingRun() }) },
   'Query.runs': { allowed: TENANT_READERS, document: '{ runs { nodes { id } } }' },
+  'Query.runOverview': { allowed: TENANT_READERS, document: '{ runOverview { queued waitingApprovals } }' },
+  'Query.pendingApprovals': { allowed: TENANT_READERS, document: '{ pendingApprovals { stepId } }' },
+  // A package that is not one is answered (ok: false), not refused: only authorization can refuse.
+  'Query.verifyPluginPackage': { allowed: ['SYSTEM_ADMIN'], document: '{ verifyPluginPackage(bundle: "bm90IGEgcGFja2FnZQ==") { ok refusal } }' },
   'Query.auditEvents': { allowed: ['SYSTEM_ADMIN', 'ADMIN', 'AUDITOR'], document: '{ auditEvents { nodes { seq } } }' },
   'Query.auditSigningCertificate': { allowed: ['SYSTEM_ADMIN', 'ADMIN', 'AUDITOR'], document: '{ auditSigningCertificate { fingerprint } }' },
   'Mutation.exportAuditReport': { allowed: ['SYSTEM_ADMIN', 'ADMIN', 'AUDITOR'], document: 'mutation { exportAuditReport(input: {}) { id sha256 verified } }' },
