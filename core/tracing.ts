@@ -77,13 +77,16 @@ export function traceStepAttempt<T>(
   });
 }
 
-/** A plugin HTTP call as the sandbox measured it (sandbox/runtime `HttpCallRecord`). */
+/** A plugin HTTP call as the sandbox measured it; `url` has no query or fragment, which may carry secrets. */
 export interface OutboundHttpCall {
   method: string;
   url: string;
+  /** Epoch milliseconds (fractional). */
   startedAt: number;
   durationMs: number;
+  /** The final response's status, when there was one. */
   status?: number;
+  /** The egress code when the call failed. */
   code?: string;
 }
 

@@ -3,12 +3,12 @@
  * PostgreSQL: back up while stopped, wipe the data directory and the keys, restore, and
  * find the runs intact and the audit chain verifying. The key backup is encrypted.
  */
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { waitFor } from './support/appliance.js';
-import { freePort, runSwitchyard, startUntilReady, type Child } from './fixtures/processes.js';
+import { freePort, runSwitchyard } from './fixtures/processes.js';
+import { startBackupSubject, stop } from './fixtures/backupSubject.js';
 
 const ADMIN = 'sy_BaCkUpTs_0123456789abcdef0123456789abcdef';
 const PASSPHRASE = 'correct horse battery staple';
@@ -25,23 +25,9 @@ test('a backup of a stopped embedded appliance restores after the data directory
     DATABASE_URL: undefined, SWITCHYARD_DATA_DIR: dataDir, SWITCHYARD_EMBEDDED_PG_PORT: String(await freePort()), PORT: String(port),
     SWITCHYARD_ADMIN_TOKEN: ADMIN, SWITCHYARD_LOG_LEVEL: 'warn', SWITCHYARD_BACKUP_PASSPHRASE: PASSPHRASE,
   };
-  const gql = async (query: string, variables: object = {}, token = ADMIN) => {
-    const response = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
-    const body = (await response.json()) as { data?: any; errors?: unknown[] };
-    if (body.errors) throw new Error(JSON.stringify(body.errors));
-    return body.data;
-  };
-  const start = () => startUntilReady((fn) => t.teardown(fn), env, base);
-
-  let appliance = await start();
-  const tenantId = (await gql('mutation { createTenant(input: { name: "backed up" }) { id } }')).createTenant.id as string;
-  const token = (await gql('mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token } }', { i: { tenantId, role: 'ADMIN', name: 'admin' } })).createApiToken.token as string;
-  const workflowId = (await gql('mutation($d: JSON!) { createWorkflow(input: { name: "w", definition: $d }) { id } }', { d: { steps: [{ id: 'a', uses: 'core/noop@1', with: { n: '{{ input.n }}' } }] } }, token)).createWorkflow.id;
-  const runs: string[] = [];
-  for (let n = 0; n < 3; n++) runs.push((await gql('mutation($w: ID!, $n: Int!) { startRun(input: { workflowId: $w, input: { n: $n } }) { id } }', { w: workflowId, n }, token)).startRun.id);
-  const statuses = async () => Promise.all(runs.map(async (id) => (await gql('query($r: ID!) { run(id: $r) { status output } }', { r: id }, token)).run));
-  await waitFor(async () => (await statuses()).every((r) => r.status === 'SUCCEEDED'), 'the runs to succeed', 30_000);
-  const before = await statuses();
+  const subject = await startBackupSubject(t, env, base, ADMIN, 'backed up');
+  let appliance = subject.appliance;
+  const { start, gql, tenantId, statuses, before } = subject;
 
   const out = path.join(root, 'backup.tar.gz');
   const keysOut = path.join(root, 'keys.json');
@@ -73,11 +59,7 @@ test('a backup of a stopped embedded appliance restores after the data directory
   t.deepEqual(await statuses(), before, 'every run is back as it was');
   const exported = (await gql('mutation($i: AuditExportInput!) { exportAuditReport(input: $i) { verified eventCount } }', { i: { tenantId } })).exportAuditReport;
   t.true(exported.verified, 'the tenant\'s audit chain verifies after the restore');
-  t.true(exported.eventCount >= runs.length + 2);
+  t.true(exported.eventCount >= before.length + 2);
   await stop(t, appliance);
 });
 
-async function stop(t: ExecutionContext, child: Child): Promise<void> {
-  child.proc.kill('SIGTERM');
-  t.truthy(await child.waitExit(30_000), 'the appliance stops within 30 s');
-}

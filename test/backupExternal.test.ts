@@ -23,9 +23,9 @@ import { loadConfig } from '../core/config.js';
 import { startEmbeddedPostgres } from '../core/db/embedded.js';
 import { createLogger } from '../core/logger.js';
 import { backup, BackupError, type BackupManifest } from '../installer/backup.js';
-import { waitFor } from './support/appliance.js';
 import { adminUrl, databaseUrl, freshDatabase, testDatabasePrefix } from './support/database.js';
-import { freePort, runSwitchyard, startUntilReady, type Child } from './fixtures/processes.js';
+import { freePort, runSwitchyard } from './fixtures/processes.js';
+import { startBackupSubject, stop } from './fixtures/backupSubject.js';
 
 const ADMIN = 'sy_BaCkExTs_0123456789abcdef0123456789abcdef';
 const PASSPHRASE = 'correct horse battery staple';
@@ -106,10 +106,6 @@ function tempDir(t: ExecutionContext, prefix: string): string {
   return dir;
 }
 
-async function stop(t: ExecutionContext, child: Child): Promise<void> {
-  child.proc.kill('SIGTERM');
-  t.truthy(await child.waitExit(30_000), 'the appliance stops within 30 s');
-}
 
 test('an appliance on an external PostgreSQL backed up with pg_dump while running restores with pg_restore after its database, data directory and keys are wiped: runs intact, audit chain verifies; a restore without pg_restore on PATH changes nothing', async (t) => {
   const dump = await pgDumpMajor();
@@ -139,23 +135,9 @@ test('an appliance on an external PostgreSQL backed up with pg_dump while runnin
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const env = { DATABASE_URL: dbUrl, SWITCHYARD_DATA_DIR: dataDir, PORT: String(port), SWITCHYARD_ADMIN_TOKEN: ADMIN, SWITCHYARD_LOG_LEVEL: 'warn', SWITCHYARD_BACKUP_PASSPHRASE: PASSPHRASE };
-  const gql = async (query: string, variables: object = {}, token = ADMIN) => {
-    const response = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
-    const body = (await response.json()) as { data?: any; errors?: unknown[] };
-    if (body.errors) throw new Error(JSON.stringify(body.errors));
-    return body.data;
-  };
-  const start = () => startUntilReady((fn) => t.teardown(fn), env, base);
-
-  let appliance = await start();
-  const tenantId = (await gql('mutation { createTenant(input: { name: "backed up externally" }) { id } }')).createTenant.id as string;
-  const token = (await gql('mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token } }', { i: { tenantId, role: 'ADMIN', name: 'admin' } })).createApiToken.token as string;
-  const workflowId = (await gql('mutation($d: JSON!) { createWorkflow(input: { name: "w", definition: $d }) { id } }', { d: { steps: [{ id: 'a', uses: 'core/noop@1', with: { n: '{{ input.n }}' } }] } }, token)).createWorkflow.id;
-  const runs: string[] = [];
-  for (let n = 0; n < 3; n++) runs.push((await gql('mutation($w: ID!, $n: Int!) { startRun(input: { workflowId: $w, input: { n: $n } }) { id } }', { w: workflowId, n }, token)).startRun.id);
-  const statuses = async () => Promise.all(runs.map(async (id) => (await gql('query($r: ID!) { run(id: $r) { status output } }', { r: id }, token)).run));
-  await waitFor(async () => (await statuses()).every((r) => r.status === 'SUCCEEDED'), 'the runs to succeed', 30_000);
-  const before = await statuses();
+  const subject = await startBackupSubject(t, env, base, ADMIN, 'backed up externally');
+  let appliance = subject.appliance;
+  const { start, gql, tenantId, statuses, before } = subject;
 
   // pg_dump takes a consistent snapshot, so unlike the embedded copy this needs no stop.
   const made = await runSwitchyard(['backup', '--out', out, '--keys-out', keysOut], env, 120_000);
@@ -196,7 +178,7 @@ test('an appliance on an external PostgreSQL backed up with pg_dump while runnin
   t.deepEqual(await statuses(), before, 'every run is back as it was');
   const exported = (await gql('mutation($i: AuditExportInput!) { exportAuditReport(input: $i) { verified verificationProblem eventCount } }', { i: { tenantId } })).exportAuditReport;
   t.true(exported.verified, `the tenant's audit chain verifies after the restore: ${exported.verificationProblem}`);
-  t.true(exported.eventCount >= runs.length + 2);
+  t.true(exported.eventCount >= before.length + 2);
   await stop(t, appliance);
 });
 

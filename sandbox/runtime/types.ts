@@ -1,4 +1,5 @@
 import type { CredentialGrant, EgressPolicy } from '../egress/types.js';
+import type { OutboundHttpCall } from '../../core/tracing.js';
 
 /** One attempt of one plugin action. Everything is plain data: it crosses IPC and a thread boundary. */
 export interface SandboxInvocation {
@@ -57,18 +58,8 @@ export interface SandboxStats {
   httpCalls?: HttpCallRecord[];
 }
 
-/** One plugin HTTP call as the host saw it; `url` has no query or fragment, which may carry secrets. */
-export interface HttpCallRecord {
-  method: string;
-  url: string;
-  /** Epoch milliseconds (fractional). */
-  startedAt: number;
-  durationMs: number;
-  /** The final response's status, when there was one. */
-  status?: number;
-  /** The egress code when the call failed. */
-  code?: string;
-}
+/** One plugin HTTP call as the host saw it, handed back for the step's trace (the domain's shape). */
+export type HttpCallRecord = OutboundHttpCall;
 
 export interface SandboxFailure {
   code: SandboxErrorCode;
