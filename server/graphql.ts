@@ -167,7 +167,7 @@ export function createGraphQL(services: Services, logger: Logger, options: Graph
             details: { retryAfterSeconds: taken.retryAfterSeconds },
           });
         }
-        return { request: { actor, requestId, sourceAddress, ...(userAgent ? { userAgent } : {}) }, services };
+        return { request: { actor, requestId, sourceAddress, ...(userAgent ? { userAgent } : {}) }, services, signal: request.signal };
       } catch (error) {
         if (error instanceof AuthError) {
           logger.info({ requestId, reason: error.reason, prefix: error.prefix, sourceAddress }, 'authentication failed');

@@ -538,7 +538,8 @@ test('runEvents over SSE (GET) on an api-only process receives events another pr
   await approveAndExpectCompletion(t, stream, app, token, runId);
 });
 
-test('subscribers that leave at once, before any event, neither bring the server down nor leave a listener behind', async (t) => {
+// Serial: it counts the appliance's open streams, which the other SSE tests' streams would change.
+test.serial('subscribers that leave at once, before any event, neither bring the server down nor leave a listener behind', async (t) => {
   const tenant = await app.tenant(unique('leavers'));
   const token = tenant.tokens['ADMIN']!;
   const workflowId = await createWorkflow(app, token, 'approval', APPROVAL_DEFINITION);

@@ -24,6 +24,8 @@ import type { TemplateScope } from '../workflows/definition.js';
 export interface GraphQLContext {
   request: RequestContext;
   services: Services;
+  /** Aborted when the client goes away (a subscription then stops listening). */
+  signal?: AbortSignal;
 }
 
 export interface Services {
@@ -180,9 +182,9 @@ export const resolvers = {
   Mutation: mutation,
   Subscription: {
     runEvents: {
-      subscribe: async (_p: unknown, a: Args, { request, services }: GraphQLContext) => {
+      subscribe: async (_p: unknown, a: Args, { request, services, signal }: GraphQLContext) => {
         const run = await services.runs.getRun(request, a.runId);
-        return services.runEvents.subscribe(request, run, a.afterSeq ?? 0);
+        return services.runEvents.subscribe(request, run, a.afterSeq ?? 0, signal);
       },
       resolve: (event: RunEvent) => event,
     },

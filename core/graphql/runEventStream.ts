@@ -21,7 +21,7 @@ export class RunEventStream {
    * both notified and after `lastSeq`, so no event (the terminal one included) can fall
    * into a gap between subscribing and the first read.
    */
-  async subscribe(ctx: RequestContext, run: Run, afterSeq: number): Promise<AsyncGenerator<RunEvent>> {
+  async subscribe(ctx: RequestContext, run: Run, afterSeq: number, signal?: AbortSignal): Promise<AsyncGenerator<RunEvent>> {
     const state = { pending: true, wake: null as (() => void) | null };
     const stopListening = await this.notifier.listen(RUN_EVENTS_CHANNEL, (payload) => {
       if (!payload.startsWith(`${run.id}:`)) return;
@@ -36,6 +36,13 @@ export class RunEventStream {
       this.#open -= 1;
       stopListening();
     };
+    // A client that leaves while this is still being set up may never ask the stream to end.
+    const onAbort = () => {
+      unlisten();
+      state.wake?.();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
     try {
       // Without a replay point, start from now: the run's latest sequence number. A run that
       // finished meanwhile starts one event earlier, so its terminal event still ends the stream.
@@ -44,16 +51,18 @@ export class RunEventStream {
         const latest = await this.runs.lastEventSeq(ctx, run.id);
         lastSeq = latest.status && TERMINAL_RUN.has(latest.status) ? latest.seq - 1 : latest.seq;
       }
-      const events = this.stream(ctx, run.id, lastSeq, state, unlisten);
+      const events = this.stream(ctx, run.id, lastSeq, state, () => { signal?.removeEventListener('abort', onAbort); unlisten(); }, signal);
       // A client that leaves before the first event is read ends a generator that never
       // started, whose finally block therefore never runs: stop listening here as well.
       const end = events.return.bind(events);
       events.return = (value) => {
+        signal?.removeEventListener('abort', onAbort);
         unlisten();
         return end(value);
       };
       return events;
     } catch (error) {
+      signal?.removeEventListener('abort', onAbort);
       unlisten();
       throw error;
     }
@@ -65,12 +74,14 @@ export class RunEventStream {
   }
 
   private async *stream(
-    ctx: RequestContext, runId: string, startSeq: number, state: { pending: boolean; wake: (() => void) | null }, unlisten: () => void,
+    ctx: RequestContext, runId: string, startSeq: number, state: { pending: boolean; wake: (() => void) | null }, unlisten: () => void, signal?: AbortSignal,
   ): AsyncGenerator<RunEvent> {
     let lastSeq = startSeq;
     try {
       for (;;) {
+        if (signal?.aborted) return;
         if (!state.pending) await new Promise<void>((resolve) => (state.wake = resolve));
+        if (signal?.aborted) return;
         state.wake = null;
         state.pending = false;
         const events = await this.runs.events(ctx, runId, lastSeq, 500);

@@ -75,6 +75,7 @@ test.serial('an administrator creates a workflow through the form, publishes v2,
   t.regex(await fieldError.textContent() ?? '', /^steps\[1\]\.needs\[0\]: unknown step "missing"$/);
   t.is(await definition.getAttribute('aria-invalid'), 'true');
   t.false((await workflowNames(admin)).includes(name), 'nothing was created');
+  await ui.screenshot('workflow-create-refused');
 
   // 3. A valid definition: created, and the page of the new workflow opens.
   const v1 = { steps: [{ id: 'fetch', uses: 'http/request@1', with: { value: '{{ input.customer }}' } }, { id: 'parse', uses: 'core/noop@1', needs: ['fetch'] }] };
