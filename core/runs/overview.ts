@@ -51,9 +51,7 @@ export async function runOverview(db: Database, ctx: RequestContext): Promise<Ru
       `select status, count(*)::int as n from runs where tenant_id = $1 and status in ('QUEUED', 'RUNNING', 'WAITING') group by status`, [tenantId]);
     const other = await q.query<{ queue_depth: number; approvals: number; open_breakers: number }>(
       `select ready_step_jobs($1) + (select count(*)::int from step_backlog where tenant_id = $1) as queue_depth,
-              (select count(*)::int from step_executions s
-                 join runs r on r.id = s.run_id and r.tenant_id = $1 and r.status in ('RUNNING', 'WAITING')
-                where s.tenant_id = $1 and s.status = 'WAITING' and ${IS_APPROVAL}) as approvals,
+              (select count(*)::int ${WAITING_APPROVALS}) as approvals,
               (select count(*)::int from integration_guards where tenant_id = $1 and state = 'OPEN') as open_breakers`, [tenantId]);
     const count = (status: string) => active.rows.find((r) => r.status === status)?.n ?? 0;
     return {
@@ -66,22 +64,21 @@ export async function runOverview(db: Database, ctx: RequestContext): Promise<Ru
   });
 }
 
-// A waiting step is an approval when its latest wait says so (delays wait too).
-const IS_APPROVAL = `(select e.data->>'reason' from run_events e
+// The tenant's ($1) steps waiting for approval, with their latest wait as `w`: a waiting
+// step is an approval when its latest wait says so (delays wait too).
+const WAITING_APPROVALS = `from runs r
+       join step_executions s on s.run_id = r.id and s.tenant_id = $1 and s.status = 'WAITING'
+       join lateral (select e.at, e.data from run_events e
                       where e.run_id = s.run_id and e.step_id = s.step_id and e.type = 'STEP_WAITING'
-                      order by e.seq desc limit 1) = 'approval'`;
+                      order by e.seq desc limit 1) w on w.data->>'reason' = 'approval'
+      where r.tenant_id = $1 and r.status in ('RUNNING', 'WAITING')`;
 
 /** Steps waiting for an operator's decision, oldest first (at most `limit`). */
 export async function pendingApprovals(db: Database, ctx: RequestContext, limit = 100): Promise<PendingApproval[]> {
   const tenantId = tenantOf(ctx.actor, 'run:read');
   const { rows } = await db.query<PendingApproval>({ tenantId },
     `select s.run_id as "runId", s.step_id as "stepId", r.workflow_id as "workflowId", w.at as since, w.data->>'until' as until
-       from runs r
-       join step_executions s on s.run_id = r.id and s.tenant_id = $1 and s.status = 'WAITING'
-       join lateral (select e.at, e.data from run_events e
-                      where e.run_id = s.run_id and e.step_id = s.step_id and e.type = 'STEP_WAITING'
-                      order by e.seq desc limit 1) w on w.data->>'reason' = 'approval'
-      where r.tenant_id = $1 and r.status in ('RUNNING', 'WAITING')
+       ${WAITING_APPROVALS}
       order by w.at limit $2`, [tenantId, limit]);
   return rows;
 }
