@@ -17,6 +17,7 @@ import { queryAuditEvents } from '../audit/auditQueries.js';
 import { parseSeqPage, toSeqConnection } from '../pagination.js';
 import { AppError, badInput } from '../errors.js';
 import type { RunEventStream } from './runEventStream.js';
+import { API_MODULES } from './apiModules.js';
 import { renderTemplate } from '../workflows/templates.js';
 import type { TemplateScope } from '../workflows/definition.js';
 
@@ -175,7 +176,7 @@ const mutation: Record<string, Resolver> = {
   },
 };
 
-export const resolvers = {
+const baseResolvers: Record<string, unknown> = {
   JSON: JSONScalar,
   DateTime: DateTimeScalar,
   Query: query,
@@ -209,6 +210,12 @@ export const resolvers = {
       const rows = await services.runs.events(request, r.id, page.afterSeq, page.limit + 1);
       return toSeqConnection(rows.slice(0, page.limit), rows.length > page.limit);
     },
+    origin: (r: Run) => {
+      const o = r.origin;
+      if (o?.kind === 'WEBHOOK') return { kind: o.kind, webhookTriggerId: o.triggerId, deliveryId: o.deliveryId };
+      if (o?.kind === 'SCHEDULE') return { kind: o.kind, scheduleId: o.scheduleId, slot: o.slot };
+      return { kind: 'API', tokenId: r.createdBy };
+    },
   },
   Plugin: {
     actions: (p: InstalledPlugin) => p.manifest.actions.map((action) => ({ ...action, uses: `${p.name}/${action.name}@${p.major}` })),
@@ -223,6 +230,14 @@ export const resolvers = {
     input: (s: StepState & { runId: string }, _a: Args, context: GraphQLContext) => renderedStepInput(s, context),
   },
 };
+
+/** The base resolvers with every API module's merged in, type by type. */
+export const resolvers: Record<string, unknown> = { ...baseResolvers };
+for (const module of API_MODULES) {
+  for (const [type, fields] of Object.entries(module.resolvers)) {
+    resolvers[type] = { ...(resolvers[type] as Record<string, unknown> | undefined), ...fields };
+  }
+}
 
 /** What rendering a run's step inputs needs, loaded once per request and run. */
 interface RunTemplateData { runId: string; input: unknown; definition: WorkflowVersion['definition']; steps: TemplateScope['steps'] }

@@ -3,7 +3,9 @@
  * below. The audit-export operation joins when the audit export lands; nothing here
  * answers with a placeholder.
  */
-export const typeDefs = /* GraphQL */ `
+import { API_MODULES } from './apiModules.js';
+
+const baseTypeDefs = /* GraphQL */ `
   scalar JSON
   scalar DateTime
 
@@ -70,6 +72,22 @@ export const typeDefs = /* GraphQL */ `
     workflowVersion: WorkflowVersion!
     steps: [StepExecution!]!
     events(first: Int, after: String): RunEventConnection!
+    "Addition: how the run was started."
+    origin: RunOrigin!
+  }
+  enum RunOriginKind { API WEBHOOK SCHEDULE }
+  type RunOrigin {
+    kind: RunOriginKind!
+    "API: the token that started the run."
+    tokenId: ID
+    "WEBHOOK: the trigger that received the delivery."
+    webhookTriggerId: ID
+    "WEBHOOK: the sender's delivery id (null when the sender sent none)."
+    deliveryId: String
+    "SCHEDULE: the schedule that fired."
+    scheduleId: ID
+    "SCHEDULE: the slot it fired for (the time the cron expression named, not when it ran)."
+    slot: DateTime
   }
   type RunEdge { cursor: String! node: Run! }
   type RunConnection { edges: [RunEdge!]! nodes: [Run!]! pageInfo: PageInfo! }
@@ -290,3 +308,6 @@ export const typeDefs = /* GraphQL */ `
     runEvents(runId: ID!, afterSeq: Int): RunEvent!
   }
 `;
+
+/** The whole schema: the base above and each feature's API module (apiModules.ts). */
+export const typeDefs = [baseTypeDefs, ...API_MODULES.map((m) => m.typeDefs)].join('\n');

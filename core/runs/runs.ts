@@ -28,6 +28,32 @@ export interface Run {
   createdAt: Date;
   finishedAt: Date | null;
   deadlineAt: Date;
+  /** The token that started it through the API; null for triggered runs. */
+  createdBy: string | null;
+  /** Null: started through the API (by createdBy). */
+  origin: TriggerOrigin | null;
+}
+
+/** What started a run that no token started: a webhook delivery or a schedule's slot. */
+export type TriggerOrigin =
+  | { kind: 'WEBHOOK'; triggerId: string; deliveryId: string | null }
+  | { kind: 'SCHEDULE'; scheduleId: string; slot: string };
+
+/**
+ * A start on behalf of a trigger. The trigger is the authority (its signature check or
+ * its schedule), so no token's permission is checked; every limit of startRun applies.
+ */
+export interface TriggeredStart {
+  tenantId: string;
+  workflowId: string;
+  /** Null: the latest version. */
+  version: number | null;
+  input: unknown;
+  /** Required: a trigger's repeated delivery or slot must return the run it started. */
+  idempotencyKey: string;
+  origin: TriggerOrigin;
+  /** Who sent it, for the audit record. */
+  client?: { requestId: string; sourceAddress?: string; userAgent?: string };
 }
 
 export interface RunFilter {
@@ -52,10 +78,14 @@ export interface RunLimits {
 }
 
 const RUN = `id, tenant_id as "tenantId", workflow_id as "workflowId", workflow_version_id as "workflowVersionId", status, input,
-  output, error, idempotency_key as "idempotencyKey", created_at as "createdAt", finished_at as "finishedAt", deadline_at as "deadlineAt"`;
+  output, error, idempotency_key as "idempotencyKey", created_at as "createdAt", finished_at as "finishedAt", deadline_at as "deadlineAt",
+  created_by as "createdBy", origin`;
 
 interface StartRequest {
-  ctx: RequestContext;
+  /** The caller, for API starts; null for triggered starts, audited as the appliance with the sender's address. */
+  ctx: RequestContext | null;
+  origin: TriggerOrigin | null;
+  client?: TriggeredStart['client'];
   tenantId: string;
   workflowId: string;
   version: number | null;
@@ -88,17 +118,27 @@ export class RunService {
     input: { workflowId: string; version?: number | null; input?: unknown; idempotencyKey?: string | null },
   ): Promise<Run> {
     const tenantId = tenantOf(ctx.actor, 'run:operate');
+    return this.submitStart({ ctx, origin: null, tenantId, workflowId: input.workflowId, version: input.version ?? null, input: input.input, idempotencyKey: input.idempotencyKey ?? null }, 'input.');
+  }
+
+  /** Starts a run for a webhook delivery or a schedule slot; see TriggeredStart. */
+  async startTriggeredRun(start: TriggeredStart): Promise<Run> {
+    return this.submitStart({ ctx: null, origin: start.origin, client: start.client, tenantId: start.tenantId, workflowId: start.workflowId, version: start.version, input: start.input, idempotencyKey: start.idempotencyKey }, '');
+  }
+
+  private async submitStart(request: Omit<StartRequest, 'inputBytes'>, pathPrefix: string): Promise<Run> {
+    const { tenantId } = request;
     this.limits.admission?.admit();
-    const runInput = input.input === undefined || input.input === null ? {} : input.input;
+    const runInput = request.input === undefined || request.input === null ? {} : request.input;
     const inputBytes = Buffer.byteLength(JSON.stringify(runInput));
     if (inputBytes > this.limits.maxInputBytes) {
-      throw badInput('input.input', `run input is ${inputBytes} bytes; the limit is ${this.limits.maxInputBytes}`);
+      throw badInput(`${pathPrefix}input`, `run input is ${inputBytes} bytes; the limit is ${this.limits.maxInputBytes}`);
     }
-    const key = input.idempotencyKey ?? null;
-    if (key !== null && (key.length < 1 || key.length > 200)) throw badInput('input.idempotencyKey', 'must be 1 to 200 characters');
-    if (input.version != null && (!Number.isInteger(input.version) || input.version < 1)) throw badInput('input.version', 'must be a positive whole number');
+    const key = request.idempotencyKey;
+    if (key !== null && (key.length < 1 || key.length > 200)) throw badInput(`${pathPrefix}idempotencyKey`, 'must be 1 to 200 characters');
+    if (request.version != null && (!Number.isInteger(request.version) || request.version < 1)) throw badInput(`${pathPrefix}version`, 'must be a positive whole number');
     try {
-      const run = await this.starts.submit(tenantId, { ctx, tenantId, workflowId: input.workflowId, version: input.version ?? null, input: runInput, inputBytes, idempotencyKey: key });
+      const run = await this.starts.submit(tenantId, { ...request, input: runInput, inputBytes });
       if (this.created.has(run)) this.telemetry.runStarted(tenantId, run.workflowId);
       return run;
     } catch (error) {
@@ -106,7 +146,7 @@ export class RunService {
       if (quota) throw quota;
       if (key !== null && isUniqueViolation(error)) {
         // A concurrent start with the same key won the race: answer with its run.
-        const winner = await this.db.tx({ tenantId }, (q) => runByIdempotencyKey(q, tenantId, input.workflowId, key));
+        const winner = await this.db.tx({ tenantId }, (q) => runByIdempotencyKey(q, tenantId, request.workflowId, key));
         if (winner) return winner;
       }
       throw error;
@@ -151,23 +191,29 @@ export class RunService {
         steps: new Map(version.definition.steps.map((s) => [s.id, newStepState(s.id)])),
       };
       const tr = new RunTransition(run, version.definition, now);
-      tr.emit('RUN_CREATED', null, { workflowVersionId: version.id, version: version.version, input: request.input, by: request.ctx.actor.tokenId });
+      const by = request.ctx?.actor.tokenId ?? null;
+      tr.emit('RUN_CREATED', null, { workflowVersionId: version.id, version: version.version, input: request.input, by, ...(request.origin ? { origin: request.origin } : {}) });
       tr.advance();
-      created.push({ tr, idempotencyKey: key, createdBy: request.ctx.actor.tokenId, request, version });
-      const value = toRun(run, key);
+      created.push({ tr, idempotencyKey: key, createdBy: by, origin: request.origin, request, version });
+      const value = toRun(run, key, by, request.origin);
       this.created.add(value);
       if (key !== null) byKey.set(`${version.workflowId}:${key}`, value);
       outcomes.push({ ok: true, value });
     }
     await persistNewRuns(q, created, this.limits.scheduler ?? null);
     // One statement for the batch when its starts share a request context (one caller), else one per caller.
-    const byCaller = new Map<RequestContext, AuditEntry[]>();
+    const byCaller = new Map<RequestContext | StartRequest, AuditEntry[]>();
     for (const { tr, request, version } of created) {
-      const entries = byCaller.get(request.ctx) ?? [];
-      entries.push({ action: 'run.started', targetType: 'run', targetId: tr.run.id, details: { workflowId: version.workflowId, version: version.version } });
-      byCaller.set(request.ctx, entries);
+      const caller = request.ctx ?? request;
+      const entries = byCaller.get(caller) ?? [];
+      entries.push({
+        action: 'run.started', targetType: 'run', targetId: tr.run.id,
+        details: { workflowId: version.workflowId, version: version.version, ...(request.origin ? { origin: request.origin } : {}) },
+        ...(request.ctx ? {} : { tenantId: request.tenantId, ...(request.client ? { client: request.client } : {}) }),
+      });
+      byCaller.set(caller, entries);
     }
-    for (const [ctx, entries] of byCaller) await recordAudit(q, ctx, entries);
+    for (const [caller, entries] of byCaller) await recordAudit(q, 'actor' in caller ? caller : null, entries);
     return outcomes;
   }
 
@@ -318,8 +364,9 @@ function parseDate(value: Date | string | null | undefined, path: string): Date 
   return date;
 }
 
-function toRun(run: RunState, idempotencyKey: string | null): Run {
+function toRun(run: RunState, idempotencyKey: string | null, createdBy: string | null, origin: TriggerOrigin | null): Run {
   return {
+    createdBy, origin,
     id: run.id, tenantId: run.tenantId, workflowId: run.workflowId, workflowVersionId: run.workflowVersionId, status: run.status,
     input: run.input, output: run.output, error: run.error, idempotencyKey, createdAt: new Date(run.createdAt),
     finishedAt: run.finishedAt ? new Date(run.finishedAt) : null, deadlineAt: new Date(run.deadlineAt),

@@ -211,6 +211,8 @@ export interface NewRun {
   tr: RunTransition;
   idempotencyKey: string | null;
   createdBy: string | null;
+  /** What started it when no token did (a webhook delivery, a schedule slot). */
+  origin?: unknown;
 }
 
 /** Inserts new runs with their steps, first events and first jobs, in one statement. */
@@ -220,12 +222,12 @@ export async function persistNewRuns(q: Queryable, newRuns: readonly NewRun[], s
   const steps: unknown[] = [];
   const events: unknown[] = [];
   const jobs: unknown[] = [];
-  for (const { tr, idempotencyKey, createdBy } of newRuns) {
+  for (const { tr, idempotencyKey, createdBy, origin } of newRuns) {
     const run = tr.run;
     runs.push({
       id: run.id, tenant_id: run.tenantId, workflow_id: run.workflowId, workflow_version_id: run.workflowVersionId, status: run.status,
       input: run.input ?? null, output: run.output ?? null, error: run.error ?? null, idempotency_key: idempotencyKey, version: run.version,
-      created_at: run.createdAt, created_by: createdBy, finished_at: run.finishedAt, deadline_at: run.deadlineAt,
+      created_at: run.createdAt, created_by: createdBy, finished_at: run.finishedAt, deadline_at: run.deadlineAt, origin: origin ?? null,
     });
     for (const s of run.steps.values()) steps.push(stepRow(run, s));
     const rows = eventAndJobRows(tr, scheduler);
@@ -237,12 +239,12 @@ export async function persistNewRuns(q: Queryable, newRuns: readonly NewRun[], s
     text: `with
       rn as (
         insert into runs (id, tenant_id, workflow_id, workflow_version_id, status, input, output, error, idempotency_key, version,
-                          created_at, created_by, finished_at, deadline_at)
+                          created_at, created_by, finished_at, deadline_at, origin)
         select v.id, v.tenant_id, v.workflow_id, v.workflow_version_id, v.status, coalesce(v.input, 'null'), v.output, v.error, v.idempotency_key,
-               v.version, v.created_at, v.created_by, v.finished_at, v.deadline_at
+               v.version, v.created_at, v.created_by, v.finished_at, v.deadline_at, v.origin
           from jsonb_to_recordset($1::jsonb) as v(id uuid, tenant_id uuid, workflow_id uuid, workflow_version_id uuid, status text, input jsonb,
                output jsonb, error jsonb, idempotency_key text, version int, created_at timestamptz, created_by uuid, finished_at timestamptz,
-               deadline_at timestamptz)
+               deadline_at timestamptz, origin jsonb)
         returning 1),
       st as (
         insert into step_executions (run_id, step_id, tenant_id, status, attempts, output, error, queued_at, finished_at, settled_seq)
