@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import { newId } from '../ids.js';
 import type { WorkflowService } from '../workflows/workflows.js';
 import { RUN_INTERRUPT_CHANNEL } from '../runs/store.js';
-import { INTERACTIVE_STEP_TASK, RUN_TIMEOUT_TASK, STEP_TASK, TIMER_TASK } from '../runs/transition.js';
+import { COMPENSATION_TASK, INTERACTIVE_STEP_TASK, RUN_TIMEOUT_TASK, STEP_TASK, TIMER_TASK } from '../runs/transition.js';
 import type { Notifier } from './notifier.js';
 import type { StepExecutor } from './executor.js';
 import { RunChangeBatcher } from './runChangeBatcher.js';
@@ -16,7 +16,7 @@ import { SandboxCpuGate } from '../quotas/quotas.js';
 import type { JobScheduler } from '../runs/store.js';
 import { RunningStepCaps } from './fairShare.js';
 import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
-import { parsePayload, runStepJob, runTimerJob, runTimeoutJob, type StepTaskDeps } from './stepTasks.js';
+import { parsePayload, runCompensationJob, runStepJob, runTimerJob, runTimeoutJob, type StepTaskDeps } from './stepTasks.js';
 
 export interface EngineOptions {
   connectionString: string;
@@ -97,6 +97,15 @@ export class Engine {
       [STEP_TASK]: stepTask,
       [INTERACTIVE_STEP_TASK]: stepTask,
       [TIMER_TASK]: (payload) => runTimerJob(this.deps, parsePayload(payload)),
+      [COMPENSATION_TASK]: async (payload, helpers) => {
+        const job = parsePayload(payload);
+        this.caps.enter(job.t);
+        try {
+          await runCompensationJob(this.deps, job, helpers.abortSignal ?? new AbortController().signal);
+        } finally {
+          this.caps.leave(job.t);
+        }
+      },
       [RUN_TIMEOUT_TASK]: (payload) => runTimeoutJob(this.deps, payload as { t: string; r: string }),
     };
     this.runner = await runGraphileWorker({

@@ -1,8 +1,8 @@
 import type { Logger } from '../logger.js';
 import type { StepDefinition } from '../workflows/definition.js';
 import { renderTemplate } from '../workflows/templates.js';
-import { type RunTransition, defaultMaxAttempts } from '../runs/transition.js';
-import { TERMINAL_RUN, stepIdempotencyKey, type StepFailure } from '../runs/model.js';
+import { type RunTransition, compensationSlot, defaultMaxAttempts } from '../runs/transition.js';
+import { SETTLED_COMPENSATION, TERMINAL_RUN, compensationIdempotencyKey, stepIdempotencyKey, type StepFailure } from '../runs/model.js';
 import { CORE_ACTIONS, MAX_DELAY_MS } from './coreActions.js';
 import { StepDeferred, StepError, type StepExecutor, type StepUsage } from './executor.js';
 import type { SandboxCpuGate } from '../quotas/quotas.js';
@@ -37,10 +37,16 @@ type Outcome =
   | { kind: 'released' }
   | { kind: 'interrupted' };
 
+/** What an attempt runs: a step's action or its compensation's. */
+type AttemptAction = Pick<StepDefinition, 'uses' | 'timeoutMs' | 'credential'>;
+
 interface Claimed {
   attempt: number;
   input: unknown;
-  def: StepDefinition;
+  action: AttemptAction;
+  /** The step's id, or its compensation's slot (compensationSlot): the executor's and the interrupts' name for the attempt. */
+  slot: string;
+  idempotencyKey: string;
   workflowId: string;
   pluginVersionId: string | null;
   runInput: unknown;
@@ -69,16 +75,7 @@ export async function runStepJob(deps: StepTaskDeps, payload: StepJobPayload, sh
   // A job whose claim has nothing for the executor (a core action settled, a stale job) ends with it.
   const claimed = await deps.batcher.apply(tenantId, runId, (tr) => claimStep(tr, stepId), (c) => c === null);
   if (!claimed) return;
-
-  const usage: StepUsage = { sandboxCpuMs: 0 };
-  const started = performance.now();
-  const outcome = await traceStepAttempt({ runId, tenantId, workflowId: claimed.workflowId, stepId, uses: claimed.def.uses, attempt: claimed.attempt }, async (span) => {
-    const result = await execute(deps, payload, claimed, shutdownSignal, usage);
-    span.setAttribute('switchyard.outcome', outcomeLabel(result));
-    if (result.kind === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: result.failure.code });
-    return result;
-  });
-  deps.telemetry.stepAttempt(tenantId, claimed.def.uses, outcomeLabel(outcome), (performance.now() - started) / 1000);
+  const { outcome, usage } = await attempt(deps, payload, claimed, shutdownSignal);
   await deps.batcher.apply(tenantId, runId, (tr) => {
     const state = tr?.run.steps.get(stepId);
     // Cancelled, timed out, or superseded while running: this result is no longer wanted.
@@ -88,6 +85,40 @@ export async function runStepJob(deps: StepTaskDeps, payload: StepJobPayload, sh
     else if (outcome.kind === 'deferred') tr.deferStep(stepId, outcome.until, outcome.reason);
     else if (outcome.kind === 'released') tr.releaseStep(stepId);
   }, ENDS_JOB, usage);
+}
+
+/**
+ * Runs one attempt of a step's compensation, the same way as a step attempt: claim, execute
+ * in the sandbox outside any transaction, commit the result (which queues the next one).
+ */
+export async function runCompensationJob(deps: StepTaskDeps, payload: StepJobPayload, shutdownSignal: AbortSignal): Promise<void> {
+  const { t: tenantId, r: runId, s: stepId } = payload;
+  const claimed = await deps.batcher.apply(tenantId, runId, (tr) => claimCompensation(tr, stepId), (c) => c === null);
+  if (!claimed) return;
+  const { outcome, usage } = await attempt(deps, payload, claimed, shutdownSignal);
+  await deps.batcher.apply(tenantId, runId, (tr) => {
+    const c = tr?.run.steps.get(stepId)?.compensation;
+    if (!tr || !c || TERMINAL_RUN.has(tr.run.status) || c.status !== 'RUNNING' || c.attempts !== claimed.attempt) return;
+    if (outcome.kind === 'ok') tr.succeedCompensation(stepId, outcome.output);
+    else if (outcome.kind === 'failed') tr.failCompensation(stepId, outcome.failure);
+    else if (outcome.kind === 'deferred') tr.releaseCompensation(stepId, outcome.until, outcome.reason);
+    else if (outcome.kind === 'released') tr.releaseCompensation(stepId);
+  }, ENDS_JOB, usage);
+}
+
+/** Executes a claimed attempt inside its span and reports it. */
+async function attempt(deps: StepTaskDeps, payload: StepJobPayload, claimed: Claimed, shutdownSignal: AbortSignal): Promise<{ outcome: Outcome; usage: StepUsage }> {
+  const { t: tenantId, r: runId } = payload;
+  const usage: StepUsage = { sandboxCpuMs: 0 };
+  const started = performance.now();
+  const outcome = await traceStepAttempt({ runId, tenantId, workflowId: claimed.workflowId, stepId: claimed.slot, uses: claimed.action.uses, attempt: claimed.attempt }, async (span) => {
+    const result = await execute(deps, payload, claimed, shutdownSignal, usage);
+    span.setAttribute('switchyard.outcome', outcomeLabel(result));
+    if (result.kind === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: result.failure.code });
+    return result;
+  });
+  deps.telemetry.stepAttempt(tenantId, claimed.action.uses, outcomeLabel(outcome), (performance.now() - started) / 1000);
+  return { outcome, usage };
 }
 
 /** An attempt's outcome for metrics and spans: `ok`, the failure's code, or the kind. */
@@ -124,15 +155,47 @@ function claimStep(tr: RunTransition | null, stepId: string): Claimed | null {
   } else if (def.uses === CORE_ACTIONS.approval) {
     tr.waitStep(stepId, 'approval', def.timeoutMs ? new Date(Date.now() + def.timeoutMs) : null);
   } else {
-    const stepOutputs: Record<string, unknown> = {};
-    for (const s of tr.run.steps.values()) if (s.status === 'SUCCEEDED') stepOutputs[s.stepId] = s.output;
-    return { attempt, input, def, workflowId: tr.run.workflowId, pluginVersionId: tr.resolvedActions[def.uses] ?? null, runInput: tr.run.input, stepOutputs };
+    return executorAttempt(tr, def, attempt, input, stepId, stepIdempotencyKey(tr.run.id, stepId));
   }
   return null;
 }
 
+function executorAttempt(tr: RunTransition, action: AttemptAction, attempt: number, input: unknown, slot: string, idempotencyKey: string): Claimed {
+  const stepOutputs: Record<string, unknown> = {};
+  for (const s of tr.run.steps.values()) if (s.status === 'SUCCEEDED') stepOutputs[s.stepId] = s.output;
+  return {
+    attempt, input, action, slot, idempotencyKey, workflowId: tr.run.workflowId, pluginVersionId: tr.resolvedActions[action.uses] ?? null,
+    runInput: tr.run.input, stepOutputs,
+  };
+}
+
+/** Starts an attempt of a step's compensation; `core/noop@1` settles here. */
+function claimCompensation(tr: RunTransition | null, stepId: string): Claimed | null {
+  const c = tr?.run.steps.get(stepId)?.compensation;
+  if (!tr || !c || TERMINAL_RUN.has(tr.run.status) || SETTLED_COMPENSATION.has(c.status)) return null;
+  const def = tr.compensationDef(stepId);
+  if (c.status === 'RUNNING' && c.attempts >= (def.retry?.maxAttempts ?? defaultMaxAttempts(def))) {
+    tr.failCompensation(stepId, { code: 'WORKER_LOST', message: `compensation attempt ${c.attempts} was interrupted by a worker failure`, retryable: false });
+    return null;
+  }
+  const attempt = tr.startCompensation(stepId);
+  let input: unknown;
+  try {
+    input = renderTemplate(def.with ?? {}, tr.scope(attempt));
+  } catch (error) {
+    tr.failCompensation(stepId, { code: 'TEMPLATE_ERROR', message: `compensate.with: ${(error as Error).message}`, retryable: false });
+    return null;
+  }
+  if (def.uses === CORE_ACTIONS.noop) {
+    tr.succeedCompensation(stepId, input);
+    return null;
+  }
+  return executorAttempt(tr, def, attempt, input, compensationSlot(stepId), compensationIdempotencyKey(tr.run.id, stepId));
+}
+
 async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Claimed, shutdownSignal: AbortSignal, usage: StepUsage): Promise<Outcome> {
-  const { t: tenantId, r: runId, s: stepId } = payload;
+  const { t: tenantId, r: runId } = payload;
+  const stepId = claimed.slot;
   const refused = await deps.cpuGate.check(tenantId);
   if (refused) return { kind: 'failed', failure: { code: 'QUOTA_EXCEEDED', message: refused.message, retryable: false } };
   const interrupt = new AbortController();
@@ -140,7 +203,7 @@ async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Cla
   deps.inflight.set(key, interrupt);
   // A backstop for executors that miss their own deadline: the sandbox enforces timeoutMs
   // itself and reports SANDBOX_TIMEOUT, which must not lose the race to this timer.
-  const timeout = claimed.def.timeoutMs ? AbortSignal.timeout(claimed.def.timeoutMs + EXECUTOR_DEADLINE_GRACE_MS) : null;
+  const timeout = claimed.action.timeoutMs ? AbortSignal.timeout(claimed.action.timeoutMs + EXECUTOR_DEADLINE_GRACE_MS) : null;
   const signal = AbortSignal.any([interrupt.signal, shutdownSignal, ...(timeout ? [timeout] : [])]);
   // The trace id ties these lines to the run's spans (core/tracing.ts).
   const logger = deps.logger.child({ tenantId, workflowId: claimed.workflowId, runId, stepId, attempt: claimed.attempt, traceId: runSpanContext(runId).traceId });
@@ -148,8 +211,8 @@ async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Cla
     const output = await raceAbort(
       deps.executor.execute(
         {
-          tenantId, workflowId: claimed.workflowId, runId, stepId, attempt: claimed.attempt, idempotencyKey: stepIdempotencyKey(runId, stepId),
-          uses: claimed.def.uses, input: claimed.input, credential: claimed.def.credential ?? null, timeoutMs: claimed.def.timeoutMs ?? null, logger,
+          tenantId, workflowId: claimed.workflowId, runId, stepId, attempt: claimed.attempt, idempotencyKey: claimed.idempotencyKey,
+          uses: claimed.action.uses, input: claimed.input, credential: claimed.action.credential ?? null, timeoutMs: claimed.action.timeoutMs ?? null, logger,
           pluginVersionId: claimed.pluginVersionId, runInput: claimed.runInput, stepOutputs: claimed.stepOutputs, usage,
         },
         signal,
@@ -166,7 +229,7 @@ async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Cla
     if (interrupt.signal.aborted) return { kind: 'interrupted' };
     if (shutdownSignal.aborted) return { kind: 'released' };
     if (timeout?.aborted) {
-      return { kind: 'failed', failure: { code: 'STEP_TIMEOUT', message: `attempt ${claimed.attempt} exceeded timeoutMs ${claimed.def.timeoutMs}`, retryable: true } };
+      return { kind: 'failed', failure: { code: 'STEP_TIMEOUT', message: `attempt ${claimed.attempt} exceeded timeoutMs ${claimed.action.timeoutMs}`, retryable: true } };
     }
     if (error instanceof StepDeferred) {
       logger.info({ code: error.code, until: error.until.toISOString() }, 'step attempt held back; deferred');

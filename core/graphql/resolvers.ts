@@ -11,7 +11,7 @@ import { listLlmUsage } from '../llm/llmUsage.js';
 import { pendingApprovals, runOverview } from '../runs/overview.js';
 import type { InstalledPlugin } from '../plugins/types.js';
 import type { RunService, Run } from '../runs/runs.js';
-import { stepIdempotencyKey, type StepState, type RunEvent } from '../runs/model.js';
+import { compensationIdempotencyKey, stepIdempotencyKey, type StepState, type RunEvent } from '../runs/model.js';
 import type { Database } from '../db/database.js';
 import { queryAuditEvents } from '../audit/auditQueries.js';
 import { parseSeqPage, toSeqConnection } from '../pagination.js';
@@ -228,6 +228,7 @@ const baseResolvers: Record<string, unknown> = {
   StepExecution: {
     idempotencyKey: (s: StepState & { runId: string }) => stepIdempotencyKey(s.runId, s.stepId),
     input: (s: StepState & { runId: string }, _a: Args, context: GraphQLContext) => renderedStepInput(s, context),
+    compensation: (s: StepState & { runId: string }) => (s.compensation ? { ...s.compensation, idempotencyKey: compensationIdempotencyKey(s.runId, s.stepId) } : null),
   },
 };
 

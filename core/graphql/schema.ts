@@ -61,6 +61,17 @@ const baseTypeDefs = /* GraphQL */ `
     idempotencyKey: String!
     "Addition: the step's with as its latest attempt was given it, rendered from the run's input and the stored outputs of the upstream steps its templates read. Null while the step has not started."
     input: JSON
+    "Addition: the undo of this step after its run failed for good (the step's compensate action). Null when the step was not compensated."
+    compensation: StepCompensation
+  }
+  enum CompensationStatus { PENDING RUNNING SUCCEEDED FAILED CANCELLED }
+  type StepCompensation {
+    status: CompensationStatus!
+    "Place in the run's compensation order: 0 undid the step that completed last."
+    order: Int!
+    attempts: Int! output: JSON error: JSON startedAt: DateTime finishedAt: DateTime
+    "The key the compensating action passes to the outside world; the same across its retries, and not the step's."
+    idempotencyKey: String!
   }
   type RunEvent { seq: Int! type: String! stepId: ID at: DateTime! data: JSON! }
   type RunEventEdge { cursor: String! node: RunEvent! }

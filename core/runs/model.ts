@@ -15,6 +15,23 @@ export interface StepFailure {
   retryable?: boolean;
 }
 
+export const COMPENSATION_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+export type CompensationStatus = (typeof COMPENSATION_STATUSES)[number];
+export const SETTLED_COMPENSATION: ReadonlySet<CompensationStatus> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+
+/** A succeeded step's undo, once its run has failed for good (see RunTransition.failRun). */
+export interface CompensationState {
+  status: CompensationStatus;
+  /** Position in the run's compensation order: 0 undoes the step that completed last. */
+  order: number;
+  attempts: number;
+  output: unknown;
+  error: StepFailure | null;
+  queuedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
 export interface StepState {
   stepId: string;
   status: StepStatus;
@@ -25,6 +42,8 @@ export interface StepState {
   startedAt: string | null;
   finishedAt: string | null;
   settledSeq: number | null;
+  /** Null unless the run failed for good after this step succeeded and the step names a `compensate`. */
+  compensation: CompensationState | null;
 }
 
 export interface RunState {
@@ -59,7 +78,15 @@ export type RunEventType =
   | 'STEP_SKIPPED'
   | 'STEP_CANCELLED'
   | 'STEP_RELEASED'
-  | 'STEP_DEFERRED';
+  | 'STEP_DEFERRED'
+  | 'RUN_COMPENSATING'
+  | 'COMPENSATION_STARTED'
+  | 'COMPENSATION_SUCCEEDED'
+  | 'COMPENSATION_FAILED'
+  | 'COMPENSATION_RETRY_SCHEDULED'
+  | 'COMPENSATION_RELEASED'
+  | 'COMPENSATION_DEFERRED'
+  | 'COMPENSATION_CANCELLED';
 
 export interface RunEvent {
   seq: number;
@@ -70,10 +97,15 @@ export interface RunEvent {
 }
 
 export function newStepState(stepId: string): StepState {
-  return { stepId, status: 'PENDING', attempts: 0, output: null, error: null, queuedAt: null, startedAt: null, finishedAt: null, settledSeq: null };
+  return { stepId, status: 'PENDING', attempts: 0, output: null, error: null, queuedAt: null, startedAt: null, finishedAt: null, settledSeq: null, compensation: null };
 }
 
 /** The key every attempt of a step in a run carries to the outside world. */
 export function stepIdempotencyKey(runId: string, stepId: string): string {
   return `${runId}:${stepId}`;
+}
+
+/** The key every attempt of a step's compensation carries: its own, so an undo is never mistaken for the step. */
+export function compensationIdempotencyKey(runId: string, stepId: string): string {
+  return `${runId}:${stepId}:compensate`;
 }

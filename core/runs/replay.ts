@@ -1,11 +1,19 @@
-import type { RunEvent, RunStatus, StepFailure, StepStatus } from './model.js';
+import type { CompensationStatus, RunEvent, RunStatus, StepFailure, StepStatus } from './model.js';
 import type { WorkflowDefinition } from '../workflows/definition.js';
+
+export interface ReplayedCompensation {
+  status: CompensationStatus;
+  attempts: number;
+  output: unknown;
+  error: StepFailure | null;
+}
 
 export interface ReplayedStep {
   status: StepStatus;
   attempts: number;
   output: unknown;
   error: StepFailure | null;
+  compensation: ReplayedCompensation | null;
 }
 
 export interface ReplayedRun {
@@ -21,11 +29,35 @@ export interface ReplayedRun {
  */
 export function replayRun(definition: WorkflowDefinition, events: Pick<RunEvent, 'type' | 'stepId' | 'data'>[]): ReplayedRun {
   const run: ReplayedRun = { status: 'QUEUED', output: null, error: null, steps: {} };
-  for (const s of definition.steps) run.steps[s.id] = { status: 'PENDING', attempts: 0, output: null, error: null };
+  for (const s of definition.steps) run.steps[s.id] = { status: 'PENDING', attempts: 0, output: null, error: null, compensation: null };
   for (const event of events) {
     const step = event.stepId ? run.steps[event.stepId] : undefined;
     const data = event.data as Record<string, any>;
+    const undo = step?.compensation;
     switch (event.type) {
+      case 'RUN_COMPENSATING':
+        run.error = data['error'];
+        for (const id of data['steps'] as string[]) run.steps[id]!.compensation = { status: 'PENDING', attempts: 0, output: null, error: null };
+        break;
+      case 'COMPENSATION_STARTED':
+        Object.assign(undo!, { status: 'RUNNING', attempts: data['attempt'] });
+        break;
+      case 'COMPENSATION_SUCCEEDED':
+        Object.assign(undo!, { status: 'SUCCEEDED', output: data['output'] ?? null, error: null });
+        break;
+      case 'COMPENSATION_FAILED':
+        undo!.error = data['error'];
+        undo!.status = data['willRetry'] ? 'PENDING' : 'FAILED';
+        break;
+      case 'COMPENSATION_RETRY_SCHEDULED':
+        break;
+      case 'COMPENSATION_RELEASED':
+      case 'COMPENSATION_DEFERRED':
+        Object.assign(undo!, { status: 'PENDING', attempts: Math.max(0, data['attempt'] - 1) });
+        break;
+      case 'COMPENSATION_CANCELLED':
+        undo!.status = 'CANCELLED';
+        break;
       case 'RUN_CREATED':
         break;
       case 'STEP_STARTED':
@@ -58,7 +90,7 @@ export function replayRun(definition: WorkflowDefinition, events: Pick<RunEvent,
         step!.attempts = Math.max(0, data['attempt'] - 1);
         break;
       case 'RUN_RETRIED':
-        for (const id of data['steps'] as string[]) run.steps[id] = { status: 'PENDING', attempts: 0, output: null, error: null };
+        for (const id of data['steps'] as string[]) run.steps[id] = { status: 'PENDING', attempts: 0, output: null, error: null, compensation: null };
         Object.assign(run, { status: 'QUEUED', output: null, error: null });
         break;
       case 'RUN_SUCCEEDED':

@@ -230,6 +230,8 @@ export class RunService {
       if (!TERMINAL_RUN.has(tr.run.status) || tr.run.status === 'SUCCEEDED') {
         throw new AppError('CONFLICT', `run ${id} is ${tr.run.status}; only failed, cancelled or timed-out runs can be retried`);
       }
+      // Its succeeded steps were undone: keeping their outputs, as a retry does, would build on effects that no longer exist.
+      if (tr.compensated) throw new AppError('CONFLICT', `run ${id} was compensated (its succeeded steps were undone); start a new run instead`);
       const timeoutMs = Math.min(tr.definition.timeoutMs ?? this.limits.defaultRunTimeoutMs, (maxRunDurationSeconds ?? Infinity) * 1000);
       tr.retry(ctx.actor.tokenId, new Date(Date.now() + timeoutMs).toISOString());
     }, {}, {
@@ -318,7 +320,7 @@ export class RunService {
     const { rows } = await this.db.query<StepState & { runId: string }>(
       { tenantId },
       `select s.run_id as "runId", s.step_id as "stepId", s.status, s.attempts, s.output, s.error, s.queued_at as "queuedAt", s.started_at as "startedAt",
-              s.finished_at as "finishedAt", s.settled_seq as "settledSeq"
+              s.finished_at as "finishedAt", s.settled_seq as "settledSeq", s.compensation
          from step_executions s join runs r on r.id = s.run_id
          join workflow_versions v on v.id = r.workflow_version_id
          cross join lateral (select ord from jsonb_array_elements(v.definition->'steps') with ordinality as e(step, ord) where e.step->>'id' = s.step_id) p

@@ -21,6 +21,7 @@ interface RunRow {
   steps: {
     step_id: string; status: StepState['status']; attempts: number; output: unknown; error: StepState['error'];
     queued_at: string | null; started_at: string | null; finished_at: string | null; settled_seq: number | null;
+    compensation: StepState['compensation'];
   }[];
 }
 
@@ -51,7 +52,7 @@ function eventAndJobRows(tr: RunTransition, scheduler: JobScheduler | null): { e
 function stepRow(run: RunState, s: StepState): unknown {
   return {
     run_id: run.id, tenant_id: run.tenantId, step_id: s.stepId, status: s.status, attempts: s.attempts, output: s.output, error: s.error,
-    queued_at: s.queuedAt, started_at: s.startedAt, finished_at: s.finishedAt, settled_seq: s.settledSeq,
+    queued_at: s.queuedAt, started_at: s.startedAt, finished_at: s.finishedAt, settled_seq: s.settledSeq, compensation: s.compensation,
   };
 }
 
@@ -101,8 +102,8 @@ export async function loadRunsForUpdate(q: Queryable, runIds: readonly string[])
     name: 'sy_load_runs',
     text: `select r.id, r.tenant_id, r.workflow_id, r.workflow_version_id, r.status, r.input, r.output, r.error, r.version,
                   r.created_at, r.finished_at, r.deadline_at,
-                  coalesce((select json_agg(s) from (select step_id, status, attempts, output, error, queued_at, started_at, finished_at, settled_seq
-                             from step_executions where run_id = r.id) s), '[]') as steps
+                  coalesce((select json_agg(s) from (select step_id, status, attempts, output, error, queued_at, started_at, finished_at, settled_seq,
+                                    compensation from step_executions where run_id = r.id) s), '[]') as steps
              from runs r where r.id = any($1::uuid[])`,
     values: [ids],
   });
@@ -115,7 +116,7 @@ function toRunState(row: RunRow): RunState {
   for (const s of row.steps) {
     steps.set(s.step_id, {
       stepId: s.step_id, status: s.status, attempts: s.attempts, output: s.output, error: s.error,
-      queuedAt: s.queued_at, startedAt: s.started_at, finishedAt: s.finished_at, settledSeq: s.settled_seq,
+      queuedAt: s.queued_at, startedAt: s.started_at, finishedAt: s.finished_at, settledSeq: s.settled_seq, compensation: s.compensation ?? null,
     });
   }
   return {
@@ -168,9 +169,10 @@ export async function persistTransitions(
     text: `with
       st as (
         update step_executions s set status = v.status, attempts = v.attempts, output = v.output, error = v.error,
-               queued_at = v.queued_at, started_at = v.started_at, finished_at = v.finished_at, settled_seq = v.settled_seq
+               queued_at = v.queued_at, started_at = v.started_at, finished_at = v.finished_at, settled_seq = v.settled_seq,
+               compensation = v.compensation
           from jsonb_to_recordset($1::jsonb) as v(run_id uuid, step_id text, status text, attempts int, output jsonb, error jsonb,
-               queued_at timestamptz, started_at timestamptz, finished_at timestamptz, settled_seq int)
+               queued_at timestamptz, started_at timestamptz, finished_at timestamptz, settled_seq int, compensation jsonb)
          where s.run_id = v.run_id and s.step_id = v.step_id
         returning 1),
       ${insertEventsCte('$2')},

@@ -1,9 +1,9 @@
-import type { StepDefinition, WorkflowDefinition } from '../workflows/definition.js';
+import type { CompensationDefinition, StepDefinition, WorkflowDefinition } from '../workflows/definition.js';
 import { evaluateCondition, renderTemplate } from '../workflows/templates.js';
 import { backoffDelayMs } from '../engine/backoff.js';
 import {
-  SETTLED_STEP, TERMINAL_RUN,
-  type RunEvent, type RunEventType, type RunState, type RunStatus, type StepFailure, type StepState,
+  SETTLED_COMPENSATION, SETTLED_STEP, TERMINAL_RUN,
+  type CompensationState, type RunEvent, type RunEventType, type RunState, type RunStatus, type StepFailure, type StepState,
 } from './model.js';
 
 /** A graphile-worker job to add in the same transaction as the state change that needs it. */
@@ -20,9 +20,20 @@ export const STEP_TASK = 'sy_step';
 export const INTERACTIVE_STEP_TASK = 'sy_step_i';
 export const TIMER_TASK = 'sy_step_timer';
 export const RUN_TIMEOUT_TASK = 'sy_run_timeout';
+export const COMPENSATION_TASK = 'sy_compensate';
 
 export const stepJobKey = (runId: string, stepId: string): string => `s:${runId}:${stepId}`;
 export const timerJobKey = (runId: string, stepId: string): string => `w:${runId}:${stepId}`;
+export const compensationJobKey = (runId: string, stepId: string): string => `c:${runId}:${stepId}`;
+/**
+ * How a step's compensation is named where steps are named by id (running attempts to
+ * interrupt, the executor's step id, spans): step ids cannot contain "#".
+ */
+export const compensationSlot = (stepId: string): string => `${stepId}#compensate`;
+
+// A compensation attempt without its own timeoutMs is budgeted this long when the run's
+// deadline is pushed out to leave its compensations time to run.
+const COMPENSATION_ATTEMPT_BUDGET_MS = 10 * 60_000;
 
 // graphile-worker's own retries are only for infrastructure failures (database gone);
 // step retries follow the step's policy and are scheduled by the engine.
@@ -142,7 +153,7 @@ export class RunTransition {
       this.advance();
       return;
     }
-    this.finish('FAILED', { code: 'STEP_FAILED', message: `step "${stepId}" failed: ${failure.message}` }, 'RUN_FAILED', { stepId, error: failure });
+    this.failRun({ code: 'STEP_FAILED', message: `step "${stepId}" failed: ${failure.message}` }, { stepId, error: failure });
   }
 
   /** Puts a running step back in the queue without counting the attempt (graceful shutdown). */
@@ -189,7 +200,21 @@ export class RunTransition {
   }
 
   private finish(status: RunStatus, error: StepFailure, type: RunEventType, data: Record<string, unknown>): void {
+    this.cancelUnsettled();
+    this.emit(type, null, { ...data, error });
+    this.setRun(status, { error });
+  }
+
+  /** Cancels every step and compensation that has not settled, stopping those running. */
+  private cancelUnsettled(): void {
     for (const state of this.run.steps.values()) {
+      const c = state.compensation;
+      if (c && !SETTLED_COMPENSATION.has(c.status)) {
+        if (c.status === 'RUNNING') this.interruptedSteps.push(compensationSlot(state.stepId));
+        if (c.queuedAt !== null) this.removedJobKeys.push(compensationJobKey(this.run.id, state.stepId));
+        this.emit('COMPENSATION_CANCELLED', state.stepId, {});
+        this.patchCompensation(state.stepId, { status: 'CANCELLED', finishedAt: this.now });
+      }
       if (SETTLED_STEP.has(state.status)) continue;
       if (state.status === 'RUNNING') this.interruptedSteps.push(state.stepId);
       if (state.queuedAt !== null || state.status === 'WAITING') {
@@ -198,8 +223,122 @@ export class RunTransition {
       this.emit('STEP_CANCELLED', state.stepId, {});
       this.settle(state.stepId, { status: 'CANCELLED' });
     }
-    this.emit(type, null, { ...data, error });
-    this.setRun(status, { error });
+  }
+
+  /** True between a run's failure and the end of its compensations. */
+  get compensating(): boolean {
+    return !TERMINAL_RUN.has(this.run.status) && this.compensated;
+  }
+
+  /** Whether the run failed and undid (or tried to undo) steps; such a run is not retried. */
+  get compensated(): boolean {
+    for (const state of this.run.steps.values()) if (state.compensation) return true;
+    return false;
+  }
+
+  compensationDef(stepId: string): CompensationDefinition {
+    const def = this.stepDef(stepId).compensate;
+    if (!def) throw new Error(`step ${stepId} has no compensation`);
+    return def;
+  }
+
+  /**
+   * The run failed for good. Steps that succeeded and name a `compensate` are undone first,
+   * one at a time, the last completed first; the run is FAILED once they have settled.
+   */
+  private failRun(error: StepFailure, data: Record<string, unknown>): void {
+    const plan = [...this.run.steps.values()]
+      .filter((s) => s.status === 'SUCCEEDED' && this.stepDef(s.stepId).compensate)
+      .sort((a, b) => (b.settledSeq ?? 0) - (a.settledSeq ?? 0))
+      .map((s) => s.stepId);
+    if (plan.length === 0) {
+      this.finish('FAILED', error, 'RUN_FAILED', data);
+      return;
+    }
+    this.cancelUnsettled();
+    this.emit('RUN_COMPENSATING', null, { ...data, error, steps: plan });
+    plan.forEach((stepId, order) => {
+      this.patchStep(stepId, { compensation: { status: 'PENDING', order, attempts: 0, output: null, error: null, queuedAt: null, startedAt: null, finishedAt: null } });
+    });
+    // The failure's deadline was the steps'; the undo gets time of its own, bounded by its attempts.
+    const budget = plan.reduce((sum, stepId) => {
+      const c = this.compensationDef(stepId);
+      return sum + (c.retry?.maxAttempts ?? defaultMaxAttempts(c)) * ((c.timeoutMs ?? COMPENSATION_ATTEMPT_BUDGET_MS) + (c.retry?.maxDelayMs ?? 60_000));
+    }, 0);
+    const deadlineAt = new Date(Math.max(Date.parse(this.run.deadlineAt), Date.parse(this.now) + budget)).toISOString();
+    this.setRun('RUNNING', { error, deadlineAt });
+    this.queueNextCompensation();
+  }
+
+  private patchCompensation(stepId: string, patch: Partial<CompensationState>): CompensationState {
+    const state = this.step(stepId);
+    if (!state.compensation) throw new Error(`step ${stepId} is not being compensated`);
+    state.compensation = { ...state.compensation, ...patch };
+    this.dirtySteps.add(stepId);
+    return state.compensation;
+  }
+
+  /** Queues the next compensation in order when none is running or queued; ends the run when all have settled. */
+  private queueNextCompensation(): void {
+    const open = [...this.run.steps.values()].filter((s) => s.compensation && !SETTLED_COMPENSATION.has(s.compensation.status));
+    if (open.some((s) => s.compensation!.status === 'RUNNING' || s.compensation!.queuedAt !== null)) return;
+    const next = open.sort((a, b) => a.compensation!.order - b.compensation!.order)[0];
+    if (!next) {
+      const all = [...this.run.steps.values()].flatMap((s) => (s.compensation ? [s.compensation] : []));
+      const summary = { compensated: all.filter((c) => c.status === 'SUCCEEDED').length, failed: all.filter((c) => c.status === 'FAILED').length };
+      this.emit('RUN_FAILED', null, { error: this.run.error, compensation: summary });
+      this.setRun('FAILED', { error: this.run.error });
+      return;
+    }
+    this.patchCompensation(next.stepId, { queuedAt: this.now });
+    this.pushCompensationJob(next.stepId, null);
+  }
+
+  private pushCompensationJob(stepId: string, runAt: string | null): void {
+    this.jobs.push({ identifier: COMPENSATION_TASK, payload: this.jobPayload(stepId), runAt, jobKey: compensationJobKey(this.run.id, stepId), maxAttempts: JOB_MAX_ATTEMPTS });
+  }
+
+  /** Starts an attempt of a step's compensation; returns the attempt number. */
+  startCompensation(stepId: string): number {
+    const attempt = this.step(stepId).compensation!.attempts + 1;
+    this.emit('COMPENSATION_STARTED', stepId, { attempt });
+    this.patchCompensation(stepId, { status: 'RUNNING', attempts: attempt, startedAt: this.now });
+    return attempt;
+  }
+
+  succeedCompensation(stepId: string, output: unknown): void {
+    const c = this.step(stepId).compensation!;
+    this.emit('COMPENSATION_SUCCEEDED', stepId, { attempt: c.attempts, output });
+    this.patchCompensation(stepId, { status: 'SUCCEEDED', output, error: null, finishedAt: this.now, queuedAt: null });
+    this.queueNextCompensation();
+  }
+
+  /** A failed compensation attempt: retried like a step; one that fails for good does not stop the others. */
+  failCompensation(stepId: string, failure: StepFailure): void {
+    const def = this.compensationDef(stepId);
+    const c = this.step(stepId).compensation!;
+    const attempt = Math.max(c.attempts, 1);
+    if (failure.retryable && attempt < (def.retry?.maxAttempts ?? defaultMaxAttempts(def))) {
+      const delay = backoffDelayMs(attempt, def.retry?.initialDelayMs ?? 1000, def.retry?.maxDelayMs ?? 60_000);
+      const retryAt = new Date(Date.parse(this.now) + delay).toISOString();
+      this.emit('COMPENSATION_FAILED', stepId, { attempt, error: failure, willRetry: true });
+      this.emit('COMPENSATION_RETRY_SCHEDULED', stepId, { attempt: attempt + 1, retryAt, delayMs: delay });
+      this.patchCompensation(stepId, { status: 'PENDING', error: failure, queuedAt: this.now });
+      this.pushCompensationJob(stepId, retryAt);
+      return;
+    }
+    this.emit('COMPENSATION_FAILED', stepId, { attempt, error: failure, willRetry: false });
+    this.patchCompensation(stepId, { status: 'FAILED', error: failure, finishedAt: this.now, queuedAt: null });
+    this.queueNextCompensation();
+  }
+
+  /** Puts a running compensation back in the queue without counting the attempt (shutdown, a held-back integration). */
+  releaseCompensation(stepId: string, until: Date | null = null, reason: StepFailure | null = null): void {
+    const c = this.step(stepId).compensation!;
+    if (until) this.emit('COMPENSATION_DEFERRED', stepId, { attempt: c.attempts, until: until.toISOString(), reason });
+    else this.emit('COMPENSATION_RELEASED', stepId, { attempt: c.attempts });
+    this.patchCompensation(stepId, { status: 'PENDING', attempts: Math.max(0, c.attempts - 1), queuedAt: this.now });
+    this.pushCompensationJob(stepId, until?.toISOString() ?? null);
   }
 
   /**
@@ -207,7 +346,7 @@ export class RunTransition {
    * and finishes the run when every step has settled.
    */
   advance(): void {
-    if (TERMINAL_RUN.has(this.run.status)) return;
+    if (TERMINAL_RUN.has(this.run.status) || this.compensating) return;
     for (let progressed = true; progressed; ) {
       progressed = false;
       for (const def of this.definition.steps) {
@@ -254,7 +393,7 @@ export class RunTransition {
   }
 
   private updateActiveStatus(): void {
-    if (TERMINAL_RUN.has(this.run.status)) return;
+    if (TERMINAL_RUN.has(this.run.status) || this.compensating) return;
     // WAITING: nothing can progress without outside input (a timer or a decision); steps
     // still blocked on their needs do not count as progress.
     const steps = [...this.run.steps.values()];
@@ -287,6 +426,6 @@ export class RunTransition {
 }
 
 /** Core actions are deterministic and run once; plugin steps get three attempts unless told otherwise. */
-export function defaultMaxAttempts(def: StepDefinition): number {
+export function defaultMaxAttempts(def: Pick<StepDefinition, 'uses'>): number {
   return def.uses.startsWith('core/') && def.uses !== 'core/code@1' ? 1 : 3;
 }

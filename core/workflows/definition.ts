@@ -14,6 +14,18 @@ export interface RetryPolicy {
   maxDelayMs?: number;
 }
 
+/**
+ * What undoes a step's effect when its run fails for good after the step succeeded. Its
+ * templates may read the step's own output (`steps.<id>.output`) besides what the step could.
+ */
+export interface CompensationDefinition {
+  uses: string;
+  with?: Record<string, unknown>;
+  retry?: RetryPolicy;
+  timeoutMs?: number;
+  credential?: string;
+}
+
 export interface StepDefinition {
   /** Unique within the definition: letters, digits, `_` and `-`, starting with a letter. */
   id: string;
@@ -32,6 +44,7 @@ export interface StepDefinition {
   onError?: 'fail' | 'continue';
   /** Name of a tenant credential the step's plugin may use. */
   credential?: string;
+  compensate?: CompensationDefinition;
 }
 
 export interface WorkflowDefinition {

@@ -24,6 +24,22 @@ const PATTERN_HINTS: Record<string, string> = {
 
 const integer = (minimum: number, maximum: number) => ({ type: 'integer', minimum, maximum });
 
+const retrySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    maxAttempts: integer(1, 100),
+    initialDelayMs: integer(0, 3_600_000),
+    maxDelayMs: integer(0, 86_400_000),
+  },
+};
+
+/** Actions a compensation may not use: it must run to completion on its own, with nobody to wait for. */
+const NOT_COMPENSATIONS: Record<string, string> = {
+  'core/approval@1': 'a compensation cannot wait for an approval; it runs when the run has already failed',
+  'core/delay@1': 'a compensation cannot be a delay; give the compensating action a retry policy instead',
+};
+
 // The step count limit is per tenant, so it is checked in code and the schema compiled once.
 const schema = {
   type: 'object',
@@ -43,18 +59,22 @@ const schema = {
           with: { type: 'object' },
           needs: { type: 'array', items: { type: 'string' }, uniqueItems: true },
           if: { type: 'string' },
-          retry: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              maxAttempts: integer(1, 100),
-              initialDelayMs: integer(0, 3_600_000),
-              maxDelayMs: integer(0, 86_400_000),
-            },
-          },
+          retry: retrySchema,
           timeoutMs: integer(1, 86_400_000),
           onError: { type: 'string', enum: ['fail', 'continue'] },
           credential: { type: 'string', pattern: CREDENTIAL },
+          compensate: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['uses'],
+            properties: {
+              uses: { type: 'string', pattern: USES },
+              with: { type: 'object' },
+              retry: retrySchema,
+              timeoutMs: integer(1, 86_400_000),
+              credential: { type: 'string', pattern: CREDENTIAL },
+            },
+          },
         },
       },
     },
@@ -161,13 +181,17 @@ function ancestorsOf(index: number, steps: StepDefinition[], indexById: Map<stri
   return seen;
 }
 
-/** `step` is the reading step's index, or undefined for the root `output`, which may read any step. */
+/**
+ * `step` is the reading step's index, or undefined for the root `output`, which may read any
+ * step. `readsOwnOutput`: a compensation's templates, which run after the step succeeded.
+ */
 function checkReferences(
   refs: TemplateReference[],
   step: number | undefined,
   steps: StepDefinition[],
   indexById: Map<string, number>,
   issues: Issues,
+  readsOwnOutput = false,
 ): void {
   let ancestors: Set<string> | undefined;
   for (const ref of refs) {
@@ -189,12 +213,19 @@ function checkReferences(
       if (step === undefined) continue;
       const self = (steps[step] as StepDefinition).id;
       if (id === self) {
-        issues.add(ref.path, `step "${self}" cannot read its own output`);
+        if (!readsOwnOutput) issues.add(ref.path, `step "${self}" cannot read its own output`);
         continue;
       }
       ancestors ??= ancestorsOf(step, steps, indexById);
       if (!ancestors.has(id)) issues.add(ref.path, `step "${id}" is not upstream of "${self}"; add it to needs`);
     }
+  }
+}
+
+function checkRetry(retry: StepDefinition['retry'], at: string, issues: Issues): void {
+  const { initialDelayMs, maxDelayMs } = retry ?? {};
+  if (initialDelayMs !== undefined && maxDelayMs !== undefined && initialDelayMs > maxDelayMs) {
+    issues.add(`${at}.initialDelayMs`, `must not exceed retry.maxDelayMs (${initialDelayMs} > ${maxDelayMs})`);
   }
 }
 
@@ -216,13 +247,19 @@ function checkSemantics(def: WorkflowDefinition, catalog: ActionCatalog, issues:
     if (!actionReasons.has(s.uses)) actionReasons.set(s.uses, catalog.checkAction(s.uses));
     const reason = actionReasons.get(s.uses);
     if (reason !== undefined) issues.add(`steps[${i}].uses`, reason);
-    const { initialDelayMs, maxDelayMs } = s.retry ?? {};
-    if (initialDelayMs !== undefined && maxDelayMs !== undefined && initialDelayMs > maxDelayMs) {
-      issues.add(`steps[${i}].retry.initialDelayMs`, `must not exceed retry.maxDelayMs (${initialDelayMs} > ${maxDelayMs})`);
-    }
+    checkRetry(s.retry, `steps[${i}].retry`, issues);
     const refs = templateReferences(s.with ?? {}, `steps[${i}].with`);
     if (s.if !== undefined) refs.push(...conditionReferences(s.if, `steps[${i}].if`));
     checkReferences(refs, i, steps, indexById, issues);
+    if (s.compensate) {
+      const at = `steps[${i}].compensate`;
+      const refusal = NOT_COMPENSATIONS[s.compensate.uses];
+      if (!actionReasons.has(s.compensate.uses)) actionReasons.set(s.compensate.uses, catalog.checkAction(s.compensate.uses));
+      const reason = refusal ?? actionReasons.get(s.compensate.uses);
+      if (reason !== undefined) issues.add(`${at}.uses`, reason);
+      checkRetry(s.compensate.retry, `${at}.retry`, issues);
+      checkReferences(templateReferences(s.compensate.with ?? {}, `${at}.with`), i, steps, indexById, issues, true);
+    }
   });
 
   const cycle = findCycle(steps, indexById);

@@ -181,9 +181,9 @@ function enforceDefinitionQuotas(definition: WorkflowDefinition, quotas: TenantQ
 /** The exact plugin version of every plugin action the definition uses, as installed now. */
 function resolveActions(definition: WorkflowDefinition, catalog: ActionCatalog): Record<string, string> {
   const resolved: Record<string, string> = {};
-  for (const step of definition.steps) {
-    const id = catalog.resolve(step.uses);
-    if (id) resolved[step.uses] = id;
+  for (const uses of definition.steps.flatMap((s) => (s.compensate ? [s.uses, s.compensate.uses] : [s.uses]))) {
+    const id = catalog.resolve(uses);
+    if (id) resolved[uses] = id;
   }
   return resolved;
 }
