@@ -237,6 +237,34 @@ test.serial('an operator cancels a waiting run after confirming; leaving the pag
   await assertCleanSession(t, ui, operator);
 });
 
+test.serial('a failed saga shows each step\'s compensation, says how the run was started, and offers no retry', async (t) => {
+  const wf = await workflow(admin, 'saga', [
+    { id: 'book', uses: 'http/request@1', with: { value: 'seat 12A' }, compensate: { uses: 'http/request@1', with: { mode: 'flaky', failUntil: 2 }, retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 10 } } },
+    { id: 'pay', uses: 'http/request@1', needs: ['book'], with: { mode: 'permanent' }, retry: { maxAttempts: 1 } },
+  ]);
+  const id = await start(operator, wf);
+  await until(admin, id, ['FAILED']);
+
+  const ui = await openConsole(t, { app });
+  const page = ui.page;
+  await ui.signIn(operator);
+  await go(ui, `#/runs/${id}`);
+  await waitForRunStatus(page, 'FAILED');
+  const undo = page.getByRole('region', { name: 'Compensation of book' });
+  await undo.locator('.status', { hasText: /^SUCCEEDED$/ }).waitFor();
+  t.regex(await undo.textContent() ?? '', /Attempts\s*2/, 'the compensation failed once and was retried');
+  t.regex(await undo.getByLabel('Compensation output of book').textContent() ?? '', /"attempt": 2/);
+  t.is(await page.getByRole('region', { name: 'Compensation of pay' }).count(), 0, 'the failed step is not compensated');
+  t.regex(await page.getByRole('status').filter({ hasText: /compensated/ }).textContent() ?? '', /cannot be retried/);
+  t.false(await page.getByRole('button', { name: 'Retry run' }).isVisible(), 'the API refuses to retry a compensated run, so it is not offered');
+  t.regex(await summary(page).textContent() ?? '', /Started by\s*API, token/);
+  await timelineItem(page, 'Run failed: compensating').waitFor();
+  t.is(await timelineItem(page, 'Compensation failed', 'book').count(), 1);
+  t.is(await timelineItem(page, 'Compensation succeeded', 'book').count(), 1);
+  await ui.screenshot('run-compensated');
+  await assertCleanSession(t, ui, operator);
+});
+
 test.serial('an operator retries a failed run to success; a retry the API refuses is explained', async (t) => {
   const wf = await workflow(admin, 'flaky call', [{ id: 'call', uses: 'http/request@1', with: { mode: 'fail-once' }, retry: { maxAttempts: 1 } }]);
   const id = await start(admin, wf);

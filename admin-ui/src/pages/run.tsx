@@ -11,14 +11,18 @@ import { href } from '../router.js';
 import { can, currentSession } from '../session.js';
 
 interface Failure { code?: string; message?: string; retryable?: boolean }
+interface Compensation {
+  status: string; order: number; attempts: number; output: unknown; error: Failure | null; startedAt: string | null; finishedAt: string | null; idempotencyKey: string;
+}
 interface Step {
   stepId: string; status: string; attempts: number; input: unknown; output: unknown; error: Failure | null;
-  startedAt: string | null; finishedAt: string | null;
+  startedAt: string | null; finishedAt: string | null; compensation: Compensation | null;
 }
-interface StepDef { id: string; uses: string; needs?: string[]; timeoutMs?: number }
+interface Origin { kind: 'API' | 'WEBHOOK' | 'SCHEDULE'; tokenId: string | null; webhookTriggerId: string | null; deliveryId: string | null; scheduleId: string | null; slot: string | null }
+interface StepDef { id: string; uses: string; needs?: string[]; timeoutMs?: number; compensate?: { uses: string } }
 interface Run {
   id: string; status: string; input: unknown; output: unknown; error: Failure | null;
-  createdAt: string; finishedAt: string | null; deadlineAt: string; idempotencyKey: string | null;
+  createdAt: string; finishedAt: string | null; deadlineAt: string; idempotencyKey: string | null; origin: Origin;
   workflowVersion: { id: string; version: number; definition: { steps?: StepDef[] }; workflow: { id: string; name: string } };
   steps: Step[];
 }
@@ -28,8 +32,9 @@ interface EventPage { nodes: RunEvent[]; pageInfo: { hasNextPage: boolean; endCu
 const RUN = `query($id: ID!) {
   run(id: $id) {
     id status input output error createdAt finishedAt deadlineAt idempotencyKey
+    origin { kind tokenId webhookTriggerId deliveryId scheduleId slot }
     workflowVersion { id version definition workflow { id name } }
-    steps { stepId status attempts input output error startedAt finishedAt }
+    steps { stepId status attempts input output error startedAt finishedAt compensation { status order attempts output error startedAt finishedAt idempotencyKey } }
   }
 }`;
 const EVENTS = 'query($id: ID!, $a: String) { run(id: $id) { events(first: 100, after: $a) { nodes { seq type stepId at data } pageInfo { hasNextPage endCursor } } } }';
@@ -145,6 +150,17 @@ function describeEvent(e: RunEvent): { label: string; detail?: string | null; to
     case 'STEP_CANCELLED': return { label: 'Step cancelled', tone: 'quiet' };
     case 'STEP_RELEASED': return { label: 'Step released to the queue', detail: 'the worker shut down; the attempt runs again', tone: 'info' };
     case 'STEP_DEFERRED': return { label: 'Step held back', detail: `${failureText ?? ''} until ${when(d['until'])}`, tone: 'wait' };
+    case 'RUN_COMPENSATING': {
+      const steps = Array.isArray(d['steps']) ? (d['steps'] as string[]) : [];
+      return { label: 'Run failed: compensating', detail: `${failureText ?? ''}; undoing ${steps.join(', ')}`, tone: 'bad' };
+    }
+    case 'COMPENSATION_STARTED': return { label: 'Compensation started', detail: `attempt ${String(d['attempt'])}`, tone: 'info' };
+    case 'COMPENSATION_SUCCEEDED': return { label: 'Compensation succeeded', detail: `attempt ${String(d['attempt'])}`, tone: 'ok' };
+    case 'COMPENSATION_FAILED': return { label: 'Compensation failed', detail: `${failureText ?? ''}${d['willRetry'] ? ' (will retry)' : ''}`, tone: 'bad' };
+    case 'COMPENSATION_RETRY_SCHEDULED': return { label: 'Compensation retry scheduled', detail: `attempt ${String(d['attempt'])} at ${when(d['retryAt'])}`, tone: 'info' };
+    case 'COMPENSATION_CANCELLED': return { label: 'Compensation cancelled', tone: 'quiet' };
+    case 'COMPENSATION_RELEASED': return { label: 'Compensation released to the queue', detail: 'the worker shut down; the attempt runs again', tone: 'info' };
+    case 'COMPENSATION_DEFERRED': return { label: 'Compensation held back', detail: `${failureText ?? ''} until ${when(d['until'])}`, tone: 'wait' };
     default: return { label: e.type, tone: 'info' };
   }
 }
@@ -246,8 +262,34 @@ function StepCard({ run, step, def, waiting, done }: { run: Run; step: Step; def
         <div><h4>Output</h4><Json value={step.output} label={`Output of ${step.stepId}`} /></div>
         {step.error ? <div><h4>Error</h4><FailureText error={step.error} /></div> : null}
       </div>
+      {step.compensation ? <CompensationPanel step={step} compensation={step.compensation} uses={def?.compensate?.uses} /> : null}
     </article>
   );
+}
+
+/** A step's undo after its run failed: what ran, how often, with what result. */
+function CompensationPanel({ step, compensation: c, uses }: { step: Step; compensation: Compensation; uses: string | undefined }) {
+  return (
+    <section class="compensation" aria-label={`Compensation of ${step.stepId}`}>
+      <h4>Compensation <Status value={c.status} /> {uses ? <code class="muted">{uses}</code> : null}</h4>
+      <dl class="step-facts">
+        <div><dt>Order</dt><dd>{c.order + 1}</dd></div>
+        <div><dt>Attempts</dt><dd>{c.attempts}</dd></div>
+        <div><dt>Started</dt><dd><Time value={c.startedAt} /></dd></div>
+        <div><dt>Finished</dt><dd><Time value={c.finishedAt} /></dd></div>
+      </dl>
+      <div class="step-data">
+        <div><h4>Output</h4><Json value={c.output} label={`Compensation output of ${step.stepId}`} /></div>
+        {c.error ? <div><h4>Error</h4><FailureText error={c.error} /></div> : null}
+      </div>
+    </section>
+  );
+}
+
+function OriginText({ origin }: { origin: Origin }) {
+  if (origin.kind === 'WEBHOOK') return <>Webhook <code>{short(origin.webhookTriggerId ?? '')}</code>{origin.deliveryId ? <>, delivery <code>{origin.deliveryId}</code></> : null}</>;
+  if (origin.kind === 'SCHEDULE') return <>Schedule <code>{short(origin.scheduleId ?? '')}</code>, slot <Time value={origin.slot} /></>;
+  return <>API, token <code>{short(origin.tokenId ?? '')}</code></>;
 }
 
 function Frame({ id, actions, children }: { id: string; actions?: ComponentChildren; children: ComponentChildren }) {
@@ -307,13 +349,15 @@ function RunView({ id }: { id: string }) {
 
   const operate = can('run:operate');
   const pending = cancel.pending || retry.pending;
+  // A compensated run's succeeded steps were undone: the API refuses to retry it.
+  const compensated = run.steps.some((s) => s.compensation !== null);
   const defs = new Map((run.workflowVersion.definition.steps ?? []).map((s) => [s.id, s]));
   const lastWaiting = new Map<string, RunEvent>();
   for (const e of timeline.events ?? []) if (e.type === 'STEP_WAITING' && e.stepId) lastWaiting.set(e.stepId, e);
   const actions = operate ? (
     <>
       {live ? <Confirm label="Cancel run" confirmLabel="Confirm cancel" keepLabel="Keep running" pending={pending} onConfirm={() => { setMessage(null); void cancel.run(); }} /> : null}
-      {RETRYABLE.has(run.status) ? (
+      {RETRYABLE.has(run.status) && !compensated ? (
         <button type="button" class="primary" disabled={pending} onClick={() => { setMessage(null); void retry.run(); }}>{retry.pending ? 'Retrying…' : 'Retry run'}</button>
       ) : null}
     </>
@@ -332,6 +376,7 @@ function RunView({ id }: { id: string }) {
             <dt>Workflow</dt><dd><a href={href(`workflows/${run.workflowVersion.workflow.id}`)}>{run.workflowVersion.workflow.name}</a></dd>
             <dt>Version</dt><dd>v{run.workflowVersion.version}</dd>
             <dt>Run ID</dt><dd><code>{run.id}</code></dd>
+            <dt>Started by</dt><dd><OriginText origin={run.origin} /></dd>
             <dt>Created</dt><dd><Time value={run.createdAt} /></dd>
             <dt>Finished</dt><dd><Time value={run.finishedAt} /></dd>
             <dt>Duration</dt><dd><Duration from={run.createdAt} to={run.finishedAt} /></dd>
@@ -339,6 +384,9 @@ function RunView({ id }: { id: string }) {
             {run.idempotencyKey ? <><dt>Idempotency key</dt><dd><code>{run.idempotencyKey}</code></dd></> : null}
           </dl>
           {run.error ? <div class="run-error" role="group" aria-label="Run error"><h3>Error</h3><FailureText error={run.error} /></div> : null}
+          {compensated ? (
+            <p class="notice" role="status">{live ? 'The run failed and is undoing its succeeded steps, last completed first.' : 'The run failed and its succeeded steps were compensated; it cannot be retried. Start a new run instead.'}</p>
+          ) : null}
         </div>
         {!operate ? <p class="muted">Your role can view runs but not cancel, retry or approve them.</p> : null}
       </Section>
