@@ -31,6 +31,10 @@ const upstream = http.createServer((request, response) => {
     const next = scripted.get(path)?.shift();
     const status = next ?? (path.includes('/fail') ? 400 : 200);
     if (path.startsWith('/hang')) return; // answered never: the test cancels the run
+    if (path.startsWith('/slow')) {
+      setTimeout(() => response.writeHead(200, { 'content-type': 'application/json' }).end('{"undone":true}'), 1500);
+      return;
+    }
     response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ id: `${path.slice(1).split('/')[0]}-1`, status }));
   });
 });
@@ -216,6 +220,21 @@ test('cancelling a run while it compensates stops the running compensation and c
   t.like(step(run, 'second').compensation, { status: 'CANCELLED' });
   t.like(step(run, 'first').compensation, { status: 'CANCELLED', attempts: 0 });
   await assertReplays(t, runId);
+});
+
+test('a run failing just before its deadline is still undone: compensation gets time of its own', async (t) => {
+  const res = await app.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "saga-deadline", definition: $d }) { id } }', { d: {
+    timeoutMs: 1000,
+    steps: [
+      { id: 'made', uses: 'core/noop@1', compensate: { uses: 'http/request@1', with: post('/slow/undo-made'), timeoutMs: 5000 } },
+      { id: 'broke', uses: 'core/code@1', needs: ['made'], retry: { maxAttempts: 1 }, with: { code: 'throw new Error("late failure")' } },
+    ],
+  } });
+  const run = await startAndSettle(res.data.createWorkflow.id);
+  t.is(run.status, 'FAILED', 'not TIMED_OUT: the 1.5 s undo ran past the 1 s deadline');
+  t.like(step(run, 'made').compensation, { status: 'SUCCEEDED', output: { body: { undone: true } } });
+  const { rows } = await db.query('select deadline_at - created_at > interval \'5 seconds\' as extended from runs where id = $1', [run.id]);
+  t.true(rows[0].extended, 'the deadline was pushed out by the compensation\'s budget');
 });
 
 test('compensate is validated like a step: action, templates, and no waiting actions', async (t) => {
