@@ -315,3 +315,13 @@ test('viewer shows the caller\'s own token for every role, not only admins', asy
   t.is(viewer.slice(0, 11), res.data.viewer.token.prefix);
   t.is(res.data.viewer.token.name, 'VIEWER of engine');
 });
+
+test('a run started through the API says so: its origin is the token that started it', async (t) => {
+  const wf = await workflow([{ id: 'a', uses: 'core/noop@1' }]);
+  const id = await start(wf);
+  const own = await app.gql(token, '{ viewer { token { id } } }');
+  const res = await app.gql(viewer, 'query($id: ID!) { run(id: $id) { origin { kind tokenId webhookTriggerId deliveryId scheduleId slot } } }', { id });
+  t.deepEqual(res.data.run.origin, { kind: 'API', tokenId: own.data.viewer.token.id, webhookTriggerId: null, deliveryId: null, scheduleId: null, slot: null });
+  const { rows } = await db.query('select origin from runs where id = $1', [id]);
+  t.is(rows[0].origin, null, 'API starts store no origin; created_by says who');
+});
