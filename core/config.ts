@@ -38,6 +38,11 @@ export interface Config {
   readonly logLevel: string;
   /** Largest accepted HTTP request body. `SWITCHYARD_MAX_BODY_BYTES`, default 1 MiB. */
   readonly maxBodyBytes: number;
+  /**
+   * The address senders and users reach the appliance at (behind a proxy or a DNS name),
+   * used in the webhook URLs the API shows. `SWITCHYARD_PUBLIC_URL`; unset: the address it listens on.
+   */
+  readonly publicUrl: string | null;
   /** Largest accepted workflow definition (JSON bytes). `SWITCHYARD_MAX_DEFINITION_BYTES`, default 256 KiB. */
   readonly maxDefinitionBytes: number;
   /** Most steps in one workflow definition. `SWITCHYARD_MAX_STEPS`, default 200. */
@@ -239,6 +244,21 @@ function otlpEndpoint(env: Env): string | null {
   return raw;
 }
 
+function publicUrl(env: Env): string | null {
+  const value = env['SWITCHYARD_PUBLIC_URL'];
+  if (!value) return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`SWITCHYARD_PUBLIC_URL must be an http(s) URL, got ${JSON.stringify(value)}`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username || url.password) {
+    throw new ConfigError('SWITCHYARD_PUBLIC_URL must be an http(s) URL without credentials, query or fragment');
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
 function tlsFiles(env: Env): Config['tls'] {
   const certFile = env['SWITCHYARD_TLS_CERT_FILE'] || undefined;
   const keyFile = env['SWITCHYARD_TLS_KEY_FILE'] || undefined;
@@ -309,6 +329,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     role: oneOf(env, 'SWITCHYARD_ROLE', 'all', ['all', 'api', 'worker'] as const),
     logLevel: oneOf(env, 'SWITCHYARD_LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const),
     maxBodyBytes: int(env, 'SWITCHYARD_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    publicUrl: publicUrl(env),
     maxDefinitionBytes: int(env, 'SWITCHYARD_MAX_DEFINITION_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
     maxSteps: int(env, 'SWITCHYARD_MAX_STEPS', 200, 1, 10_000),
     maxInputBytes: int(env, 'SWITCHYARD_MAX_INPUT_BYTES', 256 * 1024, 16, 64 * 1024 * 1024),

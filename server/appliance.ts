@@ -41,6 +41,7 @@ import { createHttpServer } from './http.js';
 import { ApplianceMetrics } from './metrics.js';
 import { startTracing, type Tracing } from './tracing.js';
 import { ensureSystemAdminToken } from './bootstrap.js';
+import { WebhookTriggerService } from '../core/triggers/webhooks.js';
 
 export interface Appliance {
   readonly config: Config;
@@ -119,8 +120,13 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     tracing = startTracing(config);
     const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs, scheduler, admission, telemetry: metrics }, logger);
     await notifier.start();
+    let url: string | null = null;
+    const webhooks = new WebhookTriggerService(db, workflows, runs, credentials, {
+      publicUrl: () => config.publicUrl ?? url ?? `${config.tls ? 'https' : 'http'}://${config.host}:${config.port}`,
+      maxBodyCap: config.maxBodyBytes, rateLimit: { ratePerSecond: config.apiRateLimitPerSecond, burst: config.apiRateLimitBurst },
+    });
     const services: Services = { db, tokens, tenants, workflows, runs, plugins, credentials, integrationGuards, runEvents: new RunEventStream(runs, notifier),
-      auditExports: new AuditExportService(db, auditKey, path.join(config.dataDir, 'audit-exports')) };
+      auditExports: new AuditExportService(db, auditKey, path.join(config.dataDir, 'audit-exports')), webhooks };
 
     if (config.role !== 'api') {
       let executor = options.executor;
@@ -147,7 +153,6 @@ export async function startAppliance(config: Config, options: StartOptions = {})
       auditMaintenance.start();
     }
 
-    let url: string | null = null;
     const isWorker = config.role === 'worker';
     if (!isWorker || config.workerHttpPort > 0) {
       let migrationsApplied = false;
@@ -160,6 +165,8 @@ export async function startAppliance(config: Config, options: StartOptions = {})
         tls: config.tls ? { cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) } : null,
         maxBodyBytes: config.maxBodyBytes,
         metrics: metrics.registry,
+        receiveWebhook: (delivery) => webhooks.receive(delivery),
+        onWebhookDelivery: (outcome) => metrics.webhookDelivery(outcome),
         auditExportFile: async (authorization, id, client) => {
           const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
           const { actor } = await tokens.signIn(match?.[1], client);

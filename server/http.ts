@@ -10,6 +10,8 @@ import type { Logger } from '../core/logger.js';
 import type { GraphQLContext } from '../core/graphql/resolvers.js';
 import type { TransportContext } from './graphql.js';
 import { adminUiRoutes } from './adminUi.js';
+import { webhookRoute } from './webhookRoute.js';
+import type { DeliveryAccepted, InboundDelivery } from '../core/triggers/webhooks.js';
 
 export interface HttpOptions {
   host: string;
@@ -20,6 +22,9 @@ export interface HttpOptions {
   /** Readiness: database reachable, migrations applied, job runner running (where this process runs one). */
   isReady: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
   metrics: Registry;
+  /** Verifies a webhook delivery and starts its run (`POST /hooks/{id}`). */
+  receiveWebhook: (delivery: InboundDelivery) => Promise<DeliveryAccepted>;
+  onWebhookDelivery: (outcome: string) => void;
   /** An audit export bundle the bearer may download (`GET /audit-exports/{id}`), or a typed error. */
   auditExportFile: (authorization: string | undefined, id: string, client: { requestId: string; sourceAddress: string; userAgent?: string }) => Promise<{ file: string; sha256: string }>;
 }
@@ -84,6 +89,7 @@ export async function createHttpServer(yoga: YogaServerInstance<TransportContext
       handler: handleGraphQL,
     },
     { method: 'GET', path: '/graphql', handler: handleGraphQL },
+    webhookRoute({ receive: options.receiveWebhook, onOutcome: options.onWebhookDelivery, maxBodyBytes: options.maxBodyBytes, requestIdOf }, logger),
     {
       method: 'GET',
       path: '/audit-exports/{id}',

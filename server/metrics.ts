@@ -20,6 +20,7 @@ export class ApplianceMetrics implements Telemetry {
   private readonly stepSeconds: Histogram<'uses' | 'outcome'>;
   private readonly sandboxInvocations: Counter<'outcome'>;
   private readonly refusals: Counter<'code'>;
+  private readonly webhookDeliveries: Counter<'outcome'>;
 
   constructor(private readonly db: Database) {
     const registers = [this.registry];
@@ -38,6 +39,9 @@ export class ApplianceMetrics implements Telemetry {
     });
     this.refusals = new Counter({ name: 'switchyard_api_refusals_total', help: 'API requests refused by a quota, a rate limit or load shedding, by error code', labelNames: ['code'], registers });
     for (const code of REFUSALS) this.refusals.inc({ code }, 0);
+    this.webhookDeliveries = new Counter({
+      name: 'switchyard_webhook_deliveries_total', help: 'Webhook deliveries, by outcome (accepted, duplicate, or the refusal code such as SIGNATURE_INVALID)', labelNames: ['outcome'], registers,
+    });
     const metrics = this;
     new Gauge({
       name: 'switchyard_queue_depth', help: `Step jobs waiting for a worker, in the queue and in tenant backlogs (counted up to ${QUEUE_DEPTH_CAP})`, registers,
@@ -80,5 +84,9 @@ export class ApplianceMetrics implements Telemetry {
   /** Every error code the API answers with; the refusals are counted. */
   apiError(code: string): void {
     if (REFUSALS.has(code)) this.refusals.inc({ code });
+  }
+
+  webhookDelivery(outcome: string): void {
+    this.webhookDeliveries.inc({ outcome });
   }
 }

@@ -171,6 +171,19 @@ export class CredentialService implements CredentialLeaser {
     return new Set(rows.map((r) => r.id));
   }
 
+  /**
+   * Seals another feature's secret (a webhook trigger's signing secret) under the tenant's
+   * active data key, in the caller's transaction; `aad` names where it is stored.
+   */
+  async sealTenantSecret(q: Queryable, tenantId: string, plaintext: string, aad: string): Promise<{ dataKeyId: string; sealed: Buffer }> {
+    const dataKey = await this.activeDataKey(q, tenantId);
+    return { dataKeyId: dataKey.id, sealed: seal(dataKey.key, Buffer.from(plaintext, 'utf8'), aad) };
+  }
+
+  async openTenantSecret(q: Queryable, tenantId: string, dataKeyId: string, sealed: Buffer, aad: string): Promise<string> {
+    return open(await this.dataKey(q, tenantId, dataKeyId), sealed, aad).toString('utf8');
+  }
+
   private async activeDataKey(q: Queryable, tenantId: string): Promise<{ id: string; key: Buffer }> {
     const { rows } = await q.query<{ id: string }>('select id from tenant_data_keys where tenant_id = $1 and active', [tenantId]);
     if (rows[0]) return { id: rows[0].id, key: await this.dataKey(q, tenantId, rows[0].id) };

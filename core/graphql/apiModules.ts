@@ -1,4 +1,5 @@
 import type { GraphQLContext } from './resolvers.js';
+import { webhookApi } from './webhookApi.js';
 
 type ModuleResolver = (parent: any, args: Record<string, any>, context: GraphQLContext) => unknown;
 
@@ -12,4 +13,4 @@ export interface ApiModule {
   resolvers: Record<string, Record<string, ModuleResolver>>;
 }
 
-export const API_MODULES: readonly ApiModule[] = [];
+export const API_MODULES: readonly ApiModule[] = [webhookApi];

@@ -17,6 +17,7 @@ import { queryAuditEvents } from '../audit/auditQueries.js';
 import { parseSeqPage, toSeqConnection } from '../pagination.js';
 import { AppError, badInput } from '../errors.js';
 import type { RunEventStream } from './runEventStream.js';
+import type { WebhookTriggerService } from '../triggers/webhooks.js';
 import { API_MODULES } from './apiModules.js';
 import { renderTemplate } from '../workflows/templates.js';
 import type { TemplateScope } from '../workflows/definition.js';
@@ -40,6 +41,7 @@ export interface Services {
   integrationGuards: IntegrationGuardService;
   runEvents: RunEventStream;
   auditExports: AuditExportService;
+  webhooks: WebhookTriggerService;
 }
 
 type Args = Record<string, any>;

@@ -121,9 +121,16 @@ export class RunService {
     return this.submitStart({ ctx, origin: null, tenantId, workflowId: input.workflowId, version: input.version ?? null, input: input.input, idempotencyKey: input.idempotencyKey ?? null }, 'input.');
   }
 
-  /** Starts a run for a webhook delivery or a schedule slot; see TriggeredStart. */
-  async startTriggeredRun(start: TriggeredStart): Promise<Run> {
-    return this.submitStart({ ctx: null, origin: start.origin, client: start.client, tenantId: start.tenantId, workflowId: start.workflowId, version: start.version, input: start.input, idempotencyKey: start.idempotencyKey }, '');
+  /**
+   * Starts a run for a webhook delivery or a schedule slot; see TriggeredStart. `created`
+   * is false when the idempotency key named a run that existed (a repeated delivery).
+   */
+  async startTriggeredRun(start: TriggeredStart): Promise<{ run: Run; created: boolean }> {
+    const run = await this.submitStart({
+      ctx: null, origin: start.origin, client: start.client, tenantId: start.tenantId, workflowId: start.workflowId, version: start.version,
+      input: start.input, idempotencyKey: start.idempotencyKey,
+    }, '');
+    return { run, created: this.created.has(run) };
   }
 
   private async submitStart(request: Omit<StartRequest, 'inputBytes'>, pathPrefix: string): Promise<Run> {
@@ -176,7 +183,9 @@ export class RunService {
       }
       const key = request.idempotencyKey;
       if (key !== null) {
-        const repeated = byKey.get(`${version.workflowId}:${key}`) ?? await runByIdempotencyKey(q, request.tenantId, version.workflowId, key);
+        const inBatch = byKey.get(`${version.workflowId}:${key}`);
+        // A copy: the run this batch creates is answered once as created, its repeats as repeats.
+        const repeated = inBatch ? { ...inBatch } : await runByIdempotencyKey(q, request.tenantId, version.workflowId, key);
         if (repeated) {
           outcomes.push({ ok: true, value: repeated });
           continue;

@@ -7,6 +7,12 @@
 import { appendPath } from '../jsonPaths.js';
 import type { TemplateScope } from './definition.js';
 
+/**
+ * What a template reads: a run's scope, or another feature's named values (a webhook
+ * delivery's body, headers and query). Only the scope's own properties are roots.
+ */
+export type TemplateValues = TemplateScope | Readonly<Record<string, unknown>>;
+
 export type BinaryOp = '==' | '!=' | '<' | '<=' | '>' | '>=' | '&&' | '||';
 
 export type Expr =
@@ -211,8 +217,8 @@ function member(obj: unknown, key: string | number): unknown {
   return d && 'value' in d && typeof d.value !== 'function' ? d.value : undefined;
 }
 
-const rootValue = (scope: TemplateScope, root: string): unknown =>
-  root === 'input' ? scope.input : root === 'steps' ? scope.steps : root === 'run' ? scope.run : undefined;
+const rootValue = (scope: TemplateValues, root: string): unknown =>
+  (Object.hasOwn(scope, root) ? (scope as Readonly<Record<string, unknown>>)[root] : undefined);
 
 /** Deep equality over JSON values; a missing value (undefined) equals null, as JSON has no undefined. */
 function jsonEqual(a: unknown, b: unknown): boolean {
@@ -233,7 +239,7 @@ function compare(op: '<' | '<=' | '>' | '>=', a: unknown, b: unknown): boolean {
   return op === '<' ? a < b : op === '<=' ? a <= b : op === '>' ? a > b : a >= b;
 }
 
-export function evaluate(expr: Expr, scope: TemplateScope): unknown {
+export function evaluate(expr: Expr, scope: TemplateValues): unknown {
   switch (expr.kind) {
     case 'literal': return expr.value;
     case 'not': return !evaluate(expr.operand, scope);
@@ -252,7 +258,7 @@ export function evaluate(expr: Expr, scope: TemplateScope): unknown {
 }
 
 /** Parses (cached) and evaluates one bare expression. */
-export function evaluateExpression(src: string, scope: TemplateScope): unknown {
+export function evaluateExpression(src: string, scope: TemplateValues): unknown {
   return evaluate(parseExpression(src), scope);
 }
 
@@ -327,7 +333,7 @@ function compileTemplate(str: string): CompiledTemplate {
 const toText = (v: unknown): string =>
   v === undefined || v === null ? '' : typeof v === 'string' ? v : typeof v === 'object' ? (JSON.stringify(v) ?? '') : String(v);
 
-function renderString(str: string, scope: TemplateScope): unknown {
+function renderString(str: string, scope: TemplateValues): unknown {
   if (!str.includes('{{')) return str;
   const t = compileTemplate(str);
   if (t.whole) return evaluate(t.whole, scope) ?? null;
@@ -342,7 +348,7 @@ function renderString(str: string, scope: TemplateScope): unknown {
  * the value is shared with the scope, not copied. Other templates are interpolated as text.
  * Object keys are left alone. Throws TemplateSyntaxError on a malformed template.
  */
-export function renderTemplate(value: unknown, scope: TemplateScope): unknown {
+export function renderTemplate(value: unknown, scope: TemplateValues): unknown {
   if (typeof value === 'string') return renderString(value, scope);
   if (Array.isArray(value)) return value.map((v) => renderTemplate(v, scope));
   if (isPlainObject(value)) {
@@ -370,7 +376,7 @@ function conditionExpr(src: string): { expr: Expr } | { error: TemplateSyntaxErr
 }
 
 /** Evaluates a step `if`: either `{{ expr }}` or a bare `expr`; JS truthiness of the value. */
-export function evaluateCondition(src: string, scope: TemplateScope): boolean {
+export function evaluateCondition(src: string, scope: TemplateValues): boolean {
   const c = conditionExpr(src);
   if ('error' in c) throw c.error;
   return Boolean(evaluate(c.expr, scope));
