@@ -24,6 +24,7 @@ interface Seeded {
   runId: string;
   credentialName: string;
   guardHost: string;
+  webhookTriggerId: string;
 }
 
 async function seedTenant(app: TestAppliance, name: string): Promise<Seeded> {
@@ -43,7 +44,10 @@ async function seedTenant(app: TestAppliance, name: string): Promise<Seeded> {
   if (!guard.data) throw new Error(JSON.stringify(guard.errors));
   const tokens = await app.gql(admin, '{ apiTokens { nodes { id role } } }');
   const tokenId = (tokens.data.apiTokens.nodes as { id: string; role: string }[]).find((t) => t.role === 'VIEWER')!.id;
-  return { tenantId: tenant.id, tokens: tenant.tokens, tokenId, workflowId, runId, credentialName, guardHost };
+  const hook = await app.gql(admin, 'mutation($w: ID!) { createWebhookTrigger(input: { workflowId: $w, name: "hook" }) { trigger { id } } }', { w: workflowId });
+  if (!hook.data) throw new Error(JSON.stringify(hook.errors));
+  const webhookTriggerId = hook.data.createWebhookTrigger.trigger.id as string;
+  return { tenantId: tenant.id, tokens: tenant.tokens, tokenId, workflowId, runId, credentialName, guardHost, webhookTriggerId };
 }
 
 let app: TestAppliance;
@@ -170,7 +174,7 @@ test('1,000 interleaved requests of two tenants over a pool of 4 connections nev
 
 // ---- every operation, called with another tenant's ids ----
 
-type Kind = 'run' | 'workflow' | 'tenant' | 'token' | 'step' | 'credentialName' | 'guardHost';
+type Kind = 'run' | 'workflow' | 'tenant' | 'token' | 'step' | 'credentialName' | 'guardHost' | 'webhookTrigger';
 
 /** Which kind of object an ID argument names. An argument missing here fails the test, so new fields cannot slip past. */
 const ARGUMENT_KINDS: Record<string, Kind> = {
@@ -191,6 +195,12 @@ const ARGUMENT_KINDS: Record<string, Kind> = {
   'Mutation.approveStep.input.runId': 'run',
   'Mutation.approveStep.input.stepId': 'step',
   'Subscription.runEvents.runId': 'run',
+  'Query.webhookTriggers.workflowId': 'workflow',
+  'Query.webhookTrigger.id': 'webhookTrigger',
+  'Mutation.createWebhookTrigger.input.workflowId': 'workflow',
+  'Mutation.updateWebhookTrigger.input.id': 'webhookTrigger',
+  'Mutation.rotateWebhookTriggerSecret.input.id': 'webhookTrigger',
+  'Mutation.deleteWebhookTrigger.id': 'webhookTrigger',
   // Not IDs, but names that identify another tenant's object.
   'Mutation.deleteCredential.name': 'credentialName',
   'Mutation.deleteIntegrationGuard.host': 'guardHost',
@@ -202,7 +212,7 @@ const VALID_VALUES: Record<string, unknown> = {
 };
 
 const idOf = (s: Seeded, kind: Kind): string =>
-  ({ run: s.runId, workflow: s.workflowId, tenant: s.tenantId, token: s.tokenId, step: 'review', credentialName: s.credentialName, guardHost: s.guardHost })[kind];
+  ({ run: s.runId, workflow: s.workflowId, tenant: s.tenantId, token: s.tokenId, step: 'review', credentialName: s.credentialName, guardHost: s.guardHost, webhookTrigger: s.webhookTriggerId })[kind];
 
 /** A valid-looking value for a required argument that names nothing. */
 function sample(type: GraphQLInputType, path: string, typeName: string, fieldName: string, foreign: Seeded, found: string[]): unknown {
@@ -292,7 +302,8 @@ test('every query, mutation and subscription answers NOT_FOUND for another tenan
   // Nothing of A's changed.
   const admin = a.tokens['ADMIN']!;
   const state = await app.gql(admin, `query($r: ID!, $w: ID!) { run(id: $r) { status steps { stepId status } } workflow(id: $w) { latestVersion { version } }
-    credentials { name } apiTokens { nodes { id revokedAt } } integrationGuards { host } }`, { r: a.runId, w: a.workflowId });
+    credentials { name } apiTokens { nodes { id revokedAt } } integrationGuards { host } webhookTriggers { id enabled secretRotatedAt } }`, { r: a.runId, w: a.workflowId });
+  t.deepEqual(state.data.webhookTriggers, [{ id: a.webhookTriggerId, enabled: true, secretRotatedAt: null }]);
   t.is(state.data.run.status, 'WAITING');
   t.is(state.data.workflow.latestVersion.version, 1);
   t.deepEqual(state.data.credentials.map((c: { name: string }) => c.name), [a.credentialName]);

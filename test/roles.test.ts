@@ -40,7 +40,28 @@ async function waitingRun(): Promise<string> {
   return id;
 }
 
+async function webhookTrigger(): Promise<string> {
+  const made = await app.gql(adminToken(), 'mutation($w: ID!, $n: String!) { createWebhookTrigger(input: { workflowId: $w, name: $n }) { trigger { id } } }', { w: workflowId, n: `hook-${++counter}` });
+  return made.data.createWebhookTrigger.trigger.id as string;
+}
+
 const CASES: Record<string, Case> = {
+  'Query.webhookTriggers': { allowed: TENANT_READERS, document: '{ webhookTriggers { id } }' },
+  'Query.webhookTrigger': { allowed: TENANT_READERS, document: 'query($id: ID!) { webhookTrigger(id: $id) { id } }', variables: async () => ({ id: await webhookTrigger() }) },
+  'Mutation.createWebhookTrigger': {
+    allowed: ['ADMIN', 'EDITOR'],
+    document: 'mutation($w: ID!, $n: String!) { createWebhookTrigger(input: { workflowId: $w, name: $n }) { secret } }',
+    variables: async () => ({ w: workflowId, n: `hook-${++counter}` }),
+  },
+  'Mutation.updateWebhookTrigger': {
+    allowed: ['ADMIN', 'EDITOR'], document: 'mutation($id: ID!) { updateWebhookTrigger(input: { id: $id, enabled: false }) { id } }', variables: async () => ({ id: await webhookTrigger() }),
+  },
+  'Mutation.rotateWebhookTriggerSecret': {
+    allowed: ['ADMIN', 'EDITOR'], document: 'mutation($id: ID!) { rotateWebhookTriggerSecret(input: { id: $id }) { secret } }', variables: async () => ({ id: await webhookTrigger() }),
+  },
+  'Mutation.deleteWebhookTrigger': {
+    allowed: ['ADMIN', 'EDITOR'], document: 'mutation($id: ID!) { deleteWebhookTrigger(id: $id) { id } }', variables: async () => ({ id: await webhookTrigger() }),
+  },
   'Query.viewer': { allowed: [...ROLES], document: '{ viewer { role } }' },
   'Query.llmUsage': { allowed: TENANT_READERS, document: '{ llmUsage { day } }' },
   'Query.credentials': { allowed: ['ADMIN', 'EDITOR', 'VIEWER'], document: '{ credentials { name } }' },
