@@ -36,6 +36,8 @@ export interface Config {
   readonly role: ProcessRole;
   /** pino level. `SWITCHYARD_LOG_LEVEL`, default `info`. */
   readonly logLevel: string;
+  /** How often engine processes look for due schedules. `SWITCHYARD_SCHEDULE_TICK_MS`, default 1000. */
+  readonly scheduleTickMs: number;
   /** Largest accepted HTTP request body. `SWITCHYARD_MAX_BODY_BYTES`, default 1 MiB. */
   readonly maxBodyBytes: number;
   /**
@@ -330,6 +332,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     logLevel: oneOf(env, 'SWITCHYARD_LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const),
     maxBodyBytes: int(env, 'SWITCHYARD_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     publicUrl: publicUrl(env),
+    scheduleTickMs: int(env, 'SWITCHYARD_SCHEDULE_TICK_MS', 1000, 50, 60_000),
     maxDefinitionBytes: int(env, 'SWITCHYARD_MAX_DEFINITION_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
     maxSteps: int(env, 'SWITCHYARD_MAX_STEPS', 200, 1, 10_000),
     maxInputBytes: int(env, 'SWITCHYARD_MAX_INPUT_BYTES', 256 * 1024, 16, 64 * 1024 * 1024),

@@ -42,6 +42,8 @@ import { ApplianceMetrics } from './metrics.js';
 import { startTracing, type Tracing } from './tracing.js';
 import { ensureSystemAdminToken } from './bootstrap.js';
 import { WebhookTriggerService } from '../core/triggers/webhooks.js';
+import { ScheduleService } from '../core/triggers/schedules.js';
+import { ScheduleTicker } from '../core/triggers/scheduleTicker.js';
 
 export interface Appliance {
   readonly config: Config;
@@ -86,6 +88,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
   let admission: AdmissionControl | null = null;
   let auditMaintenance: AuditMaintenance | null = null;
   let signIns: SignInAuditor | null = null;
+  let scheduleTicker: ScheduleTicker | null = null;
   const stopSteps: (() => Promise<unknown>)[] = [];
   try {
     const admin = await ensureSystemAdminToken(db, config.adminToken);
@@ -126,7 +129,8 @@ export async function startAppliance(config: Config, options: StartOptions = {})
       maxBodyCap: config.maxBodyBytes, rateLimit: { ratePerSecond: config.apiRateLimitPerSecond, burst: config.apiRateLimitBurst },
     });
     const services: Services = { db, tokens, tenants, workflows, runs, plugins, credentials, integrationGuards, runEvents: new RunEventStream(runs, notifier),
-      auditExports: new AuditExportService(db, auditKey, path.join(config.dataDir, 'audit-exports')), webhooks };
+      auditExports: new AuditExportService(db, auditKey, path.join(config.dataDir, 'audit-exports')), webhooks,
+      schedules: new ScheduleService(db, workflows, { maxInputBytes: config.maxInputBytes }) };
 
     if (config.role !== 'api') {
       let executor = options.executor;
@@ -147,6 +151,8 @@ export async function startAppliance(config: Config, options: StartOptions = {})
         telemetry: metrics,
       });
       await engine.start(config.role);
+      scheduleTicker = new ScheduleTicker(db, runs, logger, { tickMs: config.scheduleTickMs, batch: 100 });
+      scheduleTicker.start();
       auditMaintenance = new AuditMaintenance(db, checkpointer, {
         checkpointPollMs: Math.min(5000, config.auditCheckpointSeconds * 1000), retentionIntervalMs: config.auditRetentionSweepSeconds * 1000,
       }, logger, () => services.auditExports.removeExpired());
@@ -191,6 +197,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     stopSteps.push(
       async () => theHttp?.stop({ timeout: config.shutdownGraceMs }),
       async () => signIns?.stop(),
+      async () => scheduleTicker?.stop(),
       async () => theEngine?.stop(),
       async () => auditMaintenance?.stop(),
       async () => theSandbox?.supervisor.stop(),
@@ -207,6 +214,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     };
   } catch (error) {
     await http?.stop().catch(() => undefined);
+    await scheduleTicker?.stop().catch(() => undefined);
     await engine?.stop().catch(() => undefined);
     await auditMaintenance?.stop().catch(() => undefined);
     await signIns?.stop().catch(() => undefined);

@@ -1,5 +1,6 @@
 import type { GraphQLContext } from './resolvers.js';
 import { webhookApi } from './webhookApi.js';
+import { scheduleApi } from './scheduleApi.js';
 
 type ModuleResolver = (parent: any, args: Record<string, any>, context: GraphQLContext) => unknown;
 
@@ -13,4 +14,4 @@ export interface ApiModule {
   resolvers: Record<string, Record<string, ModuleResolver>>;
 }
 
-export const API_MODULES: readonly ApiModule[] = [webhookApi];
+export const API_MODULES: readonly ApiModule[] = [webhookApi, scheduleApi];

@@ -18,6 +18,7 @@ import { parseSeqPage, toSeqConnection } from '../pagination.js';
 import { AppError, badInput } from '../errors.js';
 import type { RunEventStream } from './runEventStream.js';
 import type { WebhookTriggerService } from '../triggers/webhooks.js';
+import type { ScheduleService } from '../triggers/schedules.js';
 import { API_MODULES } from './apiModules.js';
 import { renderTemplate } from '../workflows/templates.js';
 import type { TemplateScope } from '../workflows/definition.js';
@@ -42,6 +43,7 @@ export interface Services {
   runEvents: RunEventStream;
   auditExports: AuditExportService;
   webhooks: WebhookTriggerService;
+  schedules: ScheduleService;
 }
 
 type Args = Record<string, any>;
