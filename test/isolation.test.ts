@@ -25,6 +25,7 @@ interface Seeded {
   credentialName: string;
   guardHost: string;
   webhookTriggerId: string;
+  scheduleId: string;
 }
 
 async function seedTenant(app: TestAppliance, name: string): Promise<Seeded> {
@@ -47,7 +48,10 @@ async function seedTenant(app: TestAppliance, name: string): Promise<Seeded> {
   const hook = await app.gql(admin, 'mutation($w: ID!) { createWebhookTrigger(input: { workflowId: $w, name: "hook" }) { trigger { id } } }', { w: workflowId });
   if (!hook.data) throw new Error(JSON.stringify(hook.errors));
   const webhookTriggerId = hook.data.createWebhookTrigger.trigger.id as string;
-  return { tenantId: tenant.id, tokens: tenant.tokens, tokenId, workflowId, runId, credentialName, guardHost, webhookTriggerId };
+  const cron = await app.gql(admin, 'mutation($w: ID!) { createSchedule(input: { workflowId: $w, name: "nightly", cron: "0 3 * * *", timeZone: "UTC" }) { id } }', { w: workflowId });
+  if (!cron.data) throw new Error(JSON.stringify(cron.errors));
+  const scheduleId = cron.data.createSchedule.id as string;
+  return { tenantId: tenant.id, tokens: tenant.tokens, tokenId, workflowId, runId, credentialName, guardHost, webhookTriggerId, scheduleId };
 }
 
 let app: TestAppliance;
@@ -174,7 +178,7 @@ test('1,000 interleaved requests of two tenants over a pool of 4 connections nev
 
 // ---- every operation, called with another tenant's ids ----
 
-type Kind = 'run' | 'workflow' | 'tenant' | 'token' | 'step' | 'credentialName' | 'guardHost' | 'webhookTrigger';
+type Kind = 'run' | 'workflow' | 'tenant' | 'token' | 'step' | 'credentialName' | 'guardHost' | 'webhookTrigger' | 'schedule';
 
 /** Which kind of object an ID argument names. An argument missing here fails the test, so new fields cannot slip past. */
 const ARGUMENT_KINDS: Record<string, Kind> = {
@@ -201,6 +205,13 @@ const ARGUMENT_KINDS: Record<string, Kind> = {
   'Mutation.updateWebhookTrigger.input.id': 'webhookTrigger',
   'Mutation.rotateWebhookTriggerSecret.input.id': 'webhookTrigger',
   'Mutation.deleteWebhookTrigger.id': 'webhookTrigger',
+  'Query.schedules.workflowId': 'workflow',
+  'Query.schedule.id': 'schedule',
+  'Mutation.createSchedule.input.workflowId': 'workflow',
+  'Mutation.updateSchedule.input.id': 'schedule',
+  'Mutation.pauseSchedule.id': 'schedule',
+  'Mutation.resumeSchedule.id': 'schedule',
+  'Mutation.deleteSchedule.id': 'schedule',
   // Not IDs, but names that identify another tenant's object.
   'Mutation.deleteCredential.name': 'credentialName',
   'Mutation.deleteIntegrationGuard.host': 'guardHost',
@@ -212,7 +223,7 @@ const VALID_VALUES: Record<string, unknown> = {
 };
 
 const idOf = (s: Seeded, kind: Kind): string =>
-  ({ run: s.runId, workflow: s.workflowId, tenant: s.tenantId, token: s.tokenId, step: 'review', credentialName: s.credentialName, guardHost: s.guardHost, webhookTrigger: s.webhookTriggerId })[kind];
+  ({ run: s.runId, workflow: s.workflowId, tenant: s.tenantId, token: s.tokenId, step: 'review', credentialName: s.credentialName, guardHost: s.guardHost, webhookTrigger: s.webhookTriggerId, schedule: s.scheduleId })[kind];
 
 /** A valid-looking value for a required argument that names nothing. */
 function sample(type: GraphQLInputType, path: string, typeName: string, fieldName: string, foreign: Seeded, found: string[]): unknown {
@@ -302,8 +313,9 @@ test('every query, mutation and subscription answers NOT_FOUND for another tenan
   // Nothing of A's changed.
   const admin = a.tokens['ADMIN']!;
   const state = await app.gql(admin, `query($r: ID!, $w: ID!) { run(id: $r) { status steps { stepId status } } workflow(id: $w) { latestVersion { version } }
-    credentials { name } apiTokens { nodes { id revokedAt } } integrationGuards { host } webhookTriggers { id enabled secretRotatedAt } }`, { r: a.runId, w: a.workflowId });
+    credentials { name } apiTokens { nodes { id revokedAt } } integrationGuards { host } webhookTriggers { id enabled secretRotatedAt } schedules { id paused cron } }`, { r: a.runId, w: a.workflowId });
   t.deepEqual(state.data.webhookTriggers, [{ id: a.webhookTriggerId, enabled: true, secretRotatedAt: null }]);
+  t.deepEqual(state.data.schedules, [{ id: a.scheduleId, paused: false, cron: '0 3 * * *' }]);
   t.is(state.data.run.status, 'WAITING');
   t.is(state.data.workflow.latestVersion.version, 1);
   t.deepEqual(state.data.credentials.map((c: { name: string }) => c.name), [a.credentialName]);

@@ -45,7 +45,23 @@ async function webhookTrigger(): Promise<string> {
   return made.data.createWebhookTrigger.trigger.id as string;
 }
 
+async function schedule(): Promise<string> {
+  const made = await app.gql(adminToken(), 'mutation($w: ID!, $n: String!) { createSchedule(input: { workflowId: $w, name: $n, cron: "0 3 * * *", timeZone: "UTC", paused: true }) { id } }', { w: workflowId, n: `cron-${++counter}` });
+  return made.data.createSchedule.id as string;
+}
+
 const CASES: Record<string, Case> = {
+  'Query.schedules': { allowed: TENANT_READERS, document: '{ schedules { id } }' },
+  'Query.schedule': { allowed: TENANT_READERS, document: 'query($id: ID!) { schedule(id: $id) { id } }', variables: async () => ({ id: await schedule() }) },
+  'Mutation.createSchedule': {
+    allowed: ['ADMIN', 'EDITOR'],
+    document: 'mutation($w: ID!, $n: String!) { createSchedule(input: { workflowId: $w, name: $n, cron: "0 3 * * *", timeZone: "UTC", paused: true }) { id } }',
+    variables: async () => ({ w: workflowId, n: `cron-${++counter}` }),
+  },
+  'Mutation.updateSchedule': { allowed: ['ADMIN', 'EDITOR'], document: 'mutation($id: ID!) { updateSchedule(input: { id: $id, cron: "0 4 * * *" }) { id } }', variables: async () => ({ id: await schedule() }) },
+  'Mutation.pauseSchedule': { allowed: ['ADMIN', 'EDITOR', 'OPERATOR'], document: 'mutation($id: ID!) { pauseSchedule(id: $id) { id } }', variables: async () => ({ id: await schedule() }) },
+  'Mutation.resumeSchedule': { allowed: ['ADMIN', 'EDITOR', 'OPERATOR'], document: 'mutation($id: ID!) { resumeSchedule(id: $id) { id } }', variables: async () => ({ id: await schedule() }) },
+  'Mutation.deleteSchedule': { allowed: ['ADMIN', 'EDITOR'], document: 'mutation($id: ID!) { deleteSchedule(id: $id) { id } }', variables: async () => ({ id: await schedule() }) },
   'Query.webhookTriggers': { allowed: TENANT_READERS, document: '{ webhookTriggers { id } }' },
   'Query.webhookTrigger': { allowed: TENANT_READERS, document: 'query($id: ID!) { webhookTrigger(id: $id) { id } }', variables: async () => ({ id: await webhookTrigger() }) },
   'Mutation.createWebhookTrigger': {
