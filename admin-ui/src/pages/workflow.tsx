@@ -13,6 +13,7 @@ import { canonicalJson, diffJson, type DiffLine } from '../diff.js';
 import { href, navigate } from '../router.js';
 import { can } from '../session.js';
 import { DefinitionField, definitionProblems, fieldProblem, readDefinition } from './workflows.js';
+import { Triggers } from './triggers.js';
 
 interface VersionRow { version: number; createdAt: string }
 interface Workflow { id: string; name: string; createdAt: string; latestVersion: { version: number; definition: unknown }; versions: VersionRow[] }
@@ -309,6 +310,7 @@ function WorkflowBody({ workflow, shownVersion, badVersion, compare, reload }: {
         </Section>
       </div>
       <Compare workflow={workflow} from={compare} to={shownVersion} shown={shown} />
+      <Triggers workflowId={workflow.id} />
       {can('run:operate') || can('workflow:write') ? (
         <div class="grid-2 workflow-grid">
           {can('run:operate') ? <StartRunForm workflow={workflow} /> : null}
