@@ -19,28 +19,27 @@ export const COMPENSATION_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED
 export type CompensationStatus = (typeof COMPENSATION_STATUSES)[number];
 export const SETTLED_COMPENSATION: ReadonlySet<CompensationStatus> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
-/** A succeeded step's undo, once its run has failed for good (see RunTransition.failRun). */
-export interface CompensationState {
-  status: CompensationStatus;
-  /** Position in the run's compensation order: 0 undoes the step that completed last. */
-  order: number;
+/** What a step and its compensation each record of their attempts. */
+interface AttemptRecord {
   attempts: number;
   output: unknown;
   error: StepFailure | null;
+  /** Set when a job is queued for the current attempt; internal to the engine. */
   queuedAt: string | null;
   startedAt: string | null;
   finishedAt: string | null;
 }
 
-export interface StepState {
+/** A succeeded step's undo, once its run has failed for good (see RunTransition.failRun). */
+export interface CompensationState extends AttemptRecord {
+  status: CompensationStatus;
+  /** Position in the run's compensation order: 0 undoes the step that completed last. */
+  order: number;
+}
+
+export interface StepState extends AttemptRecord {
   stepId: string;
   status: StepStatus;
-  attempts: number;
-  output: unknown;
-  error: StepFailure | null;
-  queuedAt: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
   settledSeq: number | null;
   /** Null unless the run failed for good after this step succeeded and the step names a `compensate`. */
   compensation: CompensationState | null;

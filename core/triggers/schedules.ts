@@ -1,5 +1,4 @@
 import type { Database } from '../db/database.js';
-import { isUniqueViolation } from '../db/database.js';
 import { AppError, badInput, notFound } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { recordAudit } from '../audit/audit.js';
@@ -7,6 +6,7 @@ import { authorize, can, tenantOf, type RequestContext } from '../auth/roles.js'
 import { templateReferences } from '../workflows/templates.js';
 import type { WorkflowService } from '../workflows/workflows.js';
 import { nextSlots, parseSchedule, slotAfter, type CatchUp } from './cronSlots.js';
+import { checkPinnedVersion, checkTriggerName, checkVersionNumber, nameConflict } from './triggerSettings.js';
 import {
   countSchedules, deleteSchedule, insertSchedule, listSchedules, scheduleById, updateSchedule, type Schedule, type ScheduleSettings,
 } from './scheduleStore.js';
@@ -16,7 +16,6 @@ export interface ScheduleInput extends Partial<ScheduleSettings> {
   paused?: boolean;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/;
 const MAX_SCHEDULES_PER_TENANT = 1000;
 const MAX_NEXT_FIRE_TIMES = 100;
 const CATCH_UPS: readonly CatchUp[] = ['SKIP', 'BACKFILL'];
@@ -54,7 +53,7 @@ export class ScheduleService {
     if (typeof input.workflowId !== 'string') throw badInput('input.workflowId', 'is required');
     const workflow = await this.workflows.get(ctx, input.workflowId);
     const settings = this.checkSettings(input, null);
-    await this.checkVersion(ctx, workflow.id, settings.version);
+    await checkPinnedVersion(this.workflows, ctx, workflow.id, settings.version);
     const paused = input.paused ?? false;
     if (typeof paused !== 'boolean') throw badInput('input.paused', 'must be true or false');
     const id = newId();
@@ -67,7 +66,7 @@ export class ScheduleService {
         return created;
       });
     } catch (error) {
-      throw nameConflict(error) ?? error;
+      throw nameConflict(error, 'schedule') ?? error;
     }
   }
 
@@ -78,7 +77,7 @@ export class ScheduleService {
       const settings = this.checkSettings(input, before);
       const rescheduled = settings.cron !== before.cron || settings.timeZone !== before.timeZone;
       return { ...settings, paused: before.paused, nextFireAt: rescheduled ? slotAfter(parseSchedule(settings.cron, settings.timeZone), new Date()) : before.nextFireAt };
-    }, async (settings) => this.checkVersion(ctx, (await this.get(ctx, id)).workflowId, settings.version));
+    }, async (settings) => checkPinnedVersion(this.workflows, ctx, (await this.get(ctx, id)).workflowId, settings.version));
   }
 
   /** Pausing is an operations act too: operators may pause and resume, not edit. */
@@ -123,18 +122,16 @@ export class ScheduleService {
         return updated;
       });
     } catch (error) {
-      throw nameConflict(error) ?? error;
+      throw nameConflict(error, 'schedule') ?? error;
     }
   }
 
   private checkSettings(input: ScheduleInput, current: Schedule | null): ScheduleSettings {
-    const name = input.name ?? current?.name;
-    if (typeof name !== 'string' || !NAME.test(name)) throw badInput('input.name', 'must be 1 to 100 letters, digits, spaces, ".", "_" or "-", starting with a letter or digit');
+    const name = checkTriggerName(input.name ?? current?.name);
     const cron = input.cron ?? current?.cron;
     const timeZone = input.timeZone ?? current?.timeZone;
     parseSchedule(cron, timeZone);
-    const version = 'version' in input ? input.version ?? null : current?.version ?? null;
-    if (version !== null && (!Number.isInteger(version) || version < 1)) throw badInput('input.version', 'must be a positive whole number, or null to follow the latest version');
+    const version = checkVersionNumber('version' in input ? input.version ?? null : current?.version ?? null);
     const catchUp = input.catchUp ?? current?.catchUp ?? 'SKIP';
     if (!CATCH_UPS.includes(catchUp)) throw badInput('input.catchUp', 'must be SKIP or BACKFILL');
     const backfillLimit = input.backfillLimit ?? current?.backfillLimit ?? DEFAULT_BACKFILL_LIMIT;
@@ -149,20 +146,8 @@ export class ScheduleService {
     return { name, cron: (cron as string).trim().split(/\s+/).join(' '), timeZone: timeZone as string, version, input: runInput, catchUp, backfillLimit };
   }
 
-  private async checkVersion(ctx: RequestContext, workflowId: string, version: number | null): Promise<void> {
-    if (version === null) return;
-    try {
-      await this.workflows.version(ctx, workflowId, version);
-    } catch (error) {
-      if (error instanceof AppError && error.code === 'NOT_FOUND') throw badInput('input.version', `the workflow has no version ${version}`);
-      throw error;
-    }
-  }
 }
 
-function nameConflict(error: unknown): AppError | null {
-  return isUniqueViolation(error) ? new AppError('CONFLICT', 'this workflow already has a schedule with that name', { path: 'input.name' }) : null;
-}
 
 function audited(s: ScheduleSettings): Record<string, unknown> {
   return { name: s.name, cron: s.cron, timeZone: s.timeZone, version: s.version, catchUp: s.catchUp, backfillLimit: s.backfillLimit };

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { badInput } from '../errors.js';
 import { renderTemplate, templateReferences } from '../workflows/templates.js';
+import { checkTriggerName, checkVersionNumber } from './triggerSettings.js';
 
 /** A trigger's settings as stored; every field checked by checkWebhookSettings. */
 export interface WebhookSettings {
@@ -26,7 +27,6 @@ export const MAPPING_ROOTS = ['body', 'headers', 'query'] as const;
 /** Headers a mapping never sees: they carry the sender's credentials or the signature itself, which must not end up in a run's input. */
 export const HIDDEN_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'switchyard-signature']);
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/;
 const HEADER_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 const MAX_SOURCES = 100;
 const MAX_WINDOW_SECONDS = 3600;
@@ -39,11 +39,9 @@ const MAX_MAPPING_BYTES = 16 * 1024;
 export function checkWebhookSettings(input: Partial<WebhookSettings>, current: WebhookSettings | null, maxBodyCap: number): WebhookSettings {
   const pick = <K extends keyof WebhookSettings>(key: K, fallback: WebhookSettings[K]): WebhookSettings[K] =>
     (input[key] !== undefined ? input[key] : current ? current[key] : fallback) as WebhookSettings[K];
-  const name = pick('name', '' as string);
-  if (typeof name !== 'string' || !NAME.test(name)) throw badInput('input.name', 'must be 1 to 100 letters, digits, spaces, ".", "_" or "-", starting with a letter or digit');
+  const name = checkTriggerName(pick('name', '' as string));
   // null is meaningful (follow the latest), so it is not "omitted".
-  const version = 'version' in input ? input.version ?? null : current?.version ?? null;
-  if (version !== null && (!Number.isInteger(version) || version < 1)) throw badInput('input.version', 'must be a positive whole number, or null to follow the latest version');
+  const version = checkVersionNumber('version' in input ? input.version ?? null : current?.version ?? null);
   const enabled = input.enabled ?? current?.enabled ?? WEBHOOK_DEFAULTS.enabled;
   if (typeof enabled !== 'boolean') throw badInput('input.enabled', 'must be true or false');
   const maxBodyBytes = pick('maxBodyBytes', Math.min(WEBHOOK_DEFAULTS.maxBodyBytes, maxBodyCap));

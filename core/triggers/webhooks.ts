@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
-import { isUniqueViolation } from '../db/database.js';
 import { AppError, badInput, notFound } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { recordAudit } from '../audit/audit.js';
@@ -8,6 +7,7 @@ import { tenantOf, type RequestContext } from '../auth/roles.js';
 import { KeyedTokenBuckets } from '../rateLimit/keyedTokenBuckets.js';
 import type { RunService } from '../runs/runs.js';
 import type { WorkflowService } from '../workflows/workflows.js';
+import { checkPinnedVersion, nameConflict } from './triggerSettings.js';
 import { checkWebhookSignature, newWebhookSecret, SIGNATURE_HEADER, signatureDeliveryKey, type SignatureRefusal } from './webhookSignature.js';
 import { checkWebhookSettings, HIDDEN_HEADERS, mapDelivery, mappingReadsBody, sourceMatcher, type WebhookSettings } from './webhookSettings.js';
 import {
@@ -110,7 +110,7 @@ export class WebhookTriggerService {
     if (typeof input.workflowId !== 'string') throw badInput('input.workflowId', 'is required');
     const workflow = await this.workflows.get(ctx, input.workflowId);
     const settings = checkWebhookSettings(input, null, this.options.maxBodyCap);
-    await this.checkVersion(ctx, workflow.id, settings.version);
+    await checkPinnedVersion(this.workflows, ctx, workflow.id, settings.version);
     const id = newId();
     const secret = newWebhookSecret();
     try {
@@ -125,7 +125,7 @@ export class WebhookTriggerService {
       });
       return { trigger, secret };
     } catch (error) {
-      throw nameConflict(error) ?? error;
+      throw nameConflict(error, 'webhook trigger') ?? error;
     }
   }
 
@@ -134,7 +134,7 @@ export class WebhookTriggerService {
     const tenantId = tenantOf(ctx.actor, 'workflow:write');
     const before = await this.get(ctx, id);
     const settings = checkWebhookSettings(input, before, this.options.maxBodyCap);
-    await this.checkVersion(ctx, before.workflowId, settings.version);
+    await checkPinnedVersion(this.workflows, ctx, before.workflowId, settings.version);
     try {
       return await this.db.tx({ tenantId }, async (q) => {
         if (!(await webhookTriggerById(q, tenantId, id, true))) throw notFound('webhook trigger', id);
@@ -144,7 +144,7 @@ export class WebhookTriggerService {
         return updated;
       });
     } catch (error) {
-      throw nameConflict(error) ?? error;
+      throw nameConflict(error, 'webhook trigger') ?? error;
     }
   }
 
@@ -262,15 +262,6 @@ export class WebhookTriggerService {
     }
   }
 
-  private async checkVersion(ctx: RequestContext, workflowId: string, version: number | null): Promise<void> {
-    if (version === null) return;
-    try {
-      await this.workflows.version(ctx, workflowId, version);
-    } catch (error) {
-      if (error instanceof AppError && error.code === 'NOT_FOUND') throw badInput('input.version', `the workflow has no version ${version}`);
-      throw error;
-    }
-  }
 }
 
 const SIGNATURE_MESSAGES: Record<SignatureRefusal, (window: number) => string> = {
@@ -299,9 +290,6 @@ function refusalOfStart(error: AppError, triggerId: string): DeliveryRefused {
   }
 }
 
-function nameConflict(error: unknown): AppError | null {
-  return isUniqueViolation(error) ? new AppError('CONFLICT', 'this workflow already has a webhook trigger with that name', { path: 'input.name' }) : null;
-}
 
 /** Settings as audited: everything but the secret, which is never in any record. */
 function auditedSettings(s: WebhookSettings): Record<string, unknown> {
