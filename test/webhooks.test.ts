@@ -265,14 +265,22 @@ test('an overloaded appliance answers 503 with Retry-After, and accepts again on
   const made = await api.gql(token, 'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret trigger { id url } } }', { i: { workflowId: wf.data.createWorkflow.id, name: 'load' } });
   const { trigger, secret } = made.data.createWebhookTrigger;
   // The shared database has a worker (the suite's appliance), so the queue is filled with steps of another kind: waits for a worker that the api process lacks.
+  const drain = () => db.query("delete from graphile_worker._private_jobs where task_id = (select id from graphile_worker._private_tasks where identifier = 'sy_nothing_runs_this')");
   await db.query("select graphile_worker.add_job('sy_nothing_runs_this', '{}'::json, run_at := now()) from generate_series(1, 3)");
-  t.teardown(() => db.query("delete from graphile_worker._private_jobs where task_id = (select id from graphile_worker._private_tasks where identifier = 'sy_nothing_runs_this')"));
+  t.teardown(drain);
   await new Promise((r) => setTimeout(r, 300));
-  const refused = await deliver(trigger.url.replace(app.url, api.url), secret, {});
+  const refused = await deliver(trigger.url, secret, {}, { headers: { 'x-delivery-id': 'load-1' } });
   t.is(refused.status, 503);
   t.is(code(refused), 'OVERLOADED');
   t.is(refused.retryAfter, '5');
   t.is((await runsOf(trigger.id)).length, 0);
+  await drain();
+  // The sender retries after Retry-After with the same delivery: accepted once the queue drained.
+  const retried = await waitFor(async () => {
+    const sent = await deliver(trigger.url, secret, {}, { headers: { 'x-delivery-id': 'load-1' } });
+    return sent.status === 202 ? sent : undefined;
+  }, 'the retried delivery to be accepted');
+  t.is((await runsOf(trigger.id)).map((r) => r.id).join(), retried.body.runId);
 });
 
 test('bad trigger settings are refused naming the field, and create nothing', async (t) => {
