@@ -121,6 +121,28 @@ test('wrong, missing, malformed and stale signatures are refused with 401 and st
   t.is(atEdge.status, 202, 'inside the window is accepted');
   t.is((await runsOf(trigger.id)).length, 1, 'only the valid delivery started a run');
   t.false(JSON.stringify([wrong, missing, stale]).includes(secret), 'no answer holds the secret');
+  const metrics = await (await fetch(`${app.url}/metrics`)).text();
+  t.regex(metrics, /switchyard_webhook_deliveries_total\{outcome="SIGNATURE_INVALID"\} [1-9]/);
+  t.regex(metrics, /switchyard_webhook_deliveries_total\{outcome="TIMESTAMP_OUTSIDE_WINDOW"\} [1-9]/);
+  t.false(metrics.includes(secret));
+});
+
+test('each trigger has the API\'s rate limit: past its burst a delivery is answered 429 with Retry-After', async (t) => {
+  const api = await startTestAppliance({ databaseUrl: app.databaseUrl, config: { role: 'api', apiRateLimitPerSecond: 1, apiRateLimitBurst: 2 } });
+  t.teardown(() => api.stop());
+  const tenant = await api.tenant('hooks-rate', ['ADMIN']);
+  const made = await api.gql(tenant.tokens['ADMIN']!, 'mutation($d: JSON!) { createWorkflow(input: { name: "r", definition: $d }) { id } }', { d: { steps: [{ id: 'a', uses: 'core/noop@1' }] } });
+  const hook = await api.gql(tenant.tokens['ADMIN']!, 'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret trigger { id url } } }', { i: { workflowId: made.data.createWorkflow.id, name: 'r' } });
+  const { trigger, secret } = hook.data.createWebhookTrigger;
+  const unsigned = await deliver(trigger.url, null, { n: 0 });
+  t.is(unsigned.status, 401, 'unsigned requests do not use up the sender\'s allowance');
+  t.is((await deliver(trigger.url, secret, { n: 1 })).status, 202);
+  t.is((await deliver(trigger.url, secret, { n: 2 })).status, 202, 'the burst of 2 is allowed');
+  const limited = await deliver(trigger.url, secret, { n: 3 });
+  t.is(limited.status, 429);
+  t.is(code(limited), 'RATE_LIMITED');
+  t.is(limited.retryAfter, '1');
+  t.is((await runsOf(trigger.id)).length, 2);
 });
 
 test('a replayed signed request and a repeated delivery id return the same run', async (t) => {
