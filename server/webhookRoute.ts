@@ -38,7 +38,20 @@ export function webhookRoute(options: WebhookRouteOptions, logger: Logger): Hapi
   return {
     method: 'POST',
     path: '/hooks/{id}',
-    options: { payload: { parse: false, output: 'data', maxBytes: options.maxBodyBytes } },
+    options: {
+      payload: {
+        parse: false, output: 'data', maxBytes: options.maxBodyBytes,
+        // A body over the appliance's limit never reaches the handler; the sender still gets a webhook answer.
+        failAction: (request, h, error) => {
+          const status = error && 'output' in error ? (error as { output: { statusCode: number } }).output.statusCode : 400;
+          const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST';
+          options.onOutcome(code);
+          logger.info({ requestId: options.requestIdOf(request), code, sourceAddress: request.info.remoteAddress }, 'webhook delivery refused');
+          const message = status === 413 ? `the body is larger than the appliance's limit of ${options.maxBodyBytes} bytes` : 'the request body could not be read';
+          return h.response({ error: { code, message } }).code(status).header('x-request-id', options.requestIdOf(request)).takeover();
+        },
+      },
+    },
     handler: async (request, h) => {
       const requestId = options.requestIdOf(request);
       const headers: Record<string, string | undefined> = {};
@@ -58,12 +71,12 @@ export function webhookRoute(options: WebhookRouteOptions, logger: Logger): Hapi
         if (!(error instanceof DeliveryRefused)) {
           logger.error({ err: error, requestId }, 'webhook delivery failed');
           options.onOutcome('INTERNAL');
-          return h.response({ errors: [{ message: 'internal error; the delivery was not accepted, retry it', extensions: { code: 'INTERNAL' } }] }).code(500).header('x-request-id', requestId);
+          return h.response({ error: { code: 'INTERNAL', message: 'internal error; the delivery was not accepted, retry it' } }).code(500).header('x-request-id', requestId);
         }
         options.onOutcome(error.code);
         // Never the body or a header value: they may hold what the sender considers secret.
         logger.info({ requestId, triggerId: error.triggerId, code: error.code, sourceAddress: request.info.remoteAddress }, 'webhook delivery refused');
-        const reply = h.response({ errors: [{ message: error.message, extensions: { code: error.code } }] }).code(STATUS[error.code]).header('x-request-id', requestId);
+        const reply = h.response({ error: { code: error.code, message: error.message } }).code(STATUS[error.code]).header('x-request-id', requestId);
         if (error.retryAfterSeconds !== null) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterSeconds))));
         return reply;
       }

@@ -60,7 +60,7 @@ async function runsOf(triggerId: string): Promise<any[]> {
   return rows;
 }
 
-const code = (sent: Sent) => sent.body.errors?.[0]?.extensions.code;
+const code = (sent: Sent) => sent.body.error?.code;
 
 test('a signed delivery starts a run with the mapped input, acknowledged 202 once queued; the run says how it started', async (t) => {
   const { trigger, secret } = await createTrigger({ inputMapping: { order: '{{ body.order.id }}', source: '{{ headers["x-source"] }}', region: '{{ query.region }}' } });
@@ -114,7 +114,7 @@ test('wrong, missing, malformed and stale signatures are refused with 401 and st
   const stale = await deliver(trigger.url, secret, { a: 1 }, { timestamp: now - 301 });
   t.is(stale.status, 401);
   t.is(code(stale), 'TIMESTAMP_OUTSIDE_WINDOW');
-  t.regex(stale.body.errors[0].message, /more than 300 s/);
+  t.regex(stale.body.error.message, /more than 300 s/);
   const future = await deliver(trigger.url, secret, { a: 1 }, { timestamp: now + 301 });
   t.is(code(future), 'TIMESTAMP_OUTSIDE_WINDOW');
   const atEdge = await deliver(trigger.url, secret, { a: 1 }, { timestamp: now - 295 });
@@ -190,6 +190,11 @@ test('a body of exactly maxBodyBytes is accepted, one byte more is refused 413',
   t.is(code(notJson), 'BODY_NOT_JSON');
   const text = await deliver(trigger.url, secret, null, { raw: Buffer.from('hello'), contentType: 'text/plain' });
   t.is(text.status, 415);
+  // Over the appliance's own limit (SWITCHYARD_MAX_BODY_BYTES, 1 MiB here) hapi refuses it before the route: the same answer.
+  const huge = await deliver(trigger.url, secret, null, { raw: Buffer.alloc(1024 * 1024 + 1, 0x20) });
+  t.is(huge.status, 413);
+  t.is(code(huge), 'PAYLOAD_TOO_LARGE');
+  t.regex(huge.body.error.message, /appliance's limit of 1048576 bytes/);
   t.is((await runsOf(trigger.id)).length, 1);
 });
 
@@ -234,24 +239,35 @@ test('rotation: the new secret is shown once; the old one works during the grace
   t.is(code(await deliver(trigger.url, second, { v: 3 })), 'SIGNATURE_INVALID', 'without grace the old secret stops at once');
   t.is(code(await deliver(trigger.url, first, { v: 4 })), 'SIGNATURE_INVALID');
   t.is((await deliver(trigger.url, third, { v: 5 })).status, 202);
+  // A short grace: the previous secret verifies until it expires, then it is refused.
+  const brief = await rotate(1);
+  const fourth = brief.data.rotateWebhookTriggerSecret.secret;
+  const expiresAt = Date.parse(brief.data.rotateWebhookTriggerSecret.trigger.previousSecretExpiresAt);
+  const expired = await waitFor(async () => {
+    const sent = await deliver(trigger.url, third, { v: 'expiring' });
+    return sent.status === 401 ? sent : undefined;
+  }, 'the previous secret to expire');
+  t.is(code(expired), 'SIGNATURE_INVALID');
+  t.true(Date.now() >= expiresAt, 'refused only once expired');
+  t.is((await deliver(trigger.url, fourth, { v: 'after' })).status, 202);
   const bad = await rotate(8 * 24 * 3600);
   t.is(bad.errors?.[0]?.extensions.code, 'BAD_USER_INPUT');
   t.is(bad.errors?.[0]?.extensions['inputPath'], 'input.previousSecretValidSeconds');
-  t.is(code(await deliver(trigger.url, third, { v: 6 })), undefined, 'a refused rotation changed nothing');
+  t.is(code(await deliver(trigger.url, fourth, { v: 6 })), undefined, 'a refused rotation changed nothing');
 
   // Audited, and no secret is in any record, answer or stored column in the clear.
   const { rows: audit } = await db.query('select action, details from audit_events where target_id = $1 order by seq', [trigger.id]);
-  t.deepEqual(audit.map((r) => r.action), ['webhook_trigger.created', 'webhook_trigger.secret_rotated', 'webhook_trigger.secret_rotated']);
+  t.deepEqual(audit.map((r) => r.action), ['webhook_trigger.created', 'webhook_trigger.secret_rotated', 'webhook_trigger.secret_rotated', 'webhook_trigger.secret_rotated']);
   const listed = await app.gql(viewer, `query($w: ID!) { webhookTriggers(workflowId: $w) { ${TRIGGER} } workflow(id: $w) { webhookTriggers { id } } }`, { w: workflowId });
   const everything = JSON.stringify([audit, listed]);
-  for (const s of [first, second, third]) t.false(everything.includes(s));
+  for (const s of [first, second, third, fourth]) t.false(everything.includes(s));
   const { rows: stored } = await db.query('select * from webhook_triggers where id = $1', [trigger.id]);
-  for (const s of [first, second, third]) t.false(JSON.stringify(stored).includes(s) || stored[0].secret_ciphertext.includes(Buffer.from(s)));
+  for (const s of [first, second, third, fourth]) t.false(JSON.stringify(stored).includes(s) || stored[0].secret_ciphertext.includes(Buffer.from(s)));
   t.true(listed.data.workflow.webhookTriggers.some((w: any) => w.id === trigger.id));
 
   const deleted = await app.gql(admin, 'mutation($id: ID!) { deleteWebhookTrigger(id: $id) { id } }', { id: trigger.id });
   t.is(deleted.data.deleteWebhookTrigger.id, trigger.id);
-  t.is((await deliver(trigger.url, third, {})).status, 404);
+  t.is((await deliver(trigger.url, fourth, {})).status, 404);
   const { rows: [gone] } = await db.query("select count(*)::int as n from audit_events where target_id = $1 and action = 'webhook_trigger.deleted'", [trigger.id]);
   t.is(gone.n, 1);
 });
@@ -271,7 +287,7 @@ test('a tenant over its quota is answered 429 with Retry-After and no run', asyn
   const over = await deliver(trigger.url, secret, { n: 3 });
   t.is(over.status, 429);
   t.is(code(over), 'QUOTA_EXCEEDED');
-  t.regex(over.body.errors[0].message, /maxConcurrentRuns/);
+  t.regex(over.body.error.message, /maxConcurrentRuns/);
   t.truthy(over.retryAfter);
   t.true(Number(over.retryAfter) >= 1);
   t.is((await runsOf(trigger.id)).length, 2);
