@@ -125,7 +125,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     await notifier.start();
     let url: string | null = null;
     const webhooks = new WebhookTriggerService(db, workflows, runs, credentials, {
-      publicUrl: () => config.publicUrl ?? url ?? `${config.tls ? 'https' : 'http'}://${config.host}:${config.port}`,
+      publicUrl: () => config.publicUrl ?? url ?? listeningUrl({ protocol: config.tls ? 'https' : 'http', host: config.host, port: config.port }),
       maxBodyCap: config.maxBodyBytes, rateLimit: { ratePerSecond: config.apiRateLimitPerSecond, burst: config.apiRateLimitBurst },
     });
     const services: Services = { db, tokens, tenants, workflows, runs, plugins, credentials, integrationGuards, runEvents: new RunEventStream(runs, notifier),
@@ -186,7 +186,7 @@ export async function startAppliance(config: Config, options: StartOptions = {})
         },
       }, logger);
       await http.start();
-      url = http.info.uri.replace('0.0.0.0', '127.0.0.1');
+      url = listeningUrl(http.info);
       logger.info({ url, ...(yoga ? { graphql: `${url}/graphql` } : {}), role: config.role }, 'Switchyard is listening');
     }
 
@@ -260,4 +260,10 @@ async function runStops(steps: (() => Promise<unknown>)[], logger: Logger): Prom
       logger.error({ err: error }, 'error during shutdown');
     }
   }
+}
+
+/** Where this process can be reached: a wildcard address as its loopback, an IPv6 address in brackets (hapi's uri has neither). */
+function listeningUrl(info: { protocol: string; host: string; port: number | string }): string {
+  const host = info.host === '0.0.0.0' ? '127.0.0.1' : info.host === '::' ? '::1' : info.host;
+  return `${info.protocol}://${host.includes(':') ? `[${host}]` : host}:${info.port}`;
 }

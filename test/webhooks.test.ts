@@ -210,6 +210,24 @@ test('a source outside the allow list is refused 403; inside it is accepted', as
   t.is((await deliver(subnet.trigger.url, subnet.secret, {})).status, 202);
 });
 
+test('over IPv6 the peer ::1 is matched against IPv6 entries of the allow list', async (t) => {
+  // A second API process on the same database, listening on the IPv6 loopback only.
+  const v6 = await startTestAppliance({ databaseUrl: app.databaseUrl, config: { role: 'api', host: '::1' } });
+  t.teardown(() => v6.stop());
+  const urlOn = (trigger: { url: string }) => `${v6.url}${new URL(trigger.url).pathname}`;
+  t.regex(v6.url, /^http:\/\/\[::1\]:\d+$/);
+  const closed = await createTrigger({ allowedSources: ['127.0.0.1', '2001:db8::/32'] });
+  const refused = await deliver(urlOn(closed.trigger), closed.secret, {});
+  t.is(refused.status, 403);
+  t.is(code(refused), 'SOURCE_NOT_ALLOWED');
+  t.is((await runsOf(closed.trigger.id)).length, 0);
+  const open = await createTrigger({ allowedSources: ['10.0.0.0/8', '::1/128'] });
+  const accepted = await deliver(urlOn(open.trigger), open.secret, {});
+  t.is(accepted.status, 202);
+  t.deepEqual((await runsOf(open.trigger.id)).map((r) => r.id), [accepted.body.runId]);
+  t.is((await deliver(open.trigger.url, open.secret, { over: 'ipv4' })).status, 403, 'the same list refuses the IPv4 loopback');
+});
+
 test('unknown and disabled triggers answer 404 alike', async (t) => {
   const { trigger, secret } = await createTrigger();
   const unknownUrl = trigger.url.replace(/[A-Za-z0-9_-]{32}$/, 'A'.repeat(32));
