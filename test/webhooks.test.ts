@@ -311,6 +311,24 @@ test('a tenant over its quota is answered 429 with Retry-After and no run', asyn
   t.is((await runsOf(trigger.id)).length, 2);
 });
 
+test('a tenant out of its daily runs is told to retry when the UTC day turns', async (t) => {
+  const tenant = await app.tenant('hooks-daily', ['ADMIN']);
+  const token = tenant.tokens['ADMIN']!;
+  const wf = await app.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "daily", definition: $d }) { id } }', { d: { steps: [{ id: 'a', uses: 'core/noop@1' }] } });
+  const made = await app.gql(token, 'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret trigger { id url } } }', { i: { workflowId: wf.data.createWorkflow.id, name: 'd' } });
+  const { trigger, secret } = made.data.createWebhookTrigger;
+  t.falsy((await app.gql(ADMIN_TOKEN, 'mutation($i: SetTenantQuotaInput!) { setTenantQuota(input: $i) { id } }', { i: { tenantId: tenant.id, maxRunsPerDay: 1 } })).errors);
+  t.is((await deliver(trigger.url, secret, { n: 1 })).status, 202);
+  const over = await deliver(trigger.url, secret, { n: 2 });
+  const now = new Date();
+  const untilMidnight = Math.ceil((Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1) - now.getTime()) / 1000);
+  t.is(over.status, 429);
+  t.is(code(over), 'QUOTA_EXCEEDED');
+  t.regex(over.body.error.message, /maxRunsPerDay/);
+  t.true(Number(over.retryAfter) >= 1 && Number(over.retryAfter) <= untilMidnight + 1, `Retry-After ${over.retryAfter} is the time left in the UTC day`);
+  t.is((await runsOf(trigger.id)).length, 1);
+});
+
 test('an overloaded appliance answers 503 with Retry-After, and accepts again once drained', async (t) => {
   // API only: nothing drains the queue, so three one-step runs fill it past the threshold of 2.
   const api = await startTestAppliance({ databaseUrl: app.databaseUrl, config: { role: 'api', admissionMaxQueueDepth: 2, admissionSampleIntervalMs: 50 } });
