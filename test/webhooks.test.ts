@@ -198,6 +198,17 @@ test('a body of exactly maxBodyBytes is accepted, one byte more is refused 413',
   t.is((await runsOf(trigger.id)).length, 1);
 });
 
+test('a mapping whose input the run refuses is answered 422 and starts nothing', async (t) => {
+  // Each copy of the body fits SWITCHYARD_MAX_INPUT_BYTES (256 KiB); the two the mapping makes do not.
+  const { trigger, secret } = await createTrigger({ maxBodyBytes: 200 * 1024, inputMapping: { first: '{{ body.p }}', second: '{{ body.p }}' } });
+  const refused = await deliver(trigger.url, secret, { p: 'x'.repeat(150 * 1024) });
+  t.is(refused.status, 422);
+  t.is(code(refused), 'INPUT_INVALID');
+  t.regex(refused.body.error.message, /the limit is 262144/);
+  t.is((await runsOf(trigger.id)).length, 0);
+  t.is((await deliver(trigger.url, secret, { p: 'small' })).status, 202);
+});
+
 test('a source outside the allow list is refused 403; inside it is accepted', async (t) => {
   const closed = await createTrigger({ allowedSources: ['10.0.0.0/8', '2001:db8::/32'] });
   const refused = await deliver(closed.trigger.url, closed.secret, {});
