@@ -84,28 +84,22 @@ export class Engine {
     // Register every worker id before it can lock a job, so the sweeper can tell live locks from dead ones.
     events.on('pool:create', ({ workerPool }) => void this.registerWorker(workerPool.id));
     events.on('worker:create', ({ worker }) => void this.registerWorker(worker.workerId));
-    const stepTask: Task = async (payload, helpers) => {
+    // Step and compensation attempts count toward the tenant's running-step cap alike.
+    const capped = (run: typeof runStepJob): Task => async (payload, helpers) => {
       const job = parsePayload(payload);
       this.caps.enter(job.t);
       try {
-        await runStepJob(this.deps, job, helpers.abortSignal ?? new AbortController().signal);
+        await run(this.deps, job, helpers.abortSignal ?? new AbortController().signal);
       } finally {
         this.caps.leave(job.t);
       }
     };
+    const stepTask = capped(runStepJob);
     const taskList: TaskList = {
       [STEP_TASK]: stepTask,
       [INTERACTIVE_STEP_TASK]: stepTask,
       [TIMER_TASK]: (payload) => runTimerJob(this.deps, parsePayload(payload)),
-      [COMPENSATION_TASK]: async (payload, helpers) => {
-        const job = parsePayload(payload);
-        this.caps.enter(job.t);
-        try {
-          await runCompensationJob(this.deps, job, helpers.abortSignal ?? new AbortController().signal);
-        } finally {
-          this.caps.leave(job.t);
-        }
-      },
+      [COMPENSATION_TASK]: capped(runCompensationJob),
       [RUN_TIMEOUT_TASK]: (payload) => runTimeoutJob(this.deps, payload as { t: string; r: string }),
     };
     this.runner = await runGraphileWorker({

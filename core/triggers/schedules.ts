@@ -77,7 +77,7 @@ export class ScheduleService {
       const settings = this.checkSettings(input, before);
       const rescheduled = settings.cron !== before.cron || settings.timeZone !== before.timeZone;
       return { ...settings, paused: before.paused, nextFireAt: rescheduled ? slotAfter(parseSchedule(settings.cron, settings.timeZone), new Date()) : before.nextFireAt };
-    }, async (settings) => checkPinnedVersion(this.workflows, ctx, (await this.get(ctx, id)).workflowId, settings.version));
+    }, (settings, current) => checkPinnedVersion(this.workflows, ctx, current.workflowId, settings.version));
   }
 
   /** Pausing is an operations act too: operators may pause and resume, not edit. */
@@ -104,14 +104,14 @@ export class ScheduleService {
 
   private async change(
     ctx: RequestContext, id: string, action: string, next: (before: Schedule) => ScheduleSettings & { paused: boolean; nextFireAt: Date },
-    check?: (settings: ScheduleSettings) => Promise<void>,
+    check?: (settings: ScheduleSettings, current: Schedule) => Promise<void>,
   ): Promise<Schedule> {
     // Every role that may change a schedule may read it; the caller checked the change's own permission.
     const tenantId = tenantOf(ctx.actor, 'workflow:read');
     if (!isId(id)) throw notFound('schedule', id);
     const current = await this.db.tx({ tenantId }, (q) => scheduleById(q, tenantId, id));
     if (!current) throw notFound('schedule', id);
-    if (check) await check(next(current));
+    if (check) await check(next(current), current);
     try {
       return await this.db.tx({ tenantId }, async (q) => {
         const before = await scheduleById(q, tenantId, id, true);

@@ -277,7 +277,8 @@ function refusalOfStart(error: AppError, triggerId: string): DeliveryRefused {
   switch (error.code) {
     case 'QUOTA_EXCEEDED': {
       const perDay = error.details?.['quota'] === 'maxRunsPerDay';
-      const untilTomorrow = Math.ceil((Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() + 1) - Date.now()) / 1000);
+      const now = new Date();
+      const untilTomorrow = Math.ceil((Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1) - now.getTime()) / 1000);
       return new DeliveryRefused('QUOTA_EXCEEDED', error.message, perDay ? untilTomorrow : CONCURRENCY_RETRY_AFTER_SECONDS, triggerId);
     }
     case 'RATE_LIMITED':
