@@ -1,6 +1,6 @@
 /** The audit export part of docs/PERFORMANCE.md (bench/auditExport.ts). */
 import type { AuditExportResult } from './auditExport.js';
-import type { Outcome } from './report.js';
+import type { Outcome } from './outcome.js';
 import { fmt } from './stats.js';
 
 type Row = [measure: string, measured: string, target: string, met: string];

@@ -1,6 +1,6 @@
 /** The fairness part of docs/PERFORMANCE.md (bench/fairness.ts). */
 import type { FairnessPhase, FairnessResult } from './fairness.js';
-import type { Outcome } from './report.js';
+import type { Outcome } from './outcome.js';
 import { fmt } from './stats.js';
 
 type Row = [measure: string, measured: string, target: string, met: string];

@@ -8,6 +8,7 @@ import type { WorkerOptions } from './fixture.js';
 import type { LatencyResult, ThroughputResult } from './scenarios.js';
 import type { CallsThroughput, SandboxActionResult, SandboxedEngineResult, SandboxLatency } from './sandbox.js';
 import { fmt } from './stats.js';
+import type { Outcome } from './outcome.js';
 
 export interface Sizes {
   rawJobs: number;
@@ -30,7 +31,7 @@ export interface Sizes {
 }
 
 /** Each scenario's result, or the error that stopped it. */
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: string };
+export type { Outcome } from './outcome.js';
 
 export interface BenchResults {
   date: Date;

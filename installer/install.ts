@@ -21,7 +21,7 @@ import { recordAudit } from '../core/audit/audit.js';
 import { ensureSystemAdminToken } from '../server/bootstrap.js';
 import { formatChecks, runPreflight, type CheckResult } from './preflight.js';
 import { generateLocalCa, issueServerCertificate, providedTlsProblem } from './tls.js';
-import { systemdUnit, unitName } from './systemd.js';
+import { writeUnits } from './systemd.js';
 import { addRelease, currentRelease, releaseLayout, switchCurrent } from './release.js';
 
 export interface InstallAnswers {
@@ -163,7 +163,7 @@ export async function install(answers: InstallAnswers, options: { appDir: string
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const layout = installLayout(answers.prefix);
   const checks = await runPreflight({
-    configDir: layout.configDir, dataDir: layout.dataDir, host: answers.host, port: answers.port, databaseUrl: answers.databaseUrl, env: options.env ?? process.env,
+    appDir: options.appDir, configDir: layout.configDir, dataDir: layout.dataDir, host: answers.host, port: answers.port, databaseUrl: answers.databaseUrl, env: options.env ?? process.env,
   });
   print('Preflight:');
   print(formatChecks(checks));
@@ -221,12 +221,7 @@ export async function install(answers: InstallAnswers, options: { appDir: string
   // The services run `current`; an upgrade adds a release beside this one and moves it.
   const release = addRelease(answers.prefix, options.appDir);
   if (!currentRelease(answers.prefix)) switchCurrent(answers.prefix, release);
-  fs.mkdirSync(layout.unitDir, { recursive: true, mode: 0o755 });
-  for (const role of ['api', 'worker'] as const) {
-    fs.writeFileSync(path.join(layout.unitDir, unitName(role)), systemdUnit({
-      role, serviceUser: answers.serviceUser, nodePath: options.nodePath ?? process.execPath, appDir: releaseLayout(answers.prefix).current, configFile: layout.configFile, dataDir: layout.dataDir,
-    }), { mode: 0o644 });
-  }
+  writeUnits(layout.unitDir, { serviceUser: answers.serviceUser, current: releaseLayout(answers.prefix).current, configFile: layout.configFile, dataDir: layout.dataDir, ...(options.nodePath ? { nodePath: options.nodePath } : {}) });
   ownForService(answers, layout);
   const scheme = tls ? 'https' : 'http';
   const url = `${scheme}://${answers.hostnames[0]}:${answers.port}`;

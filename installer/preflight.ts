@@ -3,11 +3,13 @@
  * PASS, WARN or FAIL, what it found, and for anything but PASS how to fix it. Any FAIL
  * stops the install (unless --ignore-preflight, which the install records).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { releaseRuntime } from './runtime.js';
 
 export type CheckStatus = 'PASS' | 'WARN' | 'FAIL';
 
@@ -20,6 +22,8 @@ export interface CheckResult {
 }
 
 export interface PreflightTarget {
+  /** The application being installed (an unpacked bundle or a checkout): its runtime is checked. */
+  appDir: string;
   configDir: string;
   dataDir: string;
   host: string;
@@ -30,7 +34,7 @@ export interface PreflightTarget {
 }
 
 const GIB = 2 ** 30;
-const MIN_NODE_MAJOR = 20;
+const RUNTIME_MAJOR = 24;
 const MIN_PG_VERSION_NUM = 140000;
 
 const pass = (name: string, detail: string): CheckResult => ({ name, status: 'PASS', detail });
@@ -39,7 +43,7 @@ const fail = (name: string, detail: string, fix: string): CheckResult => ({ name
 
 export async function runPreflight(target: PreflightTarget): Promise<CheckResult[]> {
   return [
-    nodeVersion(process.versions.node),
+    runtime(target.appDir),
     cpus(os.availableParallelism()),
     memory(os.totalmem()),
     freeDisk(target.dataDir),
@@ -51,10 +55,24 @@ export async function runPreflight(target: PreflightTarget): Promise<CheckResult
   ];
 }
 
-export function nodeVersion(version: string): CheckResult {
+/**
+ * The Node.js the appliance carries, not the host's (which it does not need): present,
+ * and able to run here. Running it is the real test of the platform: a host that is not
+ * Linux x64, or whose C library is older than the runtime's (glibc 2.28), fails here.
+ */
+export function runtime(appDir: string, exec: (file: string) => string = (file) => execFileSync(file, ['-p', 'process.versions.node'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })): CheckResult {
+  const file = releaseRuntime(appDir);
+  if (!fs.existsSync(file)) return fail('Node.js runtime', `${file} is missing`, 'unpack the whole offline bundle (it carries its Node.js) and run its bin/switchyard');
+  let version: string;
+  try {
+    version = exec(file).trim();
+  } catch (error) {
+    const why = ((error as { stderr?: string }).stderr || (error as NodeJS.ErrnoException).code || (error as Error).message).toString().trim().split('\n')[0];
+    return fail('Node.js runtime', `the bundled ${file} cannot run on this host: ${why}`, 'install on Linux x64 with glibc 2.28 or newer (RHEL/Rocky 8+, Debian 10+, Ubuntu 20.04+)');
+  }
   const major = Number(version.split('.')[0]);
-  return major >= MIN_NODE_MAJOR ? pass('Node.js', `v${version}`)
-    : fail('Node.js', `v${version}; ${MIN_NODE_MAJOR} or newer is needed`, `install Node.js ${MIN_NODE_MAJOR} LTS (the offline bundle's README names the package)`);
+  return major === RUNTIME_MAJOR ? pass('Node.js runtime', `bundled v${version} (the host needs no Node.js)`)
+    : fail('Node.js runtime', `bundled v${version}; this release is built for Node.js ${RUNTIME_MAJOR}`, 'the bundle was altered: unpack it again from the original archive');
 }
 
 export function cpus(count: number): CheckResult {

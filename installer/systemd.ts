@@ -5,7 +5,10 @@
  * Paths are escaped for the unit file syntax, so a prefix with a space or a `%` still
  * names the right files (`systemd-analyze verify` checks them in test/systemdUnits.test.ts).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { releaseRuntime } from './runtime.js';
 
 export interface UnitOptions {
   role: 'api' | 'worker';
@@ -18,6 +21,35 @@ export interface UnitOptions {
 }
 
 export const unitName = (role: UnitOptions['role']): string => `switchyard-${role}.service`;
+
+export interface InstalledUnits {
+  serviceUser: string;
+  /** `<prefix>/opt/switchyard/current`: the units follow it, and so does the runtime they name. */
+  current: string;
+  configFile: string;
+  dataDir: string;
+  /** Default: the runtime inside `current`, so an upgrade that moves `current` moves the runtime too. */
+  nodePath?: string;
+}
+
+/** Writes both units (install, and an upgrade that must move them to the current release's runtime). */
+export function writeUnits(unitDir: string, o: InstalledUnits): void {
+  fs.mkdirSync(unitDir, { recursive: true, mode: 0o755 });
+  for (const role of ['api', 'worker'] as const) {
+    fs.writeFileSync(path.join(unitDir, unitName(role)), systemdUnit({
+      role, serviceUser: o.serviceUser, nodePath: o.nodePath ?? releaseRuntime(o.current), appDir: o.current, configFile: o.configFile, dataDir: o.dataDir,
+    }), { mode: 0o644 });
+  }
+}
+
+/** The service user an installed unit runs as, or null when there is no unit. */
+export function installedServiceUser(unitDir: string): string | null {
+  try {
+    return /^User=(.+)$/m.exec(fs.readFileSync(path.join(unitDir, unitName('api')), 'utf8'))?.[1]?.trim() ?? null;
+  } catch {
+    return null;
+  }
+}
 
 export function systemdUnit(o: UnitOptions): string {
   const what = o.role === 'api' ? 'GraphQL API' : 'workflow engine (job worker)';

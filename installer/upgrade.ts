@@ -15,6 +15,9 @@ import * as tar from 'tar';
 import type { Config } from '../core/config.js';
 import { backup, restore } from './backup.js';
 import { addRelease, compareVersions, currentRelease, readRelease, releaseLayout, switchCurrent } from './release.js';
+import { releaseRuntime } from './runtime.js';
+import { installLayout } from './install.js';
+import { installedServiceUser, writeUnits } from './systemd.js';
 
 const run = promisify(execFile);
 
@@ -41,6 +44,8 @@ interface UpgradeState {
   backup: string;
   keys: string;
   at: string;
+  /** The units as they were before the upgrade (absent in states written by older releases). */
+  units?: Record<string, string>;
 }
 
 const UNITS = ['switchyard-api', 'switchyard-worker'];
@@ -63,6 +68,8 @@ async function startServices(config: Config, options: UpgradeOptions): Promise<v
     options.print('start the appliance now (its services run the new current release)');
     return;
   }
+  // The units may have changed (they name the current release's runtime).
+  await run('systemctl', ['daemon-reload']);
   await run('systemctl', ['start', ...UNITS]);
   const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${config.port}/ready`;
   for (let waited = 0; waited < 120_000; waited += 1000) {
@@ -73,10 +80,11 @@ async function startServices(config: Config, options: UpgradeOptions): Promise<v
   throw new UpgradeError(`the appliance did not answer 200 on ${url} within 2 minutes: see journalctl -u switchyard-api; switchyard upgrade --rollback goes back`);
 }
 
-/** The new release's own command, so its migrations (and only its code) migrate. */
+/** The new release's own command on its own runtime, so its migrations (and only its code) migrate. */
 async function migrateWith(release: string, configFile: string): Promise<void> {
+  const node = fs.existsSync(releaseRuntime(release)) ? releaseRuntime(release) : process.execPath;
   try {
-    await run(process.execPath, [path.join(release, 'dist/bin/switchyard.js'), '--config', configFile, 'migrate'], { env: withoutConfigEnv() });
+    await run(node, [path.join(release, 'dist/bin/switchyard.js'), '--config', configFile, 'migrate'], { env: withoutConfigEnv() });
   } catch (error) {
     throw new UpgradeError(`the new release's migrations failed: ${((error as { stderr?: string }).stderr || (error as Error).message).trim()}`);
   }
@@ -86,6 +94,29 @@ function withoutConfigEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key === 'DATABASE_URL' || key.startsWith('SWITCHYARD_')) delete env[key];
   return env;
+}
+
+/**
+ * Rewrites the installed units for the release `current` now names, so they run that
+ * release's own runtime (units written by a release from before the appliance carried its
+ * runtime name the host's node). Nothing to do where the installer wrote no units.
+ */
+function refreshUnits(options: UpgradeOptions, config: Config): void {
+  const { unitDir } = installLayout(options.prefix);
+  const serviceUser = installedServiceUser(unitDir);
+  if (serviceUser === null) return;
+  writeUnits(unitDir, { serviceUser, current: releaseLayout(options.prefix).current, configFile: path.resolve(options.configFile), dataDir: config.dataDir });
+}
+
+/** The installed units' text by file name, kept so a rollback puts back exactly what ran before. */
+function readUnits(prefix: string): Record<string, string> {
+  const { unitDir } = installLayout(prefix);
+  const units: Record<string, string> = {};
+  for (const name of UNITS) {
+    const file = path.join(unitDir, `${name}.service`);
+    if (fs.existsSync(file)) units[`${name}.service`] = fs.readFileSync(file, 'utf8');
+  }
+  return units;
 }
 
 export async function upgrade(config: Config, bundle: string, options: UpgradeOptions): Promise<{ from: string; to: string; backup: string }> {
@@ -121,6 +152,7 @@ export async function upgrade(config: Config, bundle: string, options: UpgradeOp
   const state: UpgradeState = {
     from, to, previousRelease: installed.dir, at: new Date().toISOString(),
     backup: path.join(backupsDir, `pre-upgrade-${from}-to-${to}-${stamp}.tar.gz`), keys: path.join(backupsDir, `pre-upgrade-${from}-to-${to}-${stamp}.keys.json`),
+    units: readUnits(options.prefix),
   };
   options.print(`backing up to ${state.backup}`);
   await backup(config, { out: state.backup, keysOut: state.keys, configFile: options.configFile, passphrase: options.passphrase });
@@ -128,6 +160,7 @@ export async function upgrade(config: Config, bundle: string, options: UpgradeOp
   options.print(`migrating with ${to}`);
   await migrateWith(release, options.configFile);
   switchCurrent(options.prefix, release);
+  refreshUnits(options, config);
   await startServices(config, options);
   options.print(`upgraded ${from} → ${to}. To go back: switchyard upgrade --rollback (restores ${state.backup} and runs ${from} again; work done since is lost)`);
   return { from, to, backup: state.backup };
@@ -148,6 +181,7 @@ export async function rollback(config: Config, options: UpgradeOptions): Promise
   options.print(`restoring ${state.backup}`);
   await restore(config, { from: state.backup, keys: state.keys, configFile: null, passphrase: options.passphrase });
   switchCurrent(options.prefix, state.previousRelease);
+  for (const [name, text] of Object.entries(state.units ?? {})) fs.writeFileSync(path.join(installLayout(options.prefix).unitDir, name), text, { mode: 0o644 });
   fs.renameSync(layout.state, `${layout.state}.done-${Date.now()}`);
   await startServices(config, options);
   options.print(`rolled back ${state.to} → ${state.from}`);

@@ -20,7 +20,7 @@ import type { StepExecutor } from '../core/engine/executor.js';
 import { SandboxSupervisor } from '../sandbox/runtime/index.js';
 import { SandboxExecutor } from '../sandbox/executor.js';
 import { RunEventStream } from '../core/graphql/runEventStream.js';
-import type { Services } from '../core/graphql/resolvers.js';
+import type { Services } from '../core/graphql/context.js';
 import { PluginService } from '../core/plugins/plugins.js';
 import { CredentialService } from '../core/credentials/credentials.js';
 import { AuditSigningKey } from '../core/audit/signingKey.js';
@@ -92,8 +92,10 @@ export async function startAppliance(config: Config, options: StartOptions = {})
   const stopSteps: (() => Promise<unknown>)[] = [];
   try {
     const admin = await ensureSystemAdminToken(db, config.adminToken);
-    const changedSettings = await recordConfigurationChanges(db, auditableConfig(config), { host: os.hostname(), pid: process.pid });
-    if (changedSettings.length > 0) logger.info({ changed: changedSettings }, 'configuration changed since the last start (audited as config.changed)');
+    const settings = await recordConfigurationChanges(db, auditableConfig(config), { host: os.hostname(), pid: process.pid });
+    // A first start has no "before": every option would be listed as changed, which says nothing.
+    if (settings.initial) logger.info('recorded the initial configuration (audited as config.changed)');
+    else if (settings.changed.length > 0) logger.info({ changed: settings.changed }, 'configuration changed since the last start (audited as config.changed)');
     signIns = new SignInAuditor(db, logger);
     signIns.start();
     const tokens = new TokenService(db, signIns);

