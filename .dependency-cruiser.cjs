@@ -23,7 +23,7 @@ module.exports = {
     {
       name: 'sandbox-sees-only-the-domain',
       severity: 'error',
-      comment: 'The sandbox implements the domain\'s StepExecutor; it knows nothing of the server, the installer or the command line.',
+      comment: "The sandbox implements the domain's StepExecutor; it knows nothing of the server, the installer or the command line.",
       from: { path: '^sandbox/' },
       to: { path: '^(server|plugins|installer|admin-ui|bin|bench|test)/' },
     },
@@ -70,7 +70,8 @@ module.exports = {
     {
       name: 'production-code-uses-production-dependencies',
       severity: 'error',
-      comment: 'The offline bundle holds production dependencies only: a devDependency imported by shipped code breaks the installed appliance.',
+      comment:
+        'The offline bundle holds production dependencies only: a devDependency imported by shipped code breaks the installed appliance.',
       from: { path: '^(core|server|sandbox|plugins|installer|bin)/' },
       to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
     },
@@ -90,7 +91,6 @@ module.exports = {
       exportsFields: ['exports'],
       conditionNames: ['import', 'require', 'node', 'default', 'types'],
       extensions: ['.ts', '.tsx', '.js', '.mjs', '.d.ts'],
-      extensionAlias: { '.js': ['.ts', '.tsx', '.js'] },
     },
   },
 };

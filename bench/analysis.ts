@@ -70,13 +70,13 @@ export function analysis(r: BenchResults): string[] {
       `- **Group commit.** Each step is ${fmt(eng.statements, 1)} SQL statements (raw: ${fmt(rawUnit.statements, 1)} per job). Step claims and results ` +
         'that jobs ask for at about the same time, for runs of one tenant, share one transaction (`core/db/groupCommit.ts`, ' +
         '`core/engine/runChangeBatcher.ts`): `BEGIN` + `set_config` (tenant context), one statement locking all their runs in id order, one ' +
-        'reading them with their steps, one writing every transition (`persistTransitions`: steps, events, next jobs through graphile-worker\'s ' +
+        "reading them with their steps, one writing every transition (`persistTransitions`: steps, events, next jobs through graphile-worker's " +
         '`add_jobs`, run rows under a version compare-and-swap, notifications), and one commit. Starts are grouped the same way ' +
         `(\`persistNewRuns\`). In this run a write carried ${stepsPerBatch !== null ? fmt(stepsPerBatch, 1) : 'n/a'} step changes and a start batch ` +
         `${startsPerBatch !== null ? fmt(startsPerBatch, 1) : 'n/a'} runs on average. The transition write is ${share(transition)} of PostgreSQL's ` +
         `statement time${transition ? ` (${fmt(transition.meanExecMs, 2)} ms a batch)` : ''}, the new-run write ${share(newRun)}` +
         `${newRun ? ` (${fmt(newRun.meanExecMs, 2)} ms a batch)` : ''}. What remains per step is row work: the step row, two event rows ` +
-        '(started, succeeded), the next job, the run row, and the job\'s fetch and deletion; `add_jobs` costs about 0.4 ms a call whatever ' +
+        "(started, succeeded), the next job, the run row, and the job's fetch and deletion; `add_jobs` costs about 0.4 ms a call whatever " +
         'it holds, which batching spreads.',
     );
     if (eng.planShare !== null) {
@@ -90,11 +90,15 @@ export function analysis(r: BenchResults): string[] {
     out.push(
       `- **Durability.** ${fmt(eng.commits, 2)} commits per step (raw: ${fmt(rawUnit.commits, 2)} per job): a batch of claims or results commits ` +
         'once, a batch of starts once, and graphile-worker fetches and deletes jobs in batches when its local queue is on. ' +
-        (eng.flushes !== null ? `PostgreSQL folds them into ${fmt(eng.flushes, 2)} WAL flushes per step` : 'WAL flushes could not be counted') +
+        (eng.flushes !== null
+          ? `PostgreSQL folds them into ${fmt(eng.flushes, 2)} WAL flushes per step`
+          : 'WAL flushes could not be counted') +
         (eng.flushMs !== null ? ` of ${fmt(eng.flushMs, 2)} ms each on this disk` : '') +
-        (eng.walBytes !== null && rawUnit.walBytes !== null ? `, and each step writes ${fmt(eng.walBytes)} bytes of WAL (raw: ${fmt(rawUnit.walBytes)}): ` +
-          'the step row, an event row per state change, the job, and a new version of the run row' : '') +
-        '. No state change counts before its commit: a step\'s job completes only after the transaction holding its result.',
+        (eng.walBytes !== null && rawUnit.walBytes !== null
+          ? `, and each step writes ${fmt(eng.walBytes)} bytes of WAL (raw: ${fmt(rawUnit.walBytes)}): ` +
+            'the step row, an event row per state change, the job, and a new version of the run row'
+          : '') +
+        ". No state change counts before its commit: a step's job completes only after the transaction holding its result.",
     );
   }
   if (http && service) {
@@ -130,8 +134,8 @@ export function analysis(r: BenchResults): string[] {
   out.push(...sandboxAnalysis(r, rawRate, eng?.nodeMs != null && eng.pgMs != null ? eng.nodeMs + eng.pgMs : null));
   out.push(
     `- **Worker options.** This run used concurrency ${r.worker.concurrency} and batch size ${r.worker.batchSize} with a pool of ${r.worker.poolSize}, ` +
-      'the appliance\'s defaults unless the command says otherwise. The local queue (`SWITCHYARD_WORKER_BATCH_SIZE`) removes graphile-worker\'s ' +
-      'per-job fetch and completion round trips. That is nearly all of a raw noop job\'s cost, so it raises the baseline far more than the ' +
+      "the appliance's defaults unless the command says otherwise. The local queue (`SWITCHYARD_WORKER_BATCH_SIZE`) removes graphile-worker's " +
+      "per-job fetch and completion round trips. That is nearly all of a raw noop job's cost, so it raises the baseline far more than the " +
       'engine, whose steps still each commit their state: the ratio falls as absolute throughput rises. A step job holds no connection while it ' +
       'waits for its group commit, so concurrency can exceed the pool size.',
     `- Raw baseline this run: ${fmt(rawRate)} jobs/s (mean of ${raw.map((t) => fmt(t.perSecond)).join(' and ')}).`,
@@ -162,7 +166,7 @@ function sandboxAnalysis(r: BenchResults, rawRate: number, engineCpuPerStep: num
         'that the thread made, with the bootstrap run in it, right after the previous call (`prepareNext`): making a context is about ' +
         'half a millisecond, most of an invocation, and is never reused by a second invocation. The other ' +
         `${fmt(ipcMs, 2)} ms are the trip: structured-clone IPC from the appliance to the sandbox process, a MessageChannel and piscina ` +
-        'to the thread, and the result back the same way; calls one right after the other, as here, also meet the previous call\'s ' +
+        "to the thread, and the result back the same way; calls one right after the other, as here, also meet the previous call's " +
         'context being made on the other core, which slows the trip as much as it speeds the worker when the machine has no idle core. A cold call adds an isolate, the compilation of the script and of the bootstrap: ' +
         `${fmt(s.cold.worker.p50, 2)} ms in the worker, ${fmt(s.cold.client.p50, 2)} ms in all.`,
       `- **Sandbox, invocations/s.** With ${s.inflight} calls in flight the sandbox ran ${fmt(s.sandboxed.perSecond)} noop calls/s on ` +
@@ -172,7 +176,7 @@ function sandboxAnalysis(r: BenchResults, rawRate: number, engineCpuPerStep: num
         'itself: the bootstrap run in every context, the limits (deadline and CPU timers, CPU time reads), the IPC to and from a second ' +
         'process with its serialisation, and a MessageChannel per call for cancel and log lines. ' +
         `With ${s.poolSize} threads on ${cores} cores, the pool already keeps the cores busy, so that extra CPU comes straight off the rate; ` +
-        'on a machine with cores to spare beyond the pool, the two processes\' main threads run beside it.',
+        "on a machine with cores to spare beyond the pool, the two processes' main threads run beside it.",
     );
   }
   const e = r.sandboxed.ok ? r.sandboxed.value : null;
@@ -189,7 +193,7 @@ function sandboxAnalysis(r: BenchResults, rawRate: number, engineCpuPerStep: num
             `in the sandbox process (${fmt(total!, 2)} ms in all${engineCpuPerStep !== null ? `, against ${fmt(engineCpuPerStep, 2)} ms for a core/noop step` : ''}). `
           : '') +
         'On top of a core step, a sandboxed one pays the executor (plugin lookup, input schema, limits, egress policy), the sandbox call ' +
-        'above, and core/code compiling the tenant\'s code with `new AsyncFunction` in each fresh context. ' +
+        "above, and core/code compiling the tenant's code with `new AsyncFunction` in each fresh context. " +
         `The sandbox pool (${e.poolSize} threads) and the engine share the machine's ${cores} cores with PostgreSQL, so the CPU per step, ` +
         'not a queue, is what limits it' +
         (total !== null && Number.isFinite(rawRate)

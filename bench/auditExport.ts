@@ -38,13 +38,27 @@ export async function auditExport(server: BenchServer, events: number): Promise<
   let writeSeconds: number;
   try {
     await db.tx({ tenantId }, (q) => q.query(`insert into tenants (id, name) values ($1, 'bench audit')`, [tenantId]));
-    const ctx = { actor: { tokenId: newId(), tokenName: 'bench operator', role: 'OPERATOR' as const, tenantId }, requestId: 'bench', sourceAddress: '10.1.2.3', userAgent: 'bench/1.0' };
+    const ctx = {
+      actor: { tokenId: newId(), tokenName: 'bench operator', role: 'OPERATOR' as const, tenantId },
+      requestId: 'bench',
+      sourceAddress: '10.1.2.3',
+      userAgent: 'bench/1.0',
+    };
     const t0 = performance.now();
     for (let written = 0; written < events; written += BATCH) {
       const n = Math.min(BATCH, events - written);
-      await db.tx({ tenantId }, (q) => recordAudit(q, ctx, Array.from({ length: n }, (_, i) => ({
-        action: 'run.started', targetType: 'run', targetId: newId(), details: { workflowId: tenantId, version: 1 + ((written + i) % 7) },
-      }))));
+      await db.tx({ tenantId }, (q) =>
+        recordAudit(
+          q,
+          ctx,
+          Array.from({ length: n }, (_, i) => ({
+            action: 'run.started',
+            targetType: 'run',
+            targetId: newId(),
+            details: { workflowId: tenantId, version: 1 + ((written + i) % 7) },
+          })),
+        ),
+      );
     }
     writeSeconds = (performance.now() - t0) / 1000;
   } finally {
@@ -63,7 +77,9 @@ export async function auditExport(server: BenchServer, events: number): Promise<
   }
   const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'auditExportChild.js');
   const { stdout } = await promisify(execFile)(process.execPath, [child], {
-    env: { ...process.env, BENCH_AUDIT_DB: url, BENCH_AUDIT_TENANT: tenantId }, maxBuffer: 1 << 20, timeout: 1_800_000,
+    env: { ...process.env, BENCH_AUDIT_DB: url, BENCH_AUDIT_TENANT: tenantId },
+    maxBuffer: 1 << 20,
+    timeout: 1_800_000,
   });
   return { events, writeSeconds, ...(JSON.parse(stdout.trim().split('\n').at(-1)!) as Omit<AuditExportResult, 'events' | 'writeSeconds'>) };
 }

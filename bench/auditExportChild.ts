@@ -19,11 +19,16 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-bench-audit-'));
 const db = new Database(runtimeUrlFor(url, derivedRuntimeRole(url)), 4, 'switchyard-bench-audit');
 try {
   const { key } = AuditSigningKey.open(path.join(dir, 'audit-signing.pem'), { create: true });
-  await db.query('system', 'insert into audit_signing_keys (fingerprint, certificate_pem) values ($1, $2) on conflict do nothing', [key.fingerprint, key.certificatePem]);
+  await db.query('system', 'insert into audit_signing_keys (fingerprint, certificate_pem) values ($1, $2) on conflict do nothing', [
+    key.fingerprint,
+    key.certificatePem,
+  ]);
   const ctx = { actor: { tokenId: newId(), tokenName: 'bench auditor', role: 'AUDITOR' as const, tenantId }, requestId: 'bench' };
 
   let peakRss = process.memoryUsage().rss;
-  const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 20);
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 20);
   const rssBefore = process.memoryUsage().rss;
   let t0 = performance.now();
   const made = await new AuditExportService(db, key, path.join(dir, 'exports')).export(ctx, {});
@@ -43,10 +48,20 @@ try {
   t0 = performance.now();
   const verified = await verifyAuditBundle(path.join(dir, 'exports', `${made.id}.tar.gz`));
   const verifySeconds = (performance.now() - t0) / 1000;
-  process.stdout.write(`${JSON.stringify({
-    rowsRead: read, baselineSeconds, events: made.eventCount, exportSeconds, bytes: made.bytes, verifiedAtExport: made.verified,
-    rssBeforeMb: rssBefore / 2 ** 20, peakRssMb: peakRss / 2 ** 20, verifySeconds, verifiedOffline: verified.ok,
-  })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({
+      rowsRead: read,
+      baselineSeconds,
+      events: made.eventCount,
+      exportSeconds,
+      bytes: made.bytes,
+      verifiedAtExport: made.verified,
+      rssBeforeMb: rssBefore / 2 ** 20,
+      peakRssMb: peakRss / 2 ** 20,
+      verifySeconds,
+      verifiedOffline: verified.ok,
+    })}\n`,
+  );
 } finally {
   await db.close();
   fs.rmSync(dir, { recursive: true, force: true });

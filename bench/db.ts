@@ -161,7 +161,8 @@ export class BenchServer {
       counters.walBytes = Number(wal.rows[0]!.wal_bytes);
       // PostgreSQL 14 to 17 (18 moved these to pg_stat_io).
       const sync = await this.admin.query<{ wal_sync: string; wal_sync_time: number; timing: string }>(
-        `select wal_sync, wal_sync_time, current_setting('track_wal_io_timing') as timing from pg_stat_wal`);
+        `select wal_sync, wal_sync_time, current_setting('track_wal_io_timing') as timing from pg_stat_wal`,
+      );
       counters.walSyncs = Number(sync.rows[0]!.wal_sync);
       counters.walSyncMs = sync.rows[0]!.timing === 'on' ? Number(sync.rows[0]!.wal_sync_time) : null;
     } catch {
@@ -184,7 +185,13 @@ export class BenchServer {
     );
     const top = rows.slice(0, limit).map((r) => {
       const calls = Math.max(1, Number(r.calls));
-      return { query: r.query.replace(/\s+/g, ' ').trim(), calls: Number(r.calls), totalMs: r.exec + r.plan, meanExecMs: r.exec / calls, meanPlanMs: r.plan / calls };
+      return {
+        query: r.query.replace(/\s+/g, ' ').trim(),
+        calls: Number(r.calls),
+        totalMs: r.exec + r.plan,
+        meanExecMs: r.exec / calls,
+        meanPlanMs: r.plan / calls,
+      };
     });
     return { top, calls: rows.reduce((a, r) => a + Number(r.calls), 0), totalMs: rows.reduce((a, r) => a + r.exec + r.plan, 0) };
   }

@@ -56,7 +56,11 @@ export async function fairness(server: BenchServer, options: FairnessOptions, ti
   const fairRun = await phaseOnAppliance(server, fairUrl, options, timeoutMs, {});
   const fifoUrl = await server.freshDatabase('fifo');
   // A burst no tenant reaches: every step job gets priority 0, i.e. plain first-in first-out.
-  const fifoRun = await phaseOnAppliance(server, fifoUrl, options, timeoutMs, { fairShareBurst: 1_000_000, tenantMaxRunningSteps: 1_000_000, tenantMaxReadySteps: 0 });
+  const fifoRun = await phaseOnAppliance(server, fifoUrl, options, timeoutMs, {
+    fairShareBurst: 1_000_000,
+    tenantMaxRunningSteps: 1_000_000,
+    tenantMaxReadySteps: 0,
+  });
   return {
     options,
     unloaded: fairRun.unloaded,
@@ -70,7 +74,11 @@ export async function fairness(server: BenchServer, options: FairnessOptions, ti
 }
 
 async function phaseOnAppliance(
-  server: BenchServer, url: string, options: FairnessOptions, timeoutMs: number, overrides: { fairShareBurst?: number; tenantMaxRunningSteps?: number; tenantMaxReadySteps?: number },
+  server: BenchServer,
+  url: string,
+  options: FairnessOptions,
+  timeoutMs: number,
+  overrides: { fairShareBurst?: number; tenantMaxRunningSteps?: number; tenantMaxReadySteps?: number },
 ): Promise<{ unloaded: FairnessPhase; flooded: FairnessPhase; cpuLoaded: FairnessPhase; cpuLoadDuty: number }> {
   const fanOut = Array.from({ length: options.floodFanOut }, (_, i) => ({ id: `p${i}`, uses: 'core/noop@1' }));
   // The bench appliance's own tenant is B (quiet); A floods.
@@ -82,7 +90,9 @@ async function phaseOnAppliance(
     const unloaded = await quietRuns(server, quiet, clock, finalSeq, options, null);
     const floodRuns = Math.ceil(options.floodSteps / options.floodFanOut);
     const t0 = performance.now();
-    const starting = boundedParallel(floodRuns, 8, (i) => quiet.appliance.services.runs.startRun(flood.ctx, { workflowId: flood.workflowId, input: { i } }).then(() => undefined));
+    const starting = boundedParallel(floodRuns, 8, (i) =>
+      quiet.appliance.services.runs.startRun(flood.ctx, { workflowId: flood.workflowId, input: { i } }).then(() => undefined),
+    );
     // B starts once A has queued a good part of its flood.
     await sleep(300);
     const flooded = await quietRuns(server, quiet, clock, finalSeq, options, flood.tenantId);
@@ -113,11 +123,19 @@ async function warmUp(bench: BenchAppliance, clock: EventClock): Promise<number>
   let finalSeq = 0;
   for (let i = 0; i < 20; i++) {
     const run = await runs.startRun(bench.ctx, { workflowId: bench.workflowId, input: { i } });
-    const ok = await waitUntil(async () => {
-      const { rows } = await db.query<{ status: string; version: number }>({ tenantId: bench.tenantId }, 'select status, version from runs where id = $1', [run.id]);
-      finalSeq = rows[0]!.version;
-      return rows[0]!.status === 'SUCCEEDED';
-    }, 10_000, 5);
+    const ok = await waitUntil(
+      async () => {
+        const { rows } = await db.query<{ status: string; version: number }>(
+          { tenantId: bench.tenantId },
+          'select status, version from runs where id = $1',
+          [run.id],
+        );
+        finalSeq = rows[0]!.version;
+        return rows[0]!.status === 'SUCCEEDED';
+      },
+      10_000,
+      5,
+    );
     if (!ok) throw new Error('warm-up run did not succeed');
   }
   void clock;
@@ -125,7 +143,12 @@ async function warmUp(bench: BenchAppliance, clock: EventClock): Promise<number>
 }
 
 async function quietRuns(
-  server: BenchServer, bench: BenchAppliance, clock: EventClock, finalSeq: number, options: FairnessOptions, floodTenant: string | null,
+  server: BenchServer,
+  bench: BenchAppliance,
+  clock: EventClock,
+  finalSeq: number,
+  options: FairnessOptions,
+  floodTenant: string | null,
 ): Promise<FairnessPhase> {
   const cpu = new CpuSampler(server.postmasterPid());
   const waits: Promise<number | null>[] = [];
@@ -136,10 +159,16 @@ async function quietRuns(
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     const started = performance.now();
-    waits.push(bench.appliance.services.runs.startRun(bench.ctx, { workflowId: bench.workflowId, input: { i } })
-      .then((run) => { starts.push(performance.now() - started); return run; })
-      .then((run) => clock.waitFor(`${run.id}:${finalSeq}`, 120_000))
-      .then((arrived) => (arrived === null ? null : arrived - started)));
+    waits.push(
+      bench.appliance.services.runs
+        .startRun(bench.ctx, { workflowId: bench.workflowId, input: { i } })
+        .then((run) => {
+          starts.push(performance.now() - started);
+          return run;
+        })
+        .then((run) => clock.waitFor(`${run.id}:${finalSeq}`, 120_000))
+        .then((arrived) => (arrived === null ? null : arrived - started)),
+    );
   }
   const latencies = await Promise.all(waits);
   if (latencies.some((l) => l === null)) throw new Error('a quiet run did not finish');
@@ -153,8 +182,12 @@ async function quietRuns(
     [bench.tenantId, (performance.now() - t0) / 1000],
   );
   return {
-    quiet: summarize(latencies as number[]), startCall: summarize(starts), queued: summarize(rows.map((r) => Number(r.queued))),
-    floodSeconds: null, floodQueuedAtEnd: queuedAtEnd, cpu: usage,
+    quiet: summarize(latencies as number[]),
+    startCall: summarize(starts),
+    queued: summarize(rows.map((r) => Number(r.queued))),
+    floodSeconds: null,
+    floodQueuedAtEnd: queuedAtEnd,
+    cpu: usage,
   };
 }
 
@@ -168,7 +201,9 @@ function startCpuLoad(duty: number): ChildProcess[] {
 /** Step jobs of a tenant still waiting in the queue. */
 async function queuedSteps(bench: BenchAppliance, tenantId: string): Promise<number> {
   const { rows } = await bench.appliance.services.db.query<{ n: number }>(
-    { tenantId }, `select count(*)::int as n from step_executions where tenant_id = $1 and status in ('PENDING', 'RUNNING')`, [tenantId],
+    { tenantId },
+    `select count(*)::int as n from step_executions where tenant_id = $1 and status in ('PENDING', 'RUNNING')`,
+    [tenantId],
   );
   return rows[0]!.n;
 }

@@ -20,11 +20,24 @@ export interface WorkerOptions {
 
 export function benchConfig(databaseUrl: string, env: Record<string, string | undefined> = process.env): Config {
   // One token drives the whole HTTP load: the per-token rate limit would measure itself, not the appliance.
-  return loadConfig(env, { databaseUrl, role: 'all', logLevel: 'silent', host: '127.0.0.1', port: 0, apiRateLimitPerSecond: 1_000_000, apiRateLimitBurst: 1_000_000 });
+  return loadConfig(env, {
+    databaseUrl,
+    role: 'all',
+    logLevel: 'silent',
+    host: '127.0.0.1',
+    port: 0,
+    apiRateLimitPerSecond: 1_000_000,
+    apiRateLimitBurst: 1_000_000,
+  });
 }
 
 export function workerOptions(config: Config): WorkerOptions {
-  return { concurrency: config.workerConcurrency, batchSize: config.workerBatchSize, pollIntervalMs: config.pollIntervalMs, poolSize: config.dbPoolSize };
+  return {
+    concurrency: config.workerConcurrency,
+    batchSize: config.workerBatchSize,
+    pollIntervalMs: config.pollIntervalMs,
+    poolSize: config.dbPoolSize,
+  };
 }
 
 /** A linear workflow of `n` core/noop steps, each needing the one before. */
@@ -56,7 +69,12 @@ function contextFor(tokenId: string, role: Role, tenantId: string | null, name: 
 export function codeChain(n: number): { name: string; steps: { id: string; uses: string; with: { code: string }; needs?: string[] }[] } {
   return {
     name: `code-${n}`,
-    steps: Array.from({ length: n }, (_, i) => ({ id: `s${i + 1}`, uses: 'core/code@1', with: { code: 'return input;' }, ...(i > 0 ? { needs: [`s${i}`] } : {}) })),
+    steps: Array.from({ length: n }, (_, i) => ({
+      id: `s${i + 1}`,
+      uses: 'core/code@1',
+      with: { code: 'return input;' },
+      ...(i > 0 ? { needs: [`s${i}`] } : {}),
+    })),
   };
 }
 
@@ -65,26 +83,43 @@ export function codeChain(n: number): { name: string; steps: { id: string; uses:
  * `steps` noop steps unless another definition is given.
  */
 export async function startBenchAppliance(
-  databaseUrl: string, steps: number, definition?: { name: string; steps: object[] }, overrides: Partial<Config> = {},
+  databaseUrl: string,
+  steps: number,
+  definition?: { name: string; steps: object[] },
+  overrides: Partial<Config> = {},
 ): Promise<BenchAppliance> {
   const config = { ...benchConfig(databaseUrl), ...overrides };
   const appliance = await startAppliance(config, { logger: createLogger('silent') });
   try {
     const { db, tenants, workflows } = appliance.services;
     const system = await db.tx('system', (q) =>
-      insertToken(q, { tenantId: null, role: 'SYSTEM_ADMIN', name: 'bench system', expiresInSeconds: null, createdBy: null }));
+      insertToken(q, { tenantId: null, role: 'SYSTEM_ADMIN', name: 'bench system', expiresInSeconds: null, createdBy: null }),
+    );
     const systemCtx = contextFor(system.apiToken.id, 'SYSTEM_ADMIN', null, 'bench system');
     const tenant = await tenants.create(systemCtx, { name: 'bench' });
     const admin = await db.tx({ tenantId: tenant.id }, (q) =>
-      insertToken(q, { tenantId: tenant.id, role: 'ADMIN', name: 'bench admin', expiresInSeconds: null, createdBy: system.apiToken.id }));
+      insertToken(q, { tenantId: tenant.id, role: 'ADMIN', name: 'bench admin', expiresInSeconds: null, createdBy: system.apiToken.id }),
+    );
     const ctx = contextFor(admin.apiToken.id, 'ADMIN', tenant.id, 'bench admin');
-    const workflow = await workflows.create(ctx, definition
-      ? { name: definition.name, definition: { steps: definition.steps } }
-      : { name: `noop-${steps}`, definition: noopChain(steps) });
+    const workflow = await workflows.create(
+      ctx,
+      definition
+        ? { name: definition.name, definition: { steps: definition.steps } }
+        : { name: `noop-${steps}`, definition: noopChain(steps) },
+    );
     return {
-      appliance, url: appliance.url!, tenantId: tenant.id, ctx, token: admin.token, workflowId: workflow.id,
+      appliance,
+      url: appliance.url!,
+      tenantId: tenant.id,
+      ctx,
+      token: admin.token,
+      workflowId: workflow.id,
       async succeeded() {
-        const { rows } = await db.query<{ n: number }>({ tenantId: tenant.id }, `select count(*)::int as n from runs where tenant_id = $1 and status = 'SUCCEEDED'`, [tenant.id]);
+        const { rows } = await db.query<{ n: number }>(
+          { tenantId: tenant.id },
+          `select count(*)::int as n from runs where tenant_id = $1 and status = 'SUCCEEDED'`,
+          [tenant.id],
+        );
         return rows[0]!.n;
       },
       stop: () => appliance.stop(),
@@ -96,13 +131,19 @@ export async function startBenchAppliance(
 }
 
 /** Another tenant on a bench appliance, with an ADMIN context and one workflow of the given steps. */
-export async function addBenchTenant(bench: BenchAppliance, name: string, steps: object[]): Promise<{ tenantId: string; ctx: RequestContext; workflowId: string }> {
+export async function addBenchTenant(
+  bench: BenchAppliance,
+  name: string,
+  steps: object[],
+): Promise<{ tenantId: string; ctx: RequestContext; workflowId: string }> {
   const { db, tenants, workflows } = bench.appliance.services;
   const system = await db.tx('system', (q) =>
-    insertToken(q, { tenantId: null, role: 'SYSTEM_ADMIN', name: `${name} system`, expiresInSeconds: null, createdBy: null }));
+    insertToken(q, { tenantId: null, role: 'SYSTEM_ADMIN', name: `${name} system`, expiresInSeconds: null, createdBy: null }),
+  );
   const tenant = await tenants.create(contextFor(system.apiToken.id, 'SYSTEM_ADMIN', null, `${name} system`), { name });
   const admin = await db.tx({ tenantId: tenant.id }, (q) =>
-    insertToken(q, { tenantId: tenant.id, role: 'ADMIN', name: `${name} admin`, expiresInSeconds: null, createdBy: system.apiToken.id }));
+    insertToken(q, { tenantId: tenant.id, role: 'ADMIN', name: `${name} admin`, expiresInSeconds: null, createdBy: system.apiToken.id }),
+  );
   const ctx = contextFor(admin.apiToken.id, 'ADMIN', tenant.id, `${name} admin`);
   const workflow = await workflows.create(ctx, { name: `${name}-workflow`, definition: { steps } });
   return { tenantId: tenant.id, ctx, workflowId: workflow.id };
@@ -111,9 +152,13 @@ export async function addBenchTenant(bench: BenchAppliance, name: string, steps:
 /** Starts `runs` runs through HTTP GraphQL from a separate client process (bench/httpLoadClient.ts); throws on any error. */
 export async function startRunsOverHttp(bench: BenchAppliance, runs: number, inflight: number): Promise<void> {
   const job: HttpLoadJob = { url: bench.url, token: bench.token, workflowId: bench.workflowId, runs, inflight };
-  const client = spawn(process.execPath, [fileURLToPath(new URL('./httpLoadClient.js', import.meta.url)), JSON.stringify(job)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const client = spawn(process.execPath, [fileURLToPath(new URL('./httpLoadClient.js', import.meta.url)), JSON.stringify(job)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
-  client.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  client.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   const code = await new Promise<number | null>((resolve, reject) => {
     client.once('error', reject);
     client.once('exit', resolve);
@@ -150,8 +195,15 @@ export class EventClock {
     const seen = this.arrivals.get(key);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => { this.waiters.delete(key); resolve(null); }, timeoutMs);
-      this.waiters.set(key, () => { clearTimeout(timer); this.waiters.delete(key); resolve(this.arrivals.get(key)!); });
+      const timer = setTimeout(() => {
+        this.waiters.delete(key);
+        resolve(null);
+      }, timeoutMs);
+      this.waiters.set(key, () => {
+        clearTimeout(timer);
+        this.waiters.delete(key);
+        resolve(this.arrivals.get(key)!);
+      });
     });
   }
 

@@ -88,26 +88,50 @@ export function tableRows(r: BenchResults): Row[] {
   const rawRate = rawJobsPerSecond(r);
   const rows: Row[] = [];
   const cell = (o: Outcome<ThroughputResult>) => (o.ok ? `${fmt(o.value.perSecond)}${partial(o.value)}` : failed(o));
-  rows.push([`Raw graphile-worker, noop jobs/s (${fmt(r.sizes.rawJobs)} queued in one statement; before / after the engine runs)`,
-    `**${fmt(rawRate)} jobs/s** (${cell(r.raw)} / ${cell(r.rawAfter)})`, 'baseline', '—']);
-  for (const [label, outcome, n] of [['service layer', r.service, r.sizes.runs], ['HTTP GraphQL', r.http, r.sizes.httpRuns]] as const) {
+  rows.push([
+    `Raw graphile-worker, noop jobs/s (${fmt(r.sizes.rawJobs)} queued in one statement; before / after the engine runs)`,
+    `**${fmt(rawRate)} jobs/s** (${cell(r.raw)} / ${cell(r.rawAfter)})`,
+    'baseline',
+    '—',
+  ]);
+  for (const [label, outcome, n] of [
+    ['service layer', r.service, r.sizes.runs],
+    ['HTTP GraphQL', r.http, r.sizes.httpRuns],
+  ] as const) {
     const e = value(outcome);
     if (!e) {
       rows.push([`Engine via ${label}: two-step runs/s (${fmt(n)} runs)`, failed(outcome), '≥ 1,000', verdict(false)]);
       continue;
     }
     const ratio = e.stepsPerSecond / rawRate;
-    rows.push([`Engine via ${label}: two-step runs/s (${fmt(n)} runs, ${r.sizes.inflight} starts in flight)`,
-      `${fmt(e.perSecond)} runs/s${partial(e)}`, '≥ 1,000', verdict(e.completed && e.perSecond >= 1000)]);
+    rows.push([
+      `Engine via ${label}: two-step runs/s (${fmt(n)} runs, ${r.sizes.inflight} starts in flight)`,
+      `${fmt(e.perSecond)} runs/s${partial(e)}`,
+      '≥ 1,000',
+      verdict(e.completed && e.perSecond >= 1000),
+    ]);
     rows.push([`Engine via ${label}: steps/s`, `${fmt(e.stepsPerSecond)} steps/s`, '—', '—']);
-    rows.push([`Engine via ${label}: steps/s ÷ raw jobs/s`, fmt(ratio, 2), '≥ 0.50', verdict(Number.isFinite(ratio) ? ratio >= 0.5 : null)]);
+    rows.push([
+      `Engine via ${label}: steps/s ÷ raw jobs/s`,
+      fmt(ratio, 2),
+      '≥ 0.50',
+      verdict(Number.isFinite(ratio) ? ratio >= 0.5 : null),
+    ]);
   }
   const light = value(r.light);
-  rows.push([`Latency startRun → SUCCEEDED, three steps, light load (${fmt(r.sizes.lightRuns)} runs one at a time): P50 / P95 / P99`,
-    light ? latencyCell(light) : failed(r.light), 'P95 < 50 ms', verdict(light ? light.client.p95 < 50 && light.succeeded === light.asked : false)]);
+  rows.push([
+    `Latency startRun → SUCCEEDED, three steps, light load (${fmt(r.sizes.lightRuns)} runs one at a time): P50 / P95 / P99`,
+    light ? latencyCell(light) : failed(r.light),
+    'P95 < 50 ms',
+    verdict(light ? light.client.p95 < 50 && light.succeeded === light.asked : false),
+  ]);
   const loaded = value(r.loaded);
-  rows.push([`Latency startRun → SUCCEEDED, three steps, ${fmt(r.sizes.rate)} runs/s offered for ${r.sizes.rateSeconds} s: P50 / P95 / P99`,
-    loaded ? latencyCell(loaded) : failed(r.loaded), 'P95 < 250 ms', verdict(loaded ? loaded.client.p95 < 250 && loaded.succeeded === loaded.asked : false)]);
+  rows.push([
+    `Latency startRun → SUCCEEDED, three steps, ${fmt(r.sizes.rate)} runs/s offered for ${r.sizes.rateSeconds} s: P50 / P95 / P99`,
+    loaded ? latencyCell(loaded) : failed(r.loaded),
+    'P95 < 250 ms',
+    verdict(loaded ? loaded.client.p95 < 250 && loaded.succeeded === loaded.asked : false),
+  ]);
   rows.push(...sandboxRows(r, rawRate));
   rows.push(...fairnessRows(r.fairness));
   rows.push(...auditExportRows(r.auditExport));
@@ -128,27 +152,63 @@ function sandboxRows(r: BenchResults, rawRate: number): Row[] {
   const s = value(r.sandbox);
   const pool = s ? `pool of ${s.poolSize} threads` : 'appliance pool size';
   if (!s) {
-    rows.push([`Sandboxed noop action via SandboxSupervisor.invoke (${pool})`, failed(r.sandbox), 'warm P50 ≤ 1 ms, cold P50 ≤ 10 ms', verdict(false)]);
+    rows.push([
+      `Sandboxed noop action via SandboxSupervisor.invoke (${pool})`,
+      failed(r.sandbox),
+      'warm P50 ≤ 1 ms, cold P50 ≤ 10 ms',
+      verdict(false),
+    ]);
   } else {
-    rows.push([`Sandboxed noop action, warm (cached script, fresh context; ${fmt(s.warm.client.count)} calls one at a time): P50 / P95 via SandboxSupervisor.invoke`,
-      sandboxLatencyCell(s.warm), 'P50 ≤ 1 ms', verdict(s.warm.client.count > 0 && s.warm.client.p50 <= 1)]);
-    rows.push([`Sandboxed noop action, cold (a script no thread has seen; ${fmt(s.cold.client.count)} calls): P50 / P95 via SandboxSupervisor.invoke`,
-      sandboxLatencyCell(s.cold), 'P50 ≤ 10 ms', verdict(s.cold.client.count > 0 && s.cold.client.p50 <= 10)]);
+    rows.push([
+      `Sandboxed noop action, warm (cached script, fresh context; ${fmt(s.warm.client.count)} calls one at a time): P50 / P95 via SandboxSupervisor.invoke`,
+      sandboxLatencyCell(s.warm),
+      'P50 ≤ 1 ms',
+      verdict(s.warm.client.count > 0 && s.warm.client.p50 <= 1),
+    ]);
+    rows.push([
+      `Sandboxed noop action, cold (a script no thread has seen; ${fmt(s.cold.client.count)} calls): P50 / P95 via SandboxSupervisor.invoke`,
+      sandboxLatencyCell(s.cold),
+      'P50 ≤ 10 ms',
+      verdict(s.cold.client.count > 0 && s.cold.client.p50 <= 10),
+    ]);
     const bare = bareCallsPerSecond(s);
     const ratio = s.sandboxed.perSecond / bare;
-    rows.push([`Sandboxed noop action: invocations/s (${pool}, ${s.inflight} in flight, ${fmt(s.sandboxed.calls)} calls)`,
-      `${fmt(s.sandboxed.perSecond)}/s (bare isolated-vm on piscina: **${fmt(bare)}/s**, ${s.bare.map((b) => fmt(b.perSecond)).join(' / ')})`, '—', '—']);
-    rows.push(['Sandboxed noop action: invocations/s ÷ bare isolated-vm invocations/s', fmt(ratio, 2), '≥ 0.80', verdict(Number.isFinite(ratio) ? ratio >= 0.8 : null)]);
+    rows.push([
+      `Sandboxed noop action: invocations/s (${pool}, ${s.inflight} in flight, ${fmt(s.sandboxed.calls)} calls)`,
+      `${fmt(s.sandboxed.perSecond)}/s (bare isolated-vm on piscina: **${fmt(bare)}/s**, ${s.bare.map((b) => fmt(b.perSecond)).join(' / ')})`,
+      '—',
+      '—',
+    ]);
+    rows.push([
+      'Sandboxed noop action: invocations/s ÷ bare isolated-vm invocations/s',
+      fmt(ratio, 2),
+      '≥ 0.80',
+      verdict(Number.isFinite(ratio) ? ratio >= 0.8 : null),
+    ]);
   }
   const e = value(r.sandboxed);
   if (!e) {
-    rows.push([`Engine with sandboxed steps: two-step core/code runs/s (${fmt(r.sizes.sandboxedRuns)} runs)`, failed(r.sandboxed), '—', '—']);
+    rows.push([
+      `Engine with sandboxed steps: two-step core/code runs/s (${fmt(r.sizes.sandboxedRuns)} runs)`,
+      failed(r.sandboxed),
+      '—',
+      '—',
+    ]);
     rows.push(['Engine with sandboxed steps: steps/s ÷ raw jobs/s', failed(r.sandboxed), '≥ 0.40', verdict(false)]);
   } else {
     const ratio = e.stepsPerSecond / rawRate;
-    rows.push([`Engine with sandboxed steps via service layer: two-step core/code runs/s (${fmt(e.asked)} runs, ${r.sizes.inflight} starts in flight, sandbox pool of ${e.poolSize})`,
-      `${fmt(e.perSecond)} runs/s, ${fmt(e.stepsPerSecond)} steps/s${partial(e)}`, '—', '—']);
-    rows.push(['Engine with sandboxed steps: steps/s ÷ raw jobs/s', fmt(ratio, 2), '≥ 0.40', verdict(Number.isFinite(ratio) && e.completed ? ratio >= 0.4 : false)]);
+    rows.push([
+      `Engine with sandboxed steps via service layer: two-step core/code runs/s (${fmt(e.asked)} runs, ${r.sizes.inflight} starts in flight, sandbox pool of ${e.poolSize})`,
+      `${fmt(e.perSecond)} runs/s, ${fmt(e.stepsPerSecond)} steps/s${partial(e)}`,
+      '—',
+      '—',
+    ]);
+    rows.push([
+      'Engine with sandboxed steps: steps/s ÷ raw jobs/s',
+      fmt(ratio, 2),
+      '≥ 0.40',
+      verdict(Number.isFinite(ratio) && e.completed ? ratio >= 0.4 : false),
+    ]);
   }
   return rows;
 }
@@ -158,8 +218,16 @@ export function markdownTable(header: string[], rows: string[][]): string {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-const LATENCY_HEADER = ['Latency scenario', 'Succeeded', 'Starts/s achieved', 'Client P50/P95/P99/max ms', 'Recorded P50/P95/P99/max ms',
-  'Machine CPU busy', 'Node process CPU', 'PostgreSQL CPU'];
+const LATENCY_HEADER = [
+  'Latency scenario',
+  'Succeeded',
+  'Starts/s achieved',
+  'Client P50/P95/P99/max ms',
+  'Recorded P50/P95/P99/max ms',
+  'Machine CPU busy',
+  'Node process CPU',
+  'PostgreSQL CPU',
+];
 
 /** The statements that took most of PostgreSQL's execution time in a throughput scenario. */
 export function statementRows(t: ThroughputResult, unitsPerItem: number): string[][] {
@@ -167,18 +235,28 @@ export function statementRows(t: ThroughputResult, unitsPerItem: number): string
   const units = t.done * unitsPerItem;
   return t.statements.top.map((st) => [
     `\`${st.query.length > 90 ? `${st.query.slice(0, 87)}...` : st.query}\``.replace(/\|/g, '\\|'),
-    fmt(st.calls / units, 2), fmt(st.meanExecMs, 3), fmt(st.meanPlanMs, 3), `${fmt((st.totalMs / t.statements!.totalMs) * 100)} %`,
+    fmt(st.calls / units, 2),
+    fmt(st.meanExecMs, 3),
+    fmt(st.meanPlanMs, 3),
+    `${fmt((st.totalMs / t.statements!.totalMs) * 100)} %`,
   ]);
 }
 
 function statementSections(r: BenchResults): string[] {
   const out: string[] = [];
-  for (const [name, o, per, unit] of [['Raw graphile-worker', r.raw, 1, 'job'], ['Engine via service layer', r.service, 2, 'step']] as const) {
+  for (const [name, o, per, unit] of [
+    ['Raw graphile-worker', r.raw, 1, 'job'],
+    ['Engine via service layer', r.service, 2, 'step'],
+  ] as const) {
     const t = value(o);
     const rows = t ? statementRows(t, per) : [];
     if (!rows.length) continue;
-    out.push(`${name}: statements by share of PostgreSQL execution time (pg_stat_statements, measured phase only)`, '',
-      markdownTable(['Statement', `Calls per ${unit}`, 'Mean exec ms', 'Mean plan ms', 'Share of PostgreSQL time'], rows), '');
+    out.push(
+      `${name}: statements by share of PostgreSQL execution time (pg_stat_statements, measured phase only)`,
+      '',
+      markdownTable(['Statement', `Calls per ${unit}`, 'Mean exec ms', 'Mean plan ms', 'Share of PostgreSQL time'], rows),
+      '',
+    );
   }
   return out;
 }
@@ -189,12 +267,18 @@ function pct(x: number | undefined): string {
 
 /** Throughput scenarios side by side: one column per scenario, one row per measure (per job or per step). */
 function detailTable(r: BenchResults): string {
-  const scenarios = ([
-    ['raw, before', r.raw, 1, 'job'], ['engine, service layer', r.service, 2, 'step'], ['engine, HTTP GraphQL', r.http, 2, 'step'], ['raw, after', r.rawAfter, 1, 'job'],
-    ['engine, sandboxed steps', r.sandboxed, 2, 'step'],
-  ] as const).flatMap(([name, o, per, unit]) => (o.ok ? [{ name, unit, t: o.value, units: o.value.done * per }] : []));
+  const scenarios = (
+    [
+      ['raw, before', r.raw, 1, 'job'],
+      ['engine, service layer', r.service, 2, 'step'],
+      ['engine, HTTP GraphQL', r.http, 2, 'step'],
+      ['raw, after', r.rawAfter, 1, 'job'],
+      ['engine, sandboxed steps', r.sandboxed, 2, 'step'],
+    ] as const
+  ).flatMap(([name, o, per, unit]) => (o.ok ? [{ name, unit, t: o.value, units: o.value.done * per }] : []));
   type S = (typeof scenarios)[number];
-  const per = (x: number | null | undefined, s: S, digits: number) => (x === null || x === undefined || !s.units ? 'n/a' : fmt(x / s.units, digits));
+  const per = (x: number | null | undefined, s: S, digits: number) =>
+    x === null || x === undefined || !s.units ? 'n/a' : fmt(x / s.units, digits);
   const measures: [string, (s: S) => string][] = [
     ['Unit', (s) => s.unit],
     ['Seconds measured', (s) => fmt(s.t.seconds, 2)],
@@ -209,22 +293,38 @@ function detailTable(r: BenchResults): string {
     ['Machine CPU busy (all processes)', (s) => pct(s.t.cpu?.machineBusy)],
     ['of which this Node process', (s) => pct(s.t.cpu?.nodeBusy)],
     ['of which PostgreSQL', (s) => pct(s.t.cpu?.postgresBusy ?? undefined)],
-    ['of which the sandbox process', (s) => ('sandboxCpu' in s.t ? pct((s.t as SandboxedEngineResult).sandboxCpu?.postgresBusy ?? undefined) : '—')],
-    ['Sandbox process CPU ms per unit', (s) => ('sandboxCpu' in s.t ? per((s.t as SandboxedEngineResult).sandboxCpu?.postgresMs, s, 2) : '—')],
+    [
+      'of which the sandbox process',
+      (s) => ('sandboxCpu' in s.t ? pct((s.t as SandboxedEngineResult).sandboxCpu?.postgresBusy ?? undefined) : '—'),
+    ],
+    [
+      'Sandbox process CPU ms per unit',
+      (s) => ('sandboxCpu' in s.t ? per((s.t as SandboxedEngineResult).sandboxCpu?.postgresMs, s, 2) : '—'),
+    ],
   ];
-  return markdownTable(['Throughput scenario', ...scenarios.map((s) => s.name)], measures.map(([label, f]) => [label, ...scenarios.map(f)]));
+  return markdownTable(
+    ['Throughput scenario', ...scenarios.map((s) => s.name)],
+    measures.map(([label, f]) => [label, ...scenarios.map(f)]),
+  );
 }
 
 function latencyDetailRows(r: BenchResults): string[][] {
   const rows: string[][] = [];
-  for (const [name, o] of [['light load', r.light], [`${r.sizes.rate} runs/s offered`, r.loaded]] as const) {
+  for (const [name, o] of [
+    ['light load', r.light],
+    [`${r.sizes.rate} runs/s offered`, r.loaded],
+  ] as const) {
     const l = value(o);
     if (!l) continue;
     rows.push([
-      name, `${fmt(l.succeeded)} / ${fmt(l.asked)}`, l.achievedStartsPerSecond === null ? '—' : fmt(l.achievedStartsPerSecond),
+      name,
+      `${fmt(l.succeeded)} / ${fmt(l.asked)}`,
+      l.achievedStartsPerSecond === null ? '—' : fmt(l.achievedStartsPerSecond),
       `${fmt(l.client.p50, 1)} / ${fmt(l.client.p95, 1)} / ${fmt(l.client.p99, 1)} / ${fmt(l.client.max, 1)}`,
       `${fmt(l.recorded.p50, 1)} / ${fmt(l.recorded.p95, 1)} / ${fmt(l.recorded.p99, 1)} / ${fmt(l.recorded.max, 1)}`,
-      pct(l.cpu?.machineBusy), pct(l.cpu?.nodeBusy), pct(l.cpu?.postgresBusy ?? undefined),
+      pct(l.cpu?.machineBusy),
+      pct(l.cpu?.nodeBusy),
+      pct(l.cpu?.postgresBusy ?? undefined),
     ]);
   }
   return rows;
@@ -233,17 +333,36 @@ function latencyDetailRows(r: BenchResults): string[][] {
 const SANDBOX_LATENCY_HEADER = ['Sandboxed noop action', 'Calls', 'Client P50/P95/P99/max ms', 'In the worker P50/P95/P99/max ms'];
 
 function sandboxLatencyRows(s: SandboxActionResult): string[][] {
-  const p = (x: { p50: number; p95: number; p99: number; max: number }) => `${fmt(x.p50, 2)} / ${fmt(x.p95, 2)} / ${fmt(x.p99, 2)} / ${fmt(x.max, 2)}`;
-  return ([['warm, one at a time', s.warm], ['cold, one at a time', s.cold]] as const).map(([name, l]) => [
-    name, `${fmt(l.client.count)}${l.misclassified ? ` (${l.misclassified} left out: not ${name.slice(0, 4)})` : ''}`, p(l.client), p(l.worker),
+  const p = (x: { p50: number; p95: number; p99: number; max: number }) =>
+    `${fmt(x.p50, 2)} / ${fmt(x.p95, 2)} / ${fmt(x.p99, 2)} / ${fmt(x.max, 2)}`;
+  return (
+    [
+      ['warm, one at a time', s.warm],
+      ['cold, one at a time', s.cold],
+    ] as const
+  ).map(([name, l]) => [
+    name,
+    `${fmt(l.client.count)}${l.misclassified ? ` (${l.misclassified} left out: not ${name.slice(0, 4)})` : ''}`,
+    p(l.client),
+    p(l.worker),
   ]);
 }
 
-const SANDBOX_THROUGHPUT_HEADER = ['Invocations/s scenario', 'Calls', 'Seconds', 'Invocations/s', 'CPU ms per call (this process / sandbox process)', 'Machine CPU busy'];
+const SANDBOX_THROUGHPUT_HEADER = [
+  'Invocations/s scenario',
+  'Calls',
+  'Seconds',
+  'Invocations/s',
+  'CPU ms per call (this process / sandbox process)',
+  'Machine CPU busy',
+];
 
 function sandboxThroughputRows(s: SandboxActionResult): string[][] {
   const row = (name: string, t: CallsThroughput) => [
-    name, fmt(t.calls), fmt(t.seconds, 2), fmt(t.perSecond),
+    name,
+    fmt(t.calls),
+    fmt(t.seconds, 2),
+    fmt(t.perSecond),
     t.cpu ? `${fmt(t.cpu.nodeMs / t.calls, 3)} / ${t.cpu.postgresMs === null ? '—' : fmt(t.cpu.postgresMs / t.calls, 3)}` : 'n/a',
     pct(t.cpu?.machineBusy),
   ];
@@ -258,8 +377,10 @@ function sandboxSections(r: BenchResults): string[] {
   const s = value(r.sandbox);
   if (!s) return [];
   return [
-    markdownTable(SANDBOX_LATENCY_HEADER, sandboxLatencyRows(s)), '',
-    markdownTable(SANDBOX_THROUGHPUT_HEADER, sandboxThroughputRows(s)), '',
+    markdownTable(SANDBOX_LATENCY_HEADER, sandboxLatencyRows(s)),
+    '',
+    markdownTable(SANDBOX_THROUGHPUT_HEADER, sandboxThroughputRows(s)),
+    '',
   ];
 }
 
@@ -311,7 +432,7 @@ export function markdownReport(r: BenchResults, analysis: string[]): string {
     '',
     markdownTable(['Measure', 'Measured', 'Target', 'Result'], tableRows(r)),
     '',
-    'Durability: every run and step state change is committed (with its events and the next step\'s job) in a PostgreSQL ' +
+    "Durability: every run and step state change is committed (with its events and the next step's job) in a PostgreSQL " +
       'transaction before it counts; the server ran with the `fsync` and `synchronous_commit` settings shown above.',
     '',
     '### Details',
@@ -325,25 +446,25 @@ export function markdownReport(r: BenchResults, analysis: string[]): string {
     ...auditExportSection(r.auditExport),
     ...statementSections(r),
     '- Runs/s and steps/s: from the first start until the last run settled (the starts overlap the execution), after 100 uncounted warm-up runs. ' +
-      'The service-layer load generator runs in the appliance\'s own Node process; the HTTP client runs in a separate process ' +
+      "The service-layer load generator runs in the appliance's own Node process; the HTTP client runs in a separate process " +
       '(`bench/httpLoadClient.ts`), as a real client would, so its CPU counts under other processes.',
     '- Raw jobs/s: from the `add_jobs` statement until the jobs table was empty; measured before and after the engine throughput scenarios, ' +
       'and the ratios use the mean of the two.',
     '- Client latency: from the call to `startRun` (at light load) or its scheduled time (open-loop offered load) until the notification ' +
-      'of the run\'s final event arrived on a separate LISTEN connection; PostgreSQL delivers it only after the commit. ' +
+      "of the run's final event arrived on a separate LISTEN connection; PostgreSQL delivers it only after the commit. " +
       'Recorded latency: `finished_at - created_at` of the run row (both stamped by the appliance just before the commits).',
-    '- Sandboxed noop action: the plugin `defineAction(\'noop\', async (input) => input)` through `SandboxSupervisor.invoke` ' +
+    "- Sandboxed noop action: the plugin `defineAction('noop', async (input) => input)` through `SandboxSupervisor.invoke` " +
       '(appliance process → sandbox process over IPC → piscina thread → isolated-vm isolate and back), with the pool size of the appliance ' +
       '(`SWITCHYARD_SANDBOX_POOL_SIZE`, default the number of cores). Client latency is from the call until its promise resolved; ' +
       '"in the worker" is `stats.wallMs`. Warm: the script is cached, each call gets a fresh context. Cold: each call\'s script text ' +
       'differs by a comment, so its sha256 is new and a thread makes an isolate and compiles it. Invocations/s are compared with bare ' +
-      'isolated-vm (`bench/sandboxBareWorker.ts`): the same script on a piscina pool of the same size in the benchmark\'s process, ' +
+      "isolated-vm (`bench/sandboxBareWorker.ts`): the same script on a piscina pool of the same size in the benchmark's process, " +
       'isolate and compiled script cached per thread, a fresh context per call, no supervisor, no IPC, no bootstrap; measured before ' +
       'and after, and the ratio uses the mean.',
     '- Engine with sandboxed steps: as the service-layer engine scenario, with a workflow of two `core/code@1` steps (`return input;`), ' +
       'each run in the sandbox; the ratio is its steps/s over the raw graphile-worker jobs/s of this run.',
     '- DB commits and WAL bytes: server-wide deltas from `pg_stat_database` and `pg_stat_wal` over the scenario, divided by the jobs or steps it ran ' +
-      '(they include the benchmark\'s own polling, a few commits a second). Machine CPU from `/proc/stat`; Node CPU is this process\'s share of all cores.',
+      "(they include the benchmark's own polling, a few commits a second). Machine CPU from `/proc/stat`; Node CPU is this process's share of all cores.",
     '',
     '## What limits it',
     '',
@@ -358,7 +479,7 @@ export function markdownReport(r: BenchResults, analysis: string[]): string {
       '`BENCH_SANDBOX_INFLIGHT` (calls in flight, 32) and `BENCH_SANDBOXED_RUNS` (runs of the sandboxed workflow, 2,000); ' +
       'for fairness, `BENCH_FLOOD_STEPS` (20,000), `BENCH_QUIET_RUNS` (100) and `BENCH_QUIET_INTERVAL_MS` (50); for the audit export, `BENCH_AUDIT_EVENTS` (1,000,000); ' +
       '`BENCH_OUTPUT=-` prints without writing this file, `BENCH_OUTPUT=<path>` writes elsewhere. ' +
-      'Worker options come from the appliance\'s own configuration (`SWITCHYARD_WORKER_CONCURRENCY`, `SWITCHYARD_WORKER_BATCH_SIZE`, `SWITCHYARD_DB_POOL_SIZE`), ' +
+      "Worker options come from the appliance's own configuration (`SWITCHYARD_WORKER_CONCURRENCY`, `SWITCHYARD_WORKER_BATCH_SIZE`, `SWITCHYARD_DB_POOL_SIZE`), " +
       'and so does the sandbox pool size (`SWITCHYARD_SANDBOX_POOL_SIZE`).',
     '',
   ].join('\n');

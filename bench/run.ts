@@ -85,7 +85,10 @@ async function main(): Promise<number> {
   const worker = workerOptions(config);
   // Hard stop: everything below is bounded, but the benchmark must never hang a CI job.
   const overallMs = timeoutMs * 8 + 600_000;
-  setTimeout(() => { log(`exceeded ${overallMs / 1000} s in all; giving up`); process.exit(2); }, overallMs).unref();
+  setTimeout(() => {
+    log(`exceeded ${overallMs / 1000} s in all; giving up`);
+    process.exit(2);
+  }, overallMs).unref();
 
   const started = performance.now();
   const server = await BenchServer.start(createLogger('warn'));
@@ -102,22 +105,59 @@ async function main(): Promise<number> {
     const info = await server.info();
     log(`PostgreSQL: ${info.version}; worker concurrency ${worker.concurrency}, batch size ${worker.batchSize}, pool ${worker.poolSize}`);
     const raw = await attempt('raw graphile-worker', () => rawWorker(server, worker, sizes.rawJobs, timeoutMs));
-    const service = await attempt('engine via service layer', () => engineThroughput(server, 'service', sizes.runs, 2, sizes.inflight, timeoutMs));
-    const http = await attempt('engine via HTTP GraphQL', () => engineThroughput(server, 'http', sizes.httpRuns, 2, sizes.inflight, timeoutMs));
+    const service = await attempt('engine via service layer', () =>
+      engineThroughput(server, 'service', sizes.runs, 2, sizes.inflight, timeoutMs),
+    );
+    const http = await attempt('engine via HTTP GraphQL', () =>
+      engineThroughput(server, 'http', sizes.httpRuns, 2, sizes.inflight, timeoutMs),
+    );
     const rawAfter = await attempt('raw graphile-worker, again', () => rawWorker(server, worker, sizes.rawJobs, timeoutMs));
-    const light = await attempt('latency, light load', () => runLatency(server, { kind: 'sequential', runs: sizes.lightRuns }, 3, timeoutMs));
+    const light = await attempt('latency, light load', () =>
+      runLatency(server, { kind: 'sequential', runs: sizes.lightRuns }, 3, timeoutMs),
+    );
     const loaded = await attempt(`latency, ${sizes.rate} runs/s offered`, () =>
-      runLatency(server, { kind: 'rate', perSecond: sizes.rate, seconds: sizes.rateSeconds }, 3, timeoutMs));
-    const sandbox = await attempt(`sandboxed noop action, pool of ${config.sandboxPoolSize}`, () => sandboxAction(config.sandboxPoolSize, {
-      warmCalls: sizes.sandboxWarmCalls, coldCalls: sizes.sandboxColdCalls, calls: sizes.sandboxCalls, inflight: sizes.sandboxInflight,
-    }));
-    const sandboxed = await attempt('engine with sandboxed steps via service layer', () => sandboxedEngine(server, sizes.sandboxedRuns, sizes.inflight, timeoutMs));
-    const fair = await attempt('fairness: a quiet tenant during another\'s flood', () => fairness(server, {
-      floodSteps: sizes.floodSteps, floodFanOut: 100, quietRuns: sizes.quietRuns, quietIntervalMs: sizes.quietIntervalMs,
-    }, timeoutMs));
+      runLatency(server, { kind: 'rate', perSecond: sizes.rate, seconds: sizes.rateSeconds }, 3, timeoutMs),
+    );
+    const sandbox = await attempt(`sandboxed noop action, pool of ${config.sandboxPoolSize}`, () =>
+      sandboxAction(config.sandboxPoolSize, {
+        warmCalls: sizes.sandboxWarmCalls,
+        coldCalls: sizes.sandboxColdCalls,
+        calls: sizes.sandboxCalls,
+        inflight: sizes.sandboxInflight,
+      }),
+    );
+    const sandboxed = await attempt('engine with sandboxed steps via service layer', () =>
+      sandboxedEngine(server, sizes.sandboxedRuns, sizes.inflight, timeoutMs),
+    );
+    const fair = await attempt("fairness: a quiet tenant during another's flood", () =>
+      fairness(
+        server,
+        {
+          floodSteps: sizes.floodSteps,
+          floodFanOut: 100,
+          quietRuns: sizes.quietRuns,
+          quietIntervalMs: sizes.quietIntervalMs,
+        },
+        timeoutMs,
+      ),
+    );
     const audit = await attempt(`audit export of ${sizes.auditEvents} events`, () => auditExport(server, sizes.auditEvents));
     const results: BenchResults = {
-      date: new Date(), command: commandLine(), server: info, worker, sizes, raw, rawAfter, service, http, light, loaded, sandbox, sandboxed, fairness: fair, auditExport: audit,
+      date: new Date(),
+      command: commandLine(),
+      server: info,
+      worker,
+      sizes,
+      raw,
+      rawAfter,
+      service,
+      http,
+      light,
+      loaded,
+      sandbox,
+      sandboxed,
+      fairness: fair,
+      auditExport: audit,
       totalSeconds: (performance.now() - started) / 1000,
     };
     process.stdout.write(`\n${consoleSummary(results)}\n\n`);
@@ -134,5 +174,8 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => process.exit(code),
-  (error) => { log(`failed: ${(error as Error).stack ?? String(error)}`); process.exit(1); },
+  (error) => {
+    log(`failed: ${(error as Error).stack ?? String(error)}`);
+    process.exit(1);
+  },
 );

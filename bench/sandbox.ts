@@ -75,7 +75,12 @@ function expectEcho(result: SandboxResult, i: number): Extract<SandboxResult, { 
 }
 
 /** `calls` calls of `call(i)` with `inflight` in flight, timed, with the CPU of this process (and of `pid`'s process, if given). */
-async function throughput(calls: number, inflight: number, call: (i: number) => Promise<unknown>, pid: number | null): Promise<CallsThroughput> {
+async function throughput(
+  calls: number,
+  inflight: number,
+  call: (i: number) => Promise<unknown>,
+  pid: number | null,
+): Promise<CallsThroughput> {
   const cpu = new CpuSampler(pid);
   const t0 = performance.now();
   await boundedParallel(calls, inflight, call);
@@ -118,12 +123,17 @@ export async function sandboxAction(poolSize: number, sizes: SandboxSizes): Prom
   const cold = { client: [] as number[], worker: [] as number[], misclassified: 0 };
   try {
     // Warm-up (JIT, every thread's isolate); not counted.
-    await boundedParallel(Math.max(200, poolSize * 50), sizes.inflight, async (i) => expectEcho(await supervisor.invoke(noopInvocation(i)), i));
+    await boundedParallel(Math.max(200, poolSize * 50), sizes.inflight, async (i) =>
+      expectEcho(await supervisor.invoke(noopInvocation(i)), i),
+    );
     for (let i = 0; i < sizes.warmCalls; i++) {
       const t0 = performance.now();
       const result = expectEcho(await supervisor.invoke(noopInvocation(i)), i);
       const ms = performance.now() - t0;
-      if (result.stats.cold) { warm.misclassified++; continue; }
+      if (result.stats.cold) {
+        warm.misclassified++;
+        continue;
+      }
       warm.client.push(ms);
       warm.worker.push(result.stats.wallMs);
     }
@@ -133,16 +143,28 @@ export async function sandboxAction(poolSize: number, sizes: SandboxSizes): Prom
       const t0 = performance.now();
       const result = expectEcho(await supervisor.invoke(noopInvocation(i, source, sha256(source))), i);
       const ms = performance.now() - t0;
-      if (!result.stats.cold) { cold.misclassified++; continue; }
+      if (!result.stats.cold) {
+        cold.misclassified++;
+        continue;
+      }
       cold.client.push(ms);
       cold.worker.push(result.stats.wallMs);
     }
-    sandboxed = await throughput(sizes.calls, sizes.inflight, async (i) => expectEcho(await supervisor.invoke(noopInvocation(i)), i), supervisor.pid ?? null);
+    sandboxed = await throughput(
+      sizes.calls,
+      sizes.inflight,
+      async (i) => expectEcho(await supervisor.invoke(noopInvocation(i)), i),
+      supervisor.pid ?? null,
+    );
   } finally {
     await supervisor.stop();
   }
   bare.push(await bareThroughput(poolSize, sizes.calls, sizes.inflight));
-  const latency = (l: typeof warm): SandboxLatency => ({ client: summarize(l.client), worker: summarize(l.worker), misclassified: l.misclassified });
+  const latency = (l: typeof warm): SandboxLatency => ({
+    client: summarize(l.client),
+    worker: summarize(l.worker),
+    misclassified: l.misclassified,
+  });
   return { poolSize, inflight: sizes.inflight, warm: latency(warm), cold: latency(cold), sandboxed, bare };
 }
 
@@ -151,7 +173,12 @@ export async function sandboxAction(poolSize: number, sizes: SandboxSizes): Prom
  * through the service layer with `inflight` starts in flight, like the engine throughput
  * scenario; the sandbox process's CPU is sampled on its own.
  */
-export async function sandboxedEngine(server: BenchServer, runs: number, inflight: number, timeoutMs: number): Promise<SandboxedEngineResult> {
+export async function sandboxedEngine(
+  server: BenchServer,
+  runs: number,
+  inflight: number,
+  timeoutMs: number,
+): Promise<SandboxedEngineResult> {
   const steps = 2;
   const url = await server.freshDatabase('sandboxed');
   const bench = await startBenchAppliance(url, steps, codeChain(steps));
@@ -179,8 +206,18 @@ export async function sandboxedEngine(server: BenchServer, runs: number, infligh
     const done = (await bench.succeeded()) - warmDone;
     const db = counterDelta(before, await server.counters());
     return {
-      done, asked: runs, completed: completed && done === runs, seconds, perSecond: done / seconds, stepsPerSecond: (done * steps) / seconds,
-      startsPerSecond: runs / startsSeconds, db, cpu: usage, statements: null, poolSize: bench.appliance.config.sandboxPoolSize, sandboxCpu: sandboxUsage,
+      done,
+      asked: runs,
+      completed: completed && done === runs,
+      seconds,
+      perSecond: done / seconds,
+      stepsPerSecond: (done * steps) / seconds,
+      startsPerSecond: runs / startsSeconds,
+      db,
+      cpu: usage,
+      statements: null,
+      poolSize: bench.appliance.config.sandboxPoolSize,
+      sandboxCpu: sandboxUsage,
     };
   } finally {
     await bench.stop();

@@ -33,7 +33,11 @@ export default async function bareInvoke(task: BareTask): Promise<unknown> {
   try {
     const run = cached.shim.runSync(context, { reference: true, timeout: 1_000 }) as ivm.Reference;
     (await cached.script.run(context, { timeout: 1_000, reference: true })).release();
-    const json = await run.apply(undefined, [task.action, JSON.stringify(task.input)], { arguments: { copy: true }, result: { copy: true, promise: true }, timeout: 1_000 });
+    const json = await run.apply(undefined, [task.action, JSON.stringify(task.input)], {
+      arguments: { copy: true },
+      result: { copy: true, promise: true },
+      timeout: 1_000,
+    });
     run.release();
     return JSON.parse(json as string);
   } finally {

@@ -75,7 +75,18 @@ export async function rawWorker(server: BenchServer, options: WorkerOptions, job
       const done = jobs - rows[0]!.left;
       const statements = await server.statements(databaseName(url));
       const db = counterDelta(before, await server.counters());
-      return { done, asked: jobs, completed, seconds, perSecond: done / seconds, stepsPerSecond: done / seconds, startsPerSecond: null, db, cpu: usage, statements };
+      return {
+        done,
+        asked: jobs,
+        completed,
+        seconds,
+        perSecond: done / seconds,
+        stepsPerSecond: done / seconds,
+        startsPerSecond: null,
+        db,
+        cpu: usage,
+        statements,
+      };
     } finally {
       await runner.stop();
     }
@@ -103,7 +114,12 @@ export async function settle(bench: BenchAppliance, timeoutMs: number): Promise<
  * the service layer or HTTP GraphQL; timed from the first start until the last run has settled.
  */
 export async function engineThroughput(
-  server: BenchServer, via: 'service' | 'http', runs: number, steps: number, inflight: number, timeoutMs: number,
+  server: BenchServer,
+  via: 'service' | 'http',
+  runs: number,
+  steps: number,
+  inflight: number,
+  timeoutMs: number,
 ): Promise<ThroughputResult> {
   const url = await server.freshDatabase(via);
   const bench = await startBenchAppliance(url, steps);
@@ -128,8 +144,16 @@ export async function engineThroughput(
     const done = (await bench.succeeded()) - warmDone;
     const db = counterDelta(before, await server.counters());
     return {
-      done, asked: runs, completed: completed && done === runs, seconds, perSecond: done / seconds, stepsPerSecond: (done * steps) / seconds,
-      startsPerSecond: runs / startsSeconds, db, cpu: usage, statements,
+      done,
+      asked: runs,
+      completed: completed && done === runs,
+      seconds,
+      perSecond: done / seconds,
+      stepsPerSecond: (done * steps) / seconds,
+      startsPerSecond: runs / startsSeconds,
+      db,
+      cpu: usage,
+      statements,
     };
   } finally {
     await bench.stop();
@@ -149,11 +173,19 @@ export async function runLatency(server: BenchServer, load: LatencyLoad, steps: 
     let finalSeq = 0;
     for (let i = 0; i < 20; i++) {
       const id = await startRunViaService(bench, i);
-      const ok = await waitUntil(async () => {
-        const { rows } = await db.query<{ status: string; version: number }>({ tenantId: bench.tenantId }, 'select status, version from runs where id = $1', [id]);
-        finalSeq = rows[0]!.version;
-        return rows[0]!.status === 'SUCCEEDED';
-      }, 10_000, 5);
+      const ok = await waitUntil(
+        async () => {
+          const { rows } = await db.query<{ status: string; version: number }>(
+            { tenantId: bench.tenantId },
+            'select status, version from runs where id = $1',
+            [id],
+          );
+          finalSeq = rows[0]!.version;
+          return rows[0]!.status === 'SUCCEEDED';
+        },
+        10_000,
+        5,
+      );
       if (!ok) throw new Error('warm-up run did not succeed');
     }
 
@@ -182,10 +214,17 @@ export async function runLatency(server: BenchServer, load: LatencyLoad, steps: 
         for (; i < total && t0 + i * interval <= now; i++) {
           const k = i;
           started[k] = t0 + k * interval;
-          pending.push(startRunViaService(bench, k).then(
-            (id) => { ids[k] = id; },
-            (error: Error) => { failedStarts++; firstError ??= error.message; },
-          ));
+          pending.push(
+            startRunViaService(bench, k).then(
+              (id) => {
+                ids[k] = id;
+              },
+              (error: Error) => {
+                failedStarts++;
+                firstError ??= error.message;
+              },
+            ),
+          );
         }
         await sleep(1);
       }
@@ -207,8 +246,15 @@ export async function runLatency(server: BenchServer, load: LatencyLoad, steps: 
       [ids.filter(Boolean)],
     );
     return {
-      client: summarize(client), recorded: summarize(rows.map((r) => Number(r.ms))), asked: load.kind === 'sequential' ? load.runs : started.length,
-      succeeded: rows.length, failedStarts, firstError, offeredPerSecond, achievedStartsPerSecond, cpu: usage,
+      client: summarize(client),
+      recorded: summarize(rows.map((r) => Number(r.ms))),
+      asked: load.kind === 'sequential' ? load.runs : started.length,
+      succeeded: rows.length,
+      failedStarts,
+      firstError,
+      offeredPerSecond,
+      achievedStartsPerSecond,
+      cpu: usage,
     };
   } finally {
     await clock.close();

@@ -100,8 +100,11 @@ export class CpuSampler {
     }
     const capacityMs = wallMs * endMachine.cores;
     return {
-      machineBusy: total > 0 ? (total - idle) / total : 0, nodeBusy: nodeMs / capacityMs, postgresBusy,
-      nodeMs, postgresMs: postgresBusy === null ? null : postgresBusy * capacityMs,
+      machineBusy: total > 0 ? (total - idle) / total : 0,
+      nodeBusy: nodeMs / capacityMs,
+      postgresBusy,
+      nodeMs,
+      postgresMs: postgresBusy === null ? null : postgresBusy * capacityMs,
     };
   }
 }

@@ -66,10 +66,16 @@ async function withDatabase<T>(cfg: Config, fn: (db: Database) => Promise<T>): P
 
 const program = new Command()
   .name('switchyard')
-  .description('Switchyard: self-hosted integration and AI workflow appliance. Configuration comes from environment variables (see README).')
+  .description(
+    'Switchyard: self-hosted integration and AI workflow appliance. Configuration comes from environment variables (see README).',
+  )
   .option('--config <file>', 'config file of KEY=value lines (as switchyard install writes it); the environment overrides it')
   // The runtime is part of the answer: a release carries its own, and support needs to know which one ran.
-  .version(`${applianceVersion()} (Node.js ${process.versions.node} at ${process.execPath})`, '-V, --version', 'print the version and the Node.js runtime it runs on')
+  .version(
+    `${applianceVersion()} (Node.js ${process.versions.node} at ${process.execPath})`,
+    '-V, --version',
+    'print the version and the Node.js runtime it runs on',
+  )
   .showHelpAfterError();
 
 program
@@ -89,7 +95,10 @@ program
         appliance.logger.warn({ signal }, 'second signal: exiting at once');
         process.exit(1);
       }
-      appliance.logger.info({ signal }, 'shutting down: no new requests; running steps get the grace period, the rest go back to the queue');
+      appliance.logger.info(
+        { signal },
+        'shutting down: no new requests; running steps get the grace period, the rest go back to the queue',
+      );
       appliance.stop().then(
         () => process.exit(0),
         (error) => {
@@ -115,7 +124,11 @@ program
     const prepared = await prepareDatabase(cfg, logger);
     await prepared.stopEmbedded();
     const report = prepared.migrations!;
-    process.stdout.write(report.applied.length ? `applied: ${report.applied.join(', ')}\n` : `up to date (${report.alreadyApplied} migrations applied earlier)\n`);
+    process.stdout.write(
+      report.applied.length
+        ? `applied: ${report.applied.join(', ')}\n`
+        : `up to date (${report.alreadyApplied} migrations applied earlier)\n`,
+    );
   });
 
 const token = program.command('token').description('Manage API tokens directly in the database (for bootstrap and recovery).');
@@ -123,7 +136,7 @@ token
   .command('create')
   .description('Create an API token and print it once.')
   .requiredOption('--name <name>', 'a name saying who or what uses the token')
-  .addOption(new Option('--role <role>', 'the token\'s role').choices([...ROLES]).makeOptionMandatory())
+  .addOption(new Option('--role <role>', "the token's role").choices([...ROLES]).makeOptionMandatory())
   .option('--tenant <id>', 'tenant id (required for every role but SYSTEM_ADMIN)')
   .option('--expires-in <seconds>', 'lifetime in seconds (default: no expiry)', (v) => {
     if (!/^\d+$/.test(v)) throw new Error('--expires-in must be a whole number of seconds');
@@ -131,7 +144,11 @@ token
   })
   .action(async (opts: { name: string; role: Role; tenant?: string; expiresIn?: number }) => {
     if ((opts.role === 'SYSTEM_ADMIN') !== (opts.tenant === undefined)) {
-      program.error(opts.role === 'SYSTEM_ADMIN' ? 'error: SYSTEM_ADMIN tokens belong to no tenant; omit --tenant' : `error: --tenant is required for role ${opts.role}`);
+      program.error(
+        opts.role === 'SYSTEM_ADMIN'
+          ? 'error: SYSTEM_ADMIN tokens belong to no tenant; omit --tenant'
+          : `error: --tenant is required for role ${opts.role}`,
+      );
     }
     if (opts.tenant !== undefined && !isId(opts.tenant)) program.error('error: --tenant must be a tenant id (UUID)');
     const cfg = config();
@@ -141,8 +158,20 @@ token
           const { rowCount } = await q.query('select 1 from tenants where id = $1', [opts.tenant]);
           if (!rowCount) throw new Error(`tenant ${opts.tenant} not found`);
         }
-        const result = await insertToken(q, { tenantId: opts.tenant ?? null, role: opts.role, name: opts.name, expiresInSeconds: opts.expiresIn ?? null, createdBy: null });
-        await recordAudit(q, null, { action: 'token.created', targetType: 'api_token', targetId: result.apiToken.id, tenantId: opts.tenant ?? null, details: { role: opts.role, via: 'cli', prefix: result.apiToken.prefix } });
+        const result = await insertToken(q, {
+          tenantId: opts.tenant ?? null,
+          role: opts.role,
+          name: opts.name,
+          expiresInSeconds: opts.expiresIn ?? null,
+          createdBy: null,
+        });
+        await recordAudit(q, null, {
+          action: 'token.created',
+          targetType: 'api_token',
+          targetId: result.apiToken.id,
+          tenantId: opts.tenant ?? null,
+          details: { role: opts.role, via: 'cli', prefix: result.apiToken.prefix },
+        });
         return result;
       }),
     );
@@ -150,18 +179,22 @@ token
     process.stderr.write(`token ${created.apiToken.prefix} (${created.apiToken.id}) created; it is shown only this once\n`);
   });
 
-const keys = program.command('keys').description('Manage the master key that wraps the tenants\' credential data keys.');
+const keys = program.command('keys').description("Manage the master key that wraps the tenants' credential data keys.");
 keys
   .command('rotate')
-  .description('Put a new master key first in SWITCHYARD_MASTER_KEY_FILE and re-wrap every tenant data key under it. '
-    + 'No downtime: credentials themselves are not re-encrypted, and running processes re-read the key file when they meet the new key.')
+  .description(
+    'Put a new master key first in SWITCHYARD_MASTER_KEY_FILE and re-wrap every tenant data key under it. ' +
+      'No downtime: credentials themselves are not re-encrypted, and running processes re-read the key file when they meet the new key.',
+  )
   .option('--prune', 'also remove keys that no data key needs any more (after every process has picked up the new key file)')
   .action(async (opts: { prune?: boolean }) => {
     const cfg = config();
     const { ring } = MasterKeyRing.open(cfg.masterKeyFile, { create: false });
     const result = await withDatabase(cfg, (db) => new CredentialService(db, ring).rotateMasterKey({ prune: opts.prune === true }));
-    process.stdout.write(`master key ${result.masterKeyId} is current; ${result.rewrapped} tenant data key(s) re-wrapped`
-      + `${result.pruned.length ? `; removed key(s) ${result.pruned.join(', ')}` : ''}\n`);
+    process.stdout.write(
+      `master key ${result.masterKeyId} is current; ${result.rewrapped} tenant data key(s) re-wrapped` +
+        `${result.pruned.length ? `; removed key(s) ${result.pruned.join(', ')}` : ''}\n`,
+    );
     process.exit(0);
   });
 

@@ -14,7 +14,10 @@ export const EXIT_USAGE = 2;
 
 /** A failure the user can act on; its message is printed as is, with no stack. */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number = EXIT_USAGE) {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT_USAGE,
+  ) {
     super(message);
     this.name = 'CliError';
   }
@@ -73,7 +76,11 @@ export function readInputFile(file: string, flag: string): Buffer {
   try {
     stat = fs.statSync(file);
   } catch (error) {
-    throw usageError(errnoCode(error) === 'ENOENT' ? `${flag} ${file}: no such file` : `${flag} ${file}: cannot read it (${errnoCode(error) ?? (error as Error).message})`);
+    throw usageError(
+      errnoCode(error) === 'ENOENT'
+        ? `${flag} ${file}: no such file`
+        : `${flag} ${file}: cannot read it (${errnoCode(error) ?? (error as Error).message})`,
+    );
   }
   if (!stat.isFile()) throw usageError(`${flag} ${file}: not a regular file`);
   try {
@@ -108,7 +115,8 @@ export function readCertificates(file: string, flag: string): Certificate[] {
 /** The one certificate of a PEM file. */
 export function readCertificate(file: string, flag: string): Certificate {
   const certificates = readCertificates(file, flag);
-  if (certificates.length > 1) throw usageError(`${flag} ${file}: holds ${certificates.length} certificates; give one (intermediates go in --chain)`);
+  if (certificates.length > 1)
+    throw usageError(`${flag} ${file}: holds ${certificates.length} certificates; give one (intermediates go in --chain)`);
   return certificates[0]!;
 }
 
@@ -117,7 +125,9 @@ export function readRsaPrivateKey(file: string, flag: string): { pem: string; ke
   const pem = readInputFile(file, flag).toString('utf8');
   if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(pem)) {
     const encrypted = pem.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----');
-    throw usageError(`${flag} ${file}: ${encrypted ? 'the key is encrypted; give an unencrypted PEM key' : 'not a PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)'}`);
+    throw usageError(
+      `${flag} ${file}: ${encrypted ? 'the key is encrypted; give an unencrypted PEM key' : 'not a PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)'}`,
+    );
   }
   let key: KeyObject;
   try {
@@ -125,7 +135,8 @@ export function readRsaPrivateKey(file: string, flag: string): { pem: string; ke
   } catch (error) {
     throw usageError(`${flag} ${file}: not a readable private key (${(error as Error).message})`);
   }
-  if (key.asymmetricKeyType !== 'rsa') throw usageError(`${flag} ${file}: a ${key.asymmetricKeyType ?? 'non-RSA'} key; plugin signing uses RSA keys`);
+  if (key.asymmetricKeyType !== 'rsa')
+    throw usageError(`${flag} ${file}: a ${key.asymmetricKeyType ?? 'non-RSA'} key; plugin signing uses RSA keys`);
   return { pem, key };
 }
 
@@ -157,7 +168,9 @@ export interface NewFile {
 export function writeNewFiles(files: readonly NewFile[]): void {
   const existing = files.filter((f) => fs.existsSync(f.path)).map((f) => f.path);
   if (existing.length > 0) {
-    throw usageError(`refusing to overwrite ${existing.join(', ')}: ${existing.length === 1 ? 'it exists' : 'they exist'}; choose another --out or move ${existing.length === 1 ? 'it' : 'them'} away`);
+    throw usageError(
+      `refusing to overwrite ${existing.join(', ')}: ${existing.length === 1 ? 'it exists' : 'they exist'}; choose another --out or move ${existing.length === 1 ? 'it' : 'them'} away`,
+    );
   }
   const written: string[] = [];
   try {

@@ -31,7 +31,8 @@ export function apiTarget(options: ApiOptions, env: NodeJS.ProcessEnv = process.
   } catch {
     throw usageError(`--url ${JSON.stringify(options.url)}: not a URL (e.g. ${DEFAULT_URL})`);
   }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw usageError(`--url: the scheme must be http or https, not ${base.protocol.replace(/:$/, '')}`);
+  if (base.protocol !== 'http:' && base.protocol !== 'https:')
+    throw usageError(`--url: the scheme must be http or https, not ${base.protocol.replace(/:$/, '')}`);
   const endpoint = new URL(base.href);
   endpoint.username = '';
   endpoint.password = '';
@@ -62,14 +63,20 @@ export async function callApi<T>(target: ApiTarget, query: string, variables: Re
     });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const why = (error as Error).name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s` : (cause?.code ?? cause?.message ?? (error as Error).message);
+    const why =
+      (error as Error).name === 'TimeoutError'
+        ? `no answer within ${TIMEOUT_MS / 1000} s`
+        : (cause?.code ?? cause?.message ?? (error as Error).message);
     throw new CliError(`cannot reach the appliance at ${target.origin}: ${scrub(why)}`, EXIT_REFUSED);
   }
   let body: { data?: T | null; errors?: GraphQLError[] };
   try {
     body = (await response.json()) as typeof body;
   } catch {
-    throw new CliError(`${target.origin} answered HTTP ${response.status} without a GraphQL response; is --url a Switchyard appliance?`, EXIT_REFUSED);
+    throw new CliError(
+      `${target.origin} answered HTTP ${response.status} without a GraphQL response; is --url a Switchyard appliance?`,
+      EXIT_REFUSED,
+    );
   }
   if (Array.isArray(body.errors) && body.errors.length > 0) {
     const lines = body.errors.map((e) => {

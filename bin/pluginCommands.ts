@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import forge from 'node-forge';
 import {
   generateCa,
@@ -75,15 +75,21 @@ function subjectNames(cert: Certificate): { commonName?: string; organization?: 
 
 function checkValidNow(cert: Certificate, flag: string, file: string): void {
   const now = Date.now();
-  if (now > Date.parse(cert.x509.validTo)) throw usageError(`${flag} ${file}: the certificate expired on ${new Date(cert.x509.validTo).toISOString()}`);
-  if (now < Date.parse(cert.x509.validFrom)) throw usageError(`${flag} ${file}: the certificate is not valid until ${new Date(cert.x509.validFrom).toISOString()}`);
+  if (now > Date.parse(cert.x509.validTo))
+    throw usageError(`${flag} ${file}: the certificate expired on ${new Date(cert.x509.validTo).toISOString()}`);
+  if (now < Date.parse(cert.x509.validFrom))
+    throw usageError(`${flag} ${file}: the certificate is not valid until ${new Date(cert.x509.validFrom).toISOString()}`);
 }
 
 const iso = (date: string | Date): string => new Date(date).toISOString();
 
 // ---- publisher tools: local files only ----
 
-interface CaOptions { out: string; name: string; days: number }
+interface CaOptions {
+  out: string;
+  name: string;
+  days: number;
+}
 
 async function createCa(opts: CaOptions): Promise<void> {
   const dir = outputDirectory(opts.out, '--out');
@@ -102,10 +108,19 @@ async function createCa(opts: CaOptions): Promise<void> {
     ['fingerprint', fingerprintOf(cert.x509)],
     ['expires', iso(cert.x509.validTo)],
   ]);
-  print(`Add ${path.basename(certFile)} to the appliance's trust store (SWITCHYARD_PLUGIN_TRUST_STORE) to trust the plugins its publishers sign.`);
+  print(
+    `Add ${path.basename(certFile)} to the appliance's trust store (SWITCHYARD_PLUGIN_TRUST_STORE) to trust the plugins its publishers sign.`,
+  );
 }
 
-interface KeygenOptions { caKey: string; caCert: string; publisher: string; organization?: string; out: string; days: number }
+interface KeygenOptions {
+  caKey: string;
+  caCert: string;
+  publisher: string;
+  organization?: string;
+  out: string;
+  days: number;
+}
 
 async function createPublisherKey(opts: KeygenOptions): Promise<void> {
   const caKey = readRsaPrivateKey(opts.caKey, '--ca-key');
@@ -136,14 +151,24 @@ async function createPublisherKey(opts: KeygenOptions): Promise<void> {
     ['fingerprint', fingerprintOf(cert.x509)],
     ['expires', iso(cert.x509.validTo)],
   ]);
-  const names = [opts.publisher, opts.organization].filter((n): n is string => n !== undefined).map((n) => `"${n}"`).join(' or ');
+  const names = [opts.publisher, opts.organization]
+    .filter((n): n is string => n !== undefined)
+    .map((n) => `"${n}"`)
+    .join(' or ');
   print(`A plugin signed with this key must name publisher ${names} in its ${MANIFEST_FILE}.`);
   if (notAfter.getTime() > Date.parse(caCert.x509.validTo)) {
-    process.stderr.write(`switchyard: warning: the CA expires first (${iso(caCert.x509.validTo)}); packages signed with this key stop verifying then\n`);
+    process.stderr.write(
+      `switchyard: warning: the CA expires first (${iso(caCert.x509.validTo)}); packages signed with this key stop verifying then\n`,
+    );
   }
 }
 
-interface SignOptions { key: string; cert: string; chain?: string; out: string }
+interface SignOptions {
+  key: string;
+  cert: string;
+  chain?: string;
+  out: string;
+}
 
 /** The folder's manifest, checked as the appliance will check it; every issue is reported with its path. */
 function folderManifest(dir: string, files: ReadonlyMap<string, Buffer>): PluginManifest {
@@ -158,10 +183,13 @@ function folderManifest(dir: string, files: ReadonlyMap<string, Buffer>): Plugin
   const validation = validateManifest(raw);
   if (!validation.ok) {
     const issues = validation.issues.map((issue) => `  ${issue.path}: ${issue.message}`).join('\n');
-    throw usageError(`${path.join(dir, MANIFEST_FILE)} is invalid (${validation.issues.length} issue${validation.issues.length === 1 ? '' : 's'}); nothing was signed:\n${issues}`);
+    throw usageError(
+      `${path.join(dir, MANIFEST_FILE)} is invalid (${validation.issues.length} issue${validation.issues.length === 1 ? '' : 's'}); nothing was signed:\n${issues}`,
+    );
   }
   const { manifest } = validation;
-  if (!files.has(manifest.entry)) throw usageError(`${path.join(dir, MANIFEST_FILE)}: entry: the entry script "${manifest.entry}" is not in ${dir}; nothing was signed`);
+  if (!files.has(manifest.entry))
+    throw usageError(`${path.join(dir, MANIFEST_FILE)}: entry: the entry script "${manifest.entry}" is not in ${dir}; nothing was signed`);
   return manifest;
 }
 
@@ -193,8 +221,14 @@ async function signFolder(dir: string, opts: SignOptions): Promise<void> {
   const manifest = folderManifest(dir, files);
   const names = subjectNames(cert);
   if (manifest.publisher !== names.commonName && manifest.publisher !== names.organization) {
-    const certNames = [names.commonName, names.organization].filter((n) => n !== undefined).map((n) => `"${n}"`).join(' / ') || 'no name';
-    throw usageError(`${path.join(dir, MANIFEST_FILE)}: publisher: "${manifest.publisher}" is not the name on --cert ${opts.cert} (${certNames}); the appliance would refuse the package. Nothing was signed`);
+    const certNames =
+      [names.commonName, names.organization]
+        .filter((n) => n !== undefined)
+        .map((n) => `"${n}"`)
+        .join(' / ') || 'no name';
+    throw usageError(
+      `${path.join(dir, MANIFEST_FILE)}: publisher: "${manifest.publisher}" is not the name on --cert ${opts.cert} (${certNames}); the appliance would refuse the package. Nothing was signed`,
+    );
   }
 
   const pkg = packFiles(signFiles(files, key.pem, [cert.pem, ...chain.map((c) => c.pem)]));
@@ -208,7 +242,9 @@ async function signFolder(dir: string, opts: SignOptions): Promise<void> {
     fs.rmSync(partial, { force: true });
     throw usageError(`cannot write --out ${opts.out}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  print(`signed ${manifest.name} ${manifest.version} (publisher "${manifest.publisher}", ${files.size} file${files.size === 1 ? '' : 's'} + SIGNATURE.json)`);
+  print(
+    `signed ${manifest.name} ${manifest.version} (publisher "${manifest.publisher}", ${files.size} file${files.size === 1 ? '' : 's'} + SIGNATURE.json)`,
+  );
   printFields([
     ['package', `${out} (${pkg.length} bytes)`],
     ['fingerprint', fingerprintOf(cert.x509)],
@@ -216,7 +252,10 @@ async function signFolder(dir: string, opts: SignOptions): Promise<void> {
   ]);
 }
 
-interface VerifyCommandOptions { trustStore: string; applianceVersion: string }
+interface VerifyCommandOptions {
+  trustStore: string;
+  applianceVersion: string;
+}
 
 async function verifyFile(file: string, opts: VerifyCommandOptions): Promise<number> {
   const pkg = readInputFile(file, 'package');
@@ -302,9 +341,12 @@ async function removeVersion(name: string, version: string, opts: ApiOptions & {
 
 export function withApiOptions(command: Command): Command {
   return command
-    .addOption(new Option('--url <url>', 'the appliance\'s base URL').default(DEFAULT_URL))
+    .addOption(new Option('--url <url>', "the appliance's base URL").default(DEFAULT_URL))
     .option('--token <token>', `API token (a system administrator's for install and remove); default: $${TOKEN_VARIABLE}`)
-    .addHelpText('after', `\nThe token is read from ${TOKEN_VARIABLE} when --token is not given. Prefer the variable: command-line\narguments are visible to other users of the host. The token is never printed.`);
+    .addHelpText(
+      'after',
+      `\nThe token is read from ${TOKEN_VARIABLE} when --token is not given. Prefer the variable: command-line\narguments are visible to other users of the host. The token is never printed.`,
+    );
 }
 
 /** Registers `switchyard plugin ...` on the program. */
@@ -318,19 +360,27 @@ export function registerPluginCommands(program: Command): void {
 
   plugin
     .command('ca')
-    .description('Create a publisher CA, for an enterprise that signs its own plugins: ca.key.pem (mode 0600) and ca.cert.pem in --out. Existing files are never overwritten.')
+    .description(
+      'Create a publisher CA, for an enterprise that signs its own plugins: ca.key.pem (mode 0600) and ca.cert.pem in --out. Existing files are never overwritten.',
+    )
     .requiredOption('--out <dir>', 'directory to write into (created if missing)')
     .requiredOption('--name <name>', 'the CA\'s common name, e.g. "Acme plugin signing CA"', nonEmpty)
     .option('--days <n>', 'validity in days', parseDays, CA_DAYS)
-    .addHelpText('after', '\nPut ca.cert.pem in the appliance\'s trust store (SWITCHYARD_PLUGIN_TRUST_STORE); keep ca.key.pem offline.')
+    .addHelpText('after', "\nPut ca.cert.pem in the appliance's trust store (SWITCHYARD_PLUGIN_TRUST_STORE); keep ca.key.pem offline.")
     .action(action(createCa));
 
   plugin
     .command('keygen')
-    .description('Create a publisher key and a code-signing certificate issued by a CA: publisher.key.pem (mode 0600) and publisher.cert.pem in --out. Existing files are never overwritten.')
-    .requiredOption('--ca-key <file>', 'the CA\'s private key (PEM)')
-    .requiredOption('--ca-cert <file>', 'the CA\'s certificate (PEM)')
-    .requiredOption('--publisher <name>', 'the publisher name: the certificate\'s common name, which manifest.json\'s "publisher" must equal', nonEmpty)
+    .description(
+      'Create a publisher key and a code-signing certificate issued by a CA: publisher.key.pem (mode 0600) and publisher.cert.pem in --out. Existing files are never overwritten.',
+    )
+    .requiredOption('--ca-key <file>', "the CA's private key (PEM)")
+    .requiredOption('--ca-cert <file>', "the CA's certificate (PEM)")
+    .requiredOption(
+      '--publisher <name>',
+      'the publisher name: the certificate\'s common name, which manifest.json\'s "publisher" must equal',
+      nonEmpty,
+    )
     .requiredOption('--out <dir>', 'directory to write into (created if missing)')
     .option('--organization <org>', 'organization name on the certificate (a manifest may name it instead)', nonEmpty)
     .option('--days <n>', 'validity in days', parseDays, PUBLISHER_DAYS)
@@ -338,26 +388,36 @@ export function registerPluginCommands(program: Command): void {
 
   plugin
     .command('sign')
-    .description('Pack a plugin folder (manifest.json, the entry script, any other files) and sign it into a package (.tgz). The manifest is checked first; an invalid one is refused with every issue.')
+    .description(
+      'Pack a plugin folder (manifest.json, the entry script, any other files) and sign it into a package (.tgz). The manifest is checked first; an invalid one is refused with every issue.',
+    )
     .argument('<dir>', 'the plugin folder')
-    .requiredOption('--key <file>', 'the publisher\'s private key (PEM)')
-    .requiredOption('--cert <file>', 'the publisher\'s certificate (PEM)')
+    .requiredOption('--key <file>', "the publisher's private key (PEM)")
+    .requiredOption('--cert <file>', "the publisher's certificate (PEM)")
     .option('--chain <file>', 'intermediate CA certificates (PEM), if the publisher certificate is not issued by a trusted CA directly')
     .requiredOption('--out <file>', 'the package to write (replaced if it exists); not inside the plugin folder')
     .action(action(signFolder));
 
   plugin
     .command('verify')
-    .description('Verify a plugin package as the appliance would before installing it. Exit 0 when it verifies, 1 when it is refused, 2 on usage errors.')
+    .description(
+      'Verify a plugin package as the appliance would before installing it. Exit 0 when it verifies, 1 when it is refused, 2 on usage errors.',
+    )
     .argument('<file>', 'the package (.tgz)')
-    .requiredOption('--trust-store <file>', 'PEM bundle of trusted publisher CAs (as the appliance\'s SWITCHYARD_PLUGIN_TRUST_STORE)')
-    .addOption(new Option('--appliance-version <x.y.z>', 'the appliance version to check minApplianceVersion against').default(applianceVersion()).argParser(parseVersion))
+    .requiredOption('--trust-store <file>', "PEM bundle of trusted publisher CAs (as the appliance's SWITCHYARD_PLUGIN_TRUST_STORE)")
+    .addOption(
+      new Option('--appliance-version <x.y.z>', 'the appliance version to check minApplianceVersion against')
+        .default(applianceVersion())
+        .argParser(parseVersion),
+    )
     .action(action(verifyFile));
 
   withApiOptions(
     plugin
       .command('install')
-      .description('Install a signed plugin package on a running appliance (installPlugin; system administrators). The appliance verifies it against its own trust store.')
+      .description(
+        'Install a signed plugin package on a running appliance (installPlugin; system administrators). The appliance verifies it against its own trust store.',
+      )
       .argument('<file>', 'the package (.tgz)'),
   ).action(action(installFile));
 
@@ -370,7 +430,9 @@ export function registerPluginCommands(program: Command): void {
   withApiOptions(
     plugin
       .command('remove')
-      .description('Remove one plugin version from a running appliance (removePlugin; system administrators). Refused while a published workflow version uses it, unless --force.')
+      .description(
+        'Remove one plugin version from a running appliance (removePlugin; system administrators). Refused while a published workflow version uses it, unless --force.',
+      )
       .argument('<name>', 'plugin name')
       .argument('<version>', 'plugin version, e.g. 1.0.0')
       .option('--force', 'remove even if published workflow versions use it (their runs then fail)'),

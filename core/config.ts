@@ -215,7 +215,10 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
 function proxySettings(env: Env): Config['proxy'] {
   const pick = (name: string) => env[name] || env[name.toLowerCase()] || undefined;
   const settings: { httpsProxy?: string; httpProxy?: string; noProxy?: string } = {};
-  for (const [key, name] of [['httpsProxy', 'HTTPS_PROXY'], ['httpProxy', 'HTTP_PROXY']] as const) {
+  for (const [key, name] of [
+    ['httpsProxy', 'HTTPS_PROXY'],
+    ['httpProxy', 'HTTP_PROXY'],
+  ] as const) {
     const value = pick(name);
     if (value === undefined) continue;
     let url: URL;
@@ -265,8 +268,14 @@ function tlsFiles(env: Env): Config['tls'] {
   const certFile = env['SWITCHYARD_TLS_CERT_FILE'] || undefined;
   const keyFile = env['SWITCHYARD_TLS_KEY_FILE'] || undefined;
   if (!certFile && !keyFile) return null;
-  if (!certFile || !keyFile) throw new ConfigError(`SWITCHYARD_TLS_CERT_FILE and SWITCHYARD_TLS_KEY_FILE go together; only ${certFile ? 'the certificate' : 'the key'} is set`);
-  for (const [name, file] of [['SWITCHYARD_TLS_CERT_FILE', certFile], ['SWITCHYARD_TLS_KEY_FILE', keyFile]] as const) {
+  if (!certFile || !keyFile)
+    throw new ConfigError(
+      `SWITCHYARD_TLS_CERT_FILE and SWITCHYARD_TLS_KEY_FILE go together; only ${certFile ? 'the certificate' : 'the key'} is set`,
+    );
+  for (const [name, file] of [
+    ['SWITCHYARD_TLS_CERT_FILE', certFile],
+    ['SWITCHYARD_TLS_KEY_FILE', keyFile],
+  ] as const) {
     if (!fs.existsSync(file)) throw new ConfigError(`${name}: ${file} does not exist`);
   }
   return Object.freeze({ certFile: path.resolve(certFile), keyFile: path.resolve(keyFile) });
@@ -307,7 +316,10 @@ function databaseUrl(env: Env, name = 'DATABASE_URL'): string | undefined {
 function roleName(env: Env, name: string, fallback: string): string {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new ConfigError(`${name} must be a PostgreSQL role name (lower-case letters, digits and _, at most 63), got ${JSON.stringify(raw)}`);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw))
+    throw new ConfigError(
+      `${name} must be a PostgreSQL role name (lower-case letters, digits and _, at most 63), got ${JSON.stringify(raw)}`,
+    );
   return raw;
 }
 
@@ -339,7 +351,13 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     defaultRunTimeoutMs: int(env, 'SWITCHYARD_DEFAULT_RUN_TIMEOUT_MS', 7 * 24 * 3600 * 1000, 1000, 365 * 24 * 3600 * 1000),
     workerConcurrency,
     workerBatchSize: int(env, 'SWITCHYARD_WORKER_BATCH_SIZE', 64, 0, 10_000),
-    tenantMaxRunningSteps: int(env, 'SWITCHYARD_TENANT_MAX_RUNNING_STEPS', Math.max(1, Math.ceil(workerConcurrency * 0.75)), 1, workerConcurrency),
+    tenantMaxRunningSteps: int(
+      env,
+      'SWITCHYARD_TENANT_MAX_RUNNING_STEPS',
+      Math.max(1, Math.ceil(workerConcurrency * 0.75)),
+      1,
+      workerConcurrency,
+    ),
     tenantMaxReadySteps: int(env, 'SWITCHYARD_TENANT_MAX_READY_STEPS', workerConcurrency * 16, 0, 1_000_000),
     admissionMaxQueueDepth: int(env, 'SWITCHYARD_ADMISSION_MAX_QUEUE_DEPTH', 100_000, 0, 100_000_000),
     admissionMaxDbLatencyMs: int(env, 'SWITCHYARD_ADMISSION_MAX_DB_LATENCY_MS', 2000, 0, 600_000),
@@ -373,7 +391,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     graphqlMaxDirectives: int(env, 'SWITCHYARD_GRAPHQL_MAX_DIRECTIVES', 50, 0, 100_000),
     graphqlMaxTokens: int(env, 'SWITCHYARD_GRAPHQL_MAX_TOKENS', 5000, 10, 1_000_000),
     graphqlMaxBatch: int(env, 'SWITCHYARD_GRAPHQL_MAX_BATCH', 10, 1, 1000),
-    persistedOperationsFile: env['SWITCHYARD_PERSISTED_OPERATIONS_FILE'] ? path.resolve(env['SWITCHYARD_PERSISTED_OPERATIONS_FILE']) : undefined,
+    persistedOperationsFile: env['SWITCHYARD_PERSISTED_OPERATIONS_FILE']
+      ? path.resolve(env['SWITCHYARD_PERSISTED_OPERATIONS_FILE'])
+      : undefined,
     apiRateLimitPerSecond: int(env, 'SWITCHYARD_API_RATE_LIMIT_PER_SECOND', 50, 1, 1_000_000),
     apiRateLimitBurst: int(env, 'SWITCHYARD_API_RATE_LIMIT_BURST', 100, 1, 1_000_000),
     tls: tlsFiles(env),
@@ -407,7 +427,8 @@ export function auditableConfig(config: Config): Record<string, string | number 
   const out: Record<string, string | number | boolean | null> = {};
   for (const [key, value] of Object.entries(config)) {
     if (key === 'adminToken') out[key] = value === undefined ? null : '(set)';
-    else if (key === 'databaseUrl' || key === 'runtimeDatabaseUrl' || key === 'otlpEndpoint') out[key] = withoutCredentials(value as string | undefined);
+    else if (key === 'databaseUrl' || key === 'runtimeDatabaseUrl' || key === 'otlpEndpoint')
+      out[key] = withoutCredentials(value as string | undefined);
     else if (key === 'proxy') {
       const proxy = value as Config['proxy'];
       out['httpsProxy'] = withoutCredentials(proxy.httpsProxy);

@@ -35,8 +35,7 @@ export class AppError extends Error {
   }
 }
 
-export const notFound = (what: string, id: string): AppError =>
-  new AppError('NOT_FOUND', `${what} ${JSON.stringify(id)} not found`);
+export const notFound = (what: string, id: string): AppError => new AppError('NOT_FOUND', `${what} ${JSON.stringify(id)} not found`);
 
 export const badInput = (path: string, problem: string, details?: Record<string, unknown>): AppError =>
   new AppError('BAD_USER_INPUT', `${path}: ${problem}`, { path, ...(details ? { details } : {}) });

@@ -27,9 +27,10 @@ export function scrub(value: unknown, planted: ReadonlySet<string> = plantedSecr
   if (Array.isArray(value)) return value.map((item) => scrub(item, planted, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] = SECRET_KEY.test(key) && item !== null && typeof item !== 'boolean' && typeof item !== 'number'
-      ? REDACTED
-      : scrub(item, planted, depth + 1);
+    out[key] =
+      SECRET_KEY.test(key) && item !== null && typeof item !== 'boolean' && typeof item !== 'number'
+        ? REDACTED
+        : scrub(item, planted, depth + 1);
   }
   return out;
 }

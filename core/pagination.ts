@@ -60,7 +60,8 @@ export function parseSeqPage(first: number | null | undefined, after: string | n
   if (!after) return { limit, afterSeq: 0 };
   const decoded = Buffer.from(after, 'base64url').toString('utf8');
   const seq = decoded.startsWith(SEQ_PREFIX) ? Number(decoded.slice(SEQ_PREFIX.length)) : NaN;
-  if (!Number.isSafeInteger(seq) || seq < 0) throw new AppError('BAD_USER_INPUT', 'after: not a cursor returned by this API', { path: 'after' });
+  if (!Number.isSafeInteger(seq) || seq < 0)
+    throw new AppError('BAD_USER_INPUT', 'after: not a cursor returned by this API', { path: 'after' });
   return { limit, afterSeq: seq };
 }
 

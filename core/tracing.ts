@@ -47,8 +47,14 @@ export function recordRunSpan(run: FinishedRun): void {
   let span: Span;
   try {
     span = trace.getTracer(TRACER).startSpan('run', {
-      root: true, startTime: new Date(run.createdAt),
-      attributes: { 'switchyard.tenant_id': run.tenantId, 'switchyard.workflow_id': run.workflowId, 'switchyard.run_id': run.id, 'switchyard.run_status': run.status },
+      root: true,
+      startTime: new Date(run.createdAt),
+      attributes: {
+        'switchyard.tenant_id': run.tenantId,
+        'switchyard.workflow_id': run.workflowId,
+        'switchyard.run_id': run.id,
+        'switchyard.run_status': run.status,
+      },
     });
   } finally {
     pendingRoot = null;
@@ -63,18 +69,27 @@ export function traceStepAttempt<T>(
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
   const parent = trace.setSpanContext(context.active(), runSpanContext(step.runId));
-  return trace.getTracer(TRACER).startActiveSpan(`step ${step.stepId}`, {
-    attributes: {
-      'switchyard.tenant_id': step.tenantId, 'switchyard.workflow_id': step.workflowId, 'switchyard.run_id': step.runId,
-      'switchyard.step_id': step.stepId, 'switchyard.uses': step.uses, 'switchyard.attempt': step.attempt,
+  return trace.getTracer(TRACER).startActiveSpan(
+    `step ${step.stepId}`,
+    {
+      attributes: {
+        'switchyard.tenant_id': step.tenantId,
+        'switchyard.workflow_id': step.workflowId,
+        'switchyard.run_id': step.runId,
+        'switchyard.step_id': step.stepId,
+        'switchyard.uses': step.uses,
+        'switchyard.attempt': step.attempt,
+      },
     },
-  }, parent, async (span) => {
-    try {
-      return await fn(span);
-    } finally {
-      span.end();
-    }
-  });
+    parent,
+    async (span) => {
+      try {
+        return await fn(span);
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
 /** A plugin HTTP call as the sandbox measured it; `url` has no query or fragment, which may carry secrets. */
@@ -111,7 +126,9 @@ export function recordHttpCallSpans(calls: readonly OutboundHttpCall[] | undefin
       attributes: {
         'http.request.method': call.method,
         'url.full': call.url,
-        ...(server ? { 'server.address': server.hostname, 'server.port': Number(server.port || (server.protocol === 'https:' ? 443 : 80)) } : {}),
+        ...(server
+          ? { 'server.address': server.hostname, 'server.port': Number(server.port || (server.protocol === 'https:' ? 443 : 80)) }
+          : {}),
         ...(call.status !== undefined ? { 'http.response.status_code': call.status } : {}),
         ...(call.code !== undefined ? { 'error.type': call.code } : {}),
       },

@@ -60,7 +60,10 @@ export type BackupErrorCode =
   | 'PG_RESTORE_FAILED';
 
 export class BackupError extends Error {
-  constructor(readonly code: BackupErrorCode, message: string) {
+  constructor(
+    readonly code: BackupErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'BackupError';
   }
@@ -77,7 +80,10 @@ export interface BackupManifest {
 }
 
 type PgClient = 'pg_dump' | 'pg_restore';
-interface Version { text: string; major: number }
+interface Version {
+  text: string;
+  major: number;
+}
 
 /** The server's version, e.g. { text: '17.2', major: 17 }. */
 async function serverVersion(url: string): Promise<Version> {
@@ -89,13 +95,17 @@ async function serverVersion(url: string): Promise<Version> {
     const text = String((await client.query<{ server_version: string }>('show server_version')).rows[0]!.server_version).split(' ')[0]!;
     return { text, major: Math.floor(num / 10000) };
   } catch (error) {
-    throw new BackupError('DATABASE_UNREACHABLE', `cannot read the database server's version: ${redactText((error as Error).message)}; nothing was changed`);
+    throw new BackupError(
+      'DATABASE_UNREACHABLE',
+      `cannot read the database server's version: ${redactText((error as Error).message)}; nothing was changed`,
+    );
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
-const installHint = (major: number) => `install a PostgreSQL client of major version ${major} or newer (e.g. the postgresql-client-${major} package) and put its bin directory first on PATH`;
+const installHint = (major: number) =>
+  `install a PostgreSQL client of major version ${major} or newer (e.g. the postgresql-client-${major} package) and put its bin directory first on PATH`;
 
 /**
  * The version of `tool` on PATH, refused when it is missing or older than `needed`
@@ -112,10 +122,17 @@ async function checkClient(tool: PgClient, needed: { major: number; what: string
     throw new BackupError('PG_CLIENT_MISSING', `${tool} ${detail}: ${installHint(needed.major)}; nothing was changed`);
   }
   const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout) ?? /\b(\d+)(?:\.(\d+))?/.exec(stdout);
-  if (!match) throw new BackupError('PG_CLIENT_MISSING', `${tool} --version printed no version (${JSON.stringify(stdout.trim())}): ${installHint(needed.major)}; nothing was changed`);
+  if (!match)
+    throw new BackupError(
+      'PG_CLIENT_MISSING',
+      `${tool} --version printed no version (${JSON.stringify(stdout.trim())}): ${installHint(needed.major)}; nothing was changed`,
+    );
   const version = { text: match[2] === undefined ? match[1]! : `${match[1]}.${match[2]}`, major: Number(match[1]) };
   if (version.major < needed.major) {
-    throw new BackupError('PG_CLIENT_TOO_OLD', `${tool} ${version.text} is older than ${needed.what} and cannot ${tool === 'pg_dump' ? 'dump it' : 'restore it'}: ${installHint(needed.major)}; nothing was changed`);
+    throw new BackupError(
+      'PG_CLIENT_TOO_OLD',
+      `${tool} ${version.text} is older than ${needed.what} and cannot ${tool === 'pg_dump' ? 'dump it' : 'restore it'}: ${installHint(needed.major)}; nothing was changed`,
+    );
   }
   return version;
 }
@@ -144,8 +161,12 @@ const embeddedDir = (config: Config) => path.join(config.dataDir, 'postgres');
 const embeddedRunning = (config: Config) => fs.existsSync(path.join(embeddedDir(config), 'postmaster.pid'));
 
 /** Writes the data backup to `out` and the keys to `keysOut` (encrypted when a passphrase is given). */
-export async function backup(config: Config, options: { out: string; keysOut: string; configFile: string | null; passphrase: string | null }): Promise<BackupManifest> {
-  for (const file of [options.out, options.keysOut]) if (fs.existsSync(file)) throw new BackupError('OUTPUT_EXISTS', `${file} exists; give a new path`);
+export async function backup(
+  config: Config,
+  options: { out: string; keysOut: string; configFile: string | null; passphrase: string | null },
+): Promise<BackupManifest> {
+  for (const file of [options.out, options.keysOut])
+    if (fs.existsSync(file)) throw new BackupError('OUTPUT_EXISTS', `${file} exists; give a new path`);
   let postgres: BackupManifest['postgres'];
   if (config.databaseUrl) {
     // Before the first file is made, so a refusal leaves nothing behind.
@@ -158,13 +179,25 @@ export async function backup(config: Config, options: { out: string; keysOut: st
     const files: string[] = [];
     if (config.databaseUrl) {
       const connection = clientConnection(config.databaseUrl);
-      await run('pg_dump', ['--format=custom', '--no-owner', '--file', path.join(work, 'database.dump'), '--dbname', connection.dbname], { maxBuffer: 1 << 24, env: connection.env })
-        .catch((error: Error & { stderr?: string }) => { throw new BackupError('PG_DUMP_FAILED', `pg_dump failed: ${redactText(error.stderr || error.message).trim()}`); });
+      await run('pg_dump', ['--format=custom', '--no-owner', '--file', path.join(work, 'database.dump'), '--dbname', connection.dbname], {
+        maxBuffer: 1 << 24,
+        env: connection.env,
+      }).catch((error: Error & { stderr?: string }) => {
+        throw new BackupError('PG_DUMP_FAILED', `pg_dump failed: ${redactText(error.stderr || error.message).trim()}`);
+      });
       files.push('database.dump');
     } else {
-      if (!fs.existsSync(path.join(embeddedDir(config), 'PG_VERSION'))) throw new BackupError('NO_EMBEDDED_DATABASE', `there is no embedded database under ${config.dataDir}`);
-      if (embeddedRunning(config)) throw new BackupError('EMBEDDED_DATABASE_RUNNING', 'the embedded database is running: stop the appliance first (systemctl stop switchyard-api switchyard-worker), then back up');
-      await tar.create({ cwd: config.dataDir, file: path.join(work, 'postgres.tar'), portable: false }, ['postgres', ...(fs.existsSync(path.join(config.dataDir, 'postgres.secret')) ? ['postgres.secret'] : [])]);
+      if (!fs.existsSync(path.join(embeddedDir(config), 'PG_VERSION')))
+        throw new BackupError('NO_EMBEDDED_DATABASE', `there is no embedded database under ${config.dataDir}`);
+      if (embeddedRunning(config))
+        throw new BackupError(
+          'EMBEDDED_DATABASE_RUNNING',
+          'the embedded database is running: stop the appliance first (systemctl stop switchyard-api switchyard-worker), then back up',
+        );
+      await tar.create({ cwd: config.dataDir, file: path.join(work, 'postgres.tar'), portable: false }, [
+        'postgres',
+        ...(fs.existsSync(path.join(config.dataDir, 'postgres.secret')) ? ['postgres.secret'] : []),
+      ]);
       files.push('postgres.tar');
     }
     if (options.configFile) {
@@ -172,7 +205,10 @@ export async function backup(config: Config, options: { out: string; keysOut: st
       files.push('switchyard.env');
     }
     const manifest: BackupManifest = {
-      format: 'switchyard.backup.v1', version: applianceVersion(), createdAt: new Date().toISOString(), database: config.databaseUrl ? 'external' : 'embedded',
+      format: 'switchyard.backup.v1',
+      version: applianceVersion(),
+      createdAt: new Date().toISOString(),
+      database: config.databaseUrl ? 'external' : 'embedded',
       files: Object.fromEntries(files.map((f) => [f, sha256(path.join(work, f))])),
       ...(postgres ? { postgres } : {}),
     };
@@ -192,8 +228,12 @@ export async function backup(config: Config, options: { out: string; keysOut: st
 
 function writeKeys(config: Config, file: string, passphrase: string | null): void {
   const keys: Record<string, string> = {};
-  for (const [name, keyFile] of [['masterKey', config.masterKeyFile], ['auditSigningKey', config.auditSigningKeyFile]] as const) {
-    if (!fs.existsSync(keyFile)) throw new BackupError('KEY_FILE_MISSING', `${keyFile} (the ${name}) does not exist: nothing to back up it with`);
+  for (const [name, keyFile] of [
+    ['masterKey', config.masterKeyFile],
+    ['auditSigningKey', config.auditSigningKeyFile],
+  ] as const) {
+    if (!fs.existsSync(keyFile))
+      throw new BackupError('KEY_FILE_MISSING', `${keyFile} (the ${name}) does not exist: nothing to back up it with`);
     keys[name] = fs.readFileSync(keyFile, 'utf8');
   }
   const plain = Buffer.from(JSON.stringify(keys));
@@ -203,24 +243,48 @@ function writeKeys(config: Config, file: string, passphrase: string | null): voi
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', scryptSync(passphrase, salt, 32, SCRYPT), iv);
     const data = Buffer.concat([cipher.update(plain), cipher.final()]);
-    body = { format: KEYS_FORMAT, encrypted: true, kdf: { name: 'scrypt', salt: salt.toString('base64'), N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p }, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
+    body = {
+      format: KEYS_FORMAT,
+      encrypted: true,
+      kdf: { name: 'scrypt', salt: salt.toString('base64'), N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p },
+      iv: iv.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'),
+      data: data.toString('base64'),
+    };
   }
   fs.writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
 }
 
 function readKeys(file: string, passphrase: string | null): { masterKey: string; auditSigningKey: string } {
-  let body: { format?: string; encrypted?: boolean; keys?: { masterKey: string; auditSigningKey: string }; kdf?: { salt: string; N: number; r: number; p: number }; iv?: string; tag?: string; data?: string };
+  let body: {
+    format?: string;
+    encrypted?: boolean;
+    keys?: { masterKey: string; auditSigningKey: string };
+    kdf?: { salt: string; N: number; r: number; p: number };
+    iv?: string;
+    tag?: string;
+    data?: string;
+  };
   try {
     body = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (error) {
     throw new BackupError('NOT_A_KEY_BACKUP', `${file} is not a key backup: ${(error as Error).message}`);
   }
-  if (body.format !== KEYS_FORMAT) throw new BackupError('NOT_A_KEY_BACKUP', `${file} is not a Switchyard key backup (format ${JSON.stringify(body.format)})`);
+  if (body.format !== KEYS_FORMAT)
+    throw new BackupError('NOT_A_KEY_BACKUP', `${file} is not a Switchyard key backup (format ${JSON.stringify(body.format)})`);
   if (!body.encrypted) return body.keys!;
-  if (!passphrase) throw new BackupError('PASSPHRASE_REQUIRED', `${file} is encrypted: give its passphrase (SWITCHYARD_BACKUP_PASSPHRASE or --passphrase-file)`);
+  if (!passphrase)
+    throw new BackupError(
+      'PASSPHRASE_REQUIRED',
+      `${file} is encrypted: give its passphrase (SWITCHYARD_BACKUP_PASSPHRASE or --passphrase-file)`,
+    );
   try {
     const { salt, N, r, p } = body.kdf!;
-    const decipher = createDecipheriv('aes-256-gcm', scryptSync(passphrase, Buffer.from(salt, 'base64'), 32, { N, r, p, maxmem: SCRYPT.maxmem }), Buffer.from(body.iv!, 'base64'));
+    const decipher = createDecipheriv(
+      'aes-256-gcm',
+      scryptSync(passphrase, Buffer.from(salt, 'base64'), 32, { N, r, p, maxmem: SCRYPT.maxmem }),
+      Buffer.from(body.iv!, 'base64'),
+    );
     decipher.setAuthTag(Buffer.from(body.tag!, 'base64'));
     return JSON.parse(Buffer.concat([decipher.update(Buffer.from(body.data!, 'base64')), decipher.final()]).toString('utf8'));
   } catch {
@@ -233,44 +297,74 @@ function readKeys(file: string, passphrase: string | null): { masterKey: string;
  * (never over different keys already in place), the database, and the config file when
  * the installation has none. The embedded data directory must be empty or absent.
  */
-export async function restore(config: Config, options: { from: string; keys: string; configFile: string | null; passphrase: string | null }): Promise<BackupManifest> {
+export async function restore(
+  config: Config,
+  options: { from: string; keys: string; configFile: string | null; passphrase: string | null },
+): Promise<BackupManifest> {
   const keys = readKeys(options.keys, options.passphrase);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-restore-'));
   try {
-    await tar.extract({ file: options.from, cwd: work }).catch((error: Error) => { throw new BackupError('NOT_A_BACKUP', `${options.from} is not a backup: ${error.message}`); });
+    await tar.extract({ file: options.from, cwd: work }).catch((error: Error) => {
+      throw new BackupError('NOT_A_BACKUP', `${options.from} is not a backup: ${error.message}`);
+    });
     const manifestFile = path.join(work, MANIFEST);
     if (!fs.existsSync(manifestFile)) throw new BackupError('NOT_A_BACKUP', `${options.from} has no ${MANIFEST}: not a Switchyard backup`);
     const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as BackupManifest;
     for (const [name, digest] of Object.entries(manifest.files)) {
       const file = path.join(work, name);
-      if (!fs.existsSync(file) || sha256(file) !== digest) throw new BackupError('BACKUP_DAMAGED', `${name} in ${options.from} is missing or damaged (its SHA-256 is not the manifest's); nothing was restored`);
+      if (!fs.existsSync(file) || sha256(file) !== digest)
+        throw new BackupError(
+          'BACKUP_DAMAGED',
+          `${name} in ${options.from} is missing or damaged (its SHA-256 is not the manifest's); nothing was restored`,
+        );
     }
     if ((manifest.database === 'external') !== Boolean(config.databaseUrl)) {
-      throw new BackupError('DATABASE_KIND_MISMATCH', `the backup is of ${manifest.database === 'external' ? 'an external' : 'the embedded'} database, but this configuration uses ${config.databaseUrl ? 'an external one' : 'the embedded one'}`);
+      throw new BackupError(
+        'DATABASE_KIND_MISMATCH',
+        `the backup is of ${manifest.database === 'external' ? 'an external' : 'the embedded'} database, but this configuration uses ${config.databaseUrl ? 'an external one' : 'the embedded one'}`,
+      );
     }
     if (!config.databaseUrl && fs.existsSync(embeddedDir(config)) && fs.readdirSync(embeddedDir(config)).length > 0) {
-      throw new BackupError('DATA_DIR_NOT_EMPTY', `${embeddedDir(config)} is not empty: move it aside (the appliance stopped) before restoring into it`);
+      throw new BackupError(
+        'DATA_DIR_NOT_EMPTY',
+        `${embeddedDir(config)} is not empty: move it aside (the appliance stopped) before restoring into it`,
+      );
     }
     if (config.databaseUrl) {
       // Before the keys are written. pg_restore must read the archive (made by the recorded
       // pg_dump) and, like pg_dump, be at least the server's version.
       const server = await serverVersion(config.databaseUrl);
       const dumpedBy = manifest.postgres ? Number.parseInt(manifest.postgres.pgDump, 10) : 0;
-      await checkClient('pg_restore', dumpedBy > server.major
-        ? { major: dumpedBy, what: `the pg_dump ${manifest.postgres!.pgDump} that made the backup` }
-        : { major: server.major, what: `the PostgreSQL ${server.text} server` });
+      await checkClient(
+        'pg_restore',
+        dumpedBy > server.major
+          ? { major: dumpedBy, what: `the pg_dump ${manifest.postgres!.pgDump} that made the backup` }
+          : { major: server.major, what: `the PostgreSQL ${server.text} server` },
+      );
     }
-    for (const [file, content] of [[config.masterKeyFile, keys.masterKey], [config.auditSigningKeyFile, keys.auditSigningKey]] as const) {
-      if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') !== content) throw new BackupError('KEY_CONFLICT', `${file} exists and holds another key; move it aside to restore the backed-up one`);
+    for (const [file, content] of [
+      [config.masterKeyFile, keys.masterKey],
+      [config.auditSigningKeyFile, keys.auditSigningKey],
+    ] as const) {
+      if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') !== content)
+        throw new BackupError('KEY_CONFLICT', `${file} exists and holds another key; move it aside to restore the backed-up one`);
     }
-    for (const [file, content] of [[config.masterKeyFile, keys.masterKey], [config.auditSigningKeyFile, keys.auditSigningKey]] as const) {
+    for (const [file, content] of [
+      [config.masterKeyFile, keys.masterKey],
+      [config.auditSigningKeyFile, keys.auditSigningKey],
+    ] as const) {
       fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       if (!fs.existsSync(file)) fs.writeFileSync(file, content, { mode: 0o600 });
     }
     if (config.databaseUrl) {
       const connection = clientConnection(config.databaseUrl);
-      await run('pg_restore', ['--clean', '--if-exists', '--no-owner', '--single-transaction', '--dbname', connection.dbname, path.join(work, 'database.dump')], { maxBuffer: 1 << 24, env: connection.env })
-        .catch((error: Error & { stderr?: string }) => { throw new BackupError('PG_RESTORE_FAILED', `pg_restore failed: ${redactText(error.stderr || error.message).trim()}`); });
+      await run(
+        'pg_restore',
+        ['--clean', '--if-exists', '--no-owner', '--single-transaction', '--dbname', connection.dbname, path.join(work, 'database.dump')],
+        { maxBuffer: 1 << 24, env: connection.env },
+      ).catch((error: Error & { stderr?: string }) => {
+        throw new BackupError('PG_RESTORE_FAILED', `pg_restore failed: ${redactText(error.stderr || error.message).trim()}`);
+      });
     } else {
       fs.mkdirSync(config.dataDir, { recursive: true });
       await tar.extract({ file: path.join(work, 'postgres.tar'), cwd: config.dataDir, preserveOwner: true });

@@ -24,7 +24,8 @@ export function bundleName(version: string, runtimeVersion: string): string {
 export async function makeBundle(out: string | null): Promise<string> {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
   const runtimeVersion = releaseRuntimeVersion(ROOT);
-  if (runtimeVersion === null || !fs.existsSync(releaseRuntime(ROOT))) throw new Error(`${path.join(ROOT, RUNTIME_PACKAGE)} is missing: run npm ci first`);
+  if (runtimeVersion === null || !fs.existsSync(releaseRuntime(ROOT)))
+    throw new Error(`${path.join(ROOT, RUNTIME_PACKAGE)} is missing: run npm ci first`);
   const isolatedVm = path.join(ROOT, `node_modules/isolated-vm/prebuilds/${process.platform}-${process.arch}`);
   if (!fs.existsSync(isolatedVm)) throw new Error(`${isolatedVm} is missing: isolated-vm has no prebuilt binary for this platform`);
   const name = bundleName(pkg.version, runtimeVersion);
@@ -36,11 +37,15 @@ export async function makeBundle(out: string | null): Promise<string> {
     // Removes the dev dependencies; it only deletes, so it needs no registry.
     execFileSync('npm', ['prune', '--omit=dev', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: at, stdio: 'ignore' });
     fs.mkdirSync(path.join(at, 'bin'), { recursive: true });
-    fs.writeFileSync(path.join(at, 'bin', 'switchyard'), `#!/bin/sh
+    fs.writeFileSync(
+      path.join(at, 'bin', 'switchyard'),
+      `#!/bin/sh
 # The Switchyard command from the offline bundle, on the Node.js ${runtimeVersion} it carries (the host needs none).
 here=$(dirname "$(readlink -f "$0")")
 exec "$here/../${RUNTIME_PACKAGE}/bin/node" --enable-source-maps "$here/../dist/bin/switchyard.js" "$@"
-`, { mode: 0o755 });
+`,
+      { mode: 0o755 },
+    );
     await tar.create({ cwd: staging, file, gzip: true, portable: true }, [name]);
     return file;
   } finally {
@@ -50,8 +55,11 @@ exec "$here/../${RUNTIME_PACKAGE}/bin/node" --enable-source-maps "$here/../dist/
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const outAt = process.argv.indexOf('--out');
-  makeBundle(outAt > 0 ? process.argv[outAt + 1] ?? null : null).then(
+  makeBundle(outAt > 0 ? (process.argv[outAt + 1] ?? null) : null).then(
     (file) => process.stdout.write(`wrote ${file} (${(fs.statSync(file).size / 2 ** 20).toFixed(0)} MB)\n`),
-    (error: Error) => { process.stderr.write(`bundle: ${error.message}\n`); process.exit(1); },
+    (error: Error) => {
+      process.stderr.write(`bundle: ${error.message}\n`);
+      process.exit(1);
+    },
   );
 }

@@ -49,7 +49,11 @@ export type InstallErrorCode =
   | 'INTERRUPTED';
 
 export class InstallError extends Error {
-  constructor(readonly code: InstallErrorCode, message: string, readonly checks: CheckResult[] = []) {
+  constructor(
+    readonly code: InstallErrorCode,
+    message: string,
+    readonly checks: CheckResult[] = [],
+  ) {
     super(message);
     this.name = 'InstallError';
   }
@@ -68,7 +72,12 @@ const ANSWERS_SCHEMA = {
     tls: {
       oneOf: [
         { type: 'object', additionalProperties: false, required: ['mode'], properties: { mode: { enum: ['generate', 'none'] } } },
-        { type: 'object', additionalProperties: false, required: ['mode', 'certFile', 'keyFile'], properties: { mode: { const: 'provided' }, certFile: { type: 'string' }, keyFile: { type: 'string' } } },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['mode', 'certFile', 'keyFile'],
+          properties: { mode: { const: 'provided' }, certFile: { type: 'string' }, keyFile: { type: 'string' } },
+        },
       ],
     },
     serviceUser: { type: 'string', pattern: '^[a-z_][a-z0-9_-]{0,31}$' },
@@ -80,8 +89,14 @@ const validateAnswers = new Ajv({ allErrors: true }).compile(ANSWERS_SCHEMA);
 
 export function defaultAnswers(): InstallAnswers {
   return {
-    prefix: '/', host: '0.0.0.0', port: 8443, hostnames: [...new Set([os.hostname(), 'localhost', '127.0.0.1'])],
-    databaseUrl: null, tls: { mode: 'generate' }, serviceUser: 'switchyard', ignorePreflight: false,
+    prefix: '/',
+    host: '0.0.0.0',
+    port: 8443,
+    hostnames: [...new Set([os.hostname(), 'localhost', '127.0.0.1'])],
+    databaseUrl: null,
+    tls: { mode: 'generate' },
+    serviceUser: 'switchyard',
+    ignorePreflight: false,
   };
 }
 
@@ -103,7 +118,10 @@ export function checkAnswers(answers: unknown, source = 'answers'): InstallAnswe
   }
   const checked = answers as unknown as InstallAnswers;
   // The schema admits the characters; whether they form a name a certificate and a resolver accept is checked here.
-  const names: Array<[string, string]> = [['/host', checked.host], ...checked.hostnames.map((h, i): [string, string] => [`/hostnames/${i}`, h])];
+  const names: Array<[string, string]> = [
+    ['/host', checked.host],
+    ...checked.hostnames.map((h, i): [string, string] => [`/hostnames/${i}`, h]),
+  ];
   const problems = names.flatMap(([at, name]) => {
     const problem = hostnameProblem(name);
     return problem ? [`${at} ${problem}`] : [];
@@ -159,20 +177,36 @@ export interface InstallResult {
   caCertFile: string | null;
 }
 
-export async function install(answers: InstallAnswers, options: { appDir: string; nodePath?: string; env?: Record<string, string | undefined>; print?: (line: string) => void }): Promise<InstallResult> {
+export async function install(
+  answers: InstallAnswers,
+  options: { appDir: string; nodePath?: string; env?: Record<string, string | undefined>; print?: (line: string) => void },
+): Promise<InstallResult> {
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const layout = installLayout(answers.prefix);
   const checks = await runPreflight({
-    appDir: options.appDir, configDir: layout.configDir, dataDir: layout.dataDir, host: answers.host, port: answers.port, databaseUrl: answers.databaseUrl, env: options.env ?? process.env,
+    appDir: options.appDir,
+    configDir: layout.configDir,
+    dataDir: layout.dataDir,
+    host: answers.host,
+    port: answers.port,
+    databaseUrl: answers.databaseUrl,
+    env: options.env ?? process.env,
   });
   print('Preflight:');
   print(formatChecks(checks));
   const failed = checks.filter((c) => c.status === 'FAIL');
   if (failed.length > 0 && !answers.ignorePreflight) {
-    throw new InstallError('PREFLIGHT_FAILED', `preflight failed (${failed.map((c) => c.name).join(', ')}); nothing was changed. Fix the above, or pass --ignore-preflight to install anyway (recorded in the audit log)`, checks);
+    throw new InstallError(
+      'PREFLIGHT_FAILED',
+      `preflight failed (${failed.map((c) => c.name).join(', ')}); nothing was changed. Fix the above, or pass --ignore-preflight to install anyway (recorded in the audit log)`,
+      checks,
+    );
   }
   if (answers.tls.mode === 'provided') {
-    const problem = providedTlsProblem(readOrFail(answers.tls.certFile, 'the TLS certificate'), readOrFail(answers.tls.keyFile, 'the TLS key'));
+    const problem = providedTlsProblem(
+      readOrFail(answers.tls.certFile, 'the TLS certificate'),
+      readOrFail(answers.tls.keyFile, 'the TLS key'),
+    );
     if (problem) throw new InstallError('TLS_INVALID', `TLS: ${answers.tls.certFile}: ${problem}; nothing was changed`, checks);
   }
 
@@ -200,17 +234,30 @@ export async function install(answers: InstallAnswers, options: { appDir: string
 
   const logger = createLogger('warn');
   const prepared = await prepareDatabase(config, logger);
-  let adminToken: string | null = null;
+  let adminToken: string | null;
   try {
     const db = new Database(prepared.runtimeUrl, 2, 'switchyard-install');
     try {
       adminToken = (await ensureSystemAdminToken(db, undefined)).generatedToken;
-      await db.tx('system', (q) => recordAudit(q, null, {
-        action: 'config.installed', targetType: 'appliance', targetId: null, tenantId: null,
-        outcome: 'SUCCESS',
-        ...(failed.length > 0 ? { reason: `installed with --ignore-preflight despite: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}` } : {}),
-        details: { ignorePreflight: answers.ignorePreflight, failedChecks: failed.map((c) => c.name), warnings: checks.filter((c) => c.status === 'WARN').map((c) => c.name), tls: answers.tls.mode, embeddedDatabase: answers.databaseUrl === null },
-      }));
+      await db.tx('system', (q) =>
+        recordAudit(q, null, {
+          action: 'config.installed',
+          targetType: 'appliance',
+          targetId: null,
+          tenantId: null,
+          outcome: 'SUCCESS',
+          ...(failed.length > 0
+            ? { reason: `installed with --ignore-preflight despite: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}` }
+            : {}),
+          details: {
+            ignorePreflight: answers.ignorePreflight,
+            failedChecks: failed.map((c) => c.name),
+            warnings: checks.filter((c) => c.status === 'WARN').map((c) => c.name),
+            tls: answers.tls.mode,
+            embeddedDatabase: answers.databaseUrl === null,
+          },
+        }),
+      );
     } finally {
       await db.close();
     }
@@ -221,7 +268,13 @@ export async function install(answers: InstallAnswers, options: { appDir: string
   // The services run `current`; an upgrade adds a release beside this one and moves it.
   const release = addRelease(answers.prefix, options.appDir);
   if (!currentRelease(answers.prefix)) switchCurrent(answers.prefix, release);
-  writeUnits(layout.unitDir, { serviceUser: answers.serviceUser, current: releaseLayout(answers.prefix).current, configFile: layout.configFile, dataDir: layout.dataDir, ...(options.nodePath ? { nodePath: options.nodePath } : {}) });
+  writeUnits(layout.unitDir, {
+    serviceUser: answers.serviceUser,
+    current: releaseLayout(answers.prefix).current,
+    configFile: layout.configFile,
+    dataDir: layout.dataDir,
+    ...(options.nodePath ? { nodePath: options.nodePath } : {}),
+  });
   ownForService(answers, layout);
   const scheme = tls ? 'https' : 'http';
   const url = `${scheme}://${answers.hostnames[0]}:${answers.port}`;
@@ -238,7 +291,9 @@ function ownForService(answers: InstallAnswers, layout: ReturnType<typeof instal
   try {
     execFileSync('getent', ['passwd', user], { stdio: 'ignore' });
   } catch {
-    execFileSync('useradd', ['--system', '--home-dir', layout.dataDir, '--no-create-home', '--shell', '/usr/sbin/nologin', user], { stdio: 'inherit' });
+    execFileSync('useradd', ['--system', '--home-dir', layout.dataDir, '--no-create-home', '--shell', '/usr/sbin/nologin', user], {
+      stdio: 'inherit',
+    });
   }
   const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
   const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
@@ -258,12 +313,18 @@ function readOrFail(file: string, what: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch (error) {
-    throw new InstallError('FILE_UNREADABLE', `${what} ${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; nothing was changed`);
+    throw new InstallError(
+      'FILE_UNREADABLE',
+      `${what} ${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; nothing was changed`,
+    );
   }
 }
 
 /** The TLS files the appliance will use; an existing generated CA and certificate are kept. */
-function writeTls(answers: InstallAnswers, layout: ReturnType<typeof installLayout>): { certFile: string; keyFile: string; generated: boolean } | null {
+function writeTls(
+  answers: InstallAnswers,
+  layout: ReturnType<typeof installLayout>,
+): { certFile: string; keyFile: string; generated: boolean } | null {
   if (answers.tls.mode === 'none') return null;
   fs.mkdirSync(layout.tlsDir, { recursive: true, mode: 0o700 });
   if (answers.tls.mode === 'provided') {

@@ -25,13 +25,26 @@ export async function askAnswers(start: InstallAnswers, terminal: Terminal): Pro
     const port = await dialogue.ask('Port', String(start.port), parsePort);
     const hostnames = await dialogue.ask('Host names clients use (comma-separated)', start.hostnames.join(','), parseHostnames);
     // The default is shown without its password (a URL given by flag may carry one); Enter keeps it whole.
-    const databaseUrl = await dialogue.ask('PostgreSQL owner URL, or "embedded"', start.databaseUrl ?? 'embedded', parseDatabase, start.databaseUrl ? redactUrl(start.databaseUrl) : 'embedded');
-    const mode = await dialogue.ask('TLS: "generate" a local CA and certificate, "provided" files, or "none"', start.tls.mode, parseTlsMode);
+    const databaseUrl = await dialogue.ask(
+      'PostgreSQL owner URL, or "embedded"',
+      start.databaseUrl ?? 'embedded',
+      parseDatabase,
+      start.databaseUrl ? redactUrl(start.databaseUrl) : 'embedded',
+    );
+    const mode = await dialogue.ask(
+      'TLS: "generate" a local CA and certificate, "provided" files, or "none"',
+      start.tls.mode,
+      parseTlsMode,
+    );
     let tls: InstallAnswers['tls'] = { mode: 'none' };
     if (mode === 'generate') tls = { mode };
     if (mode === 'provided') {
       const was = start.tls.mode === 'provided' ? start.tls : { certFile: '', keyFile: '' };
-      tls = { mode, certFile: await dialogue.ask('Certificate file (PEM)', was.certFile, parseFile), keyFile: await dialogue.ask('Key file (PEM)', was.keyFile, parseFile) };
+      tls = {
+        mode,
+        certFile: await dialogue.ask('Certificate file (PEM)', was.certFile, parseFile),
+        keyFile: await dialogue.ask('Key file (PEM)', was.keyFile, parseFile),
+      };
     }
     const serviceUser = await dialogue.ask('System user the services run as', start.serviceUser, parseUser);
     const answers = checkAnswers({ ...start, host, port, hostnames, databaseUrl, tls, serviceUser }, 'the answers');
@@ -44,9 +57,12 @@ export async function askAnswers(start: InstallAnswers, terminal: Terminal): Pro
 
 export function summary(a: InstallAnswers): string[] {
   const layout = installLayout(a.prefix);
-  const tls = a.tls.mode === 'generate' ? `a local CA (${layout.caCertFile}) and a server certificate for the host names`
-    : a.tls.mode === 'provided' ? `the certificate ${a.tls.certFile} with the key ${a.tls.keyFile}`
-      : 'none: plain HTTP (a proxy in front terminates TLS)';
+  const tls =
+    a.tls.mode === 'generate'
+      ? `a local CA (${layout.caCertFile}) and a server certificate for the host names`
+      : a.tls.mode === 'provided'
+        ? `the certificate ${a.tls.certFile} with the key ${a.tls.keyFile}`
+        : 'none: plain HTTP (a proxy in front terminates TLS)';
   return [
     '',
     'Switchyard will be installed with:',
@@ -76,7 +92,8 @@ class Dialogue {
       else this.lines.push(line);
     });
     this.rl.on('close', () => {
-      if (!this.closing) this.end(new InstallError('INPUT_ENDED', 'the input ended before every question was answered; nothing was changed'));
+      if (!this.closing)
+        this.end(new InstallError('INPUT_ENDED', 'the input ended before every question was answered; nothing was changed'));
     });
     // Without a listener readline only pauses on Ctrl-C, and the install would sit there.
     this.rl.on('SIGINT', () => {
@@ -111,7 +128,9 @@ class Dialogue {
       this.rl.prompt();
     }
     if (queued !== undefined) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => { this.waiting = { resolve, reject }; });
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
   }
 
   private end(error: InstallError): void {
@@ -133,11 +152,20 @@ function parseHost(text: string): Parsed<string> {
 
 function parsePort(text: string): Parsed<number> {
   const port = Number(text);
-  return /^\d+$/.test(text) && port >= 1 && port <= 65535 ? { value: port } : { problem: `the port must be a whole number from 1 to 65535, not ${JSON.stringify(text)}` };
+  return /^\d+$/.test(text) && port >= 1 && port <= 65535
+    ? { value: port }
+    : { problem: `the port must be a whole number from 1 to 65535, not ${JSON.stringify(text)}` };
 }
 
 function parseHostnames(text: string): Parsed<string[]> {
-  const names = [...new Set(text.split(',').map((s) => s.trim()).filter(Boolean))];
+  const names = [
+    ...new Set(
+      text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
   if (names.length === 0) return { problem: 'give at least one host name or address' };
   for (const name of names) {
     const problem = hostnameProblem(name);
@@ -154,17 +182,20 @@ function parseDatabase(text: string): Parsed<string | null> {
   } catch {
     return { problem: 'the database must be a URL like postgres://switchyard@db.example:5432/switchyard, or "embedded"' };
   }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return { problem: `the database URL must start with postgres://, not ${url.protocol}//` };
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    return { problem: `the database URL must start with postgres://, not ${url.protocol}//` };
   if (!url.hostname) return { problem: 'the database URL names no host' };
   return { value: text };
 }
 
 function parseTlsMode(text: string): Parsed<InstallAnswers['tls']['mode']> {
-  return text === 'generate' || text === 'provided' || text === 'none' ? { value: text } : { problem: `TLS must be "generate", "provided" or "none", not ${JSON.stringify(text)}` };
+  return text === 'generate' || text === 'provided' || text === 'none'
+    ? { value: text }
+    : { problem: `TLS must be "generate", "provided" or "none", not ${JSON.stringify(text)}` };
 }
 
 function parseFile(text: string): Parsed<string> {
-  if (text === '') return { problem: 'give the file\'s path' };
+  if (text === '') return { problem: "give the file's path" };
   const file = path.resolve(text);
   try {
     fs.accessSync(file, fs.constants.R_OK);
@@ -175,8 +206,11 @@ function parseFile(text: string): Parsed<string> {
 }
 
 function parseUser(text: string): Parsed<string> {
-  return /^[a-z_][a-z0-9_-]{0,31}$/.test(text) ? { value: text }
-    : { problem: `${JSON.stringify(text)} is not a system user name (up to 32 lowercase letters, digits, "_" and "-", not starting with a digit or "-")` };
+  return /^[a-z_][a-z0-9_-]{0,31}$/.test(text)
+    ? { value: text }
+    : {
+        problem: `${JSON.stringify(text)} is not a system user name (up to 32 lowercase letters, digits, "_" and "-", not starting with a digit or "-")`,
+      };
 }
 
 function parseYesNo(text: string): Parsed<boolean> {

@@ -60,30 +60,53 @@ export async function runPreflight(target: PreflightTarget): Promise<CheckResult
  * and able to run here. Running it is the real test of the platform: a host that is not
  * Linux x64, or whose C library is older than the runtime's (glibc 2.28), fails here.
  */
-export function runtime(appDir: string, exec: (file: string) => string = (file) => execFileSync(file, ['-p', 'process.versions.node'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })): CheckResult {
+export function runtime(
+  appDir: string,
+  exec: (file: string) => string = (file) =>
+    execFileSync(file, ['-p', 'process.versions.node'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 }),
+): CheckResult {
   const file = releaseRuntime(appDir);
-  if (!fs.existsSync(file)) return fail('Node.js runtime', `${file} is missing`, 'unpack the whole offline bundle (it carries its Node.js) and run its bin/switchyard');
+  if (!fs.existsSync(file))
+    return fail(
+      'Node.js runtime',
+      `${file} is missing`,
+      'unpack the whole offline bundle (it carries its Node.js) and run its bin/switchyard',
+    );
   let version: string;
   try {
     version = exec(file).trim();
   } catch (error) {
-    const why = ((error as { stderr?: string }).stderr || (error as NodeJS.ErrnoException).code || (error as Error).message).toString().trim().split('\n')[0];
-    return fail('Node.js runtime', `the bundled ${file} cannot run on this host: ${why}`, 'install on Linux x64 with glibc 2.28 or newer (RHEL/Rocky 8+, Debian 10+, Ubuntu 20.04+)');
+    const why = ((error as { stderr?: string }).stderr || (error as NodeJS.ErrnoException).code || (error as Error).message)
+      .toString()
+      .trim()
+      .split('\n')[0];
+    return fail(
+      'Node.js runtime',
+      `the bundled ${file} cannot run on this host: ${why}`,
+      'install on Linux x64 with glibc 2.28 or newer (RHEL/Rocky 8+, Debian 10+, Ubuntu 20.04+)',
+    );
   }
   const major = Number(version.split('.')[0]);
-  return major === RUNTIME_MAJOR ? pass('Node.js runtime', `bundled v${version} (the host needs no Node.js)`)
-    : fail('Node.js runtime', `bundled v${version}; this release is built for Node.js ${RUNTIME_MAJOR}`, 'the bundle was altered: unpack it again from the original archive');
+  return major === RUNTIME_MAJOR
+    ? pass('Node.js runtime', `bundled v${version} (the host needs no Node.js)`)
+    : fail(
+        'Node.js runtime',
+        `bundled v${version}; this release is built for Node.js ${RUNTIME_MAJOR}`,
+        'the bundle was altered: unpack it again from the original archive',
+      );
 }
 
 export function cpus(count: number): CheckResult {
-  return count >= 2 ? pass('CPU', `${count} cores`)
+  return count >= 2
+    ? pass('CPU', `${count} cores`)
     : warn('CPU', `${count} core`, 'give the host 2 or more cores: the engine, the sandbox pool and PostgreSQL compete for one');
 }
 
 export function memory(bytes: number): CheckResult {
   const gib = (bytes / GIB).toFixed(1);
   if (bytes < GIB) return fail('memory', `${gib} GiB`, 'at least 1 GiB is needed (2 GiB or more recommended)');
-  if (bytes < 2 * GIB) return warn('memory', `${gib} GiB`, '2 GiB or more is recommended: each sandbox thread may use up to its memory limit');
+  if (bytes < 2 * GIB)
+    return warn('memory', `${gib} GiB`, '2 GiB or more is recommended: each sandbox thread may use up to its memory limit');
   return pass('memory', `${gib} GiB`);
 }
 
@@ -109,8 +132,15 @@ export async function portFree(host: string, port: number): Promise<CheckResult>
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once('error', (error: NodeJS.ErrnoException) => {
-      resolve(fail(name, error.code === 'EADDRINUSE' ? 'in use by another program' : `cannot listen: ${error.code ?? error.message}`,
-        error.code === 'EADDRINUSE' ? `stop what listens there (ss -ltnp 'sport = :${port}') or choose another --port` : 'choose an address this host has, and a port above 1023 or run as root'));
+      resolve(
+        fail(
+          name,
+          error.code === 'EADDRINUSE' ? 'in use by another program' : `cannot listen: ${error.code ?? error.message}`,
+          error.code === 'EADDRINUSE'
+            ? `stop what listens there (ss -ltnp 'sport = :${port}') or choose another --port`
+            : 'choose an address this host has, and a port above 1023 or run as root',
+        ),
+      );
     });
     server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(pass(name, 'free'))));
   });
@@ -122,23 +152,49 @@ export async function database(url: string | null): Promise<CheckResult[]> {
   try {
     await client.connect();
   } catch (error) {
-    return [fail('PostgreSQL', `cannot connect: ${(error as Error).message}`, 'check the database URL, that the server runs and that pg_hba.conf admits this host; or choose the embedded server')];
+    return [
+      fail(
+        'PostgreSQL',
+        `cannot connect: ${(error as Error).message}`,
+        'check the database URL, that the server runs and that pg_hba.conf admits this host; or choose the embedded server',
+      ),
+    ];
   }
   try {
     const t0 = Date.now();
-    const { rows: [row] } = await client.query<{ v: string; su: boolean; createrole: boolean; can_create: boolean; now_ms: string }>(
+    const {
+      rows: [row],
+    } = await client.query<{ v: string; su: boolean; createrole: boolean; can_create: boolean; now_ms: string }>(
       `select current_setting('server_version_num') as v, r.rolsuper as su, r.rolcreaterole as createrole,
               has_database_privilege(current_user, current_database(), 'CREATE') as can_create,
               (extract(epoch from clock_timestamp()) * 1000)::bigint::text as now_ms
-         from pg_roles r where r.rolname = current_user`);
+         from pg_roles r where r.rolname = current_user`,
+    );
     const t1 = Date.now();
     const results: CheckResult[] = [];
     const version = Number(row!.v);
-    results.push(version >= MIN_PG_VERSION_NUM ? pass('PostgreSQL', `version ${Math.floor(version / 10000)}.${version % 10000}`)
-      : fail('PostgreSQL', `version ${Math.floor(version / 10000)}; 14 or newer is needed`, 'upgrade PostgreSQL, or choose the embedded server'));
-    const missing = [!(row!.su || row!.createrole) && 'CREATEROLE (to create the runtime role)', !(row!.su || row!.can_create) && 'CREATE on the database (to create the schema)'].filter(Boolean);
-    results.push(missing.length === 0 ? pass('database privileges', 'the owner role can create the schema and the runtime role')
-      : fail('database privileges', `the role lacks ${missing.join(' and ')}`, 'connect as the database owner with CREATEROLE (ALTER ROLE … CREATEROLE; GRANT CREATE ON DATABASE … TO …)'));
+    results.push(
+      version >= MIN_PG_VERSION_NUM
+        ? pass('PostgreSQL', `version ${Math.floor(version / 10000)}.${version % 10000}`)
+        : fail(
+            'PostgreSQL',
+            `version ${Math.floor(version / 10000)}; 14 or newer is needed`,
+            'upgrade PostgreSQL, or choose the embedded server',
+          ),
+    );
+    const missing = [
+      !(row!.su || row!.createrole) && 'CREATEROLE (to create the runtime role)',
+      !(row!.su || row!.can_create) && 'CREATE on the database (to create the schema)',
+    ].filter(Boolean);
+    results.push(
+      missing.length === 0
+        ? pass('database privileges', 'the owner role can create the schema and the runtime role')
+        : fail(
+            'database privileges',
+            `the role lacks ${missing.join(' and ')}`,
+            'connect as the database owner with CREATEROLE (ALTER ROLE … CREATEROLE; GRANT CREATE ON DATABASE … TO …)',
+          ),
+    );
     results.push(clockSkew(Number(row!.now_ms), (t0 + t1) / 2));
     return results;
   } finally {
@@ -149,7 +205,12 @@ export async function database(url: string | null): Promise<CheckResult[]> {
 export function clockSkew(databaseMs: number, localMs: number): CheckResult {
   const skew = Math.abs(databaseMs - localMs);
   const detail = `${skew} ms between this host and the database`;
-  if (skew > 30_000) return fail('clock skew', detail, 'synchronise both clocks (chrony or systemd-timesyncd): tokens, schedules and audit times depend on them');
+  if (skew > 30_000)
+    return fail(
+      'clock skew',
+      detail,
+      'synchronise both clocks (chrony or systemd-timesyncd): tokens, schedules and audit times depend on them',
+    );
   if (skew > 1_000) return warn('clock skew', detail, 'synchronise both clocks (chrony or systemd-timesyncd)');
   return pass('clock skew', detail);
 }
@@ -162,7 +223,11 @@ export function writable(name: string, dir: string): CheckResult {
     fs.rmSync(probe);
     return pass(name, at === path.resolve(dir) ? `${dir} is writable` : `${dir} can be created in ${at}`);
   } catch (error) {
-    return fail(name, `${at} is not writable: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 'run the installer as root, or choose a --prefix you can write to');
+    return fail(
+      name,
+      `${at} is not writable: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      'run the installer as root, or choose a --prefix you can write to',
+    );
   }
 }
 
@@ -171,15 +236,27 @@ export function proxy(env: Record<string, string | undefined>, databaseUrl: stri
   const get = (name: string) => env[name] ?? env[name.toLowerCase()];
   const proxies = ['HTTPS_PROXY', 'HTTP_PROXY', 'ALL_PROXY'].filter((n) => get(n));
   if (proxies.length === 0) return pass('proxy', 'none set');
-  const noProxy = (get('NO_PROXY') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const noProxy = (get('NO_PROXY') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const dbHost = databaseUrl ? new URL(databaseUrl).hostname : null;
-  const needed = ['localhost', '127.0.0.1', ...(dbHost ? [dbHost] : [])].filter((h) => !noProxy.some((n) => n === '*' || h === n || h.endsWith(n.startsWith('.') ? n : `.${n}`)));
-  return needed.length === 0 ? pass('proxy', `${proxies.join(', ')} set; NO_PROXY covers ${noProxy.join(', ')}`)
-    : warn('proxy', `${proxies.join(', ')} set; NO_PROXY does not cover ${needed.join(', ')}`, `add ${needed.join(',')} to NO_PROXY for the service`);
+  const needed = ['localhost', '127.0.0.1', ...(dbHost ? [dbHost] : [])].filter(
+    (h) => !noProxy.some((n) => n === '*' || h === n || h.endsWith(n.startsWith('.') ? n : `.${n}`)),
+  );
+  return needed.length === 0
+    ? pass('proxy', `${proxies.join(', ')} set; NO_PROXY covers ${noProxy.join(', ')}`)
+    : warn(
+        'proxy',
+        `${proxies.join(', ')} set; NO_PROXY does not cover ${needed.join(', ')}`,
+        `add ${needed.join(',')} to NO_PROXY for the service`,
+      );
 }
 
 /** The table the installer prints. */
 export function formatChecks(results: readonly CheckResult[]): string {
   const width = Math.max(...results.map((r) => r.name.length));
-  return results.map((r) => `${r.status.padEnd(4)}  ${r.name.padEnd(width)}  ${r.detail}${r.fix ? `\n      ${' '.repeat(width)}  fix: ${r.fix}` : ''}`).join('\n');
+  return results
+    .map((r) => `${r.status.padEnd(4)}  ${r.name.padEnd(width)}  ${r.detail}${r.fix ? `\n      ${' '.repeat(width)}  fix: ${r.fix}` : ''}`)
+    .join('\n');
 }

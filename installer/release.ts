@@ -22,16 +22,23 @@ export function releaseLayout(prefix: string) {
 }
 
 export function readRelease(appRoot: string): ReleaseManifest {
-  const pkg = JSON.parse(fs.readFileSync(path.join(appRoot, 'package.json'), 'utf8')) as { version: string; switchyard?: { upgradesFrom?: string } };
+  const pkg = JSON.parse(fs.readFileSync(path.join(appRoot, 'package.json'), 'utf8')) as {
+    version: string;
+    switchyard?: { upgradesFrom?: string };
+  };
   return { version: pkg.version, upgradesFrom: pkg.switchyard?.upgradesFrom ?? '0.0.0' };
 }
 
 /** Copies the application at `from` (dist, migrations, first-party plugins, node_modules) to `to`. */
 export function copyApplication(from: string, to: string): void {
   fs.mkdirSync(to, { recursive: true });
-  for (const part of DIST_PARTS) fs.cpSync(path.join(from, 'dist', part), path.join(to, 'dist', part), { recursive: true, filter: (src) => !src.endsWith('.map') });
+  for (const part of DIST_PARTS)
+    fs.cpSync(path.join(from, 'dist', part), path.join(to, 'dist', part), { recursive: true, filter: (src) => !src.endsWith('.map') });
   fs.cpSync(path.join(from, 'core/db/migrations'), path.join(to, 'core/db/migrations'), { recursive: true });
-  fs.cpSync(path.join(from, 'plugins/firstParty'), path.join(to, 'plugins/firstParty'), { recursive: true, filter: (src) => !src.endsWith('.ts') });
+  fs.cpSync(path.join(from, 'plugins/firstParty'), path.join(to, 'plugins/firstParty'), {
+    recursive: true,
+    filter: (src) => !src.endsWith('.ts'),
+  });
   for (const f of FILES) fs.copyFileSync(path.join(from, f), path.join(to, f));
   if (fs.existsSync(path.join(from, 'bin/switchyard'))) fs.cpSync(path.join(from, 'bin'), path.join(to, 'bin'), { recursive: true });
   fs.cpSync(path.join(from, 'node_modules'), path.join(to, 'node_modules'), { recursive: true, verbatimSymlinks: true });

@@ -36,9 +36,18 @@ export interface InstalledUnits {
 export function writeUnits(unitDir: string, o: InstalledUnits): void {
   fs.mkdirSync(unitDir, { recursive: true, mode: 0o755 });
   for (const role of ['api', 'worker'] as const) {
-    fs.writeFileSync(path.join(unitDir, unitName(role)), systemdUnit({
-      role, serviceUser: o.serviceUser, nodePath: o.nodePath ?? releaseRuntime(o.current), appDir: o.current, configFile: o.configFile, dataDir: o.dataDir,
-    }), { mode: 0o644 });
+    fs.writeFileSync(
+      path.join(unitDir, unitName(role)),
+      systemdUnit({
+        role,
+        serviceUser: o.serviceUser,
+        nodePath: o.nodePath ?? releaseRuntime(o.current),
+        appDir: o.current,
+        configFile: o.configFile,
+        dataDir: o.dataDir,
+      }),
+      { mode: 0o644 },
+    );
   }
 }
 

@@ -28,7 +28,10 @@ export function generateLocalCa(commonName: string): { certPem: string; keyPem: 
   cert.serialNumber = randomSerial();
   cert.validity.notBefore = new Date(Date.now() - DAY_MS);
   cert.validity.notAfter = new Date(Date.now() + 3650 * DAY_MS);
-  const subject = [{ name: 'commonName', value: commonName }, { name: 'organizationName', value: 'Switchyard local CA' }];
+  const subject = [
+    { name: 'commonName', value: commonName },
+    { name: 'organizationName', value: 'Switchyard local CA' },
+  ];
   cert.setSubject(subject);
   cert.setIssuer(subject);
   cert.setExtensions([
@@ -41,7 +44,10 @@ export function generateLocalCa(commonName: string): { certPem: string; keyPem: 
 }
 
 /** A server certificate for `names` (the first is the subject's common name), issued by the CA. */
-export function issueServerCertificate(ca: { certPem: string; keyPem: string }, names: readonly string[]): { certPem: string; keyPem: string } {
+export function issueServerCertificate(
+  ca: { certPem: string; keyPem: string },
+  names: readonly string[],
+): { certPem: string; keyPem: string } {
   if (names.length === 0) throw new Error('a server certificate needs at least one host name');
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
@@ -51,7 +57,10 @@ export function issueServerCertificate(ca: { certPem: string; keyPem: string }, 
   cert.serialNumber = randomSerial();
   cert.validity.notBefore = new Date(Date.now() - DAY_MS);
   cert.validity.notAfter = new Date(Date.now() + 730 * DAY_MS);
-  cert.setSubject([{ name: 'commonName', value: names[0]! }, { name: 'organizationName', value: 'Switchyard' }]);
+  cert.setSubject([
+    { name: 'commonName', value: names[0]! },
+    { name: 'organizationName', value: 'Switchyard' },
+  ]);
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },

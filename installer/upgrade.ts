@@ -57,10 +57,16 @@ async function stopServices(config: Config, options: UpgradeOptions): Promise<vo
     return;
   }
   const listening = await new Promise<boolean>((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port: config.port }, () => { socket.destroy(); resolve(true); });
+    const socket = net.connect({ host: '127.0.0.1', port: config.port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
   });
-  if (listening) throw new UpgradeError(`the appliance still answers on port ${config.port}: stop it first (SIGTERM drains it), or use --service-manager systemd`);
+  if (listening)
+    throw new UpgradeError(
+      `the appliance still answers on port ${config.port}: stop it first (SIGTERM drains it), or use --service-manager systemd`,
+    );
 }
 
 async function startServices(config: Config, options: UpgradeOptions): Promise<void> {
@@ -74,10 +80,18 @@ async function startServices(config: Config, options: UpgradeOptions): Promise<v
   const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${config.port}/ready`;
   for (let waited = 0; waited < 120_000; waited += 1000) {
     // A self-signed local CA is fine for a loopback readiness probe.
-    if (await fetch(url).then((r) => r.status === 200, () => false)) return;
+    if (
+      await fetch(url).then(
+        (r) => r.status === 200,
+        () => false,
+      )
+    )
+      return;
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
-  throw new UpgradeError(`the appliance did not answer 200 on ${url} within 2 minutes: see journalctl -u switchyard-api; switchyard upgrade --rollback goes back`);
+  throw new UpgradeError(
+    `the appliance did not answer 200 on ${url} within 2 minutes: see journalctl -u switchyard-api; switchyard upgrade --rollback goes back`,
+  );
 }
 
 /** The new release's own command on its own runtime, so its migrations (and only its code) migrate. */
@@ -86,7 +100,9 @@ async function migrateWith(release: string, configFile: string): Promise<void> {
   try {
     await run(node, [path.join(release, 'dist/bin/switchyard.js'), '--config', configFile, 'migrate'], { env: withoutConfigEnv() });
   } catch (error) {
-    throw new UpgradeError(`the new release's migrations failed: ${((error as { stderr?: string }).stderr || (error as Error).message).trim()}`);
+    throw new UpgradeError(
+      `the new release's migrations failed: ${((error as { stderr?: string }).stderr || (error as Error).message).trim()}`,
+    );
   }
 }
 
@@ -105,7 +121,12 @@ function refreshUnits(options: UpgradeOptions, config: Config): void {
   const { unitDir } = installLayout(options.prefix);
   const serviceUser = installedServiceUser(unitDir);
   if (serviceUser === null) return;
-  writeUnits(unitDir, { serviceUser, current: releaseLayout(options.prefix).current, configFile: path.resolve(options.configFile), dataDir: config.dataDir });
+  writeUnits(unitDir, {
+    serviceUser,
+    current: releaseLayout(options.prefix).current,
+    configFile: path.resolve(options.configFile),
+    dataDir: config.dataDir,
+  });
 }
 
 /** The installed units' text by file name, kept so a rollback puts back exactly what ran before. */
@@ -119,9 +140,14 @@ function readUnits(prefix: string): Record<string, string> {
   return units;
 }
 
-export async function upgrade(config: Config, bundle: string, options: UpgradeOptions): Promise<{ from: string; to: string; backup: string }> {
+export async function upgrade(
+  config: Config,
+  bundle: string,
+  options: UpgradeOptions,
+): Promise<{ from: string; to: string; backup: string }> {
   const installed = currentRelease(options.prefix);
-  if (!installed) throw new UpgradeError(`no installation under ${options.prefix} (no ${releaseLayout(options.prefix).current}): run switchyard install`);
+  if (!installed)
+    throw new UpgradeError(`no installation under ${options.prefix} (no ${releaseLayout(options.prefix).current}): run switchyard install`);
   const layout = releaseLayout(options.prefix);
   const staging = path.join(layout.releases, `.unpack-${process.pid}`);
   fs.rmSync(staging, { recursive: true, force: true });
@@ -129,16 +155,22 @@ export async function upgrade(config: Config, bundle: string, options: UpgradeOp
   let release: string;
   let to: string;
   try {
-    await tar.extract({ file: bundle, cwd: staging }).catch((error: Error) => { throw new UpgradeError(`${bundle} is not a Switchyard bundle: ${error.message}`); });
+    await tar.extract({ file: bundle, cwd: staging }).catch((error: Error) => {
+      throw new UpgradeError(`${bundle} is not a Switchyard bundle: ${error.message}`);
+    });
     const [root] = fs.readdirSync(staging);
-    if (!root || !fs.existsSync(path.join(staging, root, 'package.json'))) throw new UpgradeError(`${bundle} is not a Switchyard bundle (no package.json at its top)`);
+    if (!root || !fs.existsSync(path.join(staging, root, 'package.json')))
+      throw new UpgradeError(`${bundle} is not a Switchyard bundle (no package.json at its top)`);
     const next = readRelease(path.join(staging, root));
     const from = installed.release.version;
     to = next.version;
     if (compareVersions(to, from) === 0) throw new UpgradeError(`${from} is installed already`);
-    if (compareVersions(to, from) < 0) throw new UpgradeError(`${bundle} holds ${to}, older than the installed ${from}: to go back, use switchyard upgrade --rollback`);
+    if (compareVersions(to, from) < 0)
+      throw new UpgradeError(`${bundle} holds ${to}, older than the installed ${from}: to go back, use switchyard upgrade --rollback`);
     if (compareVersions(from, next.upgradesFrom) < 0) {
-      throw new UpgradeError(`${to} upgrades from ${next.upgradesFrom} or newer; ${from} is installed: upgrade to ${next.upgradesFrom} first, then to ${to}`);
+      throw new UpgradeError(
+        `${to} upgrades from ${next.upgradesFrom} or newer; ${from} is installed: upgrade to ${next.upgradesFrom} first, then to ${to}`,
+      );
     }
     release = addRelease(options.prefix, path.join(staging, root));
   } finally {
@@ -150,8 +182,12 @@ export async function upgrade(config: Config, bundle: string, options: UpgradeOp
   const backupsDir = path.join(config.dataDir, 'backups');
   fs.mkdirSync(backupsDir, { recursive: true, mode: 0o700 });
   const state: UpgradeState = {
-    from, to, previousRelease: installed.dir, at: new Date().toISOString(),
-    backup: path.join(backupsDir, `pre-upgrade-${from}-to-${to}-${stamp}.tar.gz`), keys: path.join(backupsDir, `pre-upgrade-${from}-to-${to}-${stamp}.keys.json`),
+    from,
+    to,
+    previousRelease: installed.dir,
+    at: new Date().toISOString(),
+    backup: path.join(backupsDir, `pre-upgrade-${from}-to-${to}-${stamp}.tar.gz`),
+    keys: path.join(backupsDir, `pre-upgrade-${from}-to-${to}-${stamp}.keys.json`),
     units: readUnits(options.prefix),
   };
   options.print(`backing up to ${state.backup}`);
@@ -162,7 +198,9 @@ export async function upgrade(config: Config, bundle: string, options: UpgradeOp
   switchCurrent(options.prefix, release);
   refreshUnits(options, config);
   await startServices(config, options);
-  options.print(`upgraded ${from} → ${to}. To go back: switchyard upgrade --rollback (restores ${state.backup} and runs ${from} again; work done since is lost)`);
+  options.print(
+    `upgraded ${from} → ${to}. To go back: switchyard upgrade --rollback (restores ${state.backup} and runs ${from} again; work done since is lost)`,
+  );
   return { from, to, backup: state.backup };
 }
 
@@ -171,7 +209,8 @@ export async function rollback(config: Config, options: UpgradeOptions): Promise
   if (!fs.existsSync(layout.state)) throw new UpgradeError(`nothing to roll back: ${layout.state} does not exist`);
   const state = JSON.parse(fs.readFileSync(layout.state, 'utf8')) as UpgradeState;
   const installed = currentRelease(options.prefix);
-  if (installed?.release.version !== state.to) throw new UpgradeError(`the last upgrade went to ${state.to}, but ${installed?.release.version ?? 'nothing'} is current`);
+  if (installed?.release.version !== state.to)
+    throw new UpgradeError(`the last upgrade went to ${state.to}, but ${installed?.release.version ?? 'nothing'} is current`);
   await stopServices(config, options);
   if (!config.databaseUrl) {
     // The embedded data the new release migrated is kept aside, not deleted.
@@ -181,7 +220,8 @@ export async function rollback(config: Config, options: UpgradeOptions): Promise
   options.print(`restoring ${state.backup}`);
   await restore(config, { from: state.backup, keys: state.keys, configFile: null, passphrase: options.passphrase });
   switchCurrent(options.prefix, state.previousRelease);
-  for (const [name, text] of Object.entries(state.units ?? {})) fs.writeFileSync(path.join(installLayout(options.prefix).unitDir, name), text, { mode: 0o644 });
+  for (const [name, text] of Object.entries(state.units ?? {}))
+    fs.writeFileSync(path.join(installLayout(options.prefix).unitDir, name), text, { mode: 0o644 });
   fs.renameSync(layout.state, `${layout.state}.done-${Date.now()}`);
   await startServices(config, options);
   options.print(`rolled back ${state.to} → ${state.from}`);

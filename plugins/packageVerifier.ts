@@ -15,7 +15,9 @@ const sha256 = (data: Buffer | string): string => createHash('sha256').update(da
 
 /** The domain's view of a package that verified: the manifest, the entry script and the digests. */
 export function toVerifiedPackage(
-  manifest: PluginManifest, files: ReadonlyMap<string, Buffer>, packageBytes: Buffer | null,
+  manifest: PluginManifest,
+  files: ReadonlyMap<string, Buffer>,
+  packageBytes: Buffer | null,
   signer: { fingerprint: string; notAfter: Date } | null,
 ): VerifiedPluginPackage {
   const script = files.get(manifest.entry);
@@ -35,7 +37,11 @@ export function toVerifiedPackage(
 export function createPackageVerifier(options: { trustStore: readonly string[]; applianceVersion: string }): PluginPackageVerifier {
   return {
     async verify(pkg: Buffer, { allowUnsigned }): Promise<PackageCheck> {
-      const result = await verifyPluginPackage(pkg, { trustStore: options.trustStore, applianceVersion: options.applianceVersion, allowUnsigned });
+      const result = await verifyPluginPackage(pkg, {
+        trustStore: options.trustStore,
+        applianceVersion: options.applianceVersion,
+        allowUnsigned,
+      });
       if (!result.ok) return { ok: false, code: result.code, reason: result.reason };
       const signer = result.signed ? { fingerprint: result.publisherFingerprint, notAfter: result.certificateNotAfter } : null;
       return { ok: true, pkg: toVerifiedPackage(result.manifest, result.files, pkg, signer) };

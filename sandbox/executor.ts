@@ -1,7 +1,14 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { StepDeferred, StepError, type StepExecutor, type StepRequest } from '../core/engine/executor.js';
 import type { IntegrationGuardGate } from '../core/integrationGuards/gate.js';
-import type { ActionCall, ActionHooks, InstalledPluginWithScript, PluginActionInfo, PluginCatalog, PluginPolicy } from '../core/plugins/types.js';
+import type {
+  ActionCall,
+  ActionHooks,
+  InstalledPluginWithScript,
+  PluginActionInfo,
+  PluginCatalog,
+  PluginPolicy,
+} from '../core/plugins/types.js';
 import { AppError } from '../core/errors.js';
 import { parseUses } from '../core/workflows/definition.js';
 import type { CredentialLeaser } from '../core/credentials/types.js';
@@ -69,16 +76,30 @@ export class SandboxExecutor implements StepExecutor {
     if (!parsed) throw new StepError('UNKNOWN_ACTION', `"${request.uses}" is not of the form plugin/action@major`, false);
     const plugin = request.pluginVersionId ? await this.catalog.pluginVersion(request.pluginVersionId) : null;
     if (!plugin) {
-      throw new StepError('PLUGIN_MISSING', `the plugin version this workflow version pinned for ${request.uses} is no longer installed`, false);
+      throw new StepError(
+        'PLUGIN_MISSING',
+        `the plugin version this workflow version pinned for ${request.uses} is no longer installed`,
+        false,
+      );
     }
     const action = plugin.manifest.actions.find((a) => a.name === parsed.action);
     if (!action) throw new StepError('UNKNOWN_ACTION', `${plugin.name} ${plugin.version} has no action "${parsed.action}"`, false);
     const validators = this.validatorsFor(plugin, action);
     if (!validators.input(request.input)) {
-      throw new StepError('BAD_INPUT', `with does not match the input schema of ${request.uses}: ${this.ajv.errorsText(validators.input.errors, { dataVar: 'with' })}`, false);
+      throw new StepError(
+        'BAD_INPUT',
+        `with does not match the input schema of ${request.uses}: ${this.ajv.errorsText(validators.input.errors, { dataVar: 'with' })}`,
+        false,
+      );
     }
     const hooks = plugin.trust === 'CORE' ? this.options.hooks?.[request.uses] : undefined;
-    const call: ActionCall = { tenantId: request.tenantId, runId: request.runId, stepId: request.stepId, input: request.input, credentialName: request.credential };
+    const call: ActionCall = {
+      tenantId: request.tenantId,
+      runId: request.runId,
+      stepId: request.stepId,
+      input: request.input,
+      credentialName: request.credential,
+    };
     const answered = await hooks?.before?.(call);
     if (answered !== undefined) return answered;
     const policy = await this.catalog.pluginPolicy(plugin.name);
@@ -88,26 +109,46 @@ export class SandboxExecutor implements StepExecutor {
     const guardedHosts = (await this.options.guards?.guardedHosts(request.tenantId)) ?? [];
     const guard = guardedHosts.length > 0 ? this.options.guards!.forAttempt(request.tenantId) : undefined;
     this.running.set(invocationId, request.logger);
-    const result = await this.sandbox.invoke({
-      invocationId,
-      script: { sha256: plugin.scriptSha256, source: plugin.script, name: `${plugin.name}@${plugin.version}` },
-      action: action.name,
-      input: plugin.name === 'core' && action.name === 'code'
-        ? { ...(request.input as Record<string, unknown>), input: request.runInput, steps: request.stepOutputs }
-        : request.input,
-      context: { tenantId: request.tenantId, runId: request.runId, stepId: request.stepId, attempt: request.attempt, idempotencyKey: request.idempotencyKey, credential },
-      limits,
-      network: { ...this.network(plugin, policy), ...(guard ? { guardedHosts } : {}) },
-      credentials: grants,
-    }, signal, guard).finally(() => this.running.delete(invocationId));
+    const result = await this.sandbox
+      .invoke(
+        {
+          invocationId,
+          script: { sha256: plugin.scriptSha256, source: plugin.script, name: `${plugin.name}@${plugin.version}` },
+          action: action.name,
+          input:
+            plugin.name === 'core' && action.name === 'code'
+              ? { ...(request.input as Record<string, unknown>), input: request.runInput, steps: request.stepOutputs }
+              : request.input,
+          context: {
+            tenantId: request.tenantId,
+            runId: request.runId,
+            stepId: request.stepId,
+            attempt: request.attempt,
+            idempotencyKey: request.idempotencyKey,
+            credential,
+          },
+          limits,
+          network: { ...this.network(plugin, policy), ...(guard ? { guardedHosts } : {}) },
+          credentials: grants,
+        },
+        signal,
+        guard,
+      )
+      .finally(() => this.running.delete(invocationId));
     // Failed attempts consumed CPU too (a CPU-limit kill most of all).
     request.usage.sandboxCpuMs += result.stats?.cpuMs ?? 0;
     const { httpCalls, ...stats } = result.stats ?? {};
     recordHttpCallSpans(httpCalls);
-    const uses = credential ? result.stats?.credentialUses?.[credential.handle] ?? 0 : 0;
+    const uses = credential ? (result.stats?.credentialUses?.[credential.handle] ?? 0) : 0;
     if (uses > 0 && leaseId !== null) {
       await this.leaser.recordLeaseUse({
-        tenantId: request.tenantId, leaseId, credentialName: request.credential!, runId: request.runId, stepId: request.stepId, attempt: request.attempt, requests: uses,
+        tenantId: request.tenantId,
+        leaseId,
+        credentialName: request.credential!,
+        runId: request.runId,
+        stepId: request.stepId,
+        attempt: request.attempt,
+        requests: uses,
       });
     }
     if (!result.ok) {
@@ -120,7 +161,11 @@ export class SandboxExecutor implements StepExecutor {
     }
     request.logger.debug(stats, 'sandboxed step attempt succeeded');
     if (!validators.output(result.output)) {
-      throw new StepError('BAD_OUTPUT', `${plugin.name} ${plugin.version} returned output that does not match its schema: ${this.ajv.errorsText(validators.output.errors, { dataVar: 'output' })}`, false);
+      throw new StepError(
+        'BAD_OUTPUT',
+        `${plugin.name} ${plugin.version} returned output that does not match its schema: ${this.ajv.errorsText(validators.output.errors, { dataVar: 'output' })}`,
+        false,
+      );
     }
     return hooks?.after ? hooks.after(call, result.output) : result.output;
   }
@@ -131,15 +176,24 @@ export class SandboxExecutor implements StepExecutor {
    * side of the sandbox unless the manifest asks for raw access and an administrator approved it.
    */
   private async lease(
-    request: StepRequest, plugin: InstalledPluginWithScript, policy: PluginPolicy, limits: SandboxLimits,
+    request: StepRequest,
+    plugin: InstalledPluginWithScript,
+    policy: PluginPolicy,
+    limits: SandboxLimits,
   ): Promise<{ grants: CredentialGrant[]; credential: SandboxInvocation['context']['credential']; leaseId: string | null }> {
     if (request.credential === null) return { grants: [], credential: null, leaseId: null };
     let lease;
     try {
       lease = await this.leaser.issueLease({
-        tenantId: request.tenantId, runId: request.runId, stepId: request.stepId, attempt: request.attempt,
-        pluginVersionId: plugin.id, pluginName: plugin.name, allowedTypes: plugin.manifest.permissions.credentialTypes,
-        credentialName: request.credential, expiresAt: new Date(Date.now() + limits.timeoutMs + LEASE_GRACE_MS),
+        tenantId: request.tenantId,
+        runId: request.runId,
+        stepId: request.stepId,
+        attempt: request.attempt,
+        pluginVersionId: plugin.id,
+        pluginName: plugin.name,
+        allowedTypes: plugin.manifest.permissions.credentialTypes,
+        credentialName: request.credential,
+        expiresAt: new Date(Date.now() + limits.timeoutMs + LEASE_GRACE_MS),
       });
     } catch (error) {
       if (error instanceof AppError && error.code === 'NOT_FOUND') throw new StepError('CREDENTIAL_NOT_FOUND', error.message, false);
@@ -148,7 +202,15 @@ export class SandboxExecutor implements StepExecutor {
     }
     const raw = plugin.manifest.permissions.rawSecretAccess && policy.rawSecretAccessApproved;
     return {
-      grants: [{ handle: lease.handle, placement: lease.placement, secret: lease.secret, allowedHosts: lease.allowedHosts, expiresAt: lease.expiresAt.getTime() }],
+      grants: [
+        {
+          handle: lease.handle,
+          placement: lease.placement,
+          secret: lease.secret,
+          allowedHosts: lease.allowedHosts,
+          expiresAt: lease.expiresAt.getTime(),
+        },
+      ],
       credential: { handle: lease.handle, type: lease.type, config: lease.config, ...(raw ? { secret: lease.secret } : {}) },
       leaseId: lease.leaseId,
     };
@@ -186,7 +248,10 @@ export class SandboxExecutor implements StepExecutor {
     };
   }
 
-  private validatorsFor(plugin: InstalledPluginWithScript, action: PluginActionInfo): { input: ValidateFunction; output: ValidateFunction } {
+  private validatorsFor(
+    plugin: InstalledPluginWithScript,
+    action: PluginActionInfo,
+  ): { input: ValidateFunction; output: ValidateFunction } {
     const key = `${plugin.id}:${action.name}`;
     let validators = this.validators.get(key);
     if (!validators) {
@@ -214,7 +279,8 @@ function covers(allowed: string, wanted: string): boolean {
   const [allowedHost, allowedPort] = splitPort(allowed);
   const [wantedHost, wantedPort] = splitPort(wanted);
   // No port means the default ports only, as in the egress layer's own matching.
-  if (allowedPort !== undefined ? allowedPort !== wantedPort : wantedPort !== undefined && wantedPort !== '80' && wantedPort !== '443') return false;
+  if (allowedPort !== undefined ? allowedPort !== wantedPort : wantedPort !== undefined && wantedPort !== '80' && wantedPort !== '443')
+    return false;
   if (allowedHost === wantedHost) return true;
   return allowedHost.startsWith('*.') && wantedHost.endsWith(allowedHost.slice(1));
 }

@@ -13,7 +13,11 @@ import type Hapi from '@hapi/hapi';
 export const ADMIN_UI_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../admin-ui');
 
 const TYPES: Record<string, string> = {
-  '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.html': 'text/html; charset=utf-8', '.svg': 'image/svg+xml', '.json': 'application/json',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.html': 'text/html; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.json': 'application/json',
 };
 
 /** The bare module names the compiled UI imports, as the build copied them (admin-ui/build.mjs). */
@@ -25,7 +29,11 @@ const IMPORT_MAP = JSON.stringify({
   },
 });
 
-interface Asset { body: Buffer; type: string; etag: string }
+interface Asset {
+  body: Buffer;
+  type: string;
+  etag: string;
+}
 
 function securityHeaders(reply: Hapi.ResponseObject, csp: string): Hapi.ResponseObject {
   return reply
@@ -45,7 +53,11 @@ export function adminUiRoutes(dir = ADMIN_UI_DIR): Hapi.ServerRoute[] {
       if (entry.isDirectory()) walk(full);
       else if (TYPES[path.extname(entry.name)] && !entry.name.endsWith('.map')) {
         const body = fs.readFileSync(full);
-        assets.set(path.relative(dir, full).split(path.sep).join('/'), { body, type: TYPES[path.extname(entry.name)]!, etag: createHash('sha256').update(body).digest('hex').slice(0, 32) });
+        assets.set(path.relative(dir, full).split(path.sep).join('/'), {
+          body,
+          type: TYPES[path.extname(entry.name)]!,
+          etag: createHash('sha256').update(body).digest('hex').slice(0, 32),
+        });
       }
     }
   };
@@ -54,8 +66,15 @@ export function adminUiRoutes(dir = ADMIN_UI_DIR): Hapi.ServerRoute[] {
   const importMap = `<script type="importmap">${IMPORT_MAP}</script>`;
   const mapHash = createHash('sha256').update(IMPORT_MAP).digest('base64');
   const csp = [
-    "default-src 'none'", `script-src 'self' 'sha256-${mapHash}'`, "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
-    "font-src 'self'", "form-action 'none'", "frame-ancestors 'none'", "base-uri 'none'",
+    "default-src 'none'",
+    `script-src 'self' 'sha256-${mapHash}'`,
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "font-src 'self'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
   ].join('; ');
   const page = template?.replace('<!--import-map-->', importMap);
 
@@ -73,7 +92,8 @@ export function adminUiRoutes(dir = ADMIN_UI_DIR): Hapi.ServerRoute[] {
       path: '/ui/{file*}',
       handler: (request, h) => {
         const asset = assets.get(String(request.params['file'] ?? ''));
-        if (!asset) return h.response({ errors: [{ message: 'no such file in the admin UI', extensions: { code: 'NOT_FOUND' } }] }).code(404);
+        if (!asset)
+          return h.response({ errors: [{ message: 'no such file in the admin UI', extensions: { code: 'NOT_FOUND' } }] }).code(404);
         const reply = h.response(asset.body).type(asset.type).etag(asset.etag).header('cache-control', 'no-cache');
         return securityHeaders(reply, csp);
       },

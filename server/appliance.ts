@@ -95,44 +95,86 @@ export async function startAppliance(config: Config, options: StartOptions = {})
     const settings = await recordConfigurationChanges(db, auditableConfig(config), { host: os.hostname(), pid: process.pid });
     // A first start has no "before": every option would be listed as changed, which says nothing.
     if (settings.initial) logger.info('recorded the initial configuration (audited as config.changed)');
-    else if (settings.changed.length > 0) logger.info({ changed: settings.changed }, 'configuration changed since the last start (audited as config.changed)');
+    else if (settings.changed.length > 0)
+      logger.info({ changed: settings.changed }, 'configuration changed since the last start (audited as config.changed)');
     signIns = new SignInAuditor(db, logger);
     signIns.start();
     const tokens = new TokenService(db, signIns);
     const tenants = new TenantService(db);
     const plugins = new PluginService(
-      db, createPackageVerifier({ trustStore: readTrustStore(config.pluginTrustStore), applianceVersion: applianceVersion() }),
-      { allowUnsignedPlugins: config.allowUnsignedPlugins }, ENGINE_ACTIONS, logger,
+      db,
+      createPackageVerifier({ trustStore: readTrustStore(config.pluginTrustStore), applianceVersion: applianceVersion() }),
+      { allowUnsignedPlugins: config.allowUnsignedPlugins },
+      ENGINE_ACTIONS,
+      logger,
     );
     await plugins.installBundled(loadFirstPartyPlugins());
     const { ring: masterKeys, created: masterKeyCreated } = MasterKeyRing.open(config.masterKeyFile, { create: true });
-    if (masterKeyCreated) logger.warn({ file: config.masterKeyFile }, 'generated the master key file; back it up: without it no credential can be decrypted');
+    if (masterKeyCreated)
+      logger.warn({ file: config.masterKeyFile }, 'generated the master key file; back it up: without it no credential can be decrypted');
     const credentials = new CredentialService(db, masterKeys);
     const { key: auditKey, created: auditKeyCreated } = AuditSigningKey.open(config.auditSigningKeyFile, { create: true });
-    if (auditKeyCreated) logger.warn({ file: config.auditSigningKeyFile, fingerprint: auditKey.fingerprint }, 'generated the audit signing key; back it up and publish its certificate to your auditors');
-    const checkpointer = new AuditCheckpointer(db, auditKey, { everyEvents: config.auditCheckpointEvents, everyMs: config.auditCheckpointSeconds * 1000 }, logger);
+    if (auditKeyCreated)
+      logger.warn(
+        { file: config.auditSigningKeyFile, fingerprint: auditKey.fingerprint },
+        'generated the audit signing key; back it up and publish its certificate to your auditors',
+      );
+    const checkpointer = new AuditCheckpointer(
+      db,
+      auditKey,
+      { everyEvents: config.auditCheckpointEvents, everyMs: config.auditCheckpointSeconds * 1000 },
+      logger,
+    );
     await checkpointer.registerKey();
     // A half-open trial holds its breaker at most as long as its request can take, plus a margin.
     const guardGate = new IntegrationGuardGate(db, logger, { trialLeaseMs: config.egressRequestTimeoutMs + 5000 });
     const integrationGuards = new IntegrationGuardService(db, (tenantId) => guardGate.forget(tenantId));
     const workflows = new WorkflowService(db, { maxSteps: config.maxSteps, maxDefinitionBytes: config.maxDefinitionBytes }, plugins);
-    const scheduler = new FairShare({ burst: config.fairShareBurst, windowMs: config.fairShareWindowMs, maxReadySteps: config.tenantMaxReadySteps });
-    admission = new AdmissionControl(db, {
-      maxQueueDepth: config.admissionMaxQueueDepth, maxDbLatencyMs: config.admissionMaxDbLatencyMs, sampleIntervalMs: config.admissionSampleIntervalMs,
-    }, logger);
+    const scheduler = new FairShare({
+      burst: config.fairShareBurst,
+      windowMs: config.fairShareWindowMs,
+      maxReadySteps: config.tenantMaxReadySteps,
+    });
+    admission = new AdmissionControl(
+      db,
+      {
+        maxQueueDepth: config.admissionMaxQueueDepth,
+        maxDbLatencyMs: config.admissionMaxDbLatencyMs,
+        sampleIntervalMs: config.admissionSampleIntervalMs,
+      },
+      logger,
+    );
     if (config.role !== 'worker') admission.start();
     const metrics = new ApplianceMetrics(db);
     tracing = startTracing(config);
-    const runs = new RunService(db, workflows, { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs, scheduler, admission, telemetry: metrics }, logger);
+    const runs = new RunService(
+      db,
+      workflows,
+      { maxInputBytes: config.maxInputBytes, defaultRunTimeoutMs: config.defaultRunTimeoutMs, scheduler, admission, telemetry: metrics },
+      logger,
+    );
     await notifier.start();
     let url: string | null = null;
     const webhooks = new WebhookTriggerService(db, workflows, runs, credentials, {
-      publicUrl: () => config.publicUrl ?? url ?? listeningUrl({ protocol: config.tls ? 'https' : 'http', host: config.host, port: config.port }),
-      maxBodyCap: config.maxBodyBytes, rateLimit: { ratePerSecond: config.apiRateLimitPerSecond, burst: config.apiRateLimitBurst },
+      publicUrl: () =>
+        config.publicUrl ?? url ?? listeningUrl({ protocol: config.tls ? 'https' : 'http', host: config.host, port: config.port }),
+      maxBodyCap: config.maxBodyBytes,
+      rateLimit: { ratePerSecond: config.apiRateLimitPerSecond, burst: config.apiRateLimitBurst },
     });
-    const services: Services = { db, tokens, tenants, workflows, runs, plugins, credentials, integrationGuards, runEvents: new RunEventStream(runs, notifier),
-      auditExports: new AuditExportService(db, auditKey, path.join(config.dataDir, 'audit-exports')), webhooks,
-      schedules: new ScheduleService(db, workflows, { maxInputBytes: config.maxInputBytes }) };
+    const services: Services = {
+      db,
+      tokens,
+      tenants,
+      workflows,
+      runs,
+      plugins,
+      credentials,
+      integrationGuards,
+      runEvents: new RunEventStream(runs, notifier),
+      auditExports: new AuditExportService(db, auditKey, path.join(config.dataDir, 'audit-exports')),
+      webhooks,
+      schedules: new ScheduleService(db, workflows, { maxInputBytes: config.maxInputBytes }),
+    };
 
     if (config.role !== 'api') {
       let executor = options.executor;
@@ -155,9 +197,16 @@ export async function startAppliance(config: Config, options: StartOptions = {})
       await engine.start(config.role);
       scheduleTicker = new ScheduleTicker(db, runs, logger, { tickMs: config.scheduleTickMs, batch: 100 });
       scheduleTicker.start();
-      auditMaintenance = new AuditMaintenance(db, checkpointer, {
-        checkpointPollMs: Math.min(5000, config.auditCheckpointSeconds * 1000), retentionIntervalMs: config.auditRetentionSweepSeconds * 1000,
-      }, logger, () => services.auditExports.removeExpired());
+      auditMaintenance = new AuditMaintenance(
+        db,
+        checkpointer,
+        {
+          checkpointPollMs: Math.min(5000, config.auditCheckpointSeconds * 1000),
+          retentionIntervalMs: config.auditRetentionSweepSeconds * 1000,
+        },
+        logger,
+        () => services.auditExports.removeExpired(),
+      );
       auditMaintenance.start();
     }
 
@@ -166,27 +215,40 @@ export async function startAppliance(config: Config, options: StartOptions = {})
       let migrationsApplied = false;
       const theEngine = engine;
       // A worker serves probes and metrics only: the API is the api and all roles' job.
-      const yoga = isWorker ? null : createGraphQL(services, logger, { ...graphqlOptions(config), onErrorCode: (code) => metrics.apiError(code) });
-      http = await createHttpServer(yoga, {
-        host: config.host,
-        port: isWorker ? config.workerHttpPort : config.port,
-        tls: config.tls ? { cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) } : null,
-        maxBodyBytes: config.maxBodyBytes,
-        metrics: metrics.registry,
-        receiveWebhook: (delivery) => webhooks.receive(delivery),
-        onWebhookDelivery: (outcome) => metrics.webhookDelivery(outcome),
-        auditExportFile: async (authorization, id, client) => {
-          const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-          const { actor } = await tokens.signIn(match?.[1], client);
-          return services.auditExports.bundleFile({ actor, ...client }, id);
+      const yoga = isWorker
+        ? null
+        : createGraphQL(services, logger, { ...graphqlOptions(config), onErrorCode: (code) => metrics.apiError(code) });
+      http = await createHttpServer(
+        yoga,
+        {
+          host: config.host,
+          port: isWorker ? config.workerHttpPort : config.port,
+          tls: config.tls ? { cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) } : null,
+          maxBodyBytes: config.maxBodyBytes,
+          metrics: metrics.registry,
+          receiveWebhook: (delivery) => webhooks.receive(delivery),
+          onWebhookDelivery: (outcome) => metrics.webhookDelivery(outcome),
+          auditExportFile: async (authorization, id, client) => {
+            const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+            const { actor } = await tokens.signIn(match?.[1], client);
+            return services.auditExports.bundleFile({ actor, ...client }, id);
+          },
+          isReady: async () => {
+            const database = await db.query('system', 'select 1').then(
+              () => true,
+              () => false,
+            );
+            if (database && !migrationsApplied) migrationsApplied = (await pendingMigrations(db.pool)).length === 0;
+            const checks = {
+              database,
+              migrations: migrationsApplied,
+              jobRunner: config.role === 'api' ? true : Boolean(theEngine?.running),
+            };
+            return { ready: Object.values(checks).every(Boolean), checks };
+          },
         },
-        isReady: async () => {
-          const database = await db.query('system', 'select 1').then(() => true, () => false);
-          if (database && !migrationsApplied) migrationsApplied = (await pendingMigrations(db.pool)).length === 0;
-          const checks = { database, migrations: migrationsApplied, jobRunner: config.role === 'api' ? true : Boolean(theEngine?.running) };
-          return { ready: Object.values(checks).every(Boolean), checks };
-        },
-      }, logger);
+        logger,
+      );
       await http.start();
       url = listeningUrl(http.info);
       logger.info({ url, ...(yoga ? { graphql: `${url}/graphql` } : {}), role: config.role }, 'Switchyard is listening');
@@ -211,7 +273,14 @@ export async function startAppliance(config: Config, options: StartOptions = {})
       async () => embedded?.stop(),
     );
     return {
-      config, logger, services, engine, sandbox: sandbox?.supervisor ?? null, http, url, generatedAdminToken: admin.generatedToken,
+      config,
+      logger,
+      services,
+      engine,
+      sandbox: sandbox?.supervisor ?? null,
+      http,
+      url,
+      generatedAdminToken: admin.generatedToken,
       stop: () => (stopping ??= runStops(stopSteps, logger)),
     };
   } catch (error) {
@@ -232,19 +301,29 @@ export async function startAppliance(config: Config, options: StartOptions = {})
 
 /** The sandbox process and the executor that sends it every plugin step. */
 async function startSandbox(
-  config: Config, db: Database, plugins: PluginService, credentials: CredentialService, guards: IntegrationGuardGate, logger: Logger,
+  config: Config,
+  db: Database,
+  plugins: PluginService,
+  credentials: CredentialService,
+  guards: IntegrationGuardGate,
+  logger: Logger,
 ): Promise<{ supervisor: SandboxSupervisor; executor: SandboxExecutor }> {
   let executor: SandboxExecutor | null = null;
   const supervisor = await SandboxSupervisor.start({
     poolSize: config.sandboxPoolSize,
     onLog: (line) => executor?.pluginLog(line),
-    onCrash: (info) => logger.error({ ...info }, 'the sandbox process died; its steps fail as SANDBOX_CRASHED (retryable) and it is restarted'),
+    onCrash: (info) =>
+      logger.error({ ...info }, 'the sandbox process died; its steps fail as SANDBOX_CRASHED (retryable) and it is restarted'),
   });
   executor = new SandboxExecutor(supervisor, plugins, credentials, {
     hooks: { 'llm/chat@1': new LlmChatHooks(db) },
     ceilings: {
-      maxMemoryMb: config.sandboxMaxMemoryMb, maxTimeoutMs: config.sandboxMaxTimeoutMs, maxCpuMs: config.sandboxMaxCpuMs,
-      maxOutputBytes: config.maxInputBytes * 4, maxRequests: config.egressMaxRequests, maxResponseBytes: config.egressMaxResponseBytes,
+      maxMemoryMb: config.sandboxMaxMemoryMb,
+      maxTimeoutMs: config.sandboxMaxTimeoutMs,
+      maxCpuMs: config.sandboxMaxCpuMs,
+      maxOutputBytes: config.maxInputBytes * 4,
+      maxRequests: config.egressMaxRequests,
+      maxResponseBytes: config.egressMaxResponseBytes,
       requestTimeoutMs: config.egressRequestTimeoutMs,
     },
     ...(config.extraCaFile ? { extraCaPem: fs.readFileSync(config.extraCaFile, 'utf8') } : {}),

@@ -81,9 +81,12 @@ export function toGraphQLError(error: unknown, logger: Logger, requestId: string
     });
   }
   if (error instanceof GraphQLError && original === undefined) {
-    const code = typeof error.extensions?.['code'] === 'string' && error.extensions['code'] !== 'GRAPHQL_VALIDATION_FAILED' && error.extensions['code'] !== 'GRAPHQL_PARSE_FAILED'
-      ? (error.extensions['code'] as string)
-      : 'BAD_USER_INPUT';
+    const code =
+      typeof error.extensions?.['code'] === 'string' &&
+      error.extensions['code'] !== 'GRAPHQL_VALIDATION_FAILED' &&
+      error.extensions['code'] !== 'GRAPHQL_PARSE_FAILED'
+        ? (error.extensions['code'] as string)
+        : 'BAD_USER_INPUT';
     return new GraphQLError(error.message, { nodes: error.nodes, path: error.path, extensions: { ...error.extensions, code } });
   }
   if (error instanceof GraphQLError && original instanceof GraphQLError) return toGraphQLError(original, logger, requestId);
@@ -107,7 +110,17 @@ function withoutSuggestion(message: string): string {
   return at >= 0 && message.endsWith('?') ? message.slice(0, at) : message;
 }
 
-const CONTRACT_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'QUOTA_EXCEEDED', 'RATE_LIMITED', 'OVERLOADED', 'CONFLICT', 'INTERNAL']);
+const CONTRACT_CODES = new Set([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'QUOTA_EXCEEDED',
+  'RATE_LIMITED',
+  'OVERLOADED',
+  'CONFLICT',
+  'INTERNAL',
+]);
 
 /**
  * Yoga answers malformed requests (bad JSON, unparsable or invalid documents) before
@@ -128,7 +141,11 @@ function normaliseErrors(result: unknown, hideSuggestions: boolean, onErrorCode?
   return result;
 }
 
-export function createGraphQL(services: Services, logger: Logger, options: GraphQLOptions): YogaServerInstance<TransportContext, GraphQLContext> {
+export function createGraphQL(
+  services: Services,
+  logger: Logger,
+  options: GraphQLOptions,
+): YogaServerInstance<TransportContext, GraphQLContext> {
   const { ratePerSecond, burst } = options.rateLimit;
   const rateLimits = new KeyedTokenBuckets({ ratePerSecond, burst });
   const hideSuggestions = options.environment === 'production';
@@ -144,8 +161,10 @@ export function createGraphQL(services: Services, logger: Logger, options: Graph
       ...hardeningPlugins(options),
       {
         onResultProcess({ result, setResult }) {
-          if (Array.isArray(result)) setResult(result.map((one) => normaliseErrors(one, hideSuggestions, options.onErrorCode)) as typeof result);
-          else if (!(Symbol.asyncIterator in (result as object))) setResult(normaliseErrors(result, hideSuggestions, options.onErrorCode) as typeof result);
+          if (Array.isArray(result))
+            setResult(result.map((one) => normaliseErrors(one, hideSuggestions, options.onErrorCode)) as typeof result);
+          else if (!(Symbol.asyncIterator in (result as object)))
+            setResult(normaliseErrors(result, hideSuggestions, options.onErrorCode) as typeof result);
         },
       },
     ],
@@ -164,9 +183,13 @@ export function createGraphQL(services: Services, logger: Logger, options: Graph
         const taken = rateLimits.take(actor.tokenId);
         if (!taken.allowed) {
           logger.debug({ requestId, tokenId: actor.tokenId, retryAfterSeconds: taken.retryAfterSeconds }, 'API rate limit reached');
-          throw new AppError('RATE_LIMITED', `this token's API rate limit of ${ratePerSecond} requests per second (burst ${burst}) is reached; retry after ${taken.retryAfterSeconds} s`, {
-            details: { retryAfterSeconds: taken.retryAfterSeconds },
-          });
+          throw new AppError(
+            'RATE_LIMITED',
+            `this token's API rate limit of ${ratePerSecond} requests per second (burst ${burst}) is reached; retry after ${taken.retryAfterSeconds} s`,
+            {
+              details: { retryAfterSeconds: taken.retryAfterSeconds },
+            },
+          );
         }
         return { request: { actor, requestId, sourceAddress, ...(userAgent ? { userAgent } : {}) }, services, signal: request.signal };
       } catch (error) {

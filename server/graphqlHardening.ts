@@ -57,15 +57,26 @@ export function hardeningPlugins(options: HardeningOptions): Plugin[] {
   }
   const persisted = options.persistedOperations;
   if (persisted) {
-    plugins.push(usePersistedOperations({
-      getPersistedOperation: (hash) => persisted.get(hash) ?? null,
-      allowArbitraryOperations: false,
-      customErrors: {
-        persistedQueryOnly: () => new AppError('BAD_USER_INPUT', 'this appliance serves persisted operations only: send extensions.persistedQuery { version: 1, sha256Hash } without a query'),
-        keyNotFound: () => new AppError('BAD_USER_INPUT', 'this appliance serves persisted operations only: extensions.persistedQuery { version: 1, sha256Hash } is required'),
-        notFound: (payload) => new AppError('BAD_USER_INPUT', `unknown persisted operation ${JSON.stringify(hashOf(payload.params.extensions))}`),
-      },
-    }));
+    plugins.push(
+      usePersistedOperations({
+        getPersistedOperation: (hash) => persisted.get(hash) ?? null,
+        allowArbitraryOperations: false,
+        customErrors: {
+          persistedQueryOnly: () =>
+            new AppError(
+              'BAD_USER_INPUT',
+              'this appliance serves persisted operations only: send extensions.persistedQuery { version: 1, sha256Hash } without a query',
+            ),
+          keyNotFound: () =>
+            new AppError(
+              'BAD_USER_INPUT',
+              'this appliance serves persisted operations only: extensions.persistedQuery { version: 1, sha256Hash } is required',
+            ),
+          notFound: (payload) =>
+            new AppError('BAD_USER_INPUT', `unknown persisted operation ${JSON.stringify(hashOf(payload.params.extensions))}`),
+        },
+      }),
+    );
   }
   return plugins;
 }

@@ -25,42 +25,74 @@ export class ApplianceMetrics implements Telemetry {
   constructor(private readonly db: Database) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.runsStarted = new Counter({ name: 'switchyard_runs_started_total', help: 'Runs started (idempotent repeats not counted)', labelNames: ['tenant', 'workflow'], registers });
+    this.runsStarted = new Counter({
+      name: 'switchyard_runs_started_total',
+      help: 'Runs started (idempotent repeats not counted)',
+      labelNames: ['tenant', 'workflow'],
+      registers,
+    });
     this.runsFinished = new Counter({
-      name: 'switchyard_runs_finished_total', help: 'Runs that reached a terminal state, by status (FAILED counts failed runs)', labelNames: ['tenant', 'workflow', 'status'], registers,
+      name: 'switchyard_runs_finished_total',
+      help: 'Runs that reached a terminal state, by status (FAILED counts failed runs)',
+      labelNames: ['tenant', 'workflow', 'status'],
+      registers,
     });
     this.stepSeconds = new Histogram({
-      name: 'switchyard_step_attempt_duration_seconds', help: 'Executor time of step attempts, by action and outcome (ok, an error code, deferred, released, interrupted)',
-      labelNames: ['uses', 'outcome'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers,
+      name: 'switchyard_step_attempt_duration_seconds',
+      help: 'Executor time of step attempts, by action and outcome (ok, an error code, deferred, released, interrupted)',
+      labelNames: ['uses', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
     });
     this.sandboxInvocations = new Counter({
-      name: 'switchyard_sandbox_invocations_total', help: 'Plugin steps run in the sandbox, by outcome (SANDBOX_TIMEOUT: time limit, SANDBOX_MEMORY: killed at its memory limit)',
-      labelNames: ['outcome'], registers,
+      name: 'switchyard_sandbox_invocations_total',
+      help: 'Plugin steps run in the sandbox, by outcome (SANDBOX_TIMEOUT: time limit, SANDBOX_MEMORY: killed at its memory limit)',
+      labelNames: ['outcome'],
+      registers,
     });
-    this.refusals = new Counter({ name: 'switchyard_api_refusals_total', help: 'API requests refused by a quota, a rate limit or load shedding, by error code', labelNames: ['code'], registers });
+    this.refusals = new Counter({
+      name: 'switchyard_api_refusals_total',
+      help: 'API requests refused by a quota, a rate limit or load shedding, by error code',
+      labelNames: ['code'],
+      registers,
+    });
     for (const code of REFUSALS) this.refusals.inc({ code }, 0);
     this.webhookDeliveries = new Counter({
-      name: 'switchyard_webhook_deliveries_total', help: 'Webhook deliveries, by outcome (accepted, duplicate, or the refusal code such as SIGNATURE_INVALID)', labelNames: ['outcome'], registers,
+      name: 'switchyard_webhook_deliveries_total',
+      help: 'Webhook deliveries, by outcome (accepted, duplicate, or the refusal code such as SIGNATURE_INVALID)',
+      labelNames: ['outcome'],
+      registers,
     });
-    const metrics = this;
+    // prom-client calls collect() with `this` bound to the gauge: the collectors read the constructor's `db`.
     new Gauge({
-      name: 'switchyard_queue_depth', help: `Step jobs waiting for a worker, in the queue and in tenant backlogs (counted up to ${QUEUE_DEPTH_CAP})`, registers,
+      name: 'switchyard_queue_depth',
+      help: `Step jobs waiting for a worker, in the queue and in tenant backlogs (counted up to ${QUEUE_DEPTH_CAP})`,
+      registers,
       async collect() {
-        const { rows } = await metrics.db.query<{ n: number }>('system', 'select waiting_step_jobs($1) as n', [QUEUE_DEPTH_CAP]);
+        const { rows } = await db.query<{ n: number }>('system', 'select waiting_step_jobs($1) as n', [QUEUE_DEPTH_CAP]);
         this.set(rows[0]!.n);
       },
     });
     new Gauge({
-      name: 'switchyard_circuit_breakers', help: 'Integration circuit breakers in each state, all tenants', labelNames: ['state'], registers,
+      name: 'switchyard_circuit_breakers',
+      help: 'Integration circuit breakers in each state, all tenants',
+      labelNames: ['state'],
+      registers,
       async collect() {
-        const { rows } = await metrics.db.query<{ state: string; breakers: number }>('system', 'select state, breakers from circuit_breaker_counts()');
+        const { rows } = await db.query<{ state: string; breakers: number }>(
+          'system',
+          'select state, breakers from circuit_breaker_counts()',
+        );
         for (const row of rows) this.set({ state: row.state }, row.breakers);
       },
     });
     new Gauge({
-      name: 'switchyard_db_pool_connections', help: 'This process\'s PostgreSQL pool: connections open, idle, and requests waiting for one', labelNames: ['state'], registers,
+      name: 'switchyard_db_pool_connections',
+      help: "This process's PostgreSQL pool: connections open, idle, and requests waiting for one",
+      labelNames: ['state'],
+      registers,
       collect() {
-        const pool = metrics.db.pool;
+        const pool = db.pool;
         this.set({ state: 'total' }, pool.totalCount);
         this.set({ state: 'idle' }, pool.idleCount);
         this.set({ state: 'waiting' }, pool.waitingCount);

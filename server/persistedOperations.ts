@@ -26,9 +26,11 @@ export function readPersistedOperations(file: string): PersistedOperations {
     const where = `SWITCHYARD_PERSISTED_OPERATIONS_FILE ${file}: entry ${JSON.stringify(hash)}`;
     if (!SHA256_HEX.test(hash)) throw new Error(`${where}: the key must be 64 lower-case hex digits (SHA-256)`);
     if (typeof document !== 'string' || document.trim() === '') throw new Error(`${where}: the value must be a GraphQL document`);
-    if (createHash('sha256').update(document).digest('hex') !== hash) throw new Error(`${where}: the key is not the SHA-256 of its document`);
+    if (createHash('sha256').update(document).digest('hex') !== hash)
+      throw new Error(`${where}: the key is not the SHA-256 of its document`);
     operations.set(hash, document);
   }
-  if (operations.size === 0) throw new Error(`SWITCHYARD_PERSISTED_OPERATIONS_FILE ${file}: lists no operation, so nothing could be served`);
+  if (operations.size === 0)
+    throw new Error(`SWITCHYARD_PERSISTED_OPERATIONS_FILE ${file}: lists no operation, so nothing could be served`);
   return operations;
 }

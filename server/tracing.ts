@@ -22,10 +22,17 @@ export function startTracing(config: Config): Tracing | null {
   if (!config.otlpEndpoint) return null;
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({
-      'service.name': 'switchyard', 'service.version': applianceVersion(), 'service.instance.id': `${os.hostname()}:${process.pid}`, 'switchyard.role': config.role,
+      'service.name': 'switchyard',
+      'service.version': applianceVersion(),
+      'service.instance.id': `${os.hostname()}:${process.pid}`,
+      'switchyard.role': config.role,
     }),
     idGenerator: RUN_AWARE_ID_GENERATOR,
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${config.otlpEndpoint.replace(/\/$/, '')}/v1/traces` }), { scheduledDelayMillis: 1000 })],
+    spanProcessors: [
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${config.otlpEndpoint.replace(/\/$/, '')}/v1/traces` }), {
+        scheduledDelayMillis: 1000,
+      }),
+    ],
   });
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);

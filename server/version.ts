@@ -7,7 +7,9 @@ let version: string | undefined;
 /** The appliance's own version, from package.json; plugins declare the oldest they run on. */
 export function applianceVersion(): string {
   version ??= (
-    JSON.parse(fs.readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version: string }
+    JSON.parse(fs.readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as {
+      version: string;
+    }
   ).version;
   return version;
 }

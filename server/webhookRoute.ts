@@ -40,14 +40,22 @@ export function webhookRoute(options: WebhookRouteOptions, logger: Logger): Hapi
     path: '/hooks/{id}',
     options: {
       payload: {
-        parse: false, output: 'data', maxBytes: options.maxBodyBytes,
+        parse: false,
+        output: 'data',
+        maxBytes: options.maxBodyBytes,
         // A body over the appliance's limit never reaches the handler; the sender still gets a webhook answer.
         failAction: (request, h, error) => {
           const status = error && 'output' in error ? (error as { output: { statusCode: number } }).output.statusCode : 400;
           const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST';
           options.onOutcome(code);
-          logger.info({ requestId: options.requestIdOf(request), code, sourceAddress: request.info.remoteAddress }, 'webhook delivery refused');
-          const message = status === 413 ? `the body is larger than the appliance's limit of ${options.maxBodyBytes} bytes` : 'the request body could not be read';
+          logger.info(
+            { requestId: options.requestIdOf(request), code, sourceAddress: request.info.remoteAddress },
+            'webhook delivery refused',
+          );
+          const message =
+            status === 413
+              ? `the body is larger than the appliance's limit of ${options.maxBodyBytes} bytes`
+              : 'the request body could not be read';
           return h.response({ error: { code, message } }).code(status).header('x-request-id', options.requestIdOf(request)).takeover();
         },
       },
@@ -55,28 +63,49 @@ export function webhookRoute(options: WebhookRouteOptions, logger: Logger): Hapi
     handler: async (request, h) => {
       const requestId = options.requestIdOf(request);
       const headers: Record<string, string | undefined> = {};
-      for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : typeof value === 'string' ? value : undefined;
+      for (const [name, value] of Object.entries(request.headers))
+        headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : typeof value === 'string' ? value : undefined;
       const query: Record<string, string> = {};
       for (const [name, value] of Object.entries(request.query)) query[name] = Array.isArray(value) ? value.join(',') : String(value);
       const userAgent = headers['user-agent'];
       try {
         const accepted = await options.receive({
-          publicId: String(request.params['id']), body: Buffer.isBuffer(request.payload) ? request.payload : Buffer.alloc(0), headers, query,
-          sourceAddress: request.info.remoteAddress, requestId, ...(userAgent ? { userAgent } : {}),
+          publicId: String(request.params['id']),
+          body: Buffer.isBuffer(request.payload) ? request.payload : Buffer.alloc(0),
+          headers,
+          query,
+          sourceAddress: request.info.remoteAddress,
+          requestId,
+          ...(userAgent ? { userAgent } : {}),
         });
         options.onOutcome(accepted.duplicate ? 'duplicate' : 'accepted');
-        logger.info({ requestId, triggerId: accepted.triggerId, runId: accepted.runId, duplicate: accepted.duplicate }, 'webhook delivery accepted');
-        return h.response({ runId: accepted.runId, status: accepted.status, duplicate: accepted.duplicate }).code(accepted.duplicate ? 200 : 202).header('x-request-id', requestId);
+        logger.info(
+          { requestId, triggerId: accepted.triggerId, runId: accepted.runId, duplicate: accepted.duplicate },
+          'webhook delivery accepted',
+        );
+        return h
+          .response({ runId: accepted.runId, status: accepted.status, duplicate: accepted.duplicate })
+          .code(accepted.duplicate ? 200 : 202)
+          .header('x-request-id', requestId);
       } catch (error) {
         if (!(error instanceof DeliveryRefused)) {
           logger.error({ err: error, requestId }, 'webhook delivery failed');
           options.onOutcome('INTERNAL');
-          return h.response({ error: { code: 'INTERNAL', message: 'internal error; the delivery was not accepted, retry it' } }).code(500).header('x-request-id', requestId);
+          return h
+            .response({ error: { code: 'INTERNAL', message: 'internal error; the delivery was not accepted, retry it' } })
+            .code(500)
+            .header('x-request-id', requestId);
         }
         options.onOutcome(error.code);
         // Never the body or a header value: they may hold what the sender considers secret.
-        logger.info({ requestId, triggerId: error.triggerId, code: error.code, sourceAddress: request.info.remoteAddress }, 'webhook delivery refused');
-        const reply = h.response({ error: { code: error.code, message: error.message } }).code(STATUS[error.code]).header('x-request-id', requestId);
+        logger.info(
+          { requestId, triggerId: error.triggerId, code: error.code, sourceAddress: request.info.remoteAddress },
+          'webhook delivery refused',
+        );
+        const reply = h
+          .response({ error: { code: error.code, message: error.message } })
+          .code(STATUS[error.code])
+          .header('x-request-id', requestId);
         if (error.retryAfterSeconds !== null) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterSeconds))));
         return reply;
       }

@@ -12,11 +12,17 @@ const ONE_STEP = { steps: [{ id: 'only', uses: 'core/noop@1' }] };
 async function setup(app: TestAppliance): Promise<{ token: string; tenantId: string; workflowId: string }> {
   const tenant = await app.tenant('shed', ['ADMIN']);
   const token = tenant.tokens['ADMIN']!;
-  const made = await app.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "one", definition: $d }) { id } }', { d: ONE_STEP });
+  const made = await app.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "one", definition: $d }) { id } }', {
+    d: ONE_STEP,
+  });
   return { token, tenantId: tenant.id, workflowId: made.data.createWorkflow.id };
 }
 
-async function startOverHttp(app: TestAppliance, token: string, workflowId: string): Promise<{ status: number; retryAfter: string | null; body: any }> {
+async function startOverHttp(
+  app: TestAppliance,
+  token: string,
+  workflowId: string,
+): Promise<{ status: number; retryAfter: string | null; body: any }> {
   const response = await fetch(`${app.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -38,10 +44,15 @@ const runCount = (app: TestAppliance, tenantId: string) => count(app, 'runs', te
 
 const settleSample = () => new Promise((r) => setTimeout(r, 200));
 
-for (const [where, backlog] of [['in the queue', {}], ['in the queue and the tenant\'s backlog', { tenantMaxReadySteps: 5 }]] as const) {
+for (const [where, backlog] of [
+  ['in the queue', {}],
+  ["in the queue and the tenant's backlog", { tenantMaxReadySteps: 5 }],
+] as const) {
   test(`queue depth (steps ${where}): at the threshold starts are admitted; past it they get OVERLOADED (503, Retry-After) until workers drain the queue`, async (t) => {
     // An API-only process: nothing drains the queue until a worker joins.
-    const api = await startTestAppliance({ config: { role: 'api', admissionMaxQueueDepth: 20, admissionSampleIntervalMs: 50, ...backlog } });
+    const api = await startTestAppliance({
+      config: { role: 'api', admissionMaxQueueDepth: 20, admissionSampleIntervalMs: 50, ...backlog },
+    });
     try {
       const { token, tenantId, workflowId } = await setup(api);
       for (let i = 0; i < 20; i++) t.is((await startOverHttp(api, token, workflowId)).status, 200);
@@ -56,13 +67,18 @@ for (const [where, backlog] of [['in the queue', {}], ['in the queue and the ten
       t.like(refused.body.errors[0].extensions, { retryAfterSeconds: 5, reason: 'QUEUE_DEPTH', limit: 20 });
       t.falsy(refused.body.errors[0].extensions.http, 'transport details stay out of the body');
       t.is(await runCount(api, tenantId), 21, 'the refused start created nothing');
-      if ('tenantMaxReadySteps' in backlog) t.is(await count(api, 'step_backlog', tenantId), 16, 'all but 5 of the steps wait in the backlog, and count');
+      if ('tenantMaxReadySteps' in backlog)
+        t.is(await count(api, 'step_backlog', tenantId), 16, 'all but 5 of the steps wait in the backlog, and count');
       // Other operations still work: only new work is shed.
       t.is((await api.gql(ADMIN_TOKEN, '{ viewer { role } }')).data.viewer.role, 'SYSTEM_ADMIN');
 
       const worker = await startTestAppliance({ databaseUrl: api.databaseUrl, config: { role: 'worker', ...backlog } });
       try {
-        await waitFor(async () => (await startOverHttp(api, token, workflowId)).status === 200, 'admission after the queue drained', 30_000);
+        await waitFor(
+          async () => (await startOverHttp(api, token, workflowId)).status === 200,
+          'admission after the queue drained',
+          30_000,
+        );
         t.pass();
       } finally {
         await worker.stop();
@@ -74,7 +90,9 @@ for (const [where, backlog] of [['in the queue', {}], ['in the queue and the ten
 }
 
 test('database latency: while round trips take longer than the threshold, starts get OVERLOADED; afterwards they are admitted', async (t) => {
-  const app = await startTestAppliance({ config: { role: 'api', dbPoolSize: 4, admissionMaxDbLatencyMs: 200, admissionSampleIntervalMs: 50, admissionMaxQueueDepth: 0 } });
+  const app = await startTestAppliance({
+    config: { role: 'api', dbPoolSize: 4, admissionMaxDbLatencyMs: 200, admissionSampleIntervalMs: 50, admissionMaxQueueDepth: 0 },
+  });
   try {
     const { token, tenantId, workflowId } = await setup(app);
     t.is((await startOverHttp(app, token, workflowId)).status, 200);
@@ -97,7 +115,11 @@ test('database latency: while round trips take longer than the threshold, starts
     t.like(refused.body.errors[0].extensions, { reason: 'DATABASE_LATENCY', limit: 200 });
     t.true(refused.body.errors[0].extensions.retryAfterSeconds >= 1);
     t.is(await runCount(app, tenantId), 1);
-    await waitFor(async () => (await startOverHttp(app, token, workflowId)).status === 200, 'admission once the database answers promptly', 10_000);
+    await waitFor(
+      async () => (await startOverHttp(app, token, workflowId)).status === 200,
+      'admission once the database answers promptly',
+      10_000,
+    );
     t.is(await runCount(app, tenantId), 2);
   } finally {
     await app.stop();

@@ -22,8 +22,13 @@ test('a backup of a stopped embedded appliance restores after the data directory
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const env = {
-    DATABASE_URL: undefined, SWITCHYARD_DATA_DIR: dataDir, SWITCHYARD_EMBEDDED_PG_PORT: String(await freePort()), PORT: String(port),
-    SWITCHYARD_ADMIN_TOKEN: ADMIN, SWITCHYARD_LOG_LEVEL: 'warn', SWITCHYARD_BACKUP_PASSPHRASE: PASSPHRASE,
+    DATABASE_URL: undefined,
+    SWITCHYARD_DATA_DIR: dataDir,
+    SWITCHYARD_EMBEDDED_PG_PORT: String(await freePort()),
+    PORT: String(port),
+    SWITCHYARD_ADMIN_TOKEN: ADMIN,
+    SWITCHYARD_LOG_LEVEL: 'warn',
+    SWITCHYARD_BACKUP_PASSPHRASE: PASSPHRASE,
   };
   const subject = await startBackupSubject(t, env, base, ADMIN, 'backed up');
   let appliance = subject.appliance;
@@ -57,9 +62,10 @@ test('a backup of a stopped embedded appliance restores after the data directory
 
   appliance = await start();
   t.deepEqual(await statuses(), before, 'every run is back as it was');
-  const exported = (await gql('mutation($i: AuditExportInput!) { exportAuditReport(input: $i) { verified eventCount } }', { i: { tenantId } })).exportAuditReport;
-  t.true(exported.verified, 'the tenant\'s audit chain verifies after the restore');
+  const exported = (
+    await gql('mutation($i: AuditExportInput!) { exportAuditReport(input: $i) { verified eventCount } }', { i: { tenantId } })
+  ).exportAuditReport;
+  t.true(exported.verified, "the tenant's audit chain verifies after the restore");
   t.true(exported.eventCount >= before.length + 2);
   await stop(t, appliance);
 });
-

@@ -55,7 +55,9 @@ async function serverMajor(url: string): Promise<number | null> {
   client.on('error', () => undefined);
   try {
     await client.connect();
-    return Math.floor(Number((await client.query<{ server_version_num: string }>('show server_version_num')).rows[0]!.server_version_num) / 10000);
+    return Math.floor(
+      Number((await client.query<{ server_version_num: string }>('show server_version_num')).rows[0]!.server_version_num) / 10000,
+    );
   } catch {
     return null;
   } finally {
@@ -85,7 +87,11 @@ async function ownDatabase(t: ExecutionContext, serverUrl: string): Promise<stri
     url = databaseUrl(serverUrl, `${testDatabasePrefix()}${randomBytes(6).toString('hex')}`);
     await admin(serverUrl, (c) => c.query(`create database ${pg.escapeIdentifier(databaseName(url))}`));
   }
-  t.teardown(() => admin(serverUrl, (c) => c.query(`drop database if exists ${pg.escapeIdentifier(databaseName(url))} with (force)`)).then(() => undefined));
+  t.teardown(() =>
+    admin(serverUrl, (c) => c.query(`drop database if exists ${pg.escapeIdentifier(databaseName(url))} with (force)`)).then(
+      () => undefined,
+    ),
+  );
   return url;
 }
 
@@ -94,7 +100,13 @@ async function userTables(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    return Number((await client.query<{ n: string }>(`select count(*) as n from pg_tables where schemaname not in ('pg_catalog', 'information_schema')`)).rows[0]!.n);
+    return Number(
+      (
+        await client.query<{ n: string }>(
+          `select count(*) as n from pg_tables where schemaname not in ('pg_catalog', 'information_schema')`,
+        )
+      ).rows[0]!.n,
+    );
   } finally {
     await client.end();
   }
@@ -106,25 +118,35 @@ function tempDir(t: ExecutionContext, prefix: string): string {
   return dir;
 }
 
-
 test('an appliance on an external PostgreSQL backed up with pg_dump while running restores with pg_restore after its database, data directory and keys are wiped: runs intact, audit chain verifies; a restore without pg_restore on PATH changes nothing', async (t) => {
   const dump = await pgDumpMajor();
   const suite = suiteServer();
   const suiteMajor = await serverMajor(adminUrl(suite));
-  t.not(suiteMajor, null, 'the suite\'s server answers');
+  t.not(suiteMajor, null, "the suite's server answers");
   let server: string | null = null;
   if (dump !== null && suiteMajor! <= dump) server = suite;
   else if (dump !== null && ((await serverMajor(HOST_SERVER)) ?? Infinity) <= dump) server = HOST_SERVER;
-  t.log(`pg_dump ${dump ?? 'missing'}, suite's server PostgreSQL ${suiteMajor}: round trip on ${server === null ? 'no server (asserting the refusal)' : server === suite ? 'the suite\'s server' : HOST_SERVER}`);
+  t.log(
+    `pg_dump ${dump ?? 'missing'}, suite's server PostgreSQL ${suiteMajor}: round trip on ${server === null ? 'no server (asserting the refusal)' : server === suite ? "the suite's server" : HOST_SERVER}`,
+  );
 
   const root = tempDir(t, 'switchyard-backup-ext-');
   const out = path.join(root, 'backup.tar.gz');
   const keysOut = path.join(root, 'keys.json');
   if (server === null || dump === null) {
     // No server this pg_dump can dump: what an operator gets here is the refusal, before any file.
-    const refused = await runSwitchyard(['backup', '--out', out, '--keys-out', keysOut], { DATABASE_URL: await ownDatabase(t, suite), SWITCHYARD_DATA_DIR: path.join(root, 'data') }, 60_000);
+    const refused = await runSwitchyard(
+      ['backup', '--out', out, '--keys-out', keysOut],
+      { DATABASE_URL: await ownDatabase(t, suite), SWITCHYARD_DATA_DIR: path.join(root, 'data') },
+      60_000,
+    );
     t.is(refused.code, 1);
-    t.regex(refused.stderr, dump === null ? /pg_dump was not found on PATH/ : new RegExp(`pg_dump ${dump}\\.\\d+ is older than the PostgreSQL ${suiteMajor}\\.\\S+ server.*postgresql-client-${suiteMajor}`));
+    t.regex(
+      refused.stderr,
+      dump === null
+        ? /pg_dump was not found on PATH/
+        : new RegExp(`pg_dump ${dump}\\.\\d+ is older than the PostgreSQL ${suiteMajor}\\.\\S+ server.*postgresql-client-${suiteMajor}`),
+    );
     t.false(fs.existsSync(out));
     t.false(fs.existsSync(keysOut));
     return;
@@ -134,7 +156,14 @@ test('an appliance on an external PostgreSQL backed up with pg_dump while runnin
   const dataDir = path.join(root, 'data');
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const env = { DATABASE_URL: dbUrl, SWITCHYARD_DATA_DIR: dataDir, PORT: String(port), SWITCHYARD_ADMIN_TOKEN: ADMIN, SWITCHYARD_LOG_LEVEL: 'warn', SWITCHYARD_BACKUP_PASSPHRASE: PASSPHRASE };
+  const env = {
+    DATABASE_URL: dbUrl,
+    SWITCHYARD_DATA_DIR: dataDir,
+    PORT: String(port),
+    SWITCHYARD_ADMIN_TOKEN: ADMIN,
+    SWITCHYARD_LOG_LEVEL: 'warn',
+    SWITCHYARD_BACKUP_PASSPHRASE: PASSPHRASE,
+  };
   const subject = await startBackupSubject(t, env, base, ADMIN, 'backed up externally');
   let appliance = subject.appliance;
   const { start, gql, tenantId, statuses, before } = subject;
@@ -166,7 +195,12 @@ test('an appliance on an external PostgreSQL backed up with pg_dump while runnin
   const noTools = tempDir(t, 'switchyard-no-pg-');
   const missing = await runSwitchyard(['restore', out, '--keys', keysOut], { ...env, PATH: noTools }, 60_000);
   t.is(missing.code, 1);
-  t.regex(missing.stderr, new RegExp(`pg_restore was not found on PATH: install a PostgreSQL client of major version ${dump} or newer \\(e\\.g\\. the postgresql-client-${dump} package\\)`));
+  t.regex(
+    missing.stderr,
+    new RegExp(
+      `pg_restore was not found on PATH: install a PostgreSQL client of major version ${dump} or newer \\(e\\.g\\. the postgresql-client-${dump} package\\)`,
+    ),
+  );
   t.false(fs.existsSync(path.join(dataDir, 'master.key')), 'no key was written');
   t.is(await userTables(dbUrl), 0, 'nothing was restored');
 
@@ -176,15 +210,19 @@ test('an appliance on an external PostgreSQL backed up with pg_dump while runnin
 
   appliance = await start();
   t.deepEqual(await statuses(), before, 'every run is back as it was');
-  const exported = (await gql('mutation($i: AuditExportInput!) { exportAuditReport(input: $i) { verified verificationProblem eventCount } }', { i: { tenantId } })).exportAuditReport;
+  const exported = (
+    await gql('mutation($i: AuditExportInput!) { exportAuditReport(input: $i) { verified verificationProblem eventCount } }', {
+      i: { tenantId },
+    })
+  ).exportAuditReport;
   t.true(exported.verified, `the tenant's audit chain verifies after the restore: ${exported.verificationProblem}`);
   t.true(exported.eventCount >= before.length + 2);
   await stop(t, appliance);
 });
 
-test('a pg_dump older than the server is refused before anything is written, naming both versions and the client package to install, without the URL\'s password', async (t) => {
+test("a pg_dump older than the server is refused before anything is written, naming both versions and the client package to install, without the URL's password", async (t) => {
   const dump = await pgDumpMajor();
-  t.not(dump, null, 'pg_dump is on PATH (the host\'s PostgreSQL client)');
+  t.not(dump, null, "pg_dump is on PATH (the host's PostgreSQL client)");
   // A server newer than pg_dump: the suite's when it is (the embedded 17), else an embedded one of our own.
   let server = suiteServer();
   if ((await serverMajor(adminUrl(server)))! <= dump!) {
@@ -202,9 +240,16 @@ test('a pg_dump older than the server is refused before anything is written, nam
   const out = path.join(root, 'backup.tar.gz');
   const keysOut = path.join(root, 'keys.json');
   const env = { DATABASE_URL: adminUrl(server), SWITCHYARD_DATA_DIR: path.join(root, 'data') };
-  const error = await t.throwsAsync(backup(loadConfig(env), { out, keysOut, configFile: null, passphrase: null }), { instanceOf: BackupError });
+  const error = await t.throwsAsync(backup(loadConfig(env), { out, keysOut, configFile: null, passphrase: null }), {
+    instanceOf: BackupError,
+  });
   t.is(error!.code, 'PG_CLIENT_TOO_OLD');
-  t.regex(error!.message, new RegExp(`^pg_dump ${dump}\\.\\d+ is older than the PostgreSQL ${newer}\\.\\S+ server and cannot dump it: install a PostgreSQL client of major version ${newer} or newer \\(e\\.g\\. the postgresql-client-${newer} package\\)`));
+  t.regex(
+    error!.message,
+    new RegExp(
+      `^pg_dump ${dump}\\.\\d+ is older than the PostgreSQL ${newer}\\.\\S+ server and cannot dump it: install a PostgreSQL client of major version ${newer} or newer \\(e\\.g\\. the postgresql-client-${newer} package\\)`,
+    ),
+  );
   t.false(error!.message.includes(password));
 
   const cli = await runSwitchyard(['backup', '--out', out, '--keys-out', keysOut], env, 60_000);
@@ -215,7 +260,7 @@ test('a pg_dump older than the server is refused before anything is written, nam
   t.false(fs.existsSync(keysOut), 'no key backup');
 });
 
-test('a backup with no pg_dump on PATH is refused naming pg_dump and the client package for the server\'s version, and writes nothing', async (t) => {
+test("a backup with no pg_dump on PATH is refused naming pg_dump and the client package for the server's version, and writes nothing", async (t) => {
   const dbUrl = await ownDatabase(t, suiteServer());
   const major = (await serverMajor(dbUrl))!;
   const root = tempDir(t, 'switchyard-backup-nopg-');
@@ -223,9 +268,18 @@ test('a backup with no pg_dump on PATH is refused naming pg_dump and the client 
   const out = path.join(root, 'backup.tar.gz');
   const keysOut = path.join(root, 'keys.json');
   // A real host without the PostgreSQL client: PATH holds nothing (the CLI is started by absolute path).
-  const refused = await runSwitchyard(['backup', '--out', out, '--keys-out', keysOut], { DATABASE_URL: dbUrl, SWITCHYARD_DATA_DIR: path.join(root, 'data'), PATH: noTools }, 60_000);
+  const refused = await runSwitchyard(
+    ['backup', '--out', out, '--keys-out', keysOut],
+    { DATABASE_URL: dbUrl, SWITCHYARD_DATA_DIR: path.join(root, 'data'), PATH: noTools },
+    60_000,
+  );
   t.is(refused.code, 1);
-  t.regex(refused.stderr, new RegExp(`pg_dump was not found on PATH: install a PostgreSQL client of major version ${major} or newer \\(e\\.g\\. the postgresql-client-${major} package\\)`));
+  t.regex(
+    refused.stderr,
+    new RegExp(
+      `pg_dump was not found on PATH: install a PostgreSQL client of major version ${major} or newer \\(e\\.g\\. the postgresql-client-${major} package\\)`,
+    ),
+  );
   t.false(fs.existsSync(out));
   t.false(fs.existsSync(keysOut));
 });

@@ -11,7 +11,11 @@ import pg from 'pg';
 import { replayRun } from '../core/runs/replay.js';
 import { ADMIN_TOKEN, startTestAppliance, waitFor, type TestAppliance } from './support/appliance.js';
 
-interface Call { path: string; body: any; idempotencyKey: string | undefined }
+interface Call {
+  path: string;
+  body: any;
+  idempotencyKey: string | undefined;
+}
 
 let app: TestAppliance;
 let db: pg.Pool;
@@ -35,7 +39,9 @@ const upstream = http.createServer((request, response) => {
       setTimeout(() => response.writeHead(200, { 'content-type': 'application/json' }).end('{"undone":true}'), 1500);
       return;
     }
-    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ id: `${path.slice(1).split('/')[0]}-1`, status }));
+    response
+      .writeHead(status, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ id: `${path.slice(1).split('/')[0]}-1`, status }));
   });
 });
 
@@ -45,7 +51,11 @@ test.before(async () => {
   base = `http://127.0.0.1:${port}`;
   app = await startTestAppliance({ config: { sandboxPoolSize: 1 } });
   db = new pg.Pool({ connectionString: app.databaseUrl, max: 2 });
-  const policy = await app.gql(ADMIN_TOKEN, 'mutation($h: [String!]) { setPluginPolicy(input: { name: "http", allowedHosts: $h, allowedPrivate: ["127.0.0.1"] }) { allowedHosts } }', { h: [`127.0.0.1:${port}`] });
+  const policy = await app.gql(
+    ADMIN_TOKEN,
+    'mutation($h: [String!]) { setPluginPolicy(input: { name: "http", allowedHosts: $h, allowedPrivate: ["127.0.0.1"] }) { allowedHosts } }',
+    { h: [`127.0.0.1:${port}`] },
+  );
   if (policy.errors) throw new Error(JSON.stringify(policy.errors));
   const tenant = await app.tenant('sagas', ['ADMIN', 'OPERATOR']);
   token = tenant.tokens['ADMIN']!;
@@ -63,7 +73,10 @@ const RUN = `id status error steps { stepId status attempts compensation { statu
   events(first: 100) { nodes { seq type stepId data } }`;
 
 async function workflow(name: string, steps: unknown[]): Promise<string> {
-  const res = await app.gql(token, 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }', { n: name, d: { steps } });
+  const res = await app.gql(token, 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }', {
+    n: name,
+    d: { steps },
+  });
   if (res.errors) throw new Error(JSON.stringify(res.errors));
   return res.data.createWorkflow.id;
 }
@@ -75,20 +88,34 @@ async function startAndSettle(workflowId: string, input: unknown = {}): Promise<
 }
 
 async function settled(runId: string): Promise<any> {
-  return waitFor(async () => {
-    const res = await app.gql(operator, `query($id: ID!) { run(id: $id) { ${RUN} } }`, { id: runId });
-    if (res.errors) throw new Error(JSON.stringify(res.errors));
-    const run = res.data?.run;
-    return run && ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(run.status) ? run : undefined;
-  }, `run ${runId} to settle`, 60_000);
+  return waitFor(
+    async () => {
+      const res = await app.gql(operator, `query($id: ID!) { run(id: $id) { ${RUN} } }`, { id: runId });
+      if (res.errors) throw new Error(JSON.stringify(res.errors));
+      const run = res.data?.run;
+      return run && ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(run.status) ? run : undefined;
+    },
+    `run ${runId} to settle`,
+    60_000,
+  );
 }
 
-const post = (path: string, body: unknown = {}, headers: Record<string, string> = {}) => ({ method: 'POST', url: `${base}${path}`, body, headers });
+const post = (path: string, body: unknown = {}, headers: Record<string, string> = {}) => ({
+  method: 'POST',
+  url: `${base}${path}`,
+  body,
+  headers,
+});
 const step = (run: any, id: string) => run.steps.find((s: any) => s.stepId === id);
 const pathsOf = (prefix: string) => calls.filter((c) => c.path.includes(prefix)).map((c) => c.path);
 
 async function assertReplays(t: any, runId: string): Promise<void> {
-  const { rows: [run] } = await db.query('select r.status, r.error, v.definition from runs r join workflow_versions v on v.id = r.workflow_version_id where r.id = $1', [runId]);
+  const {
+    rows: [run],
+  } = await db.query(
+    'select r.status, r.error, v.definition from runs r join workflow_versions v on v.id = r.workflow_version_id where r.id = $1',
+    [runId],
+  );
   const { rows: events } = await db.query('select type, step_id as "stepId", data from run_events where run_id = $1 order by seq', [runId]);
   const { rows: steps } = await db.query('select step_id, status, attempts, compensation from step_executions where run_id = $1', [runId]);
   const replayed = replayRun(run.definition, events);
@@ -97,18 +124,37 @@ async function assertReplays(t: any, runId: string): Promise<void> {
   for (const s of steps) {
     t.like(replayed.steps[s.step_id], { status: s.status, attempts: s.attempts });
     const c = s.compensation;
-    t.deepEqual(replayed.steps[s.step_id]!.compensation, c ? { status: c.status, attempts: c.attempts, output: c.output, error: c.error } : null, `step ${s.step_id} compensation replays`);
+    t.deepEqual(
+      replayed.steps[s.step_id]!.compensation,
+      c ? { status: c.status, attempts: c.attempts, output: c.output, error: c.error } : null,
+      `step ${s.step_id} compensation replays`,
+    );
   }
 }
 
 test('a failing saga undoes its succeeded steps in reverse order of completion, retrying a compensation that fails once, and ends FAILED', async (t) => {
   scripted.set('/saga1/refund', [503]);
   const wf = await workflow('saga-order', [
-    { id: 'reserve', uses: 'http/request@1', with: post('/saga1/reserve', { item: '{{ input.item }}' }),
-      compensate: { uses: 'http/request@1', with: post('/saga1/release', { reservation: '{{ steps.reserve.output.body.id }}' }, { 'idempotency-key': '{{ run.id }}:release' }) } },
-    { id: 'charge', uses: 'http/request@1', needs: ['reserve'], with: post('/saga1/charge', { amount: 42 }),
-      compensate: { uses: 'http/request@1', with: post('/saga1/refund', { charge: '{{ steps.charge.output.body.id }}' }, { 'idempotency-key': '{{ run.id }}:refund' }),
-        retry: { maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 100 } } },
+    {
+      id: 'reserve',
+      uses: 'http/request@1',
+      with: post('/saga1/reserve', { item: '{{ input.item }}' }),
+      compensate: {
+        uses: 'http/request@1',
+        with: post('/saga1/release', { reservation: '{{ steps.reserve.output.body.id }}' }, { 'idempotency-key': '{{ run.id }}:release' }),
+      },
+    },
+    {
+      id: 'charge',
+      uses: 'http/request@1',
+      needs: ['reserve'],
+      with: post('/saga1/charge', { amount: 42 }),
+      compensate: {
+        uses: 'http/request@1',
+        with: post('/saga1/refund', { charge: '{{ steps.charge.output.body.id }}' }, { 'idempotency-key': '{{ run.id }}:refund' }),
+        retry: { maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 100 },
+      },
+    },
     { id: 'note', uses: 'core/noop@1', needs: ['charge'], with: { said: 'no compensate: nothing to undo' } },
     { id: 'ship', uses: 'http/request@1', needs: ['note'], retry: { maxAttempts: 1 }, with: post('/saga1/fail-ship') },
   ]);
@@ -117,11 +163,22 @@ test('a failing saga undoes its succeeded steps in reverse order of completion, 
   t.is(run.status, 'FAILED');
   t.is(run.error.code, 'STEP_FAILED');
   t.regex(run.error.message, /step "ship" failed/);
-  t.deepEqual(pathsOf('/saga1/'), ['/saga1/reserve', '/saga1/charge', '/saga1/fail-ship', '/saga1/refund', '/saga1/refund', '/saga1/release'],
-    'the last completed step (charge) is undone first, its refund retried after a 503, then reserve');
+  t.deepEqual(
+    pathsOf('/saga1/'),
+    ['/saga1/reserve', '/saga1/charge', '/saga1/fail-ship', '/saga1/refund', '/saga1/refund', '/saga1/release'],
+    'the last completed step (charge) is undone first, its refund retried after a 503, then reserve',
+  );
   const refunds = calls.filter((c) => c.path === '/saga1/refund');
-  t.deepEqual(refunds.map((c) => c.body), [{ charge: 'saga1-1' }, { charge: 'saga1-1' }], 'the compensation read the step\'s output');
-  t.deepEqual(refunds.map((c) => c.idempotencyKey), [`${run.id}:refund`, `${run.id}:refund`], 'its retries carry one idempotency key');
+  t.deepEqual(
+    refunds.map((c) => c.body),
+    [{ charge: 'saga1-1' }, { charge: 'saga1-1' }],
+    "the compensation read the step's output",
+  );
+  t.deepEqual(
+    refunds.map((c) => c.idempotencyKey),
+    [`${run.id}:refund`, `${run.id}:refund`],
+    'its retries carry one idempotency key',
+  );
   t.deepEqual(calls.find((c) => c.path === '/saga1/release')!.body, { reservation: 'saga1-1' });
 
   t.like(step(run, 'charge'), { status: 'SUCCEEDED', compensation: { status: 'SUCCEEDED', order: 0, attempts: 2, error: null } });
@@ -135,9 +192,13 @@ test('a failing saga undoes its succeeded steps in reverse order of completion, 
   const from = types.indexOf('RUN_COMPENSATING');
   t.deepEqual(types.slice(from), [
     'RUN_COMPENSATING',
-    'COMPENSATION_STARTED:charge', 'COMPENSATION_FAILED:charge', 'COMPENSATION_RETRY_SCHEDULED:charge',
-    'COMPENSATION_STARTED:charge', 'COMPENSATION_SUCCEEDED:charge',
-    'COMPENSATION_STARTED:reserve', 'COMPENSATION_SUCCEEDED:reserve',
+    'COMPENSATION_STARTED:charge',
+    'COMPENSATION_FAILED:charge',
+    'COMPENSATION_RETRY_SCHEDULED:charge',
+    'COMPENSATION_STARTED:charge',
+    'COMPENSATION_SUCCEEDED:charge',
+    'COMPENSATION_STARTED:reserve',
+    'COMPENSATION_SUCCEEDED:reserve',
     'RUN_FAILED',
   ]);
   const compensating = run.events.nodes[from];
@@ -154,25 +215,48 @@ test('a failing saga undoes its succeeded steps in reverse order of completion, 
 test('a compensation that fails for good is recorded FAILED and the others still run', async (t) => {
   const wf = await workflow('saga-partial', [
     { id: 'a', uses: 'http/request@1', with: post('/saga2/a'), compensate: { uses: 'http/request@1', with: post('/saga2/undo-a') } },
-    { id: 'b', uses: 'http/request@1', needs: ['a'], with: post('/saga2/b'),
-      compensate: { uses: 'http/request@1', with: post('/saga2/fail-undo-b'), retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 10 } } },
+    {
+      id: 'b',
+      uses: 'http/request@1',
+      needs: ['a'],
+      with: post('/saga2/b'),
+      compensate: {
+        uses: 'http/request@1',
+        with: post('/saga2/fail-undo-b'),
+        retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 10 },
+      },
+    },
     { id: 'c', uses: 'core/code@1', needs: ['b'], with: { code: 'throw new Error("c is broken")' }, retry: { maxAttempts: 1 } },
   ]);
   const run = await startAndSettle(wf);
   t.is(run.status, 'FAILED');
-  t.deepEqual(pathsOf('/saga2/'), ['/saga2/a', '/saga2/b', '/saga2/fail-undo-b', '/saga2/undo-a'], 'a 400 is permanent: no retry, and a is still undone');
+  t.deepEqual(
+    pathsOf('/saga2/'),
+    ['/saga2/a', '/saga2/b', '/saga2/fail-undo-b', '/saga2/undo-a'],
+    'a 400 is permanent: no retry, and a is still undone',
+  );
   t.like(step(run, 'b').compensation, { status: 'FAILED', attempts: 1 });
   t.is(step(run, 'b').compensation.error.code.length > 0, true);
   t.like(step(run, 'a').compensation, { status: 'SUCCEEDED', attempts: 1 });
   t.deepEqual(run.events.nodes.at(-1).data.compensation, { compensated: 1, failed: 1 });
-  t.is(run.error.code, 'STEP_FAILED', 'the run\'s error stays the failure that started the compensation');
+  t.is(run.error.code, 'STEP_FAILED', "the run's error stays the failure that started the compensation");
   await assertReplays(t, run.id);
 });
 
 test('parallel branches are undone in the order they completed; core actions compensate too', async (t) => {
   const wf = await workflow('saga-parallel', [
-    { id: 'fast', uses: 'core/noop@1', with: { v: 1 }, compensate: { uses: 'core/code@1', with: { code: 'return { undid: steps.fast.v }' } } },
-    { id: 'slow', uses: 'core/delay@1', with: { ms: 300 }, compensate: { uses: 'core/noop@1', with: { waited: '{{ steps.slow.output.waitedMs }}' } } },
+    {
+      id: 'fast',
+      uses: 'core/noop@1',
+      with: { v: 1 },
+      compensate: { uses: 'core/code@1', with: { code: 'return { undid: steps.fast.v }' } },
+    },
+    {
+      id: 'slow',
+      uses: 'core/delay@1',
+      with: { ms: 300 },
+      compensate: { uses: 'core/noop@1', with: { waited: '{{ steps.slow.output.waitedMs }}' } },
+    },
     { id: 'boom', uses: 'core/code@1', needs: ['fast', 'slow'], with: { code: 'throw new Error("no")' }, retry: { maxAttempts: 1 } },
   ]);
   const run = await startAndSettle(wf);
@@ -182,15 +266,31 @@ test('parallel branches are undone in the order they completed; core actions com
   t.like(step(run, 'fast').compensation, { status: 'SUCCEEDED', order: 1, output: { undid: 1 } });
   t.true(Number(step(run, 'slow').compensation.output.waited) >= 300);
   const finished = (id: string) => Date.parse(step(run, id).compensation.finishedAt);
-  t.true(finished('slow') <= Date.parse(step(run, 'fast').compensation.startedAt), 'one compensation at a time, slow (completed last) first');
+  t.true(
+    finished('slow') <= Date.parse(step(run, 'fast').compensation.startedAt),
+    'one compensation at a time, slow (completed last) first',
+  );
   await assertReplays(t, run.id);
 });
 
 test('a run that fails before any compensable step succeeded, or a failed continue-on-error step, compensates nothing', async (t) => {
   const wf = await workflow('saga-none', [
-    { id: 'soft', uses: 'core/code@1', onError: 'continue', retry: { maxAttempts: 1 }, with: { code: 'throw new Error("tolerated")' },
-      compensate: { uses: 'core/noop@1' } },
-    { id: 'hard', uses: 'core/code@1', needs: ['soft'], retry: { maxAttempts: 1 }, with: { code: 'throw new Error("fatal")' }, compensate: { uses: 'core/noop@1' } },
+    {
+      id: 'soft',
+      uses: 'core/code@1',
+      onError: 'continue',
+      retry: { maxAttempts: 1 },
+      with: { code: 'throw new Error("tolerated")' },
+      compensate: { uses: 'core/noop@1' },
+    },
+    {
+      id: 'hard',
+      uses: 'core/code@1',
+      needs: ['soft'],
+      retry: { maxAttempts: 1 },
+      with: { code: 'throw new Error("fatal")' },
+      compensate: { uses: 'core/noop@1' },
+    },
   ]);
   const run = await startAndSettle(wf);
   t.is(run.status, 'FAILED');
@@ -204,13 +304,22 @@ test('a run that fails before any compensable step succeeded, or a failed contin
 test('cancelling a run while it compensates stops the running compensation and cancels the rest', async (t) => {
   const wf = await workflow('saga-cancel', [
     { id: 'first', uses: 'core/noop@1', compensate: { uses: 'core/noop@1' } },
-    { id: 'second', uses: 'core/noop@1', needs: ['first'], compensate: { uses: 'http/request@1', with: post('/hang/undo-second'), timeoutMs: 60_000 } },
+    {
+      id: 'second',
+      uses: 'core/noop@1',
+      needs: ['first'],
+      compensate: { uses: 'http/request@1', with: post('/hang/undo-second'), timeoutMs: 60_000 },
+    },
     { id: 'third', uses: 'core/code@1', needs: ['second'], retry: { maxAttempts: 1 }, with: { code: 'throw new Error("x")' } },
   ]);
   const started = await app.gql(operator, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', { i: { workflowId: wf } });
   const runId = started.data.startRun.id;
   await waitFor(async () => calls.some((c) => c.path === '/hang/undo-second'), 'the hanging compensation to be called');
-  const during = await app.gql(operator, `query($id: ID!) { run(id: $id) { status error ${''} steps { stepId compensation { status } } } }`, { id: runId });
+  const during = await app.gql(
+    operator,
+    `query($id: ID!) { run(id: $id) { status error ${''} steps { stepId compensation { status } } } }`,
+    { id: runId },
+  );
   t.is(during.data.run.status, 'RUNNING', 'a compensating run is still active');
   t.is(during.data.run.error.code, 'STEP_FAILED', 'and says which failure it is undoing');
   const cancelled = await app.gql(operator, 'mutation($id: ID!) { cancelRun(id: $id) { status } }', { id: runId });
@@ -223,39 +332,66 @@ test('cancelling a run while it compensates stops the running compensation and c
 });
 
 test('a run failing just before its deadline is still undone: compensation gets time of its own', async (t) => {
-  const res = await app.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "saga-deadline", definition: $d }) { id } }', { d: {
-    timeoutMs: 1000,
-    steps: [
-      { id: 'made', uses: 'core/noop@1', compensate: { uses: 'http/request@1', with: post('/slow/undo-made'), timeoutMs: 5000 } },
-      { id: 'broke', uses: 'core/code@1', needs: ['made'], retry: { maxAttempts: 1 }, with: { code: 'throw new Error("late failure")' } },
-    ],
-  } });
+  const res = await app.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "saga-deadline", definition: $d }) { id } }', {
+    d: {
+      timeoutMs: 1000,
+      steps: [
+        { id: 'made', uses: 'core/noop@1', compensate: { uses: 'http/request@1', with: post('/slow/undo-made'), timeoutMs: 5000 } },
+        { id: 'broke', uses: 'core/code@1', needs: ['made'], retry: { maxAttempts: 1 }, with: { code: 'throw new Error("late failure")' } },
+      ],
+    },
+  });
   const run = await startAndSettle(res.data.createWorkflow.id);
   t.is(run.status, 'FAILED', 'not TIMED_OUT: the 1.5 s undo ran past the 1 s deadline');
   t.like(step(run, 'made').compensation, { status: 'SUCCEEDED', output: { body: { undone: true } } });
-  const { rows } = await db.query('select deadline_at - created_at > interval \'5 seconds\' as extended from runs where id = $1', [run.id]);
-  t.true(rows[0].extended, 'the deadline was pushed out by the compensation\'s budget');
+  const { rows } = await db.query("select deadline_at - created_at > interval '5 seconds' as extended from runs where id = $1", [run.id]);
+  t.true(rows[0].extended, "the deadline was pushed out by the compensation's budget");
 });
 
 test('compensate is validated like a step: action, templates, and no waiting actions', async (t) => {
-  const create = (steps: unknown[]) => app.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "bad-saga", definition: $d }) { id } }', { d: { steps } });
+  const create = (steps: unknown[]) =>
+    app.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "bad-saga", definition: $d }) { id } }', { d: { steps } });
   const cases: [unknown[], string, RegExp][] = [
-    [[{ id: 'a', uses: 'core/noop@1', compensate: { uses: 'core/approval@1' } }], 'steps[0].compensate.uses', /cannot wait for an approval/],
-    [[{ id: 'a', uses: 'core/noop@1', compensate: { uses: 'core/delay@1', with: { ms: 1 } } }], 'steps[0].compensate.uses', /cannot be a delay/],
+    [
+      [{ id: 'a', uses: 'core/noop@1', compensate: { uses: 'core/approval@1' } }],
+      'steps[0].compensate.uses',
+      /cannot wait for an approval/,
+    ],
+    [
+      [{ id: 'a', uses: 'core/noop@1', compensate: { uses: 'core/delay@1', with: { ms: 1 } } }],
+      'steps[0].compensate.uses',
+      /cannot be a delay/,
+    ],
     [[{ id: 'a', uses: 'core/noop@1', compensate: { uses: 'nope/missing@1' } }], 'steps[0].compensate.uses', /./],
     [[{ id: 'a', uses: 'core/noop@1', compensate: { with: {} } }], 'steps[0].compensate.uses', /is required/],
     [[{ id: 'a', uses: 'core/noop@1', compensate: { uses: 'core/noop@1', extra: 1 } }], 'steps[0].compensate.extra', /unknown property/],
-    [[{ id: 'a', uses: 'core/noop@1' }, { id: 'b', uses: 'core/noop@1', compensate: { uses: 'core/noop@1', with: { x: '{{ steps.a.output }}' } } }], 'steps[1].compensate.with.x', /not upstream/],
-    [[{ id: 'a', uses: 'core/noop@1', compensate: { uses: 'core/noop@1', retry: { initialDelayMs: 10, maxDelayMs: 5 } } }], 'steps[0].compensate.retry.initialDelayMs', /must not exceed/],
+    [
+      [
+        { id: 'a', uses: 'core/noop@1' },
+        { id: 'b', uses: 'core/noop@1', compensate: { uses: 'core/noop@1', with: { x: '{{ steps.a.output }}' } } },
+      ],
+      'steps[1].compensate.with.x',
+      /not upstream/,
+    ],
+    [
+      [{ id: 'a', uses: 'core/noop@1', compensate: { uses: 'core/noop@1', retry: { initialDelayMs: 10, maxDelayMs: 5 } } }],
+      'steps[0].compensate.retry.initialDelayMs',
+      /must not exceed/,
+    ],
   ];
   for (const [steps, path, message] of cases) {
     const res = await create(steps);
     t.is(res.errors?.[0]?.extensions.code, 'BAD_USER_INPUT', JSON.stringify(steps));
-    const issues = (res.errors![0]!.extensions['issues'] ?? [{ path: res.errors![0]!.extensions['path'], message: res.errors![0]!.message }]) as { path: string; message: string }[];
-    t.true(issues.some((i) => i.path === path && message.test(i.message)), `${path}: ${JSON.stringify(issues)}`);
+    const issues = (res.errors![0]!.extensions['issues'] ?? [
+      { path: res.errors![0]!.extensions['path'], message: res.errors![0]!.message },
+    ]) as { path: string; message: string }[];
+    t.true(
+      issues.some((i) => i.path === path && message.test(i.message)),
+      `${path}: ${JSON.stringify(issues)}`,
+    );
   }
   const { rows } = await db.query("select count(*)::int as n from workflows where name = 'bad-saga'");
   t.is(rows[0].n, 0, 'no refused definition was stored');
   const ok = await create([{ id: 'a', uses: 'core/noop@1', compensate: { uses: 'core/noop@1', with: { own: '{{ steps.a.output }}' } } }]);
-  t.falsy(ok.errors, 'a compensation may read its own step\'s output');
+  t.falsy(ok.errors, "a compensation may read its own step's output");
 });

@@ -35,26 +35,41 @@ async function workflow(steps: unknown[], extra: Record<string, unknown> = {}): 
 }
 
 async function start(workflowId: string, input: unknown = {}, extra: Record<string, unknown> = {}): Promise<string> {
-  const res = await app.gql(token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id status } }', { i: { workflowId, input, ...extra } });
+  const res = await app.gql(token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id status } }', {
+    i: { workflowId, input, ...extra },
+  });
   if (!res.data) throw new Error(JSON.stringify(res.errors));
   return res.data.startRun.id;
 }
 
 async function getRun(id: string): Promise<any> {
-  const res = await app.gql(token, `query($id: ID!) { run(id: $id) { ${RUN_FIELDS} events(first: 100) { nodes { seq type stepId data } } } }`, { id });
+  const res = await app.gql(
+    token,
+    `query($id: ID!) { run(id: $id) { ${RUN_FIELDS} events(first: 100) { nodes { seq type stepId data } } } }`,
+    { id },
+  );
   return res.data.run;
 }
 
 async function until(id: string, statuses: string[]): Promise<any> {
   let last: any;
   try {
-    return await waitFor(async () => {
-      last = await getRun(id);
-      return statuses.includes(last.status) ? last : undefined;
-    }, `run ${id} to reach ${statuses.join('/')}`);
+    return await waitFor(
+      async () => {
+        last = await getRun(id);
+        return statuses.includes(last.status) ? last : undefined;
+      },
+      `run ${id} to reach ${statuses.join('/')}`,
+    );
   } catch (error) {
-    const jobs = await db.query('select key, run_at, locked_by, attempts, last_error from graphile_worker._private_jobs where key like $1', [`%${id}%`]);
-    throw new Error(`${(error as Error).message}; last state ${JSON.stringify({ status: last?.status, steps: last?.steps, events: last?.events?.nodes?.map((e: any) => `${e.seq}:${e.type}:${e.stepId ?? ''}`) })}; jobs ${JSON.stringify(jobs.rows)}`);
+    const jobs = await db.query(
+      'select key, run_at, locked_by, attempts, last_error from graphile_worker._private_jobs where key like $1',
+      [`%${id}%`],
+    );
+    throw new Error(
+      `${(error as Error).message}; last state ${JSON.stringify({ status: last?.status, steps: last?.steps, events: last?.events?.nodes?.map((e: any) => `${e.seq}:${e.type}:${e.stepId ?? ''}`) })}; jobs ${JSON.stringify(jobs.rows)}`,
+      { cause: error },
+    );
   }
 }
 
@@ -75,25 +90,43 @@ test('independent branches run in parallel and the join waits for both', async (
 });
 
 test('transient failures retry with backoff up to maxAttempts, with one idempotency key', async (t) => {
-  const wf = await workflow([{ id: 'x', uses: 'http/request@1', with: { mode: 'flaky', failUntil: 3 }, retry: { maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 80 } }]);
+  const wf = await workflow([
+    {
+      id: 'x',
+      uses: 'http/request@1',
+      with: { mode: 'flaky', failUntil: 3 },
+      retry: { maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 80 },
+    },
+  ]);
   const id = await start(wf);
   const run = await until(id, ['SUCCEEDED', 'FAILED']);
   t.is(run.status, 'SUCCEEDED');
   t.is(step(run, 'x').attempts, 3);
   t.deepEqual(step(run, 'x').output, { attempt: 3 });
   const scheduled = run.events.nodes.filter((e: any) => e.type === 'STEP_RETRY_SCHEDULED');
-  t.deepEqual(scheduled.map((e: any) => e.data.attempt), [2, 3]);
+  t.deepEqual(
+    scheduled.map((e: any) => e.data.attempt),
+    [2, 3],
+  );
   // Full jitter: each delay is within [0, min(maxDelay, initial * 2^(attempt-1))].
   t.true(scheduled[0].data.delayMs >= 0 && scheduled[0].data.delayMs <= 50);
   t.true(scheduled[1].data.delayMs >= 0 && scheduled[1].data.delayMs <= 80);
   const keys = new Set(executor.callsFor(id, 'x').map((c) => c.idempotencyKey));
   t.deepEqual([...keys], [`${id}:x`]);
-  t.deepEqual(executor.callsFor(id, 'x').map((c) => c.attempt), [1, 2, 3]);
+  t.deepEqual(
+    executor.callsFor(id, 'x').map((c) => c.attempt),
+    [1, 2, 3],
+  );
 });
 
 test('exhausted retries fail the step and the run; dependents are cancelled', async (t) => {
   const wf = await workflow([
-    { id: 'x', uses: 'http/request@1', with: { mode: 'flaky', failUntil: 99 }, retry: { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 20 } },
+    {
+      id: 'x',
+      uses: 'http/request@1',
+      with: { mode: 'flaky', failUntil: 99 },
+      retry: { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 20 },
+    },
     { id: 'y', uses: 'core/noop@1', needs: ['x'] },
   ]);
   const run = await until(await start(wf), ['FAILED']);
@@ -205,13 +238,17 @@ test('core/delay is a durable timer that holds no worker', async (t) => {
     return rows[0].n === 50;
   }, '50 runs waiting on a delay');
   // More waiting runs than worker slots, and none of them holds a job lock.
-  const { rows } = await db.query("select count(*)::int as locked from graphile_worker._private_jobs where key like 'w:%' and locked_at is not null");
+  const { rows } = await db.query(
+    "select count(*)::int as locked from graphile_worker._private_jobs where key like 'w:%' and locked_at is not null",
+  );
   t.is(rows[0].locked, 0);
   for (const id of ids) {
     const cancelled = await app.gql(token, 'mutation($id: ID!) { cancelRun(id: $id) { status } }', { id });
     t.is(cancelled.data?.cancelRun.status, 'CANCELLED', JSON.stringify(cancelled.errors));
   }
-  const left = await db.query("select count(*)::int as n from graphile_worker._private_jobs where key = any($1)", [ids.map((id) => `w:${id}:d`)]);
+  const left = await db.query('select count(*)::int as n from graphile_worker._private_jobs where key = any($1)', [
+    ids.map((id) => `w:${id}:d`),
+  ]);
   t.is(left.rows[0].n, 0, 'cancelling removes the timers');
 });
 
@@ -223,7 +260,9 @@ test('retryRun re-executes only failed and cancelled steps and keeps succeeded o
   ]);
   const id = await start(wf);
   await until(id, ['FAILED']);
-  const notYet = await app.gql(token, 'mutation($id: ID!) { retryRun(id: $id) { status } }', { id: await start(await workflow([{ id: 'w', uses: 'core/approval@1' }])) });
+  const notYet = await app.gql(token, 'mutation($id: ID!) { retryRun(id: $id) { status } }', {
+    id: await start(await workflow([{ id: 'w', uses: 'core/approval@1' }])),
+  });
   t.is(notYet.errors?.[0]?.extensions.code, 'CONFLICT');
   const retried = await app.gql(token, 'mutation($id: ID!) { retryRun(id: $id) { status } }', { id });
   t.is(retried.data.retryRun.status, 'QUEUED');
@@ -244,7 +283,9 @@ test('a run keeps the version it started on when a new version is published', as
     i: { workflowId: wf, definition: { steps: [{ id: 'out', uses: 'core/noop@1', with: { version: 2 } }] } },
   });
   t.is(published.data.publishWorkflowVersion.version, 2);
-  await app.gql(token, 'mutation($i: ApproveStepInput!) { approveStep(input: $i) { status } }', { i: { runId: old, stepId: 'gate', approved: true } });
+  await app.gql(token, 'mutation($i: ApproveStepInput!) { approveStep(input: $i) { status } }', {
+    i: { runId: old, stepId: 'gate', approved: true },
+  });
   const oldRun = await until(old, ['SUCCEEDED']);
   t.deepEqual(oldRun.output, { out: { version: 1 } });
   t.is(oldRun.workflowVersion.version, 1);
@@ -266,14 +307,30 @@ test('startRun with an idempotencyKey returns the same run, also when raced', as
 
 test('invalid definitions are refused at create and publish and change nothing', async (t) => {
   const create = 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }';
-  const cyclic = await app.gql(token, create, { n: 'cyclic', d: { steps: [{ id: 'a', uses: 'core/noop@1', needs: ['b'] }, { id: 'b', uses: 'core/noop@1', needs: ['a'] }] } });
+  const cyclic = await app.gql(token, create, {
+    n: 'cyclic',
+    d: {
+      steps: [
+        { id: 'a', uses: 'core/noop@1', needs: ['b'] },
+        { id: 'b', uses: 'core/noop@1', needs: ['a'] },
+      ],
+    },
+  });
   t.is(cyclic.errors?.[0]?.extensions.code, 'BAD_USER_INPUT');
   t.regex(cyclic.errors![0]!.message, /cycle/);
   const unknown = await app.gql(token, create, { n: 'unknown', d: { steps: [{ id: 'a', uses: 'nope/thing@1' }] } });
   t.regex(unknown.errors![0]!.message, /steps\[0\]\.uses: unknown action "nope\/thing@1"/);
   const wf = await workflow([{ id: 'a', uses: 'core/noop@1' }]);
   const bad = await app.gql(token, 'mutation($i: PublishWorkflowVersionInput!) { publishWorkflowVersion(input: $i) { version } }', {
-    i: { workflowId: wf, definition: { steps: [{ id: 'a', uses: 'core/noop@1' }, { id: 'a', uses: 'core/noop@1' }] } },
+    i: {
+      workflowId: wf,
+      definition: {
+        steps: [
+          { id: 'a', uses: 'core/noop@1' },
+          { id: 'a', uses: 'core/noop@1' },
+        ],
+      },
+    },
   });
   t.is(bad.errors?.[0]?.extensions.code, 'BAD_USER_INPUT');
   const { rows } = await db.query("select count(*)::int as n from workflows where name in ('cyclic', 'unknown')");
@@ -284,7 +341,9 @@ test('invalid definitions are refused at create and publish and change nothing',
 
 test('an oversized run input is refused and no run is created', async (t) => {
   const wf = await workflow([{ id: 'a', uses: 'core/noop@1' }]);
-  const res = await app.gql(token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', { i: { workflowId: wf, input: { blob: 'x'.repeat(300 * 1024) } } });
+  const res = await app.gql(token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', {
+    i: { workflowId: wf, input: { blob: 'x'.repeat(300 * 1024) } },
+  });
   t.is(res.errors?.[0]?.extensions.code, 'BAD_USER_INPUT');
   t.regex(res.errors![0]!.message, /limit is 262144/);
   const { rows } = await db.query('select count(*)::int as n from runs where workflow_id = $1', [wf]);
@@ -292,11 +351,17 @@ test('an oversized run input is refused and no run is created', async (t) => {
 });
 
 test.after('the event log alone rebuilds every finished run', async (t) => {
-  const { rows: runs } = await db.query("select r.id, r.status, r.output, r.error, v.definition from runs r join workflow_versions v on v.id = r.workflow_version_id where r.status in ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')");
+  const { rows: runs } = await db.query(
+    "select r.id, r.status, r.output, r.error, v.definition from runs r join workflow_versions v on v.id = r.workflow_version_id where r.status in ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')",
+  );
   t.true(runs.length >= 5);
   for (const run of runs) {
-    const { rows: events } = await db.query('select type, step_id as "stepId", data from run_events where run_id = $1 order by seq', [run.id]);
-    const { rows: steps } = await db.query('select step_id, status, attempts, output, error from step_executions where run_id = $1', [run.id]);
+    const { rows: events } = await db.query('select type, step_id as "stepId", data from run_events where run_id = $1 order by seq', [
+      run.id,
+    ]);
+    const { rows: steps } = await db.query('select step_id, status, attempts, output, error from step_executions where run_id = $1', [
+      run.id,
+    ]);
     const replayed = replayRun(run.definition, events);
     t.is(replayed.status, run.status, `run ${run.id} status`);
     t.deepEqual(replayed.output ?? null, run.output ?? null);
@@ -307,7 +372,7 @@ test.after('the event log alone rebuilds every finished run', async (t) => {
   }
 });
 
-test('viewer shows the caller\'s own token for every role, not only admins', async (t) => {
+test("viewer shows the caller's own token for every role, not only admins", async (t) => {
   const res = await app.gql(viewer, '{ viewer { role tenant { name } token { id name prefix createdAt } } }');
   t.is(res.data.viewer.role, 'VIEWER');
   t.is(res.data.viewer.tenant.name, 'engine');
@@ -320,8 +385,19 @@ test('a run started through the API says so: its origin is the token that starte
   const wf = await workflow([{ id: 'a', uses: 'core/noop@1' }]);
   const id = await start(wf);
   const own = await app.gql(token, '{ viewer { token { id } } }');
-  const res = await app.gql(viewer, 'query($id: ID!) { run(id: $id) { origin { kind tokenId webhookTriggerId deliveryId scheduleId slot } } }', { id });
-  t.deepEqual(res.data.run.origin, { kind: 'API', tokenId: own.data.viewer.token.id, webhookTriggerId: null, deliveryId: null, scheduleId: null, slot: null });
+  const res = await app.gql(
+    viewer,
+    'query($id: ID!) { run(id: $id) { origin { kind tokenId webhookTriggerId deliveryId scheduleId slot } } }',
+    { id },
+  );
+  t.deepEqual(res.data.run.origin, {
+    kind: 'API',
+    tokenId: own.data.viewer.token.id,
+    webhookTriggerId: null,
+    deliveryId: null,
+    scheduleId: null,
+    slot: null,
+  });
   const { rows } = await db.query('select origin from runs where id = $1', [id]);
   t.is(rows[0].origin, null, 'API starts store no origin; created_by says who');
 });

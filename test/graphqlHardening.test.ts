@@ -133,9 +133,13 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&
 const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
 async function createWorkflow(app: TestAppliance, token: string): Promise<string> {
-  const reply = await app.gql<{ createWorkflow: { id: string } }>(token, 'mutation($i: CreateWorkflowInput!) { createWorkflow(input: $i) { id } }', {
-    i: { name: unique('wf'), definition: { steps: [{ id: 'only', uses: 'core/noop@1', with: { x: 1 } }] } },
-  });
+  const reply = await app.gql<{ createWorkflow: { id: string } }>(
+    token,
+    'mutation($i: CreateWorkflowInput!) { createWorkflow(input: $i) { id } }',
+    {
+      i: { name: unique('wf'), definition: { steps: [{ id: 'only', uses: 'core/noop@1', with: { x: 1 } }] } },
+    },
+  );
   if (!reply.data) throw new Error(JSON.stringify(reply.errors));
   return reply.data.createWorkflow.id;
 }
@@ -144,7 +148,15 @@ test('the documented defaults are in force', (t) => {
   const config = production.appliance.config;
   t.is(config.environment, 'production');
   t.deepEqual(
-    [config.graphqlMaxDepth, config.graphqlMaxCost, config.graphqlMaxAliases, config.graphqlMaxDirectives, config.graphqlMaxTokens, config.graphqlMaxBatch, config.maxBodyBytes],
+    [
+      config.graphqlMaxDepth,
+      config.graphqlMaxCost,
+      config.graphqlMaxAliases,
+      config.graphqlMaxDirectives,
+      config.graphqlMaxTokens,
+      config.graphqlMaxBatch,
+      config.maxBodyBytes,
+    ],
     [MAX_DEPTH, MAX_COST, MAX_ALIASES, MAX_DIRECTIVES, MAX_TOKENS, MAX_BATCH, MAX_BODY],
   );
   t.is(config.persistedOperationsFile, undefined);
@@ -161,7 +173,13 @@ test('depth: exactly the limit is served, one more and a depth of 100 are refuse
   t.truthy(atLimit.body.data.workflow.latestVersion.workflow, 'the deep query executed');
 
   const overLimit = await query(production, token, deepWorkflowQuery(workflowId, MAX_DEPTH + 1));
-  assertRefused(t, overLimit, 'BAD_USER_INPUT', new RegExp(`^Query depth limit of ${MAX_DEPTH} exceeded, found ${MAX_DEPTH + 1}\\.$`), `depth ${MAX_DEPTH + 1}`);
+  assertRefused(
+    t,
+    overLimit,
+    'BAD_USER_INPUT',
+    new RegExp(`^Query depth limit of ${MAX_DEPTH} exceeded, found ${MAX_DEPTH + 1}\\.$`),
+    `depth ${MAX_DEPTH + 1}`,
+  );
   t.is(overLimit.status, 400);
 
   const hundred = await query(production, token, deepWorkflowQuery(workflowId, 100));
@@ -192,7 +210,13 @@ test('aliases: exactly the limit is served, one more and 10,000 are refused', as
   t.is(Object.keys(atLimit.body.data).length, MAX_ALIASES);
 
   const overLimit = await query(production, token, aliasQuery(MAX_ALIASES + 1));
-  assertRefused(t, overLimit, 'BAD_USER_INPUT', new RegExp(`^Aliases limit of ${MAX_ALIASES} exceeded, found ${MAX_ALIASES + 1}\\.$`), `${MAX_ALIASES + 1} aliases`);
+  assertRefused(
+    t,
+    overLimit,
+    'BAD_USER_INPUT',
+    new RegExp(`^Aliases limit of ${MAX_ALIASES} exceeded, found ${MAX_ALIASES + 1}\\.$`),
+    `${MAX_ALIASES + 1} aliases`,
+  );
 
   // 10,000 aliases take 60,000 tokens: the parser stops at the token limit before the aliases are even counted.
   const tenThousand = aliasQuery(10_000);
@@ -207,7 +231,13 @@ test('directives: exactly the limit is served, one more is refused', async (t) =
   const token = tokens['VIEWER']!;
   assertServed(t, await query(production, token, directiveQuery(MAX_DIRECTIVES)), `${MAX_DIRECTIVES} directives`);
   const overLimit = await query(production, token, directiveQuery(MAX_DIRECTIVES + 1));
-  assertRefused(t, overLimit, 'BAD_USER_INPUT', new RegExp(`^Directives limit of ${MAX_DIRECTIVES} exceeded, found ${MAX_DIRECTIVES + 1}\\.$`), `${MAX_DIRECTIVES + 1} directives`);
+  assertRefused(
+    t,
+    overLimit,
+    'BAD_USER_INPUT',
+    new RegExp(`^Directives limit of ${MAX_DIRECTIVES} exceeded, found ${MAX_DIRECTIVES + 1}\\.$`),
+    `${MAX_DIRECTIVES + 1} directives`,
+  );
   await assertStillServes(t, production, token, 'VIEWER', 'too many directives');
 });
 
@@ -224,7 +254,13 @@ test('tokens: a document of exactly the limit is served, one token more and a hu
 
   const overLimit = tokensMutation(workflowId, MAX_TOKENS - 19);
   t.is(tokenCount(overLimit), MAX_TOKENS + 1);
-  assertRefused(t, await query(production, token, overLimit), 'BAD_USER_INPUT', new RegExp(`^Token limit of ${MAX_TOKENS} exceeded\\.$`), `${MAX_TOKENS + 1} tokens`);
+  assertRefused(
+    t,
+    await query(production, token, overLimit),
+    'BAD_USER_INPUT',
+    new RegExp(`^Token limit of ${MAX_TOKENS} exceeded\\.$`),
+    `${MAX_TOKENS + 1} tokens`,
+  );
 
   // 400,000 tokens in 800 kB, under the body limit: the parser stops at token 5,001.
   const huge = `{ ${'a '.repeat(400_000)}}`;
@@ -238,9 +274,16 @@ test('tokens: a document of exactly the limit is served, one token more and a hu
 test('batching: exactly the limit runs every operation, one more or 1,000 are refused whole with one error and nothing runs', async (t) => {
   const { tokens } = await production.tenant(unique('batch'));
   const token = tokens['ADMIN']!;
-  const atLimit = await post(production, token, JSON.stringify(Array.from({ length: MAX_BATCH }, () => ({ query: '{ viewer { role } }' }))));
+  const atLimit = await post(
+    production,
+    token,
+    JSON.stringify(Array.from({ length: MAX_BATCH }, () => ({ query: '{ viewer { role } }' }))),
+  );
   t.is(atLimit.status, 200, atLimit.text.slice(0, 300));
-  t.deepEqual(atLimit.body, Array.from({ length: MAX_BATCH }, () => ({ data: { viewer: { role: 'ADMIN' } } })));
+  t.deepEqual(
+    atLimit.body,
+    Array.from({ length: MAX_BATCH }, () => ({ data: { viewer: { role: 'ADMIN' } } })),
+  );
 
   const create = { query: 'mutation($i: CreateWorkflowInput!) { createWorkflow(input: $i) { id } }' };
   const definition = { steps: [{ id: 'only', uses: 'core/noop@1' }] };
@@ -248,7 +291,13 @@ test('batching: exactly the limit runs every operation, one more or 1,000 are re
     const batch = Array.from({ length: size }, (_, i) => ({ ...create, variables: { i: { name: `batched-${size}-${i}`, definition } } }));
     const refused = await post(production, token, JSON.stringify(batch));
     t.false(Array.isArray(refused.body), `${size} operations: one answer, not one per operation`);
-    assertRefused(t, refused, 'BAD_USER_INPUT', new RegExp(`^Batching is limited to ${MAX_BATCH} operations per request\\.$`), `a batch of ${size}`);
+    assertRefused(
+      t,
+      refused,
+      'BAD_USER_INPUT',
+      new RegExp(`^Batching is limited to ${MAX_BATCH} operations per request\\.$`),
+      `a batch of ${size}`,
+    );
     t.is(refused.status, 413);
   }
   const workflows = await query(production, token, '{ workflows { nodes { id } } }');
@@ -275,14 +324,28 @@ test('suggestions: "Did you mean" is hidden in production (fields, enum values, 
   const prodToken = (await production.tenant(unique('suggest'), ['VIEWER'])).tokens['VIEWER']!;
   const devToken = (await development.tenant(unique('suggest'), ['VIEWER'])).tokens['VIEWER']!;
   const typos: [string, string, Record<string, unknown> | undefined, string, string][] = [
-    ['a field', '{ viewer { rol } }', undefined,
-      'Cannot query field "rol" on type "Viewer".', ' Did you mean "role"?'],
-    ['an enum value in the document', '{ runs(filter: { status: FAILD }) { nodes { id } } }', undefined,
-      'Value "FAILD" does not exist in "RunStatus" enum.', ' Did you mean the enum value "FAILED"?'],
-    ['an enum value in variables', 'query($s: RunStatus) { runs(filter: { status: $s }) { nodes { id } } }', { s: 'FAILD' },
-      'Value "FAILD" does not exist in "RunStatus" enum.', ' Did you mean the enum value "FAILED"?'],
-    ['an input field in variables', 'query($f: RunFilter) { runs(filter: $f) { nodes { id } } }', { f: { stats: 'FAILED' } },
-      'Field "stats" is not defined by type "RunFilter".', ' Did you mean "status"?'],
+    ['a field', '{ viewer { rol } }', undefined, 'Cannot query field "rol" on type "Viewer".', ' Did you mean "role"?'],
+    [
+      'an enum value in the document',
+      '{ runs(filter: { status: FAILD }) { nodes { id } } }',
+      undefined,
+      'Value "FAILD" does not exist in "RunStatus" enum.',
+      ' Did you mean the enum value "FAILED"?',
+    ],
+    [
+      'an enum value in variables',
+      'query($s: RunStatus) { runs(filter: { status: $s }) { nodes { id } } }',
+      { s: 'FAILD' },
+      'Value "FAILD" does not exist in "RunStatus" enum.',
+      ' Did you mean the enum value "FAILED"?',
+    ],
+    [
+      'an input field in variables',
+      'query($f: RunFilter) { runs(filter: $f) { nodes { id } } }',
+      { f: { stats: 'FAILED' } },
+      'Field "stats" is not defined by type "RunFilter".',
+      ' Did you mean "status"?',
+    ],
   ];
   for (const [what, document, variables, message, suggestion] of typos) {
     const prod = await query(production, prodToken, document, variables);
@@ -300,7 +363,10 @@ test('introspection: refused in production, answered in development', async (t) 
   const schemaQuery = '{ __schema { queryType { name } types { name } } }';
   const typeQuery = '{ __type(name: "Run") { name fields { name } } }';
 
-  for (const [document, field] of [[schemaQuery, '__schema'], [typeQuery, '__type']] as const) {
+  for (const [document, field] of [
+    [schemaQuery, '__schema'],
+    [typeQuery, '__type'],
+  ] as const) {
     const refused = await query(production, prodToken, document);
     // graphql-js reports each introspection field of the document, the root one first.
     const errors = refused.body.errors as { message: string; extensions: { code: string } }[];
@@ -326,17 +392,36 @@ test('introspection: refused in production, answered in development', async (t) 
 });
 
 test('persisted operations: a listed hash is served; an unknown hash, a missing hash and any document are refused', async (t) => {
-  const byHash = (sha256Hash: string) => post(persisted, ADMIN_TOKEN, JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash } } }));
+  const byHash = (sha256Hash: string) =>
+    post(persisted, ADMIN_TOKEN, JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash } } }));
   t.deepEqual((await byHash(PERSISTED_HASH)).body, { data: { viewer: { role: 'SYSTEM_ADMIN' } } });
 
   const unknownHash = createHash('sha256').update('{ viewer { role tenant { id } } }').digest('hex');
-  assertRefused(t, await byHash(unknownHash), 'BAD_USER_INPUT', new RegExp(`^unknown persisted operation "${unknownHash}"$`), 'an unknown hash');
+  assertRefused(
+    t,
+    await byHash(unknownHash),
+    'BAD_USER_INPUT',
+    new RegExp(`^unknown persisted operation "${unknownHash}"$`),
+    'an unknown hash',
+  );
 
   const arbitrary = await query(persisted, ADMIN_TOKEN, 'mutation { createTenant(input: { name: "never" }) { id } }');
   assertRefused(t, arbitrary, 'BAD_USER_INPUT', /persisted operations only/, 'an arbitrary document');
   // Even the listed document is refused when sent as text: only its hash names it.
-  assertRefused(t, await query(persisted, ADMIN_TOKEN, PERSISTED_QUERY), 'BAD_USER_INPUT', /persisted operations only/, 'the listed document as text');
-  assertRefused(t, await post(persisted, ADMIN_TOKEN, JSON.stringify({ extensions: {} })), 'BAD_USER_INPUT', /persisted operations only/, 'no hash');
+  assertRefused(
+    t,
+    await query(persisted, ADMIN_TOKEN, PERSISTED_QUERY),
+    'BAD_USER_INPUT',
+    /persisted operations only/,
+    'the listed document as text',
+  );
+  assertRefused(
+    t,
+    await post(persisted, ADMIN_TOKEN, JSON.stringify({ extensions: {} })),
+    'BAD_USER_INPUT',
+    /persisted operations only/,
+    'no hash',
+  );
 
   const sql = new pg.Client({ connectionString: persisted.databaseUrl });
   await sql.connect();
@@ -357,17 +442,31 @@ test('rate limit: burst requests pass, the next is RATE_LIMITED with 429 and Ret
   t.is(burst, 5);
 
   for (let i = 1; i <= burst; i++) {
-    t.deepEqual((await query(limited, first, '{ viewer { role } }')).body, { data: { viewer: { role: 'VIEWER' } } }, `request ${i} of the burst`);
+    t.deepEqual(
+      (await query(limited, first, '{ viewer { role } }')).body,
+      { data: { viewer: { role: 'VIEWER' } } },
+      `request ${i} of the burst`,
+    );
   }
   const limitedReply = await query(limited, first, '{ viewer { role } }');
   t.is(limitedReply.status, 429);
-  assertRefused(t, limitedReply, 'RATE_LIMITED', /rate limit of 0\.2 requests per second \(burst 5\) is reached; retry after \d s$/, 'request burst + 1');
+  assertRefused(
+    t,
+    limitedReply,
+    'RATE_LIMITED',
+    /rate limit of 0\.2 requests per second \(burst 5\) is reached; retry after \d s$/,
+    'request burst + 1',
+  );
   const retryAfterSeconds = limitedReply.body.errors[0].extensions.retryAfterSeconds;
   // The next token is at most 5 s away, less the part that refilled while the burst was sent.
   t.true(Number.isInteger(retryAfterSeconds) && retryAfterSeconds >= 1 && retryAfterSeconds <= 5, `retryAfterSeconds ${retryAfterSeconds}`);
   t.is(limitedReply.headers.get('retry-after'), String(retryAfterSeconds));
 
-  t.deepEqual((await query(limited, second, '{ viewer { role } }')).body, { data: { viewer: { role: 'OPERATOR' } } }, 'another token of the same tenant has its own bucket');
+  t.deepEqual(
+    (await query(limited, second, '{ viewer { role } }')).body,
+    { data: { viewer: { role: 'OPERATOR' } } },
+    'another token of the same tenant has its own bucket',
+  );
 
   // Honour Retry-After: the server promised a token by then.
   await new Promise((resolve) => setTimeout(resolve, retryAfterSeconds * 1000));

@@ -11,8 +11,9 @@ import { newId } from '../core/ids.js';
 
 const MAX_BODY = 64 * 1024;
 
-const SSE_BUG = 'BUG (server/http.ts handleGraphQL): every text/event-stream response fails with 500 — Readable.fromWeb(response.body) throws ' +
-  'ERR_INVALID_ARG_TYPE because yoga\'s response body is a @whatwg-node PonyfillReadableStream, not Node\'s ReadableStream';
+const SSE_BUG =
+  'BUG (server/http.ts handleGraphQL): every text/event-stream response fails with 500 — Readable.fromWeb(response.body) throws ' +
+  "ERR_INVALID_ARG_TYPE because yoga's response body is a @whatwg-node PonyfillReadableStream, not Node's ReadableStream";
 
 let app: TestAppliance;
 let sql: pg.Client;
@@ -31,7 +32,10 @@ test.after.always(async () => {
 interface Reply {
   status: number;
   text: string;
-  body: { data?: any; errors?: { message: string; extensions?: { code?: string; [k: string]: unknown }; [k: string]: unknown }[] } & Record<string, unknown>;
+  body: { data?: any; errors?: { message: string; extensions?: { code?: string; [k: string]: unknown }; [k: string]: unknown }[] } & Record<
+    string,
+    unknown
+  >;
 }
 
 /** POST /graphql with whatever body and headers the test wants. */
@@ -47,7 +51,13 @@ async function post(base: string, body: string, headers: Record<string, string> 
   return { status: response.status, text, body: parsed };
 }
 
-function gql(base: string, token: string | null, query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Reply> {
+function gql(
+  base: string,
+  token: string | null,
+  query: string,
+  variables?: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   return post(base, JSON.stringify({ query, variables }), { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...headers });
 }
 
@@ -62,7 +72,11 @@ function assertClean(t: ExecutionContext, reply: Reply, secrets: string[], what:
   t.false(reply.text.includes('originalError'), `${what}: no originalError`);
   for (const secret of secrets) t.false(reply.text.includes(secret), `${what}: does not echo a token`);
   for (const error of reply.body.errors ?? []) {
-    t.regex(String(error.extensions?.code), /^(UNAUTHENTICATED|FORBIDDEN|NOT_FOUND|BAD_USER_INPUT|QUOTA_EXCEEDED|RATE_LIMITED|OVERLOADED|CONFLICT|INTERNAL)$/, `${what}: contract code`);
+    t.regex(
+      String(error.extensions?.code),
+      /^(UNAUTHENTICATED|FORBIDDEN|NOT_FOUND|BAD_USER_INPUT|QUOTA_EXCEEDED|RATE_LIMITED|OVERLOADED|CONFLICT|INTERNAL)$/,
+      `${what}: contract code`,
+    );
   }
 }
 
@@ -84,13 +98,19 @@ const APPROVAL_DEFINITION = {
 const NOOP_DEFINITION = { steps: [{ id: 'only', uses: 'core/noop@1', with: { x: 1 } }] };
 
 async function createWorkflow(target: TestAppliance, token: string, name: string, definition: unknown): Promise<string> {
-  const r = await target.gql<{ createWorkflow: { id: string } }>(token, 'mutation($i: CreateWorkflowInput!) { createWorkflow(input: $i) { id } }', { i: { name, definition } });
+  const r = await target.gql<{ createWorkflow: { id: string } }>(
+    token,
+    'mutation($i: CreateWorkflowInput!) { createWorkflow(input: $i) { id } }',
+    { i: { name, definition } },
+  );
   if (!r.data) throw new Error(JSON.stringify(r.errors));
   return r.data.createWorkflow.id;
 }
 
 async function startRun(target: TestAppliance, token: string, workflowId: string, input: unknown = {}): Promise<string> {
-  const r = await target.gql<{ startRun: { id: string } }>(token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', { i: { workflowId, input } });
+  const r = await target.gql<{ startRun: { id: string } }>(token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', {
+    i: { workflowId, input },
+  });
   if (!r.data) throw new Error(JSON.stringify(r.errors));
   return r.data.startRun.id;
 }
@@ -124,7 +144,8 @@ test('authentication failures are UNAUTHENTICATED with HTTP 401', async (t) => {
   const query = '{ viewer { role } }';
   const make = async (expiresInSeconds?: number) => {
     const r = await app.gql<{ createApiToken: { token: string; apiToken: { id: string } } }>(
-      ADMIN_TOKEN, 'mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token apiToken { id } } }',
+      ADMIN_TOKEN,
+      'mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token apiToken { id } } }',
       { i: { tenantId: tenant.id, role: 'VIEWER', name: unique('viewer'), ...(expiresInSeconds ? { expiresInSeconds } : {}) } },
     );
     if (!r.data) throw new Error(JSON.stringify(r.errors));
@@ -146,7 +167,11 @@ test('authentication failures are UNAUTHENTICATED with HTTP 401', async (t) => {
   const unknownToken = `sy_AAAAAAAA_${'A'.repeat(32)}`;
   const cases: [string, Record<string, string>, RegExp][] = [
     ['no Authorization header', {}, /^an Authorization: Bearer <token> header is required$/],
-    ['a non-Bearer scheme', { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` }, /^an Authorization: Bearer <token> header is required$/],
+    [
+      'a non-Bearer scheme',
+      { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` },
+      /^an Authorization: Bearer <token> header is required$/,
+    ],
     ['a malformed token', { authorization: 'Bearer not-a-token' }, /^the token is not a Switchyard token$/],
     ['an overlong token', { authorization: `Bearer ${'x'.repeat(600)}` }, /^the token is not a Switchyard token$/],
     ['an unknown token', { authorization: `Bearer ${unknownToken}` }, /^the token is unknown$/],
@@ -157,7 +182,14 @@ test('authentication failures are UNAUTHENTICATED with HTTP 401', async (t) => {
     const reply = await post(app.url, JSON.stringify({ query }), headers);
     t.is(reply.status, 401, `${what}: HTTP 401`);
     t.falsy(reply.body.data, `${what}: no data`);
-    assertError(t, reply, 'UNAUTHENTICATED', message, [ADMIN_TOKEN, tenant.tokens['ADMIN']!, revoked.token, expired.token, unknownToken], what);
+    assertError(
+      t,
+      reply,
+      'UNAUTHENTICATED',
+      message,
+      [ADMIN_TOKEN, tenant.tokens['ADMIN']!, revoked.token, expired.token, unknownToken],
+      what,
+    );
   }
   // A mutation is refused the same way, and does nothing.
   const refused = await gql(app.url, revoked.token, 'mutation { createTenant(input: { name: "never" }) { id } }');
@@ -180,7 +212,8 @@ test('malformed, invalid and oversized requests are BAD_USER_INPUT and the serve
   assertError(t, badJson, 'BAD_USER_INPUT', /JSON/i, secrets, 'malformed JSON');
   t.false(/originalError|stack/i.test(badJson.text), 'no originalError or stack in the response');
   t.is(
-    badJson.status, 400,
+    badJson.status,
+    400,
     'BUG (server/graphql.ts): a body that is not JSON answers HTTP 200 unless the client accepts application/graphql-response+json: ' +
       'yoga marks the error http.spec, and for application/json responses getResponseInitByRespectingErrors skips spec statuses',
   );
@@ -226,11 +259,15 @@ test('arguments of the wrong type are BAD_USER_INPUT', async (t) => {
   const secrets = [ADMIN_TOKEN, token];
   const workflowId = await createWorkflow(app, token, 'typed', NOOP_DEFINITION);
 
-  const viaVariables = await gql(app.url, token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', { i: { workflowId, version: 'x' } });
+  const viaVariables = await gql(app.url, token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', {
+    i: { workflowId, version: 'x' },
+  });
   assertError(t, viaVariables, 'BAD_USER_INPUT', /Int cannot represent non-integer value: "x"/, secrets, 'version "x" in variables');
   const inline = await gql(app.url, token, `mutation { startRun(input: { workflowId: "${workflowId}", version: "x" }) { id } }`);
   assertError(t, inline, 'BAD_USER_INPUT', /Int cannot represent non-integer value: "x"/, secrets, 'version "x" inline');
-  const negative = await gql(app.url, token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', { i: { workflowId, version: 0 } });
+  const negative = await gql(app.url, token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', {
+    i: { workflowId, version: 0 },
+  });
   assertError(t, negative, 'BAD_USER_INPUT', /input\.version/, secrets, 'version 0');
   const missing = await gql(app.url, token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', { i: { version: 1 } });
   assertError(t, missing, 'BAD_USER_INPUT', /workflowId/, secrets, 'workflowId missing');
@@ -259,16 +296,20 @@ test('unknown and malformed ids: NOT_FOUND for lookups (the field null) and for 
       assertError(t, reply, 'NOT_FOUND', /not found/, secrets, `${op}(${id})`);
       t.is(reply.body.data, null);
     }
-    const approve = await gql(app.url, token, 'mutation($i: ApproveStepInput!) { approveStep(input: $i) { id } }', { i: { runId: id, stepId: 'gate', approved: true } });
+    const approve = await gql(app.url, token, 'mutation($i: ApproveStepInput!) { approveStep(input: $i) { id } }', {
+      i: { runId: id, stepId: 'gate', approved: true },
+    });
     assertError(t, approve, 'NOT_FOUND', /not found/, secrets, `approveStep(${id})`);
     const start = await gql(app.url, token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', { i: { workflowId: id } });
     assertError(t, start, 'NOT_FOUND', /not found/, secrets, `startRun(${id})`);
-    const publish = await gql(app.url, token, 'mutation($i: PublishWorkflowVersionInput!) { publishWorkflowVersion(input: $i) { id } }', { i: { workflowId: id, definition: NOOP_DEFINITION } });
+    const publish = await gql(app.url, token, 'mutation($i: PublishWorkflowVersionInput!) { publishWorkflowVersion(input: $i) { id } }', {
+      i: { workflowId: id, definition: NOOP_DEFINITION },
+    });
     assertError(t, publish, 'NOT_FOUND', /not found/, secrets, `publishWorkflowVersion(${id})`);
   }
 });
 
-test('another tenant\'s run and workflow are NOT_FOUND (never FORBIDDEN) and stay untouched', async (t) => {
+test("another tenant's run and workflow are NOT_FOUND (never FORBIDDEN) and stay untouched", async (t) => {
   const owner = await app.tenant(unique('owner'));
   const other = await app.tenant(unique('other'));
   const ownerToken = owner.tokens['ADMIN']!;
@@ -282,7 +323,14 @@ test('another tenant\'s run and workflow are NOT_FOUND (never FORBIDDEN) and sta
   assertError(t, run, 'NOT_FOUND', new RegExp(`run "${runId}" not found`), secrets, 'run: NOT_FOUND, exactly as for an unknown id');
   t.deepEqual(run.body.data, { run: null });
   const workflow = await gql(app.url, otherToken, 'query($id: ID!) { workflow(id: $id) { id name } }', { id: workflowId });
-  assertError(t, workflow, 'NOT_FOUND', new RegExp(`workflow "${workflowId}" not found`), secrets, 'workflow: NOT_FOUND, exactly as for an unknown id');
+  assertError(
+    t,
+    workflow,
+    'NOT_FOUND',
+    new RegExp(`workflow "${workflowId}" not found`),
+    secrets,
+    'workflow: NOT_FOUND, exactly as for an unknown id',
+  );
   t.deepEqual(workflow.body.data, { workflow: null });
   const listed = await gql(app.url, otherToken, '{ workflows { nodes { id } } runs { nodes { id } } }');
   t.deepEqual(listed.body, { data: { workflows: { nodes: [] }, runs: { nodes: [] } } });
@@ -291,7 +339,11 @@ test('another tenant\'s run and workflow are NOT_FOUND (never FORBIDDEN) and sta
     ['cancelRun', 'mutation($id: ID!) { cancelRun(id: $id) { id } }', { id: runId }],
     ['retryRun', 'mutation($id: ID!) { retryRun(id: $id) { id } }', { id: runId }],
     ['approveStep', 'mutation($i: ApproveStepInput!) { approveStep(input: $i) { id } }', { i: { runId, stepId: 'gate', approved: true } }],
-    ['publishWorkflowVersion', 'mutation($i: PublishWorkflowVersionInput!) { publishWorkflowVersion(input: $i) { id } }', { i: { workflowId, definition: NOOP_DEFINITION } }],
+    [
+      'publishWorkflowVersion',
+      'mutation($i: PublishWorkflowVersionInput!) { publishWorkflowVersion(input: $i) { id } }',
+      { i: { workflowId, definition: NOOP_DEFINITION } },
+    ],
     ['startRun', 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', { i: { workflowId } }],
   ];
   for (const [op, query, variables] of operations) {
@@ -312,9 +364,21 @@ test('another tenant\'s run and workflow are NOT_FOUND (never FORBIDDEN) and sta
 
   const after = await runOf(app, ownerToken, runId);
   t.is(after.status, 'WAITING', 'the run was neither cancelled nor approved');
-  t.deepEqual(after.steps.map((s: { stepId: string; status: string }) => [s.stepId, s.status]), [['gate', 'WAITING'], ['after', 'PENDING']]);
-  const versions = await app.gql(ownerToken, 'query($id: ID!) { workflow(id: $id) { latestVersion { version } } runs { nodes { id } } }', { id: workflowId });
-  t.deepEqual(versions.data, { workflow: { latestVersion: { version: 1 } }, runs: { nodes: [{ id: runId }] } }, 'no version was published and no run started');
+  t.deepEqual(
+    after.steps.map((s: { stepId: string; status: string }) => [s.stepId, s.status]),
+    [
+      ['gate', 'WAITING'],
+      ['after', 'PENDING'],
+    ],
+  );
+  const versions = await app.gql(ownerToken, 'query($id: ID!) { workflow(id: $id) { latestVersion { version } } runs { nodes { id } } }', {
+    id: workflowId,
+  });
+  t.deepEqual(
+    versions.data,
+    { workflow: { latestVersion: { version: 1 } }, runs: { nodes: [{ id: runId }] } },
+    'no version was published and no run started',
+  );
 });
 
 test('tokens and run input never reach the logs', async (t) => {
@@ -327,7 +391,10 @@ test('tokens and run input never reach the logs', async (t) => {
   const altered = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
 
   // Valid requests with each token, also with the token as the request id.
-  t.is((await gql(red.url, ADMIN_TOKEN, '{ viewer { role } }', undefined, { 'x-request-id': ADMIN_TOKEN })).body.data?.viewer.role, 'SYSTEM_ADMIN');
+  t.is(
+    (await gql(red.url, ADMIN_TOKEN, '{ viewer { role } }', undefined, { 'x-request-id': ADMIN_TOKEN })).body.data?.viewer.role,
+    'SYSTEM_ADMIN',
+  );
   t.is((await gql(red.url, token, '{ viewer { role } }', undefined, { 'x-request-id': token })).body.data?.viewer.role, 'ADMIN');
   // Invalid tokens close to the real ones.
   for (const bad of [altered, `${ADMIN_TOKEN}x`, ADMIN_TOKEN.slice(0, -1), `${token} ${ADMIN_TOKEN}`]) {
@@ -337,12 +404,18 @@ test('tokens and run input never reach the logs', async (t) => {
   }
   // Failing requests made with valid tokens.
   const failing: Reply[] = [
-    await gql(red.url, token, 'mutation($i: CreateWorkflowInput!) { createWorkflow(input: $i) { id } }', { i: { name: 'broken', definition: { steps: [{ id: 'x', uses: 'nope/nope@1' }] } } }),
+    await gql(red.url, token, 'mutation($i: CreateWorkflowInput!) { createWorkflow(input: $i) { id } }', {
+      i: { name: 'broken', definition: { steps: [{ id: 'x', uses: 'nope/nope@1' }] } },
+    }),
     await gql(red.url, ADMIN_TOKEN, '{ workflows { nodes { id } } }'),
     await gql(red.url, token, '{ tenants { nodes { id } } }'),
     await post(red.url, `{"query": "{ viewer { role } }", "variables": {"password": "${planted}"`, { authorization: `Bearer ${token}` }),
-    await gql(red.url, token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', { i: { workflowId: newId(), input: { password: planted } } }),
-    await gql(red.url, token, 'mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token } }', { i: { role: 'NOPE', name: ADMIN_TOKEN } }),
+    await gql(red.url, token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', {
+      i: { workflowId: newId(), input: { password: planted } },
+    }),
+    await gql(red.url, token, 'mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token } }', {
+      i: { role: 'NOPE', name: ADMIN_TOKEN },
+    }),
   ];
   for (const reply of failing) {
     t.truthy(reply.body.errors?.length, `fails: ${reply.text.slice(0, 200)}`);
@@ -384,17 +457,29 @@ test('workflows pagination: pages of 10, newest first, and refused page argument
   const pages: { size: number; hasNextPage: boolean }[] = [];
   let after: string | null = null;
   for (let page = 0; page < 10; page++) {
-    const reply: Reply = await gql(app.url, token, 'query($after: String) { workflows(first: 10, after: $after) { edges { cursor node { id name } } nodes { id } pageInfo { hasNextPage endCursor } } }', { after });
+    const reply: Reply = await gql(
+      app.url,
+      token,
+      'query($after: String) { workflows(first: 10, after: $after) { edges { cursor node { id name } } nodes { id } pageInfo { hasNextPage endCursor } } }',
+      { after },
+    );
     t.falsy(reply.body.errors, reply.text);
     const connection = reply.body.data.workflows;
-    t.deepEqual(connection.nodes.map((n: { id: string }) => n.id), connection.edges.map((e: { node: { id: string } }) => e.node.id));
+    t.deepEqual(
+      connection.nodes.map((n: { id: string }) => n.id),
+      connection.edges.map((e: { node: { id: string } }) => e.node.id),
+    );
     t.is(connection.pageInfo.endCursor, connection.edges.at(-1)?.cursor ?? null);
     seen.push(...connection.nodes.map((n: { id: string }) => n.id));
     pages.push({ size: connection.nodes.length, hasNextPage: connection.pageInfo.hasNextPage });
     if (!connection.pageInfo.hasNextPage) break;
     after = connection.pageInfo.endCursor;
   }
-  t.deepEqual(pages, [{ size: 10, hasNextPage: true }, { size: 10, hasNextPage: true }, { size: 5, hasNextPage: false }]);
+  t.deepEqual(pages, [
+    { size: 10, hasNextPage: true },
+    { size: 10, hasNextPage: true },
+    { size: 5, hasNextPage: false },
+  ]);
   t.is(new Set(seen).size, 25);
   t.deepEqual(seen, [...created].reverse(), 'newest first, each exactly once');
 
@@ -405,8 +490,15 @@ test('workflows pagination: pages of 10, newest first, and refused page argument
   const hundred = await gql(app.url, token, '{ workflows(first: 100) { nodes { id } pageInfo { hasNextPage } } }');
   t.is(hundred.body.data?.workflows.nodes.length, 25);
   t.false(hundred.body.data?.workflows.pageInfo.hasNextPage);
-  for (const garbage of ['garbage', '!!!', Buffer.from('c1:not-a-uuid').toString('base64url'), Buffer.from(`x1:${newId()}`).toString('base64url')]) {
-    const reply = await gql(app.url, token, 'query($after: String) { workflows(first: 10, after: $after) { nodes { id } } }', { after: garbage });
+  for (const garbage of [
+    'garbage',
+    '!!!',
+    Buffer.from('c1:not-a-uuid').toString('base64url'),
+    Buffer.from(`x1:${newId()}`).toString('base64url'),
+  ]) {
+    const reply = await gql(app.url, token, 'query($after: String) { workflows(first: 10, after: $after) { nodes { id } } }', {
+      after: garbage,
+    });
     assertError(t, reply, 'BAD_USER_INPUT', /after/, secrets, `after: ${garbage}`);
   }
 });
@@ -429,7 +521,13 @@ async function openSse(url: string, init: RequestInit): Promise<SseStream> {
   const controller = new AbortController();
   const response = await fetch(url, { ...init, signal: controller.signal });
   const stream: SseStream = {
-    status: response.status, contentType: response.headers.get('content-type') ?? '', next: [], kinds: [], pings: 0, ended: false, error: undefined,
+    status: response.status,
+    contentType: response.headers.get('content-type') ?? '',
+    next: [],
+    kinds: [],
+    pings: 0,
+    ended: false,
+    error: undefined,
     close: () => controller.abort(),
   };
   const body = response.body;
@@ -454,8 +552,15 @@ async function openSse(url: string, init: RequestInit): Promise<SseStream> {
             stream.pings++;
             continue;
           }
-          const kind = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
-          const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+          const kind =
+            lines
+              .find((l) => l.startsWith('event:'))
+              ?.slice(6)
+              .trim() ?? 'message';
+          const data = lines
+            .filter((l) => l.startsWith('data:'))
+            .map((l) => l.slice(5).trim())
+            .join('\n');
           stream.kinds.push(kind);
           if (kind === 'next') stream.next.push(JSON.parse(data));
         }
@@ -472,13 +577,21 @@ async function openSse(url: string, init: RequestInit): Promise<SseStream> {
 const SUBSCRIPTION = 'subscription($r: ID!) { runEvents(runId: $r) { seq type stepId data } }';
 
 /** Approves the gate and checks the stream delivers the rest of the run, then ends. */
-async function approveAndExpectCompletion(t: ExecutionContext, stream: SseStream, approver: TestAppliance, token: string, runId: string): Promise<void> {
+async function approveAndExpectCompletion(
+  t: ExecutionContext,
+  stream: SseStream,
+  approver: TestAppliance,
+  token: string,
+  runId: string,
+): Promise<void> {
   t.is(stream.status, 200, SSE_BUG);
   t.regex(stream.contentType, /text\/event-stream/);
   // The subscription is live once the server has flushed its first ping.
   await waitFor(async () => stream.pings > 0 || stream.ended, 'the event stream to open');
   t.false(stream.ended, `the stream stays open before the approval (${String(stream.error)})`);
-  const approval = await approver.gql(token, 'mutation($i: ApproveStepInput!) { approveStep(input: $i) { id } }', { i: { runId, stepId: 'gate', approved: true, comment: 'fine' } });
+  const approval = await approver.gql(token, 'mutation($i: ApproveStepInput!) { approveStep(input: $i) { id } }', {
+    i: { runId, stepId: 'gate', approved: true, comment: 'fine' },
+  });
   t.is(approval.data?.approveStep.id, runId, JSON.stringify(approval.errors));
 
   await waitFor(async () => stream.ended, 'the stream to end after the run finished', 20_000);
@@ -486,14 +599,21 @@ async function approveAndExpectCompletion(t: ExecutionContext, stream: SseStream
   t.deepEqual(stream.kinds, [...stream.next.map(() => 'next'), 'complete'], 'events, then complete');
   for (const payload of stream.next) t.falsy(payload.errors, JSON.stringify(payload));
   const events = stream.next.map((payload) => payload.data.runEvents as { seq: number; type: string; stepId: string | null; data: any });
-  t.deepEqual(events.map((e) => [e.type, e.stepId]), [
-    ['STEP_SUCCEEDED', 'gate'],
-    ['STEP_STARTED', 'after'],
-    ['STEP_SUCCEEDED', 'after'],
-    ['RUN_SUCCEEDED', null],
-  ]);
+  t.deepEqual(
+    events.map((e) => [e.type, e.stepId]),
+    [
+      ['STEP_SUCCEEDED', 'gate'],
+      ['STEP_STARTED', 'after'],
+      ['STEP_SUCCEEDED', 'after'],
+      ['RUN_SUCCEEDED', null],
+    ],
+  );
   const seqs = events.map((e) => e.seq);
-  t.deepEqual(seqs, seqs.map((_, i) => seqs[0]! + i), 'consecutive sequence numbers, none missed');
+  t.deepEqual(
+    seqs,
+    seqs.map((_, i) => seqs[0]! + i),
+    'consecutive sequence numbers, none missed',
+  );
   const gateOutput = events[0]!.data.output;
   t.like(gateOutput, { approved: true, comment: 'fine' });
   t.deepEqual(events[2]!.data.output, { approved: true });
@@ -546,18 +666,25 @@ test.serial('subscribers that leave at once, before any event, neither bring the
   const runId = await startRun(app, token, workflowId);
   await waitForGate(app, token, runId);
   const before = app.appliance.services.runEvents.openStreams();
-  await Promise.all(Array.from({ length: 20 }, async (_, i) => {
-    const abort = new AbortController();
-    const response = fetch(`${app.url}/graphql`, {
-      method: 'POST', signal: abort.signal,
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: SUBSCRIPTION, variables: { r: runId } }),
-    });
-    // Half leave as soon as the headers arrive, half before even that.
-    if (i % 2 === 0) await response.then(() => undefined, () => undefined);
-    abort.abort();
-    await response.catch(() => undefined);
-  }));
+  await Promise.all(
+    Array.from({ length: 20 }, async (_, i) => {
+      const abort = new AbortController();
+      const response = fetch(`${app.url}/graphql`, {
+        method: 'POST',
+        signal: abort.signal,
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: SUBSCRIPTION, variables: { r: runId } }),
+      });
+      // Half leave as soon as the headers arrive, half before even that.
+      if (i % 2 === 0)
+        await response.then(
+          () => undefined,
+          () => undefined,
+        );
+      abort.abort();
+      await response.catch(() => undefined);
+    }),
+  );
   await waitFor(async () => app.appliance.services.runEvents.openStreams() === before, 'every listener to be removed', 10_000);
   t.is((await fetch(`${app.url}/health`)).status, 200, 'the server still serves');
   t.is((await runOf(app, token, runId)).status, 'WAITING');

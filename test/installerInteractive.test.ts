@@ -24,6 +24,7 @@ function shownUrl(text: string): string {
 const shellWord = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 
 /** What the terminal shows, without its control sequences and carriage returns. */
+// eslint-disable-next-line no-control-regex -- the terminal's escape sequences are exactly what this removes
 const screenText = (raw: string) => raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
 
 interface Session {
@@ -53,44 +54,61 @@ function terminalSession(args: string[]): Session {
   proc.stdout.on('data', onData);
   proc.stderr.on('data', onData);
   let done = false;
-  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => {
-    done = true;
-    proc.stdin.destroy();
-    for (const listener of listeners) listener();
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('close', (code) => {
+      done = true;
+      proc.stdin.destroy();
+      for (const listener of listeners) listener();
+      resolve(code);
+    }),
+  );
   return {
     screen: () => screenText(raw),
-    expect: (text, timeoutMs = 30_000) => new Promise((resolve, reject) => {
-      const check = () => {
-        const screen = screenText(raw);
-        const at = screen.indexOf(text, seen);
-        if (at >= 0) {
-          const upTo = screen.slice(seen, at + text.length);
-          seen = at + text.length;
+    expect: (text, timeoutMs = 30_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const screen = screenText(raw);
+          const at = screen.indexOf(text, seen);
+          if (at >= 0) {
+            const upTo = screen.slice(seen, at + text.length);
+            seen = at + text.length;
+            finish();
+            resolve(upTo);
+          } else if (done) {
+            finish();
+            reject(
+              new Error(
+                `the install exited before showing ${JSON.stringify(text)}; the screen after the last match:\n${screen.slice(seen)}`,
+              ),
+            );
+          }
+        };
+        const timer = setTimeout(() => {
           finish();
-          resolve(upTo);
-        } else if (done) {
-          finish();
-          reject(new Error(`the install exited before showing ${JSON.stringify(text)}; the screen after the last match:\n${screen.slice(seen)}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new Error(`${JSON.stringify(text)} did not appear within ${timeoutMs} ms; the screen after the last match:\n${screenText(raw).slice(seen)}`));
-      }, timeoutMs);
-      const finish = () => {
-        clearTimeout(timer);
-        listeners.delete(check);
-      };
-      listeners.add(check);
-      check();
-    }),
+          reject(
+            new Error(
+              `${JSON.stringify(text)} did not appear within ${timeoutMs} ms; the screen after the last match:\n${screenText(raw).slice(seen)}`,
+            ),
+          );
+        }, timeoutMs);
+        const finish = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+        };
+        listeners.add(check);
+        check();
+      }),
     // Enter on a terminal sends a carriage return; the line discipline turns it into a newline.
-    type: (line) => { proc.stdin.write(`${line}\r`); },
-    key: (char) => { proc.stdin.write(char); },
+    type: (line) => {
+      proc.stdin.write(`${line}\r`);
+    },
+    key: (char) => {
+      proc.stdin.write(char);
+    },
     exited,
-    stop: () => { if (!done) proc.kill('SIGTERM'); },
+    stop: () => {
+      if (!done) proc.kill('SIGTERM');
+    },
   };
 }
 
@@ -105,8 +123,11 @@ function snapshot(root: string): Record<string, string> {
     for (const entry of fs.readdirSync(dir)) {
       const file = path.join(dir, entry);
       const stat = fs.lstatSync(file);
-      const what = stat.isSymbolicLink() ? `link ${fs.readlinkSync(file)}`
-        : stat.isDirectory() ? 'dir' : `file ${createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`;
+      const what = stat.isSymbolicLink()
+        ? `link ${fs.readlinkSync(file)}`
+        : stat.isDirectory()
+          ? 'dir'
+          : `file ${createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`;
       out[path.relative(root, file)] = `${what} mode ${(stat.mode & 0o7777).toString(8)} mtime ${stat.mtimeMs}`;
       if (stat.isDirectory()) walk(file);
     }
@@ -119,7 +140,9 @@ async function databaseCounts(url: string): Promise<{ tokens: number; events: nu
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    return (await client.query('select (select count(*)::int from api_tokens) as tokens, (select count(*)::int from audit_events) as events')).rows[0];
+    return (
+      await client.query('select (select count(*)::int from api_tokens) as tokens, (select count(*)::int from audit_events) as events')
+    ).rows[0];
   } finally {
     await client.end();
   }
@@ -160,7 +183,14 @@ test('an interactive install asks again, naming the problem, when a port or a ho
   session.type('sy-runner');
   const summary = await session.expect('Install now? (yes/no) [no]: ');
   t.false(fs.existsSync(prefix), 'nothing is written while the questions are asked');
-  for (const line of [`prefix         ${prefix}`, `listen on      127.0.0.1:${port}`, 'host names     switchyard.test, localhost', `database       ${shownUrl(db)}`, 'TLS            a local CA', 'service user   sy-runner']) {
+  for (const line of [
+    `prefix         ${prefix}`,
+    `listen on      127.0.0.1:${port}`,
+    'host names     switchyard.test, localhost',
+    `database       ${shownUrl(db)}`,
+    'TLS            a local CA',
+    'service user   sy-runner',
+  ]) {
     t.true(summary.includes(line), `the summary shows ${line}:\n${summary}`);
   }
   session.type('perhaps');
@@ -173,7 +203,12 @@ test('an interactive install asks again, naming the problem, when a port or a ho
   t.regex(session.screen(), /System-admin token \(shown once, store it now\):\n {2}\S+\n/);
 
   const config = fs.readFileSync(path.join(prefix, 'etc/switchyard/switchyard.env'), 'utf8');
-  for (const line of ['HOST=127.0.0.1', `PORT=${port}`, `DATABASE_URL=${db}`, `SWITCHYARD_TLS_CERT_FILE=${path.join(prefix, 'etc/switchyard/tls/server.pem')}`]) {
+  for (const line of [
+    'HOST=127.0.0.1',
+    `PORT=${port}`,
+    `DATABASE_URL=${db}`,
+    `SWITCHYARD_TLS_CERT_FILE=${path.join(prefix, 'etc/switchyard/tls/server.pem')}`,
+  ]) {
     t.true(config.split('\n').includes(line), `the config file has ${line}:\n${config}`);
   }
   const certificate = new X509Certificate(fs.readFileSync(path.join(prefix, 'etc/switchyard/tls/server.pem')));
@@ -188,7 +223,24 @@ test('answering "no" at the confirmation of a second interactive install changes
   const prefix = path.join(dir, 'root');
   const db = await freshDatabase();
   const port = await freePort();
-  const first = await runSwitchyard(['install', '--yes', '--prefix', prefix, '--database-url', db, '--host', '127.0.0.1', '--port', String(port), '--hostname', 'localhost'], {}, 120_000);
+  const first = await runSwitchyard(
+    [
+      'install',
+      '--yes',
+      '--prefix',
+      prefix,
+      '--database-url',
+      db,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--hostname',
+      'localhost',
+    ],
+    {},
+    120_000,
+  );
   t.is(first.code, 0, first.stderr);
   const before = snapshot(prefix);
   const countsBefore = await databaseCounts(db);
@@ -223,8 +275,14 @@ test('Ctrl-C or Ctrl-D at a prompt ends the interactive install with the reason,
 
   const interrupted = terminalSession(['install', '--prefix', prefix, '--host', '127.0.0.1', '--hostname', 'localhost', '--no-tls']);
   t.teardown(() => interrupted.stop());
-  for (const [prompt, answer] of [['Listen on address [127.0.0.1]: ', ''], ['Port [8443]: ', ''], ['Host names clients use (comma-separated) [localhost]: ', ''],
-    ['PostgreSQL owner URL, or "embedded" [embedded]: ', 'postgres://owner:s3cret-pw@db.example:5432/switchyard'], ['or "none" [none]: ', ''], ['System user the services run as [switchyard]: ', '']]) {
+  for (const [prompt, answer] of [
+    ['Listen on address [127.0.0.1]: ', ''],
+    ['Port [8443]: ', ''],
+    ['Host names clients use (comma-separated) [localhost]: ', ''],
+    ['PostgreSQL owner URL, or "embedded" [embedded]: ', 'postgres://owner:s3cret-pw@db.example:5432/switchyard'],
+    ['or "none" [none]: ', ''],
+    ['System user the services run as [switchyard]: ', ''],
+  ]) {
     await interrupted.expect(prompt!);
     interrupted.type(answer!);
   }

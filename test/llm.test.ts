@@ -14,7 +14,11 @@ test.before(async () => {
   app = await startTestAppliance({ config: { sandboxPoolSize: 1 } });
   token = (await app.tenant('llm', ['ADMIN'])).tokens['ADMIN']!;
   otherToken = (await app.tenant('llm-other', ['ADMIN'])).tokens['ADMIN']!;
-  const policy = await app.gql(ADMIN_TOKEN, 'mutation($h: [String!]) { setPluginPolicy(input: { name: "llm", allowedHosts: $h, allowedPrivate: ["127.0.0.1"] }) { allowedHosts } }', { h: ['*', fake.hostPort] });
+  const policy = await app.gql(
+    ADMIN_TOKEN,
+    'mutation($h: [String!]) { setPluginPolicy(input: { name: "llm", allowedHosts: $h, allowedPrivate: ["127.0.0.1"] }) { allowedHosts } }',
+    { h: ['*', fake.hostPort] },
+  );
   if (policy.errors) throw new Error(JSON.stringify(policy.errors));
   for (const t of [token, otherToken]) {
     const set = await app.gql(t, 'mutation($i: SetCredentialInput!) { setCredential(input: $i) { id } }', {
@@ -30,21 +34,35 @@ test.after.always(async () => {
 });
 
 let counter = 0;
-async function chat(withInput: Record<string, unknown>, options: { as?: string; credential?: string | null; retry?: unknown } = {}): Promise<any> {
+async function chat(
+  withInput: Record<string, unknown>,
+  options: { as?: string; credential?: string | null; retry?: unknown } = {},
+): Promise<any> {
   const as = options.as ?? token;
   const stepDef = {
-    id: 'ask', uses: 'llm/chat@1', with: { model: 'test-model', ...withInput },
+    id: 'ask',
+    uses: 'llm/chat@1',
+    with: { model: 'test-model', ...withInput },
     ...(options.credential === null ? {} : { credential: options.credential ?? 'models' }),
     ...(options.retry ? { retry: options.retry } : {}),
   };
-  const created = await app.gql(as, 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }', { n: `llm-${++counter}`, d: { steps: [stepDef] } });
+  const created = await app.gql(as, 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }', {
+    n: `llm-${++counter}`,
+    d: { steps: [stepDef] },
+  });
   if (!created.data) throw new Error(JSON.stringify(created.errors));
-  const started = await app.gql(as, 'mutation($w: ID!) { startRun(input: { workflowId: $w }) { id } }', { w: created.data.createWorkflow.id });
+  const started = await app.gql(as, 'mutation($w: ID!) { startRun(input: { workflowId: $w }) { id } }', {
+    w: created.data.createWorkflow.id,
+  });
   const id = started.data.startRun.id;
-  const run = await waitFor(async () => {
-    const r = (await app.gql(as, `query($id: ID!) { run(id: $id) { ${RUN_FIELDS} } }`, { id })).data.run;
-    return ['SUCCEEDED', 'FAILED'].includes(r.status) ? r : undefined;
-  }, `run ${id}`, 30_000);
+  const run = await waitFor(
+    async () => {
+      const r = (await app.gql(as, `query($id: ID!) { run(id: $id) { ${RUN_FIELDS} } }`, { id })).data.run;
+      return ['SUCCEEDED', 'FAILED'].includes(r.status) ? r : undefined;
+    },
+    `run ${id}`,
+    30_000,
+  );
   return run.steps[0];
 }
 
@@ -63,7 +81,10 @@ test.serial('responseSchema asks for structured output and checks the answer aga
   const ok = await chat({ prompt: 'classify: great product', responseSchema: schema });
   t.deepEqual(ok.output.json, { sentiment: 'positive' });
   t.deepEqual(fake.calls.at(-1)!.body.response_format, { type: 'json_schema', json_schema: { name: 'response', schema, strict: true } });
-  const wrong = await chat({ prompt: 'wrong-shape please', responseSchema: schema }, { retry: { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 20 } });
+  const wrong = await chat(
+    { prompt: 'wrong-shape please', responseSchema: schema },
+    { retry: { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 20 } },
+  );
   t.is(wrong.error.code, 'LLM_SCHEMA_MISMATCH');
   t.regex(wrong.error.message, /answer\/sentiment must be equal to one of the allowed values/);
   t.is(wrong.attempts, 2, 'a mismatching answer is worth another try');
@@ -83,7 +104,7 @@ test.serial('the opt-in cache answers a repeated request of the same tenant with
   t.deepEqual(second.output, { ...first.output, cached: true });
   t.is(fake.calls.length - before, 1, 'the model was asked once');
   const other = await chat({ prompt: 'cache me', cacheTtlSeconds: 60 }, { as: otherToken });
-  t.is(other.output.cached, false, 'another tenant\'s cache is its own');
+  t.is(other.output.cached, false, "another tenant's cache is its own");
   t.is(fake.calls.length - before, 2);
   const uncached = await chat({ prompt: 'cache me' });
   t.is(uncached.output.cached, false, 'without cacheTtlSeconds the cache is not read');

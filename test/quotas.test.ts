@@ -11,18 +11,26 @@ const GATE = { steps: [{ id: 'gate', uses: 'core/approval@1' }] };
 const NOOP = { steps: [{ id: 'a', uses: 'core/noop@1' }] };
 
 async function setQuota(app: TestAppliance, tenantId: string, quota: Record<string, number>): Promise<void> {
-  const set = await app.gql(ADMIN_TOKEN, 'mutation($i: SetTenantQuotaInput!) { setTenantQuota(input: $i) { id } }', { i: { tenantId, ...quota } });
+  const set = await app.gql(ADMIN_TOKEN, 'mutation($i: SetTenantQuotaInput!) { setTenantQuota(input: $i) { id } }', {
+    i: { tenantId, ...quota },
+  });
   if (set.errors) throw new Error(JSON.stringify(set.errors));
 }
 
 async function workflow(app: TestAppliance, token: string, name: string, definition: unknown): Promise<string> {
-  const made = await app.gql(token, 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }', { n: name, d: definition });
+  const made = await app.gql(token, 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }', {
+    n: name,
+    d: definition,
+  });
   if (made.errors) throw new Error(JSON.stringify(made.errors));
   return made.data.createWorkflow.id;
 }
 
 const start = (app: TestAppliance, token: string, workflowId: string, input: unknown = {}) =>
-  app.gql(token, 'mutation($w: ID!, $i: JSON) { startRun(input: { workflowId: $w, input: $i }) { id status deadlineAt createdAt } }', { w: workflowId, i: input });
+  app.gql(token, 'mutation($w: ID!, $i: JSON) { startRun(input: { workflowId: $w, input: $i }) { id status deadlineAt createdAt } }', {
+    w: workflowId,
+    i: input,
+  });
 
 function assertQuota(t: ExecutionContext, response: GraphQLResponse, quota: string, limit: number, current: number): void {
   t.is(response.errors?.length, 1, JSON.stringify(response));
@@ -62,7 +70,11 @@ test('maxConcurrentRuns counts a run from start to its terminal state; at the li
   const refused = await start(app, token, gate);
   assertQuota(t, refused, 'maxConcurrentRuns', 2, 2);
   t.is(await count(app, 'select count(*) as n from runs where tenant_id = $1', [tenant.id]), 2, 'the refused start created no run');
-  t.is(await count(app, `select count(*) as n from audit_events where tenant_id = $1 and action = 'run.started'`, [tenant.id]), 2, 'and audited no start');
+  t.is(
+    await count(app, `select count(*) as n from audit_events where tenant_id = $1 and action = 'run.started'`, [tenant.id]),
+    2,
+    'and audited no start',
+  );
 
   // Terminal: the slot is free again.
   await app.gql(token, 'mutation($r: ID!) { cancelRun(id: $r) { id } }', { r: first.data.startRun.id });
@@ -101,7 +113,12 @@ test('maxRunsPerDay: the limit-th run of the UTC day starts, the next is refused
   await setQuota(app, tenant.id, { maxRunsPerDay: 3 });
   for (let i = 0; i < 3; i++) t.falsy((await start(app, token, noop)).errors, `run ${i + 1} of 3`);
   assertQuota(t, await start(app, token, noop), 'maxRunsPerDay', 3, 3);
-  t.is(await count(app, `select runs_started as n from tenant_daily_usage where tenant_id = $1 and day = (now() at time zone 'utc')::date`, [tenant.id]), 3);
+  t.is(
+    await count(app, `select runs_started as n from tenant_daily_usage where tenant_id = $1 and day = (now() at time zone 'utc')::date`, [
+      tenant.id,
+    ]),
+    3,
+  );
   // Raising the quota admits more the same day; the counter continues from 3.
   await setQuota(app, tenant.id, { maxRunsPerDay: 4 });
   t.falsy((await start(app, token, noop)).errors);
@@ -112,17 +129,36 @@ test('maxStepsPerWorkflow and maxRunDurationSeconds bound what may be created an
   const tenant = await app.tenant('shape', ['ADMIN']);
   const token = tenant.tokens['ADMIN']!;
   await setQuota(app, tenant.id, { maxStepsPerWorkflow: 2, maxRunDurationSeconds: 60 });
-  const two = { steps: [{ id: 'a', uses: 'core/noop@1' }, { id: 'b', uses: 'core/noop@1' }] };
+  const two = {
+    steps: [
+      { id: 'a', uses: 'core/noop@1' },
+      { id: 'b', uses: 'core/noop@1' },
+    ],
+  };
   const three = { steps: [...two.steps, { id: 'c', uses: 'core/noop@1' }] };
   const id = await workflow(app, token, 'two', two);
-  const create = await app.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "three", definition: $d }) { id } }', { d: three });
+  const create = await app.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "three", definition: $d }) { id } }', {
+    d: three,
+  });
   assertQuota(t, create, 'maxStepsPerWorkflow', 2, 3);
-  const publish = await app.gql(token, 'mutation($w: ID!, $d: JSON!) { publishWorkflowVersion(input: { workflowId: $w, definition: $d }) { version } }', { w: id, d: three });
+  const publish = await app.gql(
+    token,
+    'mutation($w: ID!, $d: JSON!) { publishWorkflowVersion(input: { workflowId: $w, definition: $d }) { version } }',
+    { w: id, d: three },
+  );
   assertQuota(t, publish, 'maxStepsPerWorkflow', 2, 3);
 
-  const atLimit = await app.gql(token, 'mutation($w: ID!, $d: JSON!) { publishWorkflowVersion(input: { workflowId: $w, definition: $d }) { version } }', { w: id, d: { ...two, timeoutMs: 60_000 } });
+  const atLimit = await app.gql(
+    token,
+    'mutation($w: ID!, $d: JSON!) { publishWorkflowVersion(input: { workflowId: $w, definition: $d }) { version } }',
+    { w: id, d: { ...two, timeoutMs: 60_000 } },
+  );
   t.falsy(atLimit.errors, 'timeoutMs of exactly the limit is accepted');
-  const over = await app.gql(token, 'mutation($w: ID!, $d: JSON!) { publishWorkflowVersion(input: { workflowId: $w, definition: $d }) { version } }', { w: id, d: { ...two, timeoutMs: 61_000 } });
+  const over = await app.gql(
+    token,
+    'mutation($w: ID!, $d: JSON!) { publishWorkflowVersion(input: { workflowId: $w, definition: $d }) { version } }',
+    { w: id, d: { ...two, timeoutMs: 61_000 } },
+  );
   assertQuota(t, over, 'maxRunDurationSeconds', 60, 61);
   const versions = await app.gql(token, 'query($w: ID!) { workflow(id: $w) { latestVersion { version } } }', { w: id });
   t.is(versions.data.workflow.latestVersion.version, 2, 'refused versions were not published');
@@ -149,8 +185,14 @@ test('maxInputBytes: an input of exactly the limit starts, one byte more is refu
 test('setTenantQuota refuses bad values and changes nothing', async (t) => {
   const tenant = await app.tenant('bad-quota', ['ADMIN']);
   await setQuota(app, tenant.id, { maxConcurrentRuns: 7 });
-  for (const [field, value] of [['maxConcurrentRuns', -1], ['maxRunsPerDay', 1.5], ['sandboxCpuMsPerDay', 3_000_000_000]] as const) {
-    const bad = await app.gql(ADMIN_TOKEN, 'mutation($i: SetTenantQuotaInput!) { setTenantQuota(input: $i) { id } }', { i: { tenantId: tenant.id, [field]: value } });
+  for (const [field, value] of [
+    ['maxConcurrentRuns', -1],
+    ['maxRunsPerDay', 1.5],
+    ['sandboxCpuMsPerDay', 3_000_000_000],
+  ] as const) {
+    const bad = await app.gql(ADMIN_TOKEN, 'mutation($i: SetTenantQuotaInput!) { setTenantQuota(input: $i) { id } }', {
+      i: { tenantId: tenant.id, [field]: value },
+    });
     t.is(bad.errors?.[0]?.extensions.code, 'BAD_USER_INPUT', `${field} = ${value}`);
   }
   const read = await app.gql(ADMIN_TOKEN, 'query { tenants(first: 100) { nodes { id quota { maxConcurrentRuns maxRunsPerDay } } } }');
@@ -158,11 +200,17 @@ test('setTenantQuota refuses bad values and changes nothing', async (t) => {
   t.deepEqual(quota, { maxConcurrentRuns: 7, maxRunsPerDay: null });
 });
 
-test('sandboxCpuMsPerDay: CPU used by sandboxed steps is recorded with their results; once the day\'s budget is used, sandboxed steps fail with QUOTA_EXCEEDED', async (t) => {
+test("sandboxCpuMsPerDay: CPU used by sandboxed steps is recorded with their results; once the day's budget is used, sandboxed steps fail with QUOTA_EXCEEDED", async (t) => {
   const tenant = await app.tenant('cpu', ['ADMIN']);
   const token = tenant.tokens['ADMIN']!;
   const burn = await workflow(app, token, 'burn', {
-    steps: [{ id: 'burn', uses: 'core/code@1', with: { code: 'const end = Date.now() + 40; let n = 0; while (Date.now() < end) n++; return { n };' } }],
+    steps: [
+      {
+        id: 'burn',
+        uses: 'core/code@1',
+        with: { code: 'const end = Date.now() + 40; let n = 0; while (Date.now() < end) n++; return { n };' },
+      },
+    ],
   });
   await setQuota(app, tenant.id, { sandboxCpuMsPerDay: 30 });
   const first = await start(app, token, burn);
@@ -171,7 +219,11 @@ test('sandboxCpuMsPerDay: CPU used by sandboxed steps is recorded with their res
     return ['SUCCEEDED', 'FAILED'].includes(r.data.run.status) ? r.data.run.status : false;
   }, 'the first burn');
   t.is(done, 'SUCCEEDED', 'under the budget the step runs');
-  const used = await count(app, `select cpu_ms as n from tenant_daily_sandbox_usage where tenant_id = $1 and day = (now() at time zone 'utc')::date`, [tenant.id]);
+  const used = await count(
+    app,
+    `select cpu_ms as n from tenant_daily_sandbox_usage where tenant_id = $1 and day = (now() at time zone 'utc')::date`,
+    [tenant.id],
+  );
   t.true(used >= 30, `recorded ${used} ms`);
   // The gate reads the counter at most a second late.
   await new Promise((r) => setTimeout(r, 1100));
@@ -182,7 +234,11 @@ test('sandboxCpuMsPerDay: CPU used by sandboxed steps is recorded with their res
   }, 'the second burn refused');
   t.is(failed.steps[0].error.code, 'QUOTA_EXCEEDED');
   t.regex(failed.steps[0].error.message, new RegExp(`quota sandboxCpuMsPerDay exceeded: limit 30, current ${used}`));
-  t.is(await count(app, `select cpu_ms as n from tenant_daily_sandbox_usage where tenant_id = $1`, [tenant.id]), used, 'a refused step used no CPU');
+  t.is(
+    await count(app, `select cpu_ms as n from tenant_daily_sandbox_usage where tenant_id = $1`, [tenant.id]),
+    used,
+    'a refused step used no CPU',
+  );
 });
 
 test('quota counters are durable: a second process and a restart see the same counts', async (t) => {

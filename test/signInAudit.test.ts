@@ -22,15 +22,18 @@ async function events(tenantId: string | null, action: string) {
   const client = new pg.Client({ connectionString: app.databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query(`select details, outcome, reason, source_address, actor_token_id from audit_events
-      where tenant_id is not distinct from $1 and action = $2 order by chain_seq`, [tenantId, action]);
+    const { rows } = await client.query(
+      `select details, outcome, reason, source_address, actor_token_id from audit_events
+      where tenant_id is not distinct from $1 and action = $2 order by chain_seq`,
+      [tenantId, action],
+    );
     return rows;
   } finally {
     await client.end();
   }
 }
 
-test('successful sign-ins: one event per token and source per minute, in the token\'s tenant chain', async (t) => {
+test("successful sign-ins: one event per token and source per minute, in the token's tenant chain", async (t) => {
   const tenant = await app.tenant('sign-in-ok', ['VIEWER']);
   for (let i = 0; i < 3; i++) t.truthy((await app.gql(tenant.tokens['VIEWER']!, '{ viewer { role } }')).data);
   const rows = await events(tenant.id, 'auth.signed_in');
@@ -39,7 +42,7 @@ test('successful sign-ins: one event per token and source per minute, in the tok
   t.is(rows[0].details.count, 1);
 });
 
-test('refused sign-ins: unknown tokens in the appliance chain, a revoked one in its tenant\'s; never the token itself', async (t) => {
+test("refused sign-ins: unknown tokens in the appliance chain, a revoked one in its tenant's; never the token itself", async (t) => {
   const wrong = 'sy_AbCdEfGh_0123456789abcdefghijklmnopqrstuv';
   for (let i = 0; i < 4; i++) t.is((await app.gql(wrong, '{ viewer { role } }')).errors?.[0]?.extensions.code, 'UNAUTHENTICATED');
   const appliance = (await events(null, 'auth.sign_in_failed')).filter((r) => r.details.prefix === 'sy_AbCdEfGh');
@@ -67,11 +70,17 @@ test('the rest of a window is one summary with its count; made-up prefixes beyon
   await auditor.flush(t0 + 60_000);
   const rows = (await events(null, 'auth.sign_in_failed')).filter((r) => r.source_address === '198.51.100.7');
   const same = rows.filter((r) => r.details.prefix === 'sy_SameSame');
-  t.deepEqual(same.map((r) => r.details.count), [1, 4]);
+  t.deepEqual(
+    same.map((r) => r.details.count),
+    [1, 4],
+  );
   t.true(same[1].details.summary);
   t.deepEqual(same[1].details.reasons, { unknown: 4 });
   // Windows 2 and 3 are the first two sprayed prefixes; the other 8 share the source's catch-all window.
   const folded = rows.filter((r) => r.details.prefix === '*');
-  t.deepEqual(folded.map((r) => r.details.count), [1, 7]);
+  t.deepEqual(
+    folded.map((r) => r.details.count),
+    [1, 7],
+  );
   t.is(rows.length, 2 + 2 + 2, 'two prefixes of their own (one event each), the repeated one and the catch-all with summaries');
 });

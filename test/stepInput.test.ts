@@ -8,12 +8,16 @@ import { ScriptedExecutor } from './support/scriptedExecutor.js';
 
 const executor = new ScriptedExecutor();
 let app: TestAppliance;
-test.before(async () => { app = await startTestAppliance({ executor }); });
-test.after.always(async () => { await app?.stop(); });
+test.before(async () => {
+  app = await startTestAppliance({ executor });
+});
+test.after.always(async () => {
+  await app?.stop();
+});
 
 const STEPS = 'query($r: ID!) { run(id: $r) { status steps { stepId status attempts input } } }';
 
-test('a step\'s input is its rendered with, as the executor got it; unstarted steps have none; other tenants see nothing', async (t) => {
+test("a step's input is its rendered with, as the executor got it; unstarted steps have none; other tenants see nothing", async (t) => {
   const tenant = await app.tenant('step-input', ['ADMIN', 'VIEWER']);
   const other = await app.tenant('step-input-other', ['ADMIN']);
   const admin = tenant.tokens['ADMIN']!;
@@ -21,14 +25,23 @@ test('a step\'s input is its rendered with, as the executor got it; unstarted st
     d: {
       steps: [
         { id: 'fetch', uses: 'http/request@1', with: { value: '{{ input.customer }}', url: 'https://example.test/{{ input.customer }}' } },
-        { id: 'use', uses: 'http/request@1', needs: ['fetch'], with: { got: '{{ steps.fetch.output.value }}', attempt: '{{ run.attempt }}', fixed: 7 } },
+        {
+          id: 'use',
+          uses: 'http/request@1',
+          needs: ['fetch'],
+          with: { got: '{{ steps.fetch.output.value }}', attempt: '{{ run.attempt }}', fixed: 7 },
+        },
         { id: 'gate', uses: 'core/approval@1', needs: ['use'] },
         { id: 'after', uses: 'core/noop@1', needs: ['gate'], with: { n: '{{ input.n }}' } },
       ],
     },
   });
   t.falsy(created.errors, JSON.stringify(created.errors));
-  const started = await app.gql(admin, 'mutation($w: ID!) { startRun(input: { workflowId: $w, input: { customer: "acme", n: 3 } }) { id } }', { w: created.data.createWorkflow.id });
+  const started = await app.gql(
+    admin,
+    'mutation($w: ID!) { startRun(input: { workflowId: $w, input: { customer: "acme", n: 3 } }) { id } }',
+    { w: created.data.createWorkflow.id },
+  );
   const runId = started.data.startRun.id as string;
   const run = await waitFor(async () => {
     const r = (await app.gql(admin, STEPS, { r: runId })).data.run;
@@ -44,7 +57,10 @@ test('a step\'s input is its rendered with, as the executor got it; unstarted st
 
   // A viewer of the tenant reads it too; another tenant cannot read the run at all.
   const viewed = await app.gql(tenant.tokens['VIEWER']!, STEPS, { r: runId });
-  t.deepEqual(viewed.data.run.steps.map((s: { input: unknown }) => s.input), run.steps.map((s: { input: unknown }) => s.input));
+  t.deepEqual(
+    viewed.data.run.steps.map((s: { input: unknown }) => s.input),
+    run.steps.map((s: { input: unknown }) => s.input),
+  );
   const foreign = await app.gql(other.tokens['ADMIN']!, STEPS, { r: runId });
   t.is(foreign.data?.run ?? null, null);
   t.is(foreign.errors?.[0]?.extensions.code, 'NOT_FOUND');

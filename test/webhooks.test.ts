@@ -16,7 +16,8 @@ let viewer: string;
 let tenantId: string;
 let workflowId: string;
 
-const TRIGGER = 'id name version enabled url maxBodyBytes replayWindowSeconds allowedSources deliveryIdHeader inputMapping secretRotatedAt previousSecretExpiresAt workflow { id }';
+const TRIGGER =
+  'id name version enabled url maxBodyBytes replayWindowSeconds allowedSources deliveryIdHeader inputMapping secretRotatedAt previousSecretExpiresAt workflow { id }';
 
 test.before(async () => {
   app = await startTestAppliance({ config: { apiRateLimitPerSecond: 1_000_000, apiRateLimitBurst: 1_000_000 } });
@@ -38,16 +39,29 @@ test.after.always(async () => {
 });
 
 async function createTrigger(settings: Record<string, unknown> = {}, token = editor): Promise<{ trigger: any; secret: string }> {
-  const res = await app.gql(token, `mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret trigger { ${TRIGGER} } } }`, {
-    i: { workflowId, name: `hook-${Math.random().toString(36).slice(2, 8)}`, ...settings },
-  });
+  const res = await app.gql(
+    token,
+    `mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret trigger { ${TRIGGER} } } }`,
+    {
+      i: { workflowId, name: `hook-${Math.random().toString(36).slice(2, 8)}`, ...settings },
+    },
+  );
   if (res.errors) throw new Error(JSON.stringify(res.errors));
   return res.data.createWebhookTrigger;
 }
 
-interface Sent { status: number; body: any; retryAfter: string | null }
+interface Sent {
+  status: number;
+  body: any;
+  retryAfter: string | null;
+}
 
-async function deliver(url: string, secret: string | null, body: unknown, options: { headers?: Record<string, string>; timestamp?: number; raw?: Buffer; contentType?: string } = {}): Promise<Sent> {
+async function deliver(
+  url: string,
+  secret: string | null,
+  body: unknown,
+  options: { headers?: Record<string, string>; timestamp?: number; raw?: Buffer; contentType?: string } = {},
+): Promise<Sent> {
   const bytes = options.raw ?? Buffer.from(JSON.stringify(body));
   const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/json', ...options.headers };
   if (secret) headers['switchyard-signature'] = webhookSignatureHeader(secret, options.timestamp ?? Math.floor(Date.now() / 1000), bytes);
@@ -56,17 +70,26 @@ async function deliver(url: string, secret: string | null, body: unknown, option
 }
 
 async function runsOf(triggerId: string): Promise<any[]> {
-  const { rows } = await db.query("select id, input, origin, status from runs where origin->>'triggerId' = $1 order by created_at", [triggerId]);
+  const { rows } = await db.query("select id, input, origin, status from runs where origin->>'triggerId' = $1 order by created_at", [
+    triggerId,
+  ]);
   return rows;
 }
 
 const code = (sent: Sent) => sent.body.error?.code;
 
 test('a signed delivery starts a run with the mapped input, acknowledged 202 once queued; the run says how it started', async (t) => {
-  const { trigger, secret } = await createTrigger({ inputMapping: { order: '{{ body.order.id }}', source: '{{ headers["x-source"] }}', region: '{{ query.region }}' } });
+  const { trigger, secret } = await createTrigger({
+    inputMapping: { order: '{{ body.order.id }}', source: '{{ headers["x-source"] }}', region: '{{ query.region }}' },
+  });
   t.regex(trigger.url, new RegExp(`^${app.url}/hooks/[A-Za-z0-9_-]{32}$`));
   t.is(trigger.deliveryIdHeader, 'x-delivery-id');
-  const sent = await deliver(`${trigger.url}?region=eu`, secret, { order: { id: 'A-17' } }, { headers: { 'x-source': 'erp', 'x-delivery-id': 'evt-1' } });
+  const sent = await deliver(
+    `${trigger.url}?region=eu`,
+    secret,
+    { order: { id: 'A-17' } },
+    { headers: { 'x-source': 'erp', 'x-delivery-id': 'evt-1' } },
+  );
   t.is(sent.status, 202, JSON.stringify(sent.body));
   t.false(sent.body.duplicate);
   const runs = await runsOf(trigger.id);
@@ -74,12 +97,19 @@ test('a signed delivery starts a run with the mapped input, acknowledged 202 onc
   t.is(runs[0].id, sent.body.runId);
   t.deepEqual(runs[0].input, { order: 'A-17', source: 'erp', region: 'eu' });
   const run = await waitFor(async () => {
-    const res = await app.gql(viewer, 'query($id: ID!) { run(id: $id) { status output origin { kind webhookTriggerId deliveryId tokenId } } }', { id: sent.body.runId });
+    const res = await app.gql(
+      viewer,
+      'query($id: ID!) { run(id: $id) { status output origin { kind webhookTriggerId deliveryId tokenId } } }',
+      { id: sent.body.runId },
+    );
     return res.data.run.status === 'SUCCEEDED' ? res.data.run : undefined;
   }, 'the webhook run to finish');
   t.deepEqual(run.origin, { kind: 'WEBHOOK', webhookTriggerId: trigger.id, deliveryId: 'evt-1', tokenId: null });
   t.deepEqual(run.output, { echo: { got: { order: 'A-17', source: 'erp', region: 'eu' } } });
-  const { rows } = await db.query("select actor_name, actor_role, source_address, details from audit_events where action = 'run.started' and target_id = $1", [sent.body.runId]);
+  const { rows } = await db.query(
+    "select actor_name, actor_role, source_address, details from audit_events where action = 'run.started' and target_id = $1",
+    [sent.body.runId],
+  );
   t.like(rows[0], { actor_name: 'system', actor_role: 'SYSTEM', source_address: '127.0.0.1' });
   t.like(rows[0].details.origin, { kind: 'WEBHOOK', triggerId: trigger.id, deliveryId: 'evt-1' });
 });
@@ -89,8 +119,19 @@ test('the default mapping is the JSON body; headers with credentials are never m
   const sent = await deliver(trigger.url, secret, { hello: 'world' });
   t.is(sent.status, 202);
   t.deepEqual((await runsOf(trigger.id))[0].input, { hello: 'world' });
-  const leaky = await createTrigger({ inputMapping: { auth: '{{ headers.authorization }}', sig: '{{ headers["switchyard-signature"] }}', agent: '{{ headers["user-agent"] }}' } });
-  const second = await deliver(leaky.trigger.url, leaky.secret, {}, { headers: { authorization: 'Bearer sender-secret', 'user-agent': 'erp/1.0' } });
+  const leaky = await createTrigger({
+    inputMapping: {
+      auth: '{{ headers.authorization }}',
+      sig: '{{ headers["switchyard-signature"] }}',
+      agent: '{{ headers["user-agent"] }}',
+    },
+  });
+  const second = await deliver(
+    leaky.trigger.url,
+    leaky.secret,
+    {},
+    { headers: { authorization: 'Bearer sender-secret', 'user-agent': 'erp/1.0' } },
+  );
   t.is(second.status, 202);
   t.deepEqual((await runsOf(leaky.trigger.id))[0].input, { auth: null, sig: null, agent: 'erp/1.0' });
 });
@@ -108,7 +149,14 @@ test('wrong, missing, malformed and stale signatures are refused with 401 and st
   t.is(code(malformed), 'SIGNATURE_MALFORMED');
   // Signed correctly, but over different bytes than were sent.
   const bytes = Buffer.from('{"a":1}');
-  const tampered = await fetch(trigger.url, { method: 'POST', headers: { 'content-type': 'application/json', 'switchyard-signature': webhookSignatureHeader(secret, Math.floor(Date.now() / 1000), bytes) }, body: '{"a":2}' });
+  const tampered = await fetch(trigger.url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'switchyard-signature': webhookSignatureHeader(secret, Math.floor(Date.now() / 1000), bytes),
+    },
+    body: '{"a":2}',
+  });
   t.is(tampered.status, 401);
   const now = Math.floor(Date.now() / 1000);
   const stale = await deliver(trigger.url, secret, { a: 1 }, { timestamp: now - 301 });
@@ -127,15 +175,26 @@ test('wrong, missing, malformed and stale signatures are refused with 401 and st
   t.false(metrics.includes(secret));
 });
 
-test('each trigger has the API\'s rate limit: past its burst a delivery is answered 429 with Retry-After', async (t) => {
-  const api = await startTestAppliance({ databaseUrl: app.databaseUrl, config: { role: 'api', apiRateLimitPerSecond: 1, apiRateLimitBurst: 2 } });
+test("each trigger has the API's rate limit: past its burst a delivery is answered 429 with Retry-After", async (t) => {
+  const api = await startTestAppliance({
+    databaseUrl: app.databaseUrl,
+    config: { role: 'api', apiRateLimitPerSecond: 1, apiRateLimitBurst: 2 },
+  });
   t.teardown(() => api.stop());
   const tenant = await api.tenant('hooks-rate', ['ADMIN']);
-  const made = await api.gql(tenant.tokens['ADMIN']!, 'mutation($d: JSON!) { createWorkflow(input: { name: "r", definition: $d }) { id } }', { d: { steps: [{ id: 'a', uses: 'core/noop@1' }] } });
-  const hook = await api.gql(tenant.tokens['ADMIN']!, 'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret trigger { id url } } }', { i: { workflowId: made.data.createWorkflow.id, name: 'r' } });
+  const made = await api.gql(
+    tenant.tokens['ADMIN']!,
+    'mutation($d: JSON!) { createWorkflow(input: { name: "r", definition: $d }) { id } }',
+    { d: { steps: [{ id: 'a', uses: 'core/noop@1' }] } },
+  );
+  const hook = await api.gql(
+    tenant.tokens['ADMIN']!,
+    'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret trigger { id url } } }',
+    { i: { workflowId: made.data.createWorkflow.id, name: 'r' } },
+  );
   const { trigger, secret } = hook.data.createWebhookTrigger;
   const unsigned = await deliver(trigger.url, null, { n: 0 });
-  t.is(unsigned.status, 401, 'unsigned requests do not use up the sender\'s allowance');
+  t.is(unsigned.status, 401, "unsigned requests do not use up the sender's allowance");
   t.is((await deliver(trigger.url, secret, { n: 1 })).status, 202);
   t.is((await deliver(trigger.url, secret, { n: 2 })).status, 202, 'the burst of 2 is allowed');
   const limited = await deliver(trigger.url, secret, { n: 3 });
@@ -148,7 +207,10 @@ test('each trigger has the API\'s rate limit: past its burst a delivery is answe
 test('a replayed signed request and a repeated delivery id return the same run', async (t) => {
   const { trigger, secret } = await createTrigger();
   const bytes = Buffer.from(JSON.stringify({ n: 1 }));
-  const headers = { 'content-type': 'application/json', 'switchyard-signature': webhookSignatureHeader(secret, Math.floor(Date.now() / 1000), bytes) };
+  const headers = {
+    'content-type': 'application/json',
+    'switchyard-signature': webhookSignatureHeader(secret, Math.floor(Date.now() / 1000), bytes),
+  };
   const first = await fetch(trigger.url, { method: 'POST', headers, body: bytes });
   const replay = await fetch(trigger.url, { method: 'POST', headers, body: bytes });
   t.is(first.status, 202);
@@ -159,7 +221,9 @@ test('a replayed signed request and a repeated delivery id return the same run',
 
   const once = await deliver(trigger.url, secret, { n: 2 }, { headers: { 'x-delivery-id': 'd-42' } });
   const again = await deliver(trigger.url, secret, { n: 2, resent: true }, { headers: { 'x-delivery-id': 'd-42' } });
-  const concurrent = await Promise.all(Array.from({ length: 5 }, () => deliver(trigger.url, secret, { n: 3 }, { headers: { 'x-delivery-id': 'd-43' } })));
+  const concurrent = await Promise.all(
+    Array.from({ length: 5 }, () => deliver(trigger.url, secret, { n: 3 }, { headers: { 'x-delivery-id': 'd-43' } })),
+  );
   t.is(once.status, 202);
   t.is(again.status, 200);
   t.is(again.body.runId, once.body.runId, 'a redelivery with the same id is the same run, even re-signed with another body');
@@ -200,7 +264,10 @@ test('a body of exactly maxBodyBytes is accepted, one byte more is refused 413',
 
 test('a mapping whose input the run refuses is answered 422 and starts nothing', async (t) => {
   // Each copy of the body fits SWITCHYARD_MAX_INPUT_BYTES (256 KiB); the two the mapping makes do not.
-  const { trigger, secret } = await createTrigger({ maxBodyBytes: 200 * 1024, inputMapping: { first: '{{ body.p }}', second: '{{ body.p }}' } });
+  const { trigger, secret } = await createTrigger({
+    maxBodyBytes: 200 * 1024,
+    inputMapping: { first: '{{ body.p }}', second: '{{ body.p }}' },
+  });
   const refused = await deliver(trigger.url, secret, { p: 'x'.repeat(150 * 1024) });
   t.is(refused.status, 422);
   t.is(code(refused), 'INPUT_INVALID');
@@ -235,7 +302,10 @@ test('over IPv6 the peer ::1 is matched against IPv6 entries of the allow list',
   const open = await createTrigger({ allowedSources: ['10.0.0.0/8', '::1/128'] });
   const accepted = await deliver(urlOn(open.trigger), open.secret, {});
   t.is(accepted.status, 202);
-  t.deepEqual((await runsOf(open.trigger.id)).map((r) => r.id), [accepted.body.runId]);
+  t.deepEqual(
+    (await runsOf(open.trigger.id)).map((r) => r.id),
+    [accepted.body.runId],
+  );
   t.is((await deliver(open.trigger.url, open.secret, { over: 'ipv4' })).status, 403, 'the same list refuses the IPv4 loopback');
 });
 
@@ -244,7 +314,9 @@ test('unknown and disabled triggers answer 404 alike', async (t) => {
   const unknownUrl = trigger.url.replace(/[A-Za-z0-9_-]{32}$/, 'A'.repeat(32));
   const unknown = await deliver(unknownUrl, secret, {});
   t.is(unknown.status, 404);
-  const disabled = await app.gql(editor, `mutation($i: UpdateWebhookTriggerInput!) { updateWebhookTrigger(input: $i) { ${TRIGGER} } }`, { i: { id: trigger.id, enabled: false } });
+  const disabled = await app.gql(editor, `mutation($i: UpdateWebhookTriggerInput!) { updateWebhookTrigger(input: $i) { ${TRIGGER} } }`, {
+    i: { id: trigger.id, enabled: false },
+  });
   t.false(disabled.data.updateWebhookTrigger.enabled);
   t.is(disabled.data.updateWebhookTrigger.maxBodyBytes, trigger.maxBodyBytes, 'omitted settings are unchanged');
   const refused = await deliver(trigger.url, secret, {});
@@ -255,7 +327,12 @@ test('unknown and disabled triggers answer 404 alike', async (t) => {
 
 test('rotation: the new secret is shown once; the old one works during the grace period only', async (t) => {
   const { trigger, secret: first } = await createTrigger();
-  const rotate = (seconds?: number) => app.gql(editor, `mutation($i: RotateWebhookTriggerSecretInput!) { rotateWebhookTriggerSecret(input: $i) { secret trigger { ${TRIGGER} } } }`, { i: { id: trigger.id, previousSecretValidSeconds: seconds } });
+  const rotate = (seconds?: number) =>
+    app.gql(
+      editor,
+      `mutation($i: RotateWebhookTriggerSecretInput!) { rotateWebhookTriggerSecret(input: $i) { secret trigger { ${TRIGGER} } } }`,
+      { i: { id: trigger.id, previousSecretValidSeconds: seconds } },
+    );
   const graced = await rotate(3600);
   const second = graced.data.rotateWebhookTriggerSecret.secret;
   t.not(second, first);
@@ -286,18 +363,30 @@ test('rotation: the new secret is shown once; the old one works during the grace
 
   // Audited, and no secret is in any record, answer or stored column in the clear.
   const { rows: audit } = await db.query('select action, details from audit_events where target_id = $1 order by seq', [trigger.id]);
-  t.deepEqual(audit.map((r) => r.action), ['webhook_trigger.created', 'webhook_trigger.secret_rotated', 'webhook_trigger.secret_rotated', 'webhook_trigger.secret_rotated']);
-  const listed = await app.gql(viewer, `query($w: ID!) { webhookTriggers(workflowId: $w) { ${TRIGGER} } workflow(id: $w) { webhookTriggers { id } } }`, { w: workflowId });
+  t.deepEqual(
+    audit.map((r) => r.action),
+    ['webhook_trigger.created', 'webhook_trigger.secret_rotated', 'webhook_trigger.secret_rotated', 'webhook_trigger.secret_rotated'],
+  );
+  const listed = await app.gql(
+    viewer,
+    `query($w: ID!) { webhookTriggers(workflowId: $w) { ${TRIGGER} } workflow(id: $w) { webhookTriggers { id } } }`,
+    { w: workflowId },
+  );
   const everything = JSON.stringify([audit, listed]);
   for (const s of [first, second, third, fourth]) t.false(everything.includes(s));
   const { rows: stored } = await db.query('select * from webhook_triggers where id = $1', [trigger.id]);
-  for (const s of [first, second, third, fourth]) t.false(JSON.stringify(stored).includes(s) || stored[0].secret_ciphertext.includes(Buffer.from(s)));
+  for (const s of [first, second, third, fourth])
+    t.false(JSON.stringify(stored).includes(s) || stored[0].secret_ciphertext.includes(Buffer.from(s)));
   t.true(listed.data.workflow.webhookTriggers.some((w: any) => w.id === trigger.id));
 
   const deleted = await app.gql(admin, 'mutation($id: ID!) { deleteWebhookTrigger(id: $id) { id } }', { id: trigger.id });
   t.is(deleted.data.deleteWebhookTrigger.id, trigger.id);
   t.is((await deliver(trigger.url, fourth, {})).status, 404);
-  const { rows: [gone] } = await db.query("select count(*)::int as n from audit_events where target_id = $1 and action = 'webhook_trigger.deleted'", [trigger.id]);
+  const {
+    rows: [gone],
+  } = await db.query("select count(*)::int as n from audit_events where target_id = $1 and action = 'webhook_trigger.deleted'", [
+    trigger.id,
+  ]);
   t.is(gone.n, 1);
 });
 
@@ -307,9 +396,15 @@ test('a tenant over its quota is answered 429 with Retry-After and no run', asyn
   const wf = await app.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "slow", definition: $d }) { id } }', {
     d: { steps: [{ id: 'wait', uses: 'core/approval@1' }] },
   });
-  const made = await app.gql(token, 'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret trigger { id url } } }', { i: { workflowId: wf.data.createWorkflow.id, name: 'q' } });
+  const made = await app.gql(
+    token,
+    'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret trigger { id url } } }',
+    { i: { workflowId: wf.data.createWorkflow.id, name: 'q' } },
+  );
   const { trigger, secret } = made.data.createWebhookTrigger;
-  const quota = await app.gql(ADMIN_TOKEN, 'mutation($i: SetTenantQuotaInput!) { setTenantQuota(input: $i) { id } }', { i: { tenantId: tenant.id, maxConcurrentRuns: 2 } });
+  const quota = await app.gql(ADMIN_TOKEN, 'mutation($i: SetTenantQuotaInput!) { setTenantQuota(input: $i) { id } }', {
+    i: { tenantId: tenant.id, maxConcurrentRuns: 2 },
+  });
   t.falsy(quota.errors);
   t.is((await deliver(trigger.url, secret, { n: 1 })).status, 202);
   t.is((await deliver(trigger.url, secret, { n: 2 })).status, 202, 'exactly at the limit is accepted');
@@ -325,10 +420,22 @@ test('a tenant over its quota is answered 429 with Retry-After and no run', asyn
 test('a tenant out of its daily runs is told to retry when the UTC day turns', async (t) => {
   const tenant = await app.tenant('hooks-daily', ['ADMIN']);
   const token = tenant.tokens['ADMIN']!;
-  const wf = await app.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "daily", definition: $d }) { id } }', { d: { steps: [{ id: 'a', uses: 'core/noop@1' }] } });
-  const made = await app.gql(token, 'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret trigger { id url } } }', { i: { workflowId: wf.data.createWorkflow.id, name: 'd' } });
+  const wf = await app.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "daily", definition: $d }) { id } }', {
+    d: { steps: [{ id: 'a', uses: 'core/noop@1' }] },
+  });
+  const made = await app.gql(
+    token,
+    'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret trigger { id url } } }',
+    { i: { workflowId: wf.data.createWorkflow.id, name: 'd' } },
+  );
   const { trigger, secret } = made.data.createWebhookTrigger;
-  t.falsy((await app.gql(ADMIN_TOKEN, 'mutation($i: SetTenantQuotaInput!) { setTenantQuota(input: $i) { id } }', { i: { tenantId: tenant.id, maxRunsPerDay: 1 } })).errors);
+  t.falsy(
+    (
+      await app.gql(ADMIN_TOKEN, 'mutation($i: SetTenantQuotaInput!) { setTenantQuota(input: $i) { id } }', {
+        i: { tenantId: tenant.id, maxRunsPerDay: 1 },
+      })
+    ).errors,
+  );
   t.is((await deliver(trigger.url, secret, { n: 1 })).status, 202);
   const over = await deliver(trigger.url, secret, { n: 2 });
   const now = new Date();
@@ -336,21 +443,36 @@ test('a tenant out of its daily runs is told to retry when the UTC day turns', a
   t.is(over.status, 429);
   t.is(code(over), 'QUOTA_EXCEEDED');
   t.regex(over.body.error.message, /maxRunsPerDay/);
-  t.true(Number(over.retryAfter) >= 1 && Number(over.retryAfter) <= untilMidnight + 1, `Retry-After ${over.retryAfter} is the time left in the UTC day`);
+  t.true(
+    Number(over.retryAfter) >= 1 && Number(over.retryAfter) <= untilMidnight + 1,
+    `Retry-After ${over.retryAfter} is the time left in the UTC day`,
+  );
   t.is((await runsOf(trigger.id)).length, 1);
 });
 
 test('an overloaded appliance answers 503 with Retry-After, and accepts again once drained', async (t) => {
   // API only: nothing drains the queue, so three one-step runs fill it past the threshold of 2.
-  const api = await startTestAppliance({ databaseUrl: app.databaseUrl, config: { role: 'api', admissionMaxQueueDepth: 2, admissionSampleIntervalMs: 50 } });
+  const api = await startTestAppliance({
+    databaseUrl: app.databaseUrl,
+    config: { role: 'api', admissionMaxQueueDepth: 2, admissionSampleIntervalMs: 50 },
+  });
   t.teardown(() => api.stop());
   const tenant = await api.tenant('hooks-load', ['ADMIN']);
   const token = tenant.tokens['ADMIN']!;
-  const wf = await api.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "one", definition: $d }) { id } }', { d: { steps: [{ id: 'a', uses: 'core/delay@1', with: { ms: 60_000 } }] } });
-  const made = await api.gql(token, 'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret trigger { id url } } }', { i: { workflowId: wf.data.createWorkflow.id, name: 'load' } });
+  const wf = await api.gql(token, 'mutation($d: JSON!) { createWorkflow(input: { name: "one", definition: $d }) { id } }', {
+    d: { steps: [{ id: 'a', uses: 'core/delay@1', with: { ms: 60_000 } }] },
+  });
+  const made = await api.gql(
+    token,
+    'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret trigger { id url } } }',
+    { i: { workflowId: wf.data.createWorkflow.id, name: 'load' } },
+  );
   const { trigger, secret } = made.data.createWebhookTrigger;
   // The shared database has a worker (the suite's appliance), so the queue is filled with steps of another kind: waits for a worker that the api process lacks.
-  const drain = () => db.query("delete from graphile_worker._private_jobs where task_id = (select id from graphile_worker._private_tasks where identifier = 'sy_nothing_runs_this')");
+  const drain = () =>
+    db.query(
+      "delete from graphile_worker._private_jobs where task_id = (select id from graphile_worker._private_tasks where identifier = 'sy_nothing_runs_this')",
+    );
   await db.query("select graphile_worker.add_job('sy_nothing_runs_this', '{}'::json, run_at := now()) from generate_series(1, 3)");
   t.teardown(drain);
   await new Promise((r) => setTimeout(r, 300));
@@ -370,7 +492,11 @@ test('an overloaded appliance answers 503 with Retry-After, and accepts again on
 
 test('bad trigger settings are refused naming the field, and create nothing', async (t) => {
   const other = await app.tenant('hooks-other', ['ADMIN']);
-  const foreign = await app.gql(other.tokens['ADMIN']!, 'mutation($d: JSON!) { createWorkflow(input: { name: "theirs", definition: $d }) { id } }', { d: { steps: [{ id: 'a', uses: 'core/noop@1' }] } });
+  const foreign = await app.gql(
+    other.tokens['ADMIN']!,
+    'mutation($d: JSON!) { createWorkflow(input: { name: "theirs", definition: $d }) { id } }',
+    { d: { steps: [{ id: 'a', uses: 'core/noop@1' }] } },
+  );
   const cases: [Record<string, unknown>, string, string][] = [
     [{ allowedSources: ['10.0.0.0/33'] }, 'BAD_USER_INPUT', 'input.allowedSources[0]'],
     [{ allowedSources: ['example.com'] }, 'BAD_USER_INPUT', 'input.allowedSources[0]'],
@@ -387,18 +513,24 @@ test('bad trigger settings are refused naming the field, and create nothing', as
   const bad = "select count(*)::int as n from webhook_triggers where name = 'bad'";
   const before = (await db.query(bad)).rows[0].n;
   for (const [settings, expected, path] of cases) {
-    const res = await app.gql(editor, 'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret } }', { i: { workflowId, name: 'bad', ...settings } });
+    const res = await app.gql(editor, 'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret } }', {
+      i: { workflowId, name: 'bad', ...settings },
+    });
     t.is(res.errors?.[0]?.extensions.code, expected, JSON.stringify(settings));
     if (path) t.is(res.errors?.[0]?.extensions['inputPath'], path, JSON.stringify(settings));
   }
   t.is((await db.query(bad)).rows[0].n, before);
   const dup = await createTrigger({ name: 'same-name' });
-  const again = await app.gql(editor, 'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret } }', { i: { workflowId, name: 'same-name' } });
+  const again = await app.gql(editor, 'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret } }', {
+    i: { workflowId, name: 'same-name' },
+  });
   t.is(again.errors?.[0]?.extensions.code, 'CONFLICT');
   t.truthy(dup.trigger.id);
-  const viewing = await app.gql(viewer, 'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret } }', { i: { workflowId, name: 'v' } });
+  const viewing = await app.gql(viewer, 'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret } }', {
+    i: { workflowId, name: 'v' },
+  });
   t.is(viewing.errors?.[0]?.extensions.code, 'FORBIDDEN');
   const theirs = await app.gql(other.tokens['ADMIN']!, 'query($id: ID!) { webhookTrigger(id: $id) { id } }', { id: dup.trigger.id });
-  t.is(theirs.errors?.[0]?.extensions.code, 'NOT_FOUND', 'another tenant\'s trigger is not found');
+  t.is(theirs.errors?.[0]?.extensions.code, 'NOT_FOUND', "another tenant's trigger is not found");
   t.is((await db.query('select count(*)::int as n from webhook_triggers where tenant_id = $1', [tenantId])).rows[0].n > 0, true);
 });

@@ -5,12 +5,19 @@
 import { currentToken, expireSession } from './session.js';
 
 export class ApiError extends Error {
-  constructor(message: string, readonly code: string, readonly extensions: Record<string, unknown> = {}) {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly extensions: Record<string, unknown> = {},
+  ) {
     super(message);
   }
 }
 
-interface GraphQLBody<T> { data?: T; errors?: { message: string; extensions?: { code?: string; [key: string]: unknown } }[] }
+interface GraphQLBody<T> {
+  data?: T;
+  errors?: { message: string; extensions?: { code?: string; [key: string]: unknown } }[];
+}
 
 function failure(body: GraphQLBody<unknown>, status: number): ApiError {
   const first = body.errors?.[0];
@@ -24,7 +31,11 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
   try {
     response = await fetch('/graphql', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json, application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
       body: JSON.stringify({ query, variables }),
     });
   } catch {
@@ -48,7 +59,11 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
  * A subscription over Server-Sent Events (graphql-yoga's transport), read from a streamed
  * fetch because EventSource cannot send the bearer token. Returns a function that stops it.
  */
-export function subscribe<T>(query: string, variables: Record<string, unknown>, handlers: { next: (data: T) => void; error: (error: ApiError) => void }): () => void {
+export function subscribe<T>(
+  query: string,
+  variables: Record<string, unknown>,
+  handlers: { next: (data: T) => void; error: (error: ApiError) => void },
+): () => void {
   const abort = new AbortController();
   void (async () => {
     try {
@@ -69,7 +84,11 @@ export function subscribe<T>(query: string, variables: Record<string, unknown>, 
         while ((end = buffer.indexOf('\n\n')) >= 0) {
           const frame = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
-          const data = frame.split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trimStart()).join('\n');
+          const data = frame
+            .split('\n')
+            .filter((line) => line.startsWith('data:'))
+            .map((line) => line.slice(5).trimStart())
+            .join('\n');
           if (!data) continue;
           const body = JSON.parse(data) as GraphQLBody<T>;
           if (body.errors?.length) handlers.error(failure(body, 200));
@@ -95,7 +114,8 @@ export async function fetchFile(url: string): Promise<{ bytes: ArrayBuffer; name
 /** A human sentence for an error, with the API's code where it helps. */
 export function describeError(error: unknown): string {
   if (error instanceof ApiError) {
-    const retry = typeof error.extensions['retryAfterSeconds'] === 'number' ? ` Try again in ${error.extensions['retryAfterSeconds']} s.` : '';
+    const retry =
+      typeof error.extensions['retryAfterSeconds'] === 'number' ? ` Try again in ${error.extensions['retryAfterSeconds']} s.` : '';
     return `${error.message}${retry}`;
   }
   return error instanceof Error ? error.message : String(error);

@@ -7,7 +7,16 @@ import { useState } from 'preact/hooks';
 import { gql } from './api.js';
 import { ErrorBox, Field, Guard, Status, Table, Time, useAction, useLoad } from './components.js';
 
-interface ApiToken { id: string; name: string; role: string; prefix: string; createdAt: string; expiresAt: string | null; revokedAt: string | null; lastUsedAt: string | null }
+interface ApiToken {
+  id: string;
+  name: string;
+  role: string;
+  prefix: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
 
 const FIELDS = 'id name role prefix createdAt expiresAt revokedAt lastUsedAt';
 const LIST = `query($t: ID, $after: String) { apiTokens(tenantId: $t, first: 100, after: $after) { nodes { ${FIELDS} } pageInfo { hasNextPage endCursor } } }`;
@@ -24,8 +33,20 @@ function CreatedToken({ token, name, onDismiss }: { token: string; name: string;
       <strong>Token “{name}” created. Copy it now: it is shown only this once and cannot be recovered.</strong>
       <code aria-label="New API token">{token}</code>
       <div class="row">
-        <button type="button" onClick={() => navigator.clipboard?.writeText(token).then(() => setCopied(true), () => setCopied(false))}>{copied ? 'Copied' : 'Copy token'}</button>
-        <button type="button" class="primary" onClick={onDismiss}>I have stored it</button>
+        <button
+          type="button"
+          onClick={() =>
+            navigator.clipboard?.writeText(token).then(
+              () => setCopied(true),
+              () => setCopied(false),
+            )
+          }
+        >
+          {copied ? 'Copied' : 'Copy token'}
+        </button>
+        <button type="button" class="primary" onClick={onDismiss}>
+          I have stored it
+        </button>
       </div>
     </div>
   );
@@ -35,11 +56,27 @@ function RevokeButton({ token, onRevoked }: { token: ApiToken; onRevoked: () => 
   const [confirming, setConfirming] = useState(false);
   const revoke = useAction(async () => gql(REVOKE, { id: token.id }));
   if (token.revokedAt) return <span class="muted">—</span>;
-  if (!confirming) return <button type="button" class="danger" onClick={() => setConfirming(true)}>Revoke</button>;
+  if (!confirming)
+    return (
+      <button type="button" class="danger" onClick={() => setConfirming(true)}>
+        Revoke
+      </button>
+    );
   return (
     <div class="row">
-      <button type="button" class="danger" disabled={revoke.pending} onClick={async () => { if (await revoke.run()) onRevoked(); }}>Confirm revoke of {token.name}</button>
-      <button type="button" onClick={() => setConfirming(false)}>Keep</button>
+      <button
+        type="button"
+        class="danger"
+        disabled={revoke.pending}
+        onClick={async () => {
+          if (await revoke.run()) onRevoked();
+        }}
+      >
+        Confirm revoke of {token.name}
+      </button>
+      <button type="button" onClick={() => setConfirming(false)}>
+        Keep
+      </button>
       <ErrorBox error={revoke.error} title="Could not revoke" />
     </div>
   );
@@ -52,7 +89,9 @@ export function ApiTokenList({ tenantId, roles }: { tenantId: string | null; rol
   const [days, setDays] = useState('');
   const [problem, setProblem] = useState<string | null>(null);
   const [created, setCreated] = useState<{ token: string; name: string } | null>(null);
-  const create = useAction(async (input: Record<string, unknown>) => gql<{ createApiToken: { token: string; apiToken: ApiToken } }>(CREATE, { i: input }));
+  const create = useAction(async (input: Record<string, unknown>) =>
+    gql<{ createApiToken: { token: string; apiToken: ApiToken } }>(CREATE, { i: input }),
+  );
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -66,7 +105,12 @@ export function ApiTokenList({ tenantId, roles }: { tenantId: string | null; rol
       }
       expiresInSeconds = n * 86_400;
     }
-    const result = await create.run({ ...(tenantId ? { tenantId } : {}), role, name: name.trim(), ...(expiresInSeconds ? { expiresInSeconds } : {}) });
+    const result = await create.run({
+      ...(tenantId ? { tenantId } : {}),
+      role,
+      name: name.trim(),
+      ...(expiresInSeconds ? { expiresInSeconds } : {}),
+    });
     if (result) {
       setCreated({ token: result.createApiToken.token, name: result.createApiToken.apiToken.name });
       setName('');
@@ -80,28 +124,53 @@ export function ApiTokenList({ tenantId, roles }: { tenantId: string | null; rol
       {created ? <CreatedToken token={created.token} name={created.name} onDismiss={() => setCreated(null)} /> : null}
       <Guard loaded={loaded} what="the tokens" empty={(d) => (d.apiTokens.nodes.length === 0 ? 'No tokens yet.' : null)}>
         {(d) => (
-          <Table caption="API tokens" rowKey={(t) => t.id} rows={d.apiTokens.nodes} columns={[
-            { label: 'Name', cell: (t) => t.name },
-            { label: 'Role', cell: (t) => t.role },
-            { label: 'Prefix', cell: (t) => <code>{t.prefix}</code> },
-            { label: 'Created', cell: (t) => <Time value={t.createdAt} /> },
-            { label: 'Last used', cell: (t) => <Time value={t.lastUsedAt} /> },
-            { label: 'Expires', cell: (t) => (t.expiresAt ? <Time value={t.expiresAt} /> : <span class="muted">never</span>) },
-            { label: 'State', cell: (t) => (t.revokedAt ? <><Status value="REVOKED" /> <Time value={t.revokedAt} /></> : <Status value={t.expiresAt && new Date(t.expiresAt) < new Date() ? 'EXPIRED' : 'ACTIVE'} />) },
-            { label: 'Actions', cell: (t) => <RevokeButton token={t} onRevoked={loaded.reload} /> },
-          ]} />
+          <Table
+            caption="API tokens"
+            rowKey={(t) => t.id}
+            rows={d.apiTokens.nodes}
+            columns={[
+              { label: 'Name', cell: (t) => t.name },
+              { label: 'Role', cell: (t) => t.role },
+              { label: 'Prefix', cell: (t) => <code>{t.prefix}</code> },
+              { label: 'Created', cell: (t) => <Time value={t.createdAt} /> },
+              { label: 'Last used', cell: (t) => <Time value={t.lastUsedAt} /> },
+              { label: 'Expires', cell: (t) => (t.expiresAt ? <Time value={t.expiresAt} /> : <span class="muted">never</span>) },
+              {
+                label: 'State',
+                cell: (t) =>
+                  t.revokedAt ? (
+                    <>
+                      <Status value="REVOKED" /> <Time value={t.revokedAt} />
+                    </>
+                  ) : (
+                    <Status value={t.expiresAt && new Date(t.expiresAt) < new Date() ? 'EXPIRED' : 'ACTIVE'} />
+                  ),
+              },
+              { label: 'Actions', cell: (t) => <RevokeButton token={t} onRevoked={loaded.reload} /> },
+            ]}
+          />
         )}
       </Guard>
       <form onSubmit={submit} class="inline-form" aria-label="Create a token">
         <div class="filters">
-          <Field label="Token name">{(p) => <input {...p} value={name} onInput={(e) => setName(e.currentTarget.value)} required maxLength={200} />}</Field>
-          <Field label="Role">{(p) => (
-            <select {...p} value={role} onChange={(e) => setRole(e.currentTarget.value)}>
-              {roles.map((r) => <option value={r}>{r}</option>)}
-            </select>
-          )}</Field>
-          <Field label="Expires in (days)" hint="Empty: never" error={problem}>{(p) => <input {...p} inputMode="numeric" value={days} onInput={(e) => setDays(e.currentTarget.value)} />}</Field>
-          <button type="submit" class="primary" disabled={create.pending || !name.trim()}>{create.pending ? 'Creating…' : 'Create token'}</button>
+          <Field label="Token name">
+            {(p) => <input {...p} value={name} onInput={(e) => setName(e.currentTarget.value)} required maxLength={200} />}
+          </Field>
+          <Field label="Role">
+            {(p) => (
+              <select {...p} value={role} onChange={(e) => setRole(e.currentTarget.value)}>
+                {roles.map((r) => (
+                  <option value={r}>{r}</option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field label="Expires in (days)" hint="Empty: never" error={problem}>
+            {(p) => <input {...p} inputMode="numeric" value={days} onInput={(e) => setDays(e.currentTarget.value)} />}
+          </Field>
+          <button type="submit" class="primary" disabled={create.pending || !name.trim()}>
+            {create.pending ? 'Creating…' : 'Create token'}
+          </button>
         </div>
         <ErrorBox error={create.error} title="Could not create the token" />
       </form>

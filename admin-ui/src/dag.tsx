@@ -6,7 +6,11 @@
  * summary for screen readers, and the same facts as a list.
  */
 
-export interface DagStep { id: string; uses: string; needs: string[] }
+export interface DagStep {
+  id: string;
+  uses: string;
+  needs: string[];
+}
 
 /** The steps of a definition as the graph needs them; anything malformed is left out. */
 export function stepsOf(definition: unknown): DagStep[] {
@@ -21,9 +25,25 @@ export function stepsOf(definition: unknown): DagStep[] {
     }));
 }
 
-export interface PlacedNode { step: DagStep; layer: number; x: number; y: number }
-export interface PlacedEdge { from: PlacedNode; to: PlacedNode; path: string }
-export interface DagLayout { nodes: PlacedNode[]; edges: PlacedEdge[]; layers: number; width: number; height: number; nodeWidth: number }
+export interface PlacedNode {
+  step: DagStep;
+  layer: number;
+  x: number;
+  y: number;
+}
+export interface PlacedEdge {
+  from: PlacedNode;
+  to: PlacedNode;
+  path: string;
+}
+export interface DagLayout {
+  nodes: PlacedNode[];
+  edges: PlacedEdge[];
+  layers: number;
+  width: number;
+  height: number;
+  nodeWidth: number;
+}
 
 const NODE_HEIGHT = 46;
 /** The room an arrow passing through a column takes there. */
@@ -62,7 +82,10 @@ function layersOf(steps: DagStep[]): Map<string, number> {
       const needed = byId.get(need);
       if (!needed || onStack.has(need)) continue;
       const known = layerOf.get(need);
-      if (known !== undefined) { top.max = Math.max(top.max, known); continue; }
+      if (known !== undefined) {
+        top.max = Math.max(top.max, known);
+        continue;
+      }
       onStack.add(need);
       stack.push({ step: needed, k: 0, max: -1 });
     }
@@ -71,7 +94,16 @@ function layersOf(steps: DagStep[]): Map<string, number> {
 }
 
 /** A place in a column: a step, or a lane for an arrow that passes the column on its way further right. */
-interface Slot { key: string; layer: number; step?: DagStep; up: Slot[]; down: Slot[]; x: number; y: number; height: number }
+interface Slot {
+  key: string;
+  layer: number;
+  step?: DagStep;
+  up: Slot[];
+  down: Slot[];
+  x: number;
+  y: number;
+  height: number;
+}
 
 /**
  * Columns by longest path from the roots. An arrow that skips columns gets a lane in each
@@ -83,8 +115,15 @@ export function layoutDag(steps: DagStep[]): DagLayout {
   const layerOf = layersOf(steps);
   const columns: Slot[][] = [];
   const slotOf = new Map<string, Slot>();
-  const add = (slot: Slot) => { (columns[slot.layer] ??= []).push(slot); return slot; };
-  for (const step of steps) slotOf.set(step.id, add({ key: `step:${step.id}`, layer: layerOf.get(step.id) ?? 0, step, up: [], down: [], x: 0, y: 0, height: NODE_HEIGHT }));
+  const add = (slot: Slot) => {
+    (columns[slot.layer] ??= []).push(slot);
+    return slot;
+  };
+  for (const step of steps)
+    slotOf.set(
+      step.id,
+      add({ key: `step:${step.id}`, layer: layerOf.get(step.id) ?? 0, step, up: [], down: [], x: 0, y: 0, height: NODE_HEIGHT }),
+    );
   const chains: { from: Slot; to: Slot; via: Slot[] }[] = [];
   for (const step of steps) {
     const to = slotOf.get(step.id)!;
@@ -92,7 +131,8 @@ export function layoutDag(steps: DagStep[]): DagLayout {
       const from = slotOf.get(need);
       if (!from) continue;
       const via: Slot[] = [];
-      for (let layer = from.layer + 1; layer < to.layer; layer++) via.push(add({ key: `lane:${need}>${step.id}:${layer}`, layer, up: [], down: [], x: 0, y: 0, height: LANE_HEIGHT }));
+      for (let layer = from.layer + 1; layer < to.layer; layer++)
+        via.push(add({ key: `lane:${need}>${step.id}:${layer}`, layer, up: [], down: [], x: 0, y: 0, height: LANE_HEIGHT }));
       const chain = [from, ...via, to];
       for (let i = 1; i < chain.length; i++) {
         if (chain[i]!.layer !== chain[i - 1]!.layer + 1) continue;
@@ -188,14 +228,22 @@ export function Dag({ definition, label }: { definition: unknown; label: string 
             <g class="node" data-step={node.step.id} transform={`translate(${node.x} ${node.y})`}>
               <title>{`${node.step.id} (${node.step.uses})${node.step.needs.length ? `, needs ${node.step.needs.join(', ')}` : ''}`}</title>
               <rect width={w} height={NODE_HEIGHT} rx="6" ry="6" />
-              <text x="10" y="19" class="node-id">{clip(node.step.id)}</text>
-              <text x="10" y="36" class="node-uses">{clip(node.step.uses)}</text>
+              <text x="10" y="19" class="node-id">
+                {clip(node.step.id)}
+              </text>
+              <text x="10" y="36" class="node-uses">
+                {clip(node.step.uses)}
+              </text>
             </g>
           ))}
         </svg>
       </div>
       <ul class="visually-hidden" aria-label={`${label}, step by step`}>
-        {steps.map((s) => <li>{s.id} uses {s.uses}; {s.needs.length ? `needs ${s.needs.join(', ')}` : 'needs no other step'}.</li>)}
+        {steps.map((s) => (
+          <li>
+            {s.id} uses {s.uses}; {s.needs.length ? `needs ${s.needs.join(', ')}` : 'needs no other step'}.
+          </li>
+        ))}
       </ul>
     </div>
   );

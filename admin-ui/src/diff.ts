@@ -5,9 +5,14 @@
  */
 
 export type DiffKind = 'same' | 'added' | 'removed';
-export interface DiffLine { kind: DiffKind; text: string }
+export interface DiffLine {
+  kind: DiffKind;
+  text: string;
+}
 export interface Diff {
-  lines: DiffLine[]; added: number; removed: number;
+  lines: DiffLine[];
+  added: number;
+  removed: number;
   /** False when the changed part was too large to align line by line (it then shows as removed, then added). */
   exact: boolean;
 }
@@ -38,7 +43,8 @@ export function diffLines(before: string[], after: string[]): { lines: DiffLine[
   let head = 0;
   while (head < before.length && head < after.length && before[head] === after[head]) head++;
   let tail = 0;
-  while (tail < before.length - head && tail < after.length - head && before[before.length - 1 - tail] === after[after.length - 1 - tail]) tail++;
+  while (tail < before.length - head && tail < after.length - head && before[before.length - 1 - tail] === after[after.length - 1 - tail])
+    tail++;
   const a = before.slice(head, before.length - tail);
   const b = after.slice(head, after.length - tail);
   const n = a.length;
@@ -46,13 +52,22 @@ export function diffLines(before: string[], after: string[]): { lines: DiffLine[
   const lines: DiffLine[] = before.slice(0, head).map((text) => ({ kind: 'same', text }));
   const end = before.slice(before.length - tail).map((text): DiffLine => ({ kind: 'same', text }));
   if ((n + 1) * (m + 1) > MAX_CELLS) {
-    return { lines: [...lines, ...a.map((text): DiffLine => ({ kind: 'removed', text })), ...b.map((text): DiffLine => ({ kind: 'added', text })), ...end], exact: false };
+    return {
+      lines: [
+        ...lines,
+        ...a.map((text): DiffLine => ({ kind: 'removed', text })),
+        ...b.map((text): DiffLine => ({ kind: 'added', text })),
+        ...end,
+      ],
+      exact: false,
+    };
   }
   // lcs[i * (m + 1) + j]: length of the longest common subsequence of a[i..] and b[j..].
   const lcs = new Uint32Array((n + 1) * (m + 1));
   for (let i = n - 1; i >= 0; i--) {
     for (let j = m - 1; j >= 0; j--) {
-      lcs[i * (m + 1) + j] = a[i] === b[j] ? lcs[(i + 1) * (m + 1) + j + 1]! + 1 : Math.max(lcs[(i + 1) * (m + 1) + j]!, lcs[i * (m + 1) + j + 1]!);
+      lcs[i * (m + 1) + j] =
+        a[i] === b[j] ? lcs[(i + 1) * (m + 1) + j + 1]! + 1 : Math.max(lcs[(i + 1) * (m + 1) + j]!, lcs[i * (m + 1) + j + 1]!);
     }
   }
   let i = 0;
@@ -76,7 +91,8 @@ export function diffLines(before: string[], after: string[]): { lines: DiffLine[
 export function diffJson(before: unknown, after: unknown): Diff {
   const { lines, exact } = diffLines(canonicalJson(before).split('\n'), canonicalJson(after).split('\n'));
   return {
-    lines, exact,
+    lines,
+    exact,
     added: lines.filter((l) => l.kind === 'added').length,
     removed: lines.filter((l) => l.kind === 'removed').length,
   };

@@ -3,7 +3,11 @@ import type { ComponentChildren } from 'preact';
 import { can, currentSession, endSession } from './session.js';
 import { href } from './router.js';
 
-export interface NavItem { path: string; label: string; permission: string }
+export interface NavItem {
+  path: string;
+  label: string;
+  permission: string;
+}
 
 /** Pages in the navigation, each shown only to roles with its permission. */
 export const NAV: NavItem[] = [
@@ -27,24 +31,43 @@ export function Layout({ current, children }: { current: string; children: Compo
   const { viewer } = session;
   return (
     <div class="shell">
-      <a class="skip" href="#main">Skip to content</a>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
       <header class="topbar">
-        <a class="brand" href={href(homePath())}>Switchyard</a>
+        <a class="brand" href={href(homePath())}>
+          Switchyard
+        </a>
         <div class="who">
           <span>{viewer.tenant ? viewer.tenant.name : 'Appliance'}</span>
           <span class="role">{viewer.role.replace('_', ' ')}</span>
           <span class="muted">{viewer.token.name}</span>
-          <button type="button" class="link" onClick={() => { endSession(); location.hash = ''; }}>Sign out</button>
+          <button
+            type="button"
+            class="link"
+            onClick={() => {
+              endSession();
+              location.hash = '';
+            }}
+          >
+            Sign out
+          </button>
         </div>
       </header>
       <nav class="nav" aria-label="Main">
         <ul>
           {NAV.filter((item) => can(item.permission)).map((item) => (
-            <li><a href={href(item.path)} aria-current={item.path === current ? 'page' : undefined}>{item.label}</a></li>
+            <li>
+              <a href={href(item.path)} aria-current={item.path === current ? 'page' : undefined}>
+                {item.label}
+              </a>
+            </li>
           ))}
         </ul>
       </nav>
-      <main id="main" tabIndex={-1}>{children}</main>
+      <main id="main" tabIndex={-1}>
+        {children}
+      </main>
     </div>
   );
 }

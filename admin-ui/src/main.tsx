@@ -20,15 +20,28 @@ import { AuditPage } from './pages/auditLog.js';
 function pageFor(route: Route) {
   const [section, id] = route.path;
   switch (section) {
-    case 'overview': return <OverviewPage />;
-    case 'workflows': return id ? <WorkflowPage id={id} query={route.query} /> : <WorkflowsPage />;
-    case 'runs': return id ? <RunPage id={id} /> : <RunsPage query={route.query} />;
-    case 'plugins': return <PluginsPage />;
-    case 'credentials': return <CredentialsPage />;
-    case 'tenants': return <TenantsPage />;
-    case 'tokens': return <TokensPage />;
-    case 'audit': return <AuditPage query={route.query} />;
-    default: return <Page title="Not found"><Empty>There is no page at this address.</Empty></Page>;
+    case 'overview':
+      return <OverviewPage />;
+    case 'workflows':
+      return id ? <WorkflowPage id={id} query={route.query} /> : <WorkflowsPage />;
+    case 'runs':
+      return id ? <RunPage id={id} /> : <RunsPage query={route.query} />;
+    case 'plugins':
+      return <PluginsPage />;
+    case 'credentials':
+      return <CredentialsPage />;
+    case 'tenants':
+      return <TenantsPage />;
+    case 'tokens':
+      return <TokensPage />;
+    case 'audit':
+      return <AuditPage query={route.query} />;
+    default:
+      return (
+        <Page title="Not found">
+          <Empty>There is no page at this address.</Empty>
+        </Page>
+      );
   }
 }
 
@@ -37,12 +50,21 @@ function App() {
   const [session, setSession] = useState(currentSession);
   const [notice, setNotice] = useState<string | null>(null);
   const [restoring, setRestoring] = useState(() => !currentSession() && currentToken() !== null);
-  useEffect(() => onSessionChange((s, reason) => { setSession(s); setNotice(reason); }), []);
+  useEffect(
+    () =>
+      onSessionChange((s, reason) => {
+        setSession(s);
+        setNotice(reason);
+      }),
+    [],
+  );
   useEffect(() => {
     const stored = currentToken();
     if (!restoring || !stored) return;
     // A token from this tab's earlier page load: ask the API whose it is, as at sign-in.
-    signIn(stored).catch(() => endSession('Your session has ended. Sign in again.')).finally(() => setRestoring(false));
+    signIn(stored)
+      .catch(() => endSession('Your session has ended. Sign in again.'))
+      .finally(() => setRestoring(false));
   }, []);
   if (restoring) return <Loading what="your session" />;
   if (!session) return <SignIn notice={notice} />;

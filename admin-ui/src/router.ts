@@ -1,7 +1,10 @@
 /** Hash routes (`#/runs/<id>?status=FAILED`), so the appliance serves one page for all of them. */
 import { useEffect, useState } from 'preact/hooks';
 
-export interface Route { path: string[]; query: URLSearchParams }
+export interface Route {
+  path: string[];
+  query: URLSearchParams;
+}
 
 function parse(): Route {
   const hash = location.hash.replace(/^#\/?/, '');

@@ -11,7 +11,10 @@ export interface Viewer {
   token: { id: string; name: string; expiresAt: string | null };
 }
 
-export interface Session { token: string; viewer: Viewer }
+export interface Session {
+  token: string;
+  viewer: Viewer;
+}
 
 type Listener = (session: Session | null, reason: string | null) => void;
 let session: Session | null = null;

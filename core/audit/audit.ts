@@ -23,7 +23,7 @@ export interface AuditEntry {
 export function auditContent(ctx: RequestContext | null, entry: AuditEntry, at: Date): AuditContent {
   return {
     id: newId(),
-    tenantId: entry.tenantId !== undefined ? entry.tenantId : ctx?.actor.tenantId ?? null,
+    tenantId: entry.tenantId !== undefined ? entry.tenantId : (ctx?.actor.tenantId ?? null),
     at: at.toISOString(),
     actor: { tokenId: ctx?.actor.tokenId ?? null, name: ctx?.actor.tokenName ?? 'system', role: ctx?.actor.role ?? 'SYSTEM' },
     action: entry.action,
@@ -51,9 +51,21 @@ export async function recordAudit(q: Queryable, ctx: RequestContext | null, entr
   const rows = entries.map((e) => {
     const c = auditContent(ctx, e, at);
     return {
-      id: c.id, tenant_id: c.tenantId, at: c.at, actor_token_id: c.actor.tokenId, actor_name: c.actor.name, actor_role: c.actor.role,
-      action: c.action, target_type: c.target.type, target_id: c.target.id, outcome: c.outcome, reason: c.reason,
-      request_id: c.requestId, source_address: c.sourceAddress, user_agent: c.userAgent, details: c.details,
+      id: c.id,
+      tenant_id: c.tenantId,
+      at: c.at,
+      actor_token_id: c.actor.tokenId,
+      actor_name: c.actor.name,
+      actor_role: c.actor.role,
+      action: c.action,
+      target_type: c.target.type,
+      target_id: c.target.id,
+      outcome: c.outcome,
+      reason: c.reason,
+      request_id: c.requestId,
+      source_address: c.sourceAddress,
+      user_agent: c.userAgent,
+      details: c.details,
       content_digest: contentDigest(c).toString('hex'),
     };
   });

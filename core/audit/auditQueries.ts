@@ -31,7 +31,11 @@ export interface AuditPage {
 
 /** Reading the audit log is itself audited, in the same transaction as the read. */
 export async function queryAuditEvents(
-  db: Database, ctx: RequestContext, filter: { tenantId?: string | null; action?: string | null; from?: Date | string | null; to?: Date | string | null }, limit: number, afterSeq: number,
+  db: Database,
+  ctx: RequestContext,
+  filter: { tenantId?: string | null; action?: string | null; from?: Date | string | null; to?: Date | string | null },
+  limit: number,
+  afterSeq: number,
 ): Promise<AuditPage> {
   authorize(ctx.actor, 'audit:read');
   // A tenant's auditors read their tenant's log; a system admin reads the appliance's own
@@ -58,7 +62,12 @@ export async function queryAuditEvents(
         order by chain_seq limit $6`,
       [tenantId, filter.action ?? null, from, to, afterSeq, limit + 1],
     );
-    await recordAudit(q, ctx, { action: 'audit.queried', targetType: 'audit_log', tenantId, details: { filter, returned: Math.min(rows.length, limit) } });
+    await recordAudit(q, ctx, {
+      action: 'audit.queried',
+      targetType: 'audit_log',
+      tenantId,
+      details: { filter, returned: Math.min(rows.length, limit) },
+    });
     return { nodes: rows.slice(0, limit), hasNextPage: rows.length > limit };
   });
 }

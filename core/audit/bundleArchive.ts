@@ -38,7 +38,10 @@ export class CompressedBundleFile {
   private used = 0;
   private size = 0;
 
-  constructor(readonly name: string, readonly partFile: string) {
+  constructor(
+    readonly name: string,
+    readonly partFile: string,
+  ) {
     this.done = pipeline(this.gzip, fs.createWriteStream(partFile, { mode: FILE_MODE }));
     // Awaited in close(); a failure meanwhile surfaces through drain() as well.
     this.done.catch(() => undefined);
@@ -91,16 +94,21 @@ export class CompressedBundleFile {
   }
 }
 
-export type ArchiveEntry =
-  | { name: string; content: Buffer }
-  | { name: string; compressed: CompressedBundleFile; size: number };
+export type ArchiveEntry = { name: string; content: Buffer } | { name: string; compressed: CompressedBundleFile; size: number };
 
 /** Writes `entries` in order as `prefix/name` into a .tar.gz at `file`; the archive's SHA-256 (hex) and size. */
-export async function writeBundleArchive(file: string, prefix: string, entries: readonly ArchiveEntry[]): Promise<{ sha256: string; bytes: number }> {
+export async function writeBundleArchive(
+  file: string,
+  prefix: string,
+  entries: readonly ArchiveEntry[],
+): Promise<{ sha256: string; bytes: number }> {
   const digest = createHash('sha256');
   let bytes = 0;
   const out = fs.createWriteStream(file, { mode: FILE_MODE });
-  const closed = new Promise<void>((resolve, reject) => { out.once('close', resolve); out.once('error', reject); });
+  const closed = new Promise<void>((resolve, reject) => {
+    out.once('close', resolve);
+    out.once('error', reject);
+  });
   closed.catch(() => undefined);
   const emit = async (chunk: Buffer) => {
     digest.update(chunk);
@@ -119,7 +127,8 @@ export async function writeBundleArchive(file: string, prefix: string, entries: 
       } else {
         await emit(await gzipBlock(Buffer.concat(pending), { level: GZIP_LEVEL }));
         pending = [];
-        for await (const chunk of fs.createReadStream(entry.compressed.partFile, { highWaterMark: BLOCK_BYTES })) await emit(chunk as Buffer);
+        for await (const chunk of fs.createReadStream(entry.compressed.partFile, { highWaterMark: BLOCK_BYTES }))
+          await emit(chunk as Buffer);
       }
       pending.push(Buffer.alloc((TAR_BLOCK - (size % TAR_BLOCK)) % TAR_BLOCK));
     }
@@ -145,7 +154,12 @@ function tarHeader(path: string, size: number, mtime: Date): Buffer {
 
 /** Waits for `stream` to drain, or fails with the pipeline it belongs to. */
 async function drained(stream: Writable, failed: Promise<void>): Promise<void> {
-  await Promise.race([once(stream, 'drain'), failed.then(() => { throw new Error('the stream ended before it drained'); })]);
+  await Promise.race([
+    once(stream, 'drain'),
+    failed.then(() => {
+      throw new Error('the stream ended before it drained');
+    }),
+  ]);
 }
 
 /**

@@ -51,9 +51,11 @@ export const chainKey = (tenantId: string | null): string => tenantId ?? APPLIAN
  */
 export function auditContentJson(c: AuditContent, detailsJson = canonicalJson(c.details)): string {
   const s = JSON.stringify;
-  return `{"action":${s(c.action)},"actor":{"name":${s(c.actor.name)},"role":${s(c.actor.role)},"tokenId":${s(c.actor.tokenId)}},"at":${s(c.at)},` +
+  return (
+    `{"action":${s(c.action)},"actor":{"name":${s(c.actor.name)},"role":${s(c.actor.role)},"tokenId":${s(c.actor.tokenId)}},"at":${s(c.at)},` +
     `"details":${detailsJson},"id":${s(c.id)},"outcome":${s(c.outcome)},"reason":${s(c.reason)},"requestId":${s(c.requestId)},` +
-    `"sourceAddress":${s(c.sourceAddress)},"target":{"id":${s(c.target.id)},"type":${s(c.target.type)}},"tenantId":${s(c.tenantId)},"userAgent":${s(c.userAgent)}}`;
+    `"sourceAddress":${s(c.sourceAddress)},"target":{"id":${s(c.target.id)},"type":${s(c.target.type)}},"tenantId":${s(c.tenantId)},"userAgent":${s(c.userAgent)}}`
+  );
 }
 
 // One-shot hashing (crypto.hash): exports and verification hash a million small inputs, where a Hash object per input costs more than the hashing.

@@ -7,7 +7,7 @@
 import { scopeOf, type Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { recordAudit } from './audit.js';
-import { AuditCheckpointer } from './checkpoints.js';
+import { type AuditCheckpointer } from './checkpoints.js';
 
 const PRUNE_BATCH = 10_000;
 
@@ -23,11 +23,15 @@ export async function pruneAuditChain(db: Database, tenantId: string | null, bat
   for (;;) {
     const step = await db.tx(scopeOf(tenantId), async (q) => {
       const { rows } = await q.query<{ removed: number; first_seq: number | null; last_seq: number | null; last_hash: string | null }>(
-        `select removed, first_seq, last_seq, encode(last_hash, 'hex') as last_hash from prune_audit_events($1)`, [batch]);
+        `select removed, first_seq, last_seq, encode(last_hash, 'hex') as last_hash from prune_audit_events($1)`,
+        [batch],
+      );
       const r = rows[0]!;
       if (r.removed > 0) {
         await recordAudit(q, null, {
-          action: 'audit.retention_pruned', targetType: 'audit_log', tenantId,
+          action: 'audit.retention_pruned',
+          targetType: 'audit_log',
+          tenantId,
           details: { removed: r.removed, firstSeq: r.first_seq, lastSeq: r.last_seq, lastRemovedHash: r.last_hash },
         });
       }
@@ -53,13 +57,18 @@ export class AuditMaintenance {
   private running: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly db: Database, private readonly checkpointer: AuditCheckpointer, private readonly options: AuditMaintenanceOptions, private readonly logger: Logger,
+    private readonly db: Database,
+    private readonly checkpointer: AuditCheckpointer,
+    private readonly options: AuditMaintenanceOptions,
+    private readonly logger: Logger,
     private readonly removeExpiredExports: () => number = () => 0,
   ) {}
 
   start(): void {
     const every = (ms: number, fn: () => Promise<unknown>) => {
-      const timer = setInterval(() => { this.running = this.running.then(fn).catch((error) => this.logger.error({ err: error }, 'audit maintenance failed')); }, ms);
+      const timer = setInterval(() => {
+        this.running = this.running.then(fn).catch((error) => this.logger.error({ err: error }, 'audit maintenance failed'));
+      }, ms);
       timer.unref();
       this.timers.push(timer);
     };

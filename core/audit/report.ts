@@ -15,17 +15,38 @@ interface Table {
 }
 
 const PRIVILEGED_ROLES = new Set(['SYSTEM_ADMIN', 'ADMIN']);
-const prefixes = (...p: string[]) => (e: AuditContent) => p.some((x) => e.action.startsWith(x));
+const prefixes =
+  (...p: string[]) =>
+  (e: AuditContent) =>
+    p.some((x) => e.action.startsWith(x));
 
 export class AuditReportBuilder {
   private readonly tables: Table[] = [
-    { title: 'Privileged actions', matches: (e) => PRIVILEGED_ROLES.has(e.actor.role) && !e.action.startsWith('audit.'), rows: [], total: 0 },
+    {
+      title: 'Privileged actions',
+      matches: (e) => PRIVILEGED_ROLES.has(e.actor.role) && !e.action.startsWith('audit.'),
+      rows: [],
+      total: 0,
+    },
     { title: 'Failed sign-ins', matches: (e) => e.action === 'auth.sign_in_failed', rows: [], total: 0 },
-    { title: 'Plugin installs and removals', matches: prefixes('plugin.installed', 'plugin.removed', 'plugin.unsigned_override_used', 'plugin.install_refused'), rows: [], total: 0 },
+    {
+      title: 'Plugin installs and removals',
+      matches: prefixes('plugin.installed', 'plugin.removed', 'plugin.unsigned_override_used', 'plugin.install_refused'),
+      rows: [],
+      total: 0,
+    },
     { title: 'Credential changes and accesses', matches: prefixes('credential.'), rows: [], total: 0 },
-    { title: 'Configuration changes', matches: prefixes('tenant.', 'plugin.policy_changed', 'integration_guard.', 'keys.', 'config.'), rows: [], total: 0 },
+    {
+      title: 'Configuration changes',
+      matches: prefixes('tenant.', 'plugin.policy_changed', 'integration_guard.', 'keys.', 'config.'),
+      rows: [],
+      total: 0,
+    },
   ];
-  private readonly actors = new Map<string, { name: string; role: string; events: number; failures: number; first: string; last: string }>();
+  private readonly actors = new Map<
+    string,
+    { name: string; role: string; events: number; failures: number; first: string; last: string }
+  >();
   private first: string | null = null;
   private last: string | null = null;
   private count = 0;
@@ -48,10 +69,16 @@ export class AuditReportBuilder {
   }
 
   html(meta: { title: string; chain: string; exportedAt: string; exportedBy: string; range: string; verification: string }): string {
-    const section = (t: Table) => `<h2>${esc(t.title)} <small>(${t.total})</small></h2>` + (t.total === 0 ? '<p class="empty">None in this period.</p>' :
-      `<table><thead><tr><th>#</th><th>Time (UTC)</th><th>Actor</th><th>Role</th><th>Action</th><th>Target</th><th>Outcome</th><th>Source</th></tr></thead><tbody>${
-        t.rows.map(({ seq, e }) => `<tr><td>${seq}</td><td>${esc(e.at)}</td><td>${esc(e.actor.name)}</td><td>${esc(e.actor.role)}</td><td>${esc(e.action)}</td><td>${esc(`${e.target.type}${e.target.id ? ` ${e.target.id}` : ''}`)}</td><td>${esc(e.outcome)}${e.reason ? `: ${esc(e.reason)}` : ''}</td><td>${esc(e.sourceAddress ?? '')}</td></tr>`).join('')
-      }</tbody></table>${t.total > t.rows.length ? `<p>… and ${t.total - t.rows.length} more in events.csv.</p>` : ''}`);
+    const section = (t: Table) =>
+      `<h2>${esc(t.title)} <small>(${t.total})</small></h2>` +
+      (t.total === 0
+        ? '<p class="empty">None in this period.</p>'
+        : `<table><thead><tr><th>#</th><th>Time (UTC)</th><th>Actor</th><th>Role</th><th>Action</th><th>Target</th><th>Outcome</th><th>Source</th></tr></thead><tbody>${t.rows
+            .map(
+              ({ seq, e }) =>
+                `<tr><td>${seq}</td><td>${esc(e.at)}</td><td>${esc(e.actor.name)}</td><td>${esc(e.actor.role)}</td><td>${esc(e.action)}</td><td>${esc(`${e.target.type}${e.target.id ? ` ${e.target.id}` : ''}`)}</td><td>${esc(e.outcome)}${e.reason ? `: ${esc(e.reason)}` : ''}</td><td>${esc(e.sourceAddress ?? '')}</td></tr>`,
+            )
+            .join('')}</tbody></table>${t.total > t.rows.length ? `<p>… and ${t.total - t.rows.length} more in events.csv.</p>` : ''}`);
     const actors = [...this.actors.values()].sort((a, b) => b.events - a.events);
     return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(meta.title)}</title>
@@ -69,8 +96,16 @@ dl { display: grid; grid-template-columns: max-content auto; gap: 2px 1em; } dt 
 <p>The signed manifest.json lists the SHA-256 of this file and of every other file in the bundle; <code>switchyard audit verify</code> checks them and every event's link offline.</p>
 ${this.tables.map(section).join('\n')}
 <h2>Activity per actor <small>(${actors.length})</small></h2>
-${actors.length === 0 ? '<p class="empty">None in this period.</p>' : `<table><thead><tr><th>Actor</th><th>Role</th><th>Events</th><th>Not successful</th><th>First</th><th>Last</th></tr></thead><tbody>${
-  actors.map((a) => `<tr><td>${esc(a.name)}</td><td>${esc(a.role)}</td><td>${a.events}</td><td>${a.failures}</td><td>${esc(a.first)}</td><td>${esc(a.last)}</td></tr>`).join('')}</tbody></table>`}
+${
+  actors.length === 0
+    ? '<p class="empty">None in this period.</p>'
+    : `<table><thead><tr><th>Actor</th><th>Role</th><th>Events</th><th>Not successful</th><th>First</th><th>Last</th></tr></thead><tbody>${actors
+        .map(
+          (a) =>
+            `<tr><td>${esc(a.name)}</td><td>${esc(a.role)}</td><td>${a.events}</td><td>${a.failures}</td><td>${esc(a.first)}</td><td>${esc(a.last)}</td></tr>`,
+        )
+        .join('')}</tbody></table>`
+}
 </body></html>
 `;
   }

@@ -18,7 +18,11 @@ export class AuditSigningKeyError extends Error {
 export class AuditSigningKey {
   readonly fingerprint: string;
 
-  private constructor(private readonly key: forge.pki.rsa.PrivateKey, readonly certificate: forge.pki.Certificate, readonly certificatePem: string) {
+  private constructor(
+    private readonly key: forge.pki.rsa.PrivateKey,
+    readonly certificate: forge.pki.Certificate,
+    readonly certificatePem: string,
+  ) {
     this.fingerprint = certificateFingerprint(certificate);
   }
 
@@ -75,7 +79,10 @@ export function generateAuditSigningKey(commonName: string): string {
   cert.serialNumber = randomSerial();
   cert.validity.notBefore = new Date();
   cert.validity.notAfter = new Date(Date.now() + 10 * YEAR_MS);
-  const subject = [{ name: 'commonName', value: commonName }, { name: 'organizationName', value: 'Switchyard' }];
+  const subject = [
+    { name: 'commonName', value: commonName },
+    { name: 'organizationName', value: 'Switchyard' },
+  ];
   cert.setSubject(subject);
   cert.setIssuer(subject);
   cert.setExtensions([

@@ -43,7 +43,6 @@ export async function verifyAuditBundle(bundlePath: string, trustedFingerprints:
   }
 }
 
-
 async function verifyDirectory(dir: string, trusted: readonly string[]): Promise<BundleVerification> {
   const findings: TamperFinding[] = [];
   const result = (manifest: ExportManifest | null, signer: string | null, events = 0, links = 0): BundleVerification => {
@@ -51,8 +50,14 @@ async function verifyDirectory(dir: string, trusted: readonly string[]): Promise
     const rank = (f: TamperFinding) => (f.kind === 'MANIFEST_SIGNATURE' || f.kind === 'MALFORMED' ? 0 : f.seq !== null ? 1 : 2);
     const sorted = [...findings].sort((x, y) => rank(x) - rank(y));
     return {
-      ok: findings.length === 0, finding: sorted[0] ?? null, findings: sorted, manifest, signerFingerprint: signer,
-      signerPinned: signer !== null && trusted.includes(signer), eventsChecked: events, linksChecked: links,
+      ok: findings.length === 0,
+      finding: sorted[0] ?? null,
+      findings: sorted,
+      manifest,
+      signerFingerprint: signer,
+      signerPinned: signer !== null && trusted.includes(signer),
+      eventsChecked: events,
+      linksChecked: links,
     };
   };
   const read = (name: string): Buffer | null => {
@@ -63,7 +68,11 @@ async function verifyDirectory(dir: string, trusted: readonly string[]): Promise
   const signature = read(MANIFEST_SIGNATURE_FILE);
   const certPem = read(BUNDLE_FILES.certificates)?.toString('utf8') ?? '';
   if (!manifestBytes || !signature) {
-    findings.push({ kind: 'MALFORMED', seq: null, message: `the bundle has no ${manifestBytes ? MANIFEST_SIGNATURE_FILE : MANIFEST_FILE}` });
+    findings.push({
+      kind: 'MALFORMED',
+      seq: null,
+      message: `the bundle has no ${manifestBytes ? MANIFEST_SIGNATURE_FILE : MANIFEST_FILE}`,
+    });
     return result(null, null);
   }
   let manifest: ExportManifest;
@@ -87,15 +96,22 @@ async function verifyDirectory(dir: string, trusted: readonly string[]): Promise
   const signer = usable.get(manifest.signingKeyFingerprint);
   if (!signer || !verifyPss(signer, manifestBytes, signature.toString('base64'))) {
     findings.push({
-      kind: 'MANIFEST_SIGNATURE', seq: null,
-      message: !signer ? `${MANIFEST_FILE} is signed by ${manifest.signingKeyFingerprint}, ${trusted.length > 0 ? 'which is not a trusted certificate' : 'whose certificate is not in the bundle'}`
+      kind: 'MANIFEST_SIGNATURE',
+      seq: null,
+      message: !signer
+        ? `${MANIFEST_FILE} is signed by ${manifest.signingKeyFingerprint}, ${trusted.length > 0 ? 'which is not a trusted certificate' : 'whose certificate is not in the bundle'}`
         : `the signature of ${MANIFEST_FILE} is not valid: the manifest was changed after it was signed`,
     });
   }
   for (const [name, digest] of Object.entries(manifest.files ?? {})) {
     const file = path.join(dir, name);
     if (!fs.existsSync(file)) findings.push({ kind: 'FILE_MODIFIED', seq: null, message: `${name} is missing from the bundle` });
-    else if (await sha256OfFile(file) !== digest) findings.push({ kind: 'FILE_MODIFIED', seq: null, message: `${name} was changed after export: its SHA-256 differs from the signed manifest` });
+    else if ((await sha256OfFile(file)) !== digest)
+      findings.push({
+        kind: 'FILE_MODIFIED',
+        seq: null,
+        message: `${name} was changed after export: its SHA-256 differs from the signed manifest`,
+      });
   }
 
   const checkpoints: AuditCheckpoint[] = [];
@@ -107,13 +123,25 @@ async function verifyDirectory(dir: string, trusted: readonly string[]): Promise
     }
   }
   const forged = checkpoints.find((c) => c.chain !== manifest.chain || !checkpointSignatureValid(c, usable));
-  if (forged) findings.push({ kind: 'CHECKPOINT_SIGNATURE', seq: forged.seq, message: `the checkpoint at event ${forged.seq} is not validly signed for chain ${manifest.chain}` });
+  if (forged)
+    findings.push({
+      kind: 'CHECKPOINT_SIGNATURE',
+      seq: forged.seq,
+      message: `the checkpoint at event ${forged.seq} is not validly signed for chain ${manifest.chain}`,
+    });
 
   const covering = manifest.coveringCheckpointSeq;
   if (covering !== null && !checkpoints.some((c) => c.seq === covering)) {
-    findings.push({ kind: 'TRUNCATED', seq: covering, message: `the checkpoint at event ${covering} that the manifest names is not in the bundle` });
+    findings.push({
+      kind: 'TRUNCATED',
+      seq: covering,
+      message: `the checkpoint at event ${covering} that the manifest names is not in the bundle`,
+    });
   }
-  const verifier = new ChainVerifier(manifest.anchor, checkpoints.filter((c) => c !== forged && (covering === null || c.seq <= covering)));
+  const verifier = new ChainVerifier(
+    manifest.anchor,
+    checkpoints.filter((c) => c !== forged && (covering === null || c.seq <= covering)),
+  );
   let events = 0;
   let links = 0;
   const eventsFile = path.join(dir, BUNDLE_FILES.events);
@@ -125,20 +153,29 @@ async function verifyDirectory(dir: string, trusted: readonly string[]): Promise
       try {
         line = JSON.parse(text) as EventLine;
       } catch {
-        verifier.finding ??= { kind: 'MALFORMED', seq: (verifier.lastSeq ?? 0) + 1, message: `${BUNDLE_FILES.events} line ${links + 1} is not JSON` };
+        verifier.finding ??= {
+          kind: 'MALFORMED',
+          seq: (verifier.lastSeq ?? 0) + 1,
+          message: `${BUNDLE_FILES.events} line ${links + 1} is not JSON`,
+        };
         break;
       }
       links++;
       const { seq, omitted, contentDigest, prevHash, hash, ...content } = line as EventLine & { omitted?: boolean };
       if (!omitted) events++;
       // The generic canonical form, not auditContentJson: a field added to a line must change its digest.
-      if (!verifier.add({ seq, contentDigest, prevHash, hash }, omitted ? undefined : { digest: digestHexOfJson(canonicalJson(content)) })) break;
+      if (!verifier.add({ seq, contentDigest, prevHash, hash }, omitted ? undefined : { digest: digestHexOfJson(canonicalJson(content)) }))
+        break;
     }
   }
   const chainFinding = verifier.finish(covering);
   if (chainFinding) findings.unshift(chainFinding);
   else if (links !== manifest.linkCount || events !== manifest.eventCount) {
-    findings.push({ kind: 'TRUNCATED', seq: (verifier.lastSeq ?? 0) + 1, message: `the manifest lists ${manifest.linkCount} links and ${manifest.eventCount} events; the bundle holds ${links} and ${events}` });
+    findings.push({
+      kind: 'TRUNCATED',
+      seq: (verifier.lastSeq ?? 0) + 1,
+      message: `the manifest lists ${manifest.linkCount} links and ${manifest.eventCount} events; the bundle holds ${links} and ${events}`,
+    });
   }
   return result(manifest, signer ? manifest.signingKeyFingerprint : null, events, links);
 }

@@ -43,7 +43,9 @@ export class ChainVerifier {
    * `checkpoints`: signed heads the walk must pass through.
    */
   constructor(anchor: { seq: number; hash: string } | null, checkpoints: readonly TrustedCheckpoint[] = []) {
-    this.prev = anchor ? { seq: anchor.seq, hash: Buffer.from(anchor.hash, 'hex'), hex: anchor.hash.toLowerCase() } : { seq: 0, hash: GENESIS_HASH, hex: GENESIS_HASH.toString('hex') };
+    this.prev = anchor
+      ? { seq: anchor.seq, hash: Buffer.from(anchor.hash, 'hex'), hex: anchor.hash.toLowerCase() }
+      : { seq: 0, hash: GENESIS_HASH, hex: GENESIS_HASH.toString('hex') };
     this.lastGoodCheckpoint = anchor?.seq ?? 0;
     this.checkpoints = new Map(checkpoints.map((c) => [c.seq, c.hash]));
   }
@@ -60,7 +62,8 @@ export class ChainVerifier {
     if (this.finding) return false;
     const prev = this.prev!;
     if (link.seq <= prev.seq) return this.fail('OUT_OF_ORDER', link.seq, `event ${link.seq} comes after event ${prev.seq}`);
-    if (link.seq !== prev.seq + 1) return this.fail('MISSING', prev.seq + 1, `event ${prev.seq + 1} is missing (the next present is ${link.seq})`);
+    if (link.seq !== prev.seq + 1)
+      return this.fail('MISSING', prev.seq + 1, `event ${prev.seq + 1} is missing (the next present is ${link.seq})`);
     const digest = content === undefined ? undefined : 'digest' in content ? content.digest : contentDigest(content).toString('hex');
     if (digest !== undefined && digest !== link.contentDigest) {
       return this.fail('MODIFIED', link.seq, `event ${link.seq} was modified: its content does not match its digest`);
@@ -69,12 +72,16 @@ export class ChainVerifier {
       return this.fail('LINK_BROKEN', link.seq, `event ${link.seq} does not follow event ${prev.seq}: its previous hash differs`);
     }
     const hash = linkHash(prev.hash, link.seq, Buffer.from(link.contentDigest, 'hex'));
-    if (hash.toString('hex') !== link.hash) return this.fail('HASH_MISMATCH', link.seq, `event ${link.seq}'s hash is not the hash of its link`);
+    if (hash.toString('hex') !== link.hash)
+      return this.fail('HASH_MISMATCH', link.seq, `event ${link.seq}'s hash is not the hash of its link`);
     const signed = this.checkpoints.get(link.seq);
     if (signed !== undefined) {
       if (signed !== link.hash) {
-        return this.fail('CHECKPOINT_MISMATCH', this.lastGoodCheckpoint + 1,
-          `the chain differs from the checkpoint signed at event ${link.seq}: an event after ${this.lastGoodCheckpoint} and up to ${link.seq} was inserted, removed or changed after it was signed`);
+        return this.fail(
+          'CHECKPOINT_MISMATCH',
+          this.lastGoodCheckpoint + 1,
+          `the chain differs from the checkpoint signed at event ${link.seq}: an event after ${this.lastGoodCheckpoint} and up to ${link.seq} was inserted, removed or changed after it was signed`,
+        );
       }
       this.lastGoodCheckpoint = link.seq;
     }
@@ -88,7 +95,11 @@ export class ChainVerifier {
     if (this.finding) return this.finding;
     const last = this.prev!.seq;
     if (mustReach !== null && last < mustReach) {
-      this.fail('TRUNCATED', last + 1, `events ${last + 1} to ${mustReach} are missing: a signed checkpoint covers event ${mustReach}, the chain ends at ${last}`);
+      this.fail(
+        'TRUNCATED',
+        last + 1,
+        `events ${last + 1} to ${mustReach} are missing: a signed checkpoint covers event ${mustReach}, the chain ends at ${last}`,
+      );
     }
     return this.finding;
   }

@@ -18,13 +18,25 @@ export async function verifyStoredChain(q: Queryable, tenantId: string | null): 
   const certificates = await readSigningCertificates(q);
   const checkpoints = await readCheckpoints(q, tenantId, extent.firstSeq ?? 1, Number.MAX_SAFE_INTEGER);
   const result = (finding: TamperFinding | null, events: number): ChainVerification => ({
-    ok: finding === null, events, firstSeq: extent.firstSeq, lastSeq: extent.lastSeq, checkpoints: checkpoints.length, finding,
+    ok: finding === null,
+    events,
+    firstSeq: extent.firstSeq,
+    lastSeq: extent.lastSeq,
+    checkpoints: checkpoints.length,
+    finding,
   });
   const forged = checkpoints.find((c) => !checkpointSignatureValid(c, certificates));
-  if (forged) return result({ kind: 'CHECKPOINT_SIGNATURE', seq: forged.seq, message: `the checkpoint at event ${forged.seq} is not validly signed` }, 0);
+  if (forged)
+    return result(
+      { kind: 'CHECKPOINT_SIGNATURE', seq: forged.seq, message: `the checkpoint at event ${forged.seq} is not validly signed` },
+      0,
+    );
   if (extent.firstSeq === null) {
     const last = checkpoints.at(-1);
-    return result(last ? { kind: 'TRUNCATED', seq: 1, message: `the chain is empty but a signed checkpoint covers event ${last.seq}` } : null, 0);
+    return result(
+      last ? { kind: 'TRUNCATED', seq: 1, message: `the chain is empty but a signed checkpoint covers event ${last.seq}` } : null,
+      0,
+    );
   }
   // After retention removed the oldest events, the first one left names the last removed hash.
   const anchor = extent.firstSeq > 1 ? { seq: extent.firstSeq - 1, hash: extent.firstPrevHash ?? '' } : null;

@@ -21,7 +21,18 @@ export type Permission =
 
 const GRANTS: Record<Role, readonly Permission[]> = {
   SYSTEM_ADMIN: ['tenant:manage', 'token:manage', 'plugin:read', 'plugin:manage', 'audit:read'],
-  ADMIN: ['token:manage', 'workflow:read', 'workflow:write', 'run:read', 'run:operate', 'credential:read', 'credential:write', 'plugin:read', 'integration:manage', 'audit:read'],
+  ADMIN: [
+    'token:manage',
+    'workflow:read',
+    'workflow:write',
+    'run:read',
+    'run:operate',
+    'credential:read',
+    'credential:write',
+    'plugin:read',
+    'integration:manage',
+    'audit:read',
+  ],
   EDITOR: ['workflow:read', 'workflow:write', 'run:read', 'credential:read', 'credential:write', 'plugin:read'],
   OPERATOR: ['workflow:read', 'run:read', 'run:operate', 'plugin:read'],
   VIEWER: ['workflow:read', 'run:read', 'credential:read', 'plugin:read'],
@@ -63,7 +74,7 @@ export function authorize(actor: Actor, permission: Permission): void {
 export function tenantOf(actor: Actor, permission: Permission): string {
   authorize(actor, permission);
   if (actor.tenantId === null) {
-    throw new AppError('FORBIDDEN', 'this operation acts on one tenant\'s data; use a token of that tenant');
+    throw new AppError('FORBIDDEN', "this operation acts on one tenant's data; use a token of that tenant");
   }
   return actor.tenantId;
 }

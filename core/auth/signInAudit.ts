@@ -37,10 +37,16 @@ export class SignInAuditor {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly db: Database, private readonly logger: Logger, private readonly maxWindows = 10_000) {}
+  constructor(
+    private readonly db: Database,
+    private readonly logger: Logger,
+    private readonly maxWindows = 10_000,
+  ) {}
 
   start(): void {
-    this.timer = setInterval(() => { void this.flush(Date.now()); }, 10_000);
+    this.timer = setInterval(() => {
+      void this.flush(Date.now());
+    }, 10_000);
     this.timer.unref();
   }
 
@@ -51,18 +57,36 @@ export class SignInAuditor {
   }
 
   async succeeded(actor: Actor, client: SignInClient, now = Date.now()): Promise<void> {
-    await this.note(`ok|${actor.tokenId}|${client.sourceAddress}`, now, {
-      tenantId: actor.tenantId, action: 'auth.signed_in', actor, client, details: { tokenId: actor.tokenId },
-    }, 'ok');
+    await this.note(
+      `ok|${actor.tokenId}|${client.sourceAddress}`,
+      now,
+      {
+        tenantId: actor.tenantId,
+        action: 'auth.signed_in',
+        actor,
+        client,
+        details: { tokenId: actor.tokenId },
+      },
+      'ok',
+    );
   }
 
   /** `tenantId`: the token's tenant when the token exists (revoked, expired), else null. */
   async failed(prefix: string | null, reason: string, tenantId: string | null, client: SignInClient, now = Date.now()): Promise<void> {
     let key = `fail|${prefix ?? '-'}|${client.sourceAddress}`;
     if (!this.windows.has(key) && this.windows.size >= this.maxWindows) key = `fail|*|${client.sourceAddress}`;
-    await this.note(key, now, {
-      tenantId, action: 'auth.sign_in_failed', actor: null, client, details: { prefix: key.startsWith('fail|*|') ? '*' : prefix, reason },
-    }, reason);
+    await this.note(
+      key,
+      now,
+      {
+        tenantId,
+        action: 'auth.sign_in_failed',
+        actor: null,
+        client,
+        details: { prefix: key.startsWith('fail|*|') ? '*' : prefix, reason },
+      },
+      reason,
+    );
   }
 
   private async note(key: string, now: number, w: Omit<Window, 'start' | 'more' | 'reasons'>, reason: string): Promise<void> {
@@ -77,11 +101,18 @@ export class SignInAuditor {
     this.windows.set(key, { ...w, start, more: 0, reasons: {} });
     if (open) await this.write(open);
     try {
-      await this.db.tx(scopeOf(w.tenantId), (q) => recordAudit(q, w.actor ? { actor: w.actor, ...w.client } : null, {
-        action: w.action, targetType: 'api_token', targetId: w.actor?.tokenId ?? null, tenantId: w.tenantId,
-        outcome: w.action === 'auth.signed_in' ? 'SUCCESS' : 'FAILURE', ...(w.action === 'auth.sign_in_failed' ? { reason } : {}),
-        details: { ...w.details, count: 1, windowStart: new Date(start).toISOString() }, client: w.client,
-      }));
+      await this.db.tx(scopeOf(w.tenantId), (q) =>
+        recordAudit(q, w.actor ? { actor: w.actor, ...w.client } : null, {
+          action: w.action,
+          targetType: 'api_token',
+          targetId: w.actor?.tokenId ?? null,
+          tenantId: w.tenantId,
+          outcome: w.action === 'auth.signed_in' ? 'SUCCESS' : 'FAILURE',
+          ...(w.action === 'auth.sign_in_failed' ? { reason } : {}),
+          details: { ...w.details, count: 1, windowStart: new Date(start).toISOString() },
+          client: w.client,
+        }),
+      );
     } catch (error) {
       this.windows.delete(key);
       throw error;
@@ -102,12 +133,23 @@ export class SignInAuditor {
 
   private async write(w: Window): Promise<void> {
     if (w.more === 0) return;
-    await this.db.tx(scopeOf(w.tenantId), (q) => recordAudit(q, w.actor ? { actor: w.actor, ...w.client } : null, {
-      action: w.action, targetType: 'api_token', targetId: w.actor?.tokenId ?? null, tenantId: w.tenantId,
-      outcome: w.action === 'auth.signed_in' ? 'SUCCESS' : 'FAILURE',
-      details: { ...w.details, count: w.more, summary: true, ...(w.action === 'auth.sign_in_failed' ? { reasons: w.reasons } : {}),
-        windowStart: new Date(w.start).toISOString(), windowEnd: new Date(w.start + WINDOW_MS).toISOString() },
-      client: w.client,
-    }));
+    await this.db.tx(scopeOf(w.tenantId), (q) =>
+      recordAudit(q, w.actor ? { actor: w.actor, ...w.client } : null, {
+        action: w.action,
+        targetType: 'api_token',
+        targetId: w.actor?.tokenId ?? null,
+        tenantId: w.tenantId,
+        outcome: w.action === 'auth.signed_in' ? 'SUCCESS' : 'FAILURE',
+        details: {
+          ...w.details,
+          count: w.more,
+          summary: true,
+          ...(w.action === 'auth.sign_in_failed' ? { reasons: w.reasons } : {}),
+          windowStart: new Date(w.start).toISOString(),
+          windowEnd: new Date(w.start + WINDOW_MS).toISOString(),
+        },
+        client: w.client,
+      }),
+    );
   }
 }

@@ -63,8 +63,17 @@ export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'exp
 
 export class AuthError extends AppError {
   /** `tenantId`: the token's tenant, when the token exists (revoked, expired). */
-  constructor(readonly reason: AuthFailure, readonly prefix: string | null, readonly tenantId: string | null = null) {
-    super('UNAUTHENTICATED', reason === 'missing' ? 'an Authorization: Bearer <token> header is required' : `the token is ${reason === 'malformed' ? 'not a Switchyard token' : reason}`);
+  constructor(
+    readonly reason: AuthFailure,
+    readonly prefix: string | null,
+    readonly tenantId: string | null = null,
+  ) {
+    super(
+      'UNAUTHENTICATED',
+      reason === 'missing'
+        ? 'an Authorization: Bearer <token> header is required'
+        : `the token is ${reason === 'malformed' ? 'not a Switchyard token' : reason}`,
+    );
   }
 }
 
@@ -72,7 +81,10 @@ export class AuthError extends AppError {
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 export class TokenService {
-  constructor(private readonly db: Database, private readonly signIns: SignInAuditor | null = null) {}
+  constructor(
+    private readonly db: Database,
+    private readonly signIns: SignInAuditor | null = null,
+  ) {}
 
   /** `authenticate` for a request from a client: the sign-in, refused or not, is audited (aggregated per minute). */
   async signIn(token: string | undefined, client: SignInClient): Promise<{ actor: Actor; token: ApiToken }> {
@@ -99,14 +111,18 @@ export class TokenService {
     if (row.revokedAt) throw new AuthError('revoked', prefix, row.tenantId);
     if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) throw new AuthError('expired', prefix, row.tenantId);
     if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-      void this.db.query(scopeOf(row.tenantId), 'update api_tokens set last_used_at = now() where id = $1', [row.id]).catch(() => undefined);
+      void this.db
+        .query(scopeOf(row.tenantId), 'update api_tokens set last_used_at = now() where id = $1', [row.id])
+        .catch(() => undefined);
     }
     return { actor: { tokenId: row.id, tokenName: row.name, role: row.role, tenantId: row.tenantId }, token: row };
   }
 
   /** The caller's own token, whatever its role. */
   async own(ctx: RequestContext): Promise<ApiToken> {
-    const { rows } = await this.db.query<ApiToken>(scopeOf(ctx.actor.tenantId), `select ${TOKEN_COLUMNS} from api_tokens where id = $1`, [ctx.actor.tokenId]);
+    const { rows } = await this.db.query<ApiToken>(scopeOf(ctx.actor.tenantId), `select ${TOKEN_COLUMNS} from api_tokens where id = $1`, [
+      ctx.actor.tokenId,
+    ]);
     if (!rows[0]) throw notFound('API token', ctx.actor.tokenId);
     return rows[0];
   }
@@ -115,7 +131,9 @@ export class TokenService {
     if (!isId(id)) throw notFound('API token', id);
     let tenantId = ctx.actor.tenantId;
     if (ctx.actor.role === 'SYSTEM_ADMIN') {
-      const owner = (await this.db.query<{ tenantId: string | null }>('system', 'select tenant_id as "tenantId" from api_token_tenant($1)', [id])).rows[0];
+      const owner = (
+        await this.db.query<{ tenantId: string | null }>('system', 'select tenant_id as "tenantId" from api_token_tenant($1)', [id])
+      ).rows[0];
       if (!owner) throw notFound('API token', id);
       tenantId = owner.tenantId;
     }
@@ -147,7 +165,10 @@ export class TokenService {
     const role = input.role as Role;
     const name = input.name?.trim() ?? '';
     if (name.length < 1 || name.length > 200) throw badInput('input.name', 'must be 1 to 200 characters');
-    if (input.expiresInSeconds != null && (!Number.isInteger(input.expiresInSeconds) || input.expiresInSeconds < 60 || input.expiresInSeconds > 5 * 365 * 86400)) {
+    if (
+      input.expiresInSeconds != null &&
+      (!Number.isInteger(input.expiresInSeconds) || input.expiresInSeconds < 60 || input.expiresInSeconds > 5 * 365 * 86400)
+    ) {
       throw badInput('input.expiresInSeconds', 'must be a whole number of seconds between 60 and 157680000');
     }
     let tenantId: string | null;
@@ -168,8 +189,20 @@ export class TokenService {
       if (exists.rowCount === 0) throw notFound('tenant', tenantId);
     }
     return this.db.tx(scopeOf(tenantId), async (q) => {
-      const created = await insertToken(q, { tenantId, role, name, expiresInSeconds: input.expiresInSeconds ?? null, createdBy: ctx.actor.tokenId });
-      await recordAudit(q, ctx, { action: 'token.created', targetType: 'api_token', targetId: created.apiToken.id, tenantId, details: { role, name, prefix: created.apiToken.prefix } });
+      const created = await insertToken(q, {
+        tenantId,
+        role,
+        name,
+        expiresInSeconds: input.expiresInSeconds ?? null,
+        createdBy: ctx.actor.tokenId,
+      });
+      await recordAudit(q, ctx, {
+        action: 'token.created',
+        targetType: 'api_token',
+        targetId: created.apiToken.id,
+        tenantId,
+        details: { role, name, prefix: created.apiToken.prefix },
+      });
       return created;
     });
   }
@@ -180,7 +213,13 @@ export class TokenService {
     if (existing.revokedAt) return existing;
     return this.db.tx(scopeOf(existing.tenantId), async (q) => {
       const { rows } = await q.query<ApiToken>(`update api_tokens set revoked_at = now() where id = $1 returning ${TOKEN_COLUMNS}`, [id]);
-      await recordAudit(q, ctx, { action: 'token.revoked', targetType: 'api_token', targetId: id, tenantId: existing.tenantId, details: { prefix: existing.prefix } });
+      await recordAudit(q, ctx, {
+        action: 'token.revoked',
+        targetType: 'api_token',
+        targetId: id,
+        tenantId: existing.tenantId,
+        details: { prefix: existing.prefix },
+      });
       return rows[0]!;
     });
   }
@@ -201,7 +240,16 @@ export async function insertToken(
     `insert into api_tokens (id, tenant_id, role, name, prefix, token_hash, created_by, expires_at)
      values ($1, $2, $3, $4, $5, $6, $7, case when $8::int is null then null else now() + make_interval(secs => $8::int) end)
      returning ${TOKEN_COLUMNS}`,
-    [newId(), input.tenantId, input.role, input.name, generated.prefix, hashToken(generated.token), input.createdBy, input.expiresInSeconds],
+    [
+      newId(),
+      input.tenantId,
+      input.role,
+      input.name,
+      generated.prefix,
+      hashToken(generated.token),
+      input.createdBy,
+      input.expiresInSeconds,
+    ],
   );
   return { token: generated.token, apiToken: rows[0]! };
 }

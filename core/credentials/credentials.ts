@@ -7,7 +7,14 @@ import { isHostPattern } from '../hostPatterns.js';
 import { tenantOf, type RequestContext } from '../auth/roles.js';
 import { open, seal } from './envelope.js';
 import type { MasterKeyRing } from './masterKeys.js';
-import { CREDENTIAL_TYPES, type Credential, type CredentialLease, type CredentialLeaser, type LeaseRequest, type LeaseUse } from './types.js';
+import {
+  CREDENTIAL_TYPES,
+  type Credential,
+  type CredentialLease,
+  type CredentialLeaser,
+  type LeaseRequest,
+  type LeaseUse,
+} from './types.js';
 
 const CREDENTIAL = `id, tenant_id as "tenantId", name, type, config, allowed_hosts as "allowedHosts", created_at as "createdAt", updated_at as "updatedAt"`;
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$/;
@@ -37,11 +44,18 @@ export class CredentialService implements CredentialLeaser {
   // Unwrapped data keys, by id. They never change; a rotation re-wraps them, the bytes stay.
   private readonly dataKeys = new Map<string, Buffer>();
 
-  constructor(private readonly db: Database, private readonly masterKeys: MasterKeyRing) {}
+  constructor(
+    private readonly db: Database,
+    private readonly masterKeys: MasterKeyRing,
+  ) {}
 
   async list(ctx: RequestContext): Promise<Credential[]> {
     const tenantId = tenantOf(ctx.actor, 'credential:read');
-    const { rows } = await this.db.query<Credential>({ tenantId }, `select ${CREDENTIAL} from credentials where tenant_id = $1 order by name`, [tenantId]);
+    const { rows } = await this.db.query<Credential>(
+      { tenantId },
+      `select ${CREDENTIAL} from credentials where tenant_id = $1 order by name`,
+      [tenantId],
+    );
     return rows;
   }
 
@@ -51,19 +65,28 @@ export class CredentialService implements CredentialLeaser {
     const { name, type, secret, config, allowedHosts } = checkInput(input);
     return this.db.tx({ tenantId }, async (q) => {
       const dataKey = await this.activeDataKey(q, tenantId);
-      const existing = await q.query<{ id: string }>('select id from credentials where tenant_id = $1 and name = $2 for update', [tenantId, name]);
+      const existing = await q.query<{ id: string }>('select id from credentials where tenant_id = $1 and name = $2 for update', [
+        tenantId,
+        name,
+      ]);
       const id = existing.rows[0]?.id ?? newId();
       const ciphertext = seal(dataKey.key, Buffer.from(JSON.stringify(secret)), secretAad(tenantId, id));
       const values = [id, tenantId, type, JSON.stringify(config), allowedHosts, dataKey.id, ciphertext, ctx.actor.tokenId];
       const { rows } = existing.rows[0]
         ? await q.query<Credential>(
-          `update credentials set type = $3, config = $4, allowed_hosts = $5, data_key_id = $6, secret_ciphertext = $7, updated_at = now(), updated_by = $8
-            where id = $1 and tenant_id = $2 returning ${CREDENTIAL}`, values)
+            `update credentials set type = $3, config = $4, allowed_hosts = $5, data_key_id = $6, secret_ciphertext = $7, updated_at = now(), updated_by = $8
+            where id = $1 and tenant_id = $2 returning ${CREDENTIAL}`,
+            values,
+          )
         : await q.query<Credential>(
-          `insert into credentials (id, tenant_id, type, config, allowed_hosts, data_key_id, secret_ciphertext, created_by, updated_by, name)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) returning ${CREDENTIAL}`, [...values, name]);
+            `insert into credentials (id, tenant_id, type, config, allowed_hosts, data_key_id, secret_ciphertext, created_by, updated_by, name)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) returning ${CREDENTIAL}`,
+            [...values, name],
+          );
       await recordAudit(q, ctx, {
-        action: existing.rows[0] ? 'credential.updated' : 'credential.created', targetType: 'credential', targetId: id,
+        action: existing.rows[0] ? 'credential.updated' : 'credential.created',
+        targetType: 'credential',
+        targetId: id,
         details: { name, type, allowedHosts, configFields: Object.keys(config) },
       });
       return rows[0]!;
@@ -73,10 +96,18 @@ export class CredentialService implements CredentialLeaser {
   async delete(ctx: RequestContext, name: string): Promise<Credential> {
     const tenantId = tenantOf(ctx.actor, 'credential:write');
     return this.db.tx({ tenantId }, async (q) => {
-      const { rows } = await q.query<Credential>(`delete from credentials where tenant_id = $1 and name = $2 returning ${CREDENTIAL}`, [tenantId, name]);
+      const { rows } = await q.query<Credential>(`delete from credentials where tenant_id = $1 and name = $2 returning ${CREDENTIAL}`, [
+        tenantId,
+        name,
+      ]);
       const deleted = rows[0];
       if (!deleted) throw new AppError('NOT_FOUND', `credential ${JSON.stringify(name)} not found`, { path: 'name' });
-      await recordAudit(q, ctx, { action: 'credential.deleted', targetType: 'credential', targetId: deleted.id, details: { name, type: deleted.type } });
+      await recordAudit(q, ctx, {
+        action: 'credential.deleted',
+        targetType: 'credential',
+        targetId: deleted.id,
+        details: { name, type: deleted.type },
+      });
       return deleted;
     });
   }
@@ -89,7 +120,14 @@ export class CredentialService implements CredentialLeaser {
   async issueLease(request: LeaseRequest): Promise<CredentialLease> {
     const { tenantId } = request;
     return this.db.tx({ tenantId }, async (q) => {
-      const { rows } = await q.query<{ id: string; type: string; config: Record<string, string>; allowedHosts: string[]; dataKeyId: string; ciphertext: Buffer }>(
+      const { rows } = await q.query<{
+        id: string;
+        type: string;
+        config: Record<string, string>;
+        allowedHosts: string[];
+        dataKeyId: string;
+        ciphertext: Buffer;
+      }>(
         `select id, type, config, allowed_hosts as "allowedHosts", data_key_id as "dataKeyId", secret_ciphertext as ciphertext
            from credentials where tenant_id = $1 and name = $2`,
         [tenantId, request.credentialName],
@@ -97,7 +135,10 @@ export class CredentialService implements CredentialLeaser {
       const row = rows[0];
       if (!row) throw new AppError('NOT_FOUND', `credential ${JSON.stringify(request.credentialName)} does not exist in this tenant`);
       if (!request.allowedTypes.includes(row.type)) {
-        throw new AppError('FORBIDDEN', `plugin ${request.pluginName} may not be handed a ${row.type} credential (its manifest allows: ${request.allowedTypes.join(', ') || 'none'})`);
+        throw new AppError(
+          'FORBIDDEN',
+          `plugin ${request.pluginName} may not be handed a ${row.type} credential (its manifest allows: ${request.allowedTypes.join(', ') || 'none'})`,
+        );
       }
       const spec = CREDENTIAL_TYPES[row.type];
       if (!spec) throw new AppError('INTERNAL', `credential type ${row.type} is not known to this appliance`);
@@ -108,13 +149,43 @@ export class CredentialService implements CredentialLeaser {
       await q.query(
         `insert into credential_leases (id, tenant_id, credential_id, run_id, step_id, attempt, plugin_version_id, handle_hash, expires_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [leaseId, tenantId, row.id, request.runId, request.stepId, request.attempt, request.pluginVersionId, hashHandle(handle), request.expiresAt],
+        [
+          leaseId,
+          tenantId,
+          row.id,
+          request.runId,
+          request.stepId,
+          request.attempt,
+          request.pluginVersionId,
+          hashHandle(handle),
+          request.expiresAt,
+        ],
       );
       await recordAudit(q, null, {
-        action: 'credential.lease_issued', targetType: 'credential', targetId: row.id, tenantId,
-        details: { leaseId, name: request.credentialName, runId: request.runId, stepId: request.stepId, attempt: request.attempt, pluginVersionId: request.pluginVersionId, expiresAt: request.expiresAt.toISOString() },
+        action: 'credential.lease_issued',
+        targetType: 'credential',
+        targetId: row.id,
+        tenantId,
+        details: {
+          leaseId,
+          name: request.credentialName,
+          runId: request.runId,
+          stepId: request.stepId,
+          attempt: request.attempt,
+          pluginVersionId: request.pluginVersionId,
+          expiresAt: request.expiresAt.toISOString(),
+        },
       });
-      return { leaseId, handle, type: row.type, config: row.config, secret, placement: spec.placement(row.config), allowedHosts: row.allowedHosts, expiresAt: request.expiresAt };
+      return {
+        leaseId,
+        handle,
+        type: row.type,
+        config: row.config,
+        secret,
+        placement: spec.placement(row.config),
+        allowedHosts: row.allowedHosts,
+        expiresAt: request.expiresAt,
+      };
     });
   }
 
@@ -134,11 +205,22 @@ export class CredentialService implements CredentialLeaser {
   async recordLeaseUse(use: LeaseUse): Promise<void> {
     await this.db.tx({ tenantId: use.tenantId }, async (q) => {
       const { rows } = await q.query<{ credentialId: string }>(
-        'select credential_id as "credentialId" from credential_leases where id = $1 and tenant_id = $2', [use.leaseId, use.tenantId],
+        'select credential_id as "credentialId" from credential_leases where id = $1 and tenant_id = $2',
+        [use.leaseId, use.tenantId],
       );
       await recordAudit(q, null, {
-        action: 'credential.lease_used', targetType: 'credential', targetId: rows[0]?.credentialId ?? null, tenantId: use.tenantId,
-        details: { leaseId: use.leaseId, name: use.credentialName, runId: use.runId, stepId: use.stepId, attempt: use.attempt, requests: use.requests },
+        action: 'credential.lease_used',
+        targetType: 'credential',
+        targetId: rows[0]?.credentialId ?? null,
+        tenantId: use.tenantId,
+        details: {
+          leaseId: use.leaseId,
+          name: use.credentialName,
+          runId: use.runId,
+          stepId: use.stepId,
+          attempt: use.attempt,
+          requests: use.requests,
+        },
       });
     });
   }
@@ -156,12 +238,24 @@ export class CredentialService implements CredentialLeaser {
         );
         for (const row of rows) {
           const key = open(this.masterKeys.get(row.masterKeyId).key, row.wrapped, dataKeyAad(row.tenantId, row.id));
-          await q.query('update tenant_data_keys set master_key_id = $2, wrapped_key = $3 where id = $1', [row.id, current.id, seal(current.key, key, dataKeyAad(row.tenantId, row.id))]);
+          await q.query('update tenant_data_keys set master_key_id = $2, wrapped_key = $3 where id = $1', [
+            row.id,
+            current.id,
+            seal(current.key, key, dataKeyAad(row.tenantId, row.id)),
+          ]);
         }
         return rows.length;
       });
     }
-    await this.db.tx('system', (q) => recordAudit(q, null, { action: 'keys.master_rotated', targetType: 'master_key', targetId: current.id, tenantId: null, details: { rewrappedDataKeys: rewrapped } }));
+    await this.db.tx('system', (q) =>
+      recordAudit(q, null, {
+        action: 'keys.master_rotated',
+        targetType: 'master_key',
+        targetId: current.id,
+        tenantId: null,
+        details: { rewrappedDataKeys: rewrapped },
+      }),
+    );
     return rewrapped;
   }
 
@@ -217,12 +311,22 @@ export class CredentialService implements CredentialLeaser {
   }
 }
 
-function checkInput(input: SetCredentialInput): { name: string; type: string; secret: Record<string, string>; config: Record<string, string>; allowedHosts: string[] } {
+function checkInput(input: SetCredentialInput): {
+  name: string;
+  type: string;
+  secret: Record<string, string>;
+  config: Record<string, string>;
+  allowedHosts: string[];
+} {
   if (typeof input.name !== 'string' || !NAME.test(input.name)) {
     throw badInput('input.name', 'must be 1 to 128 letters, digits, ".", "_" or "-", starting with a letter or digit');
   }
   const spec = CREDENTIAL_TYPES[input.type];
-  if (!spec) throw badInput('input.type', `unknown credential type ${JSON.stringify(input.type)} (known: ${Object.keys(CREDENTIAL_TYPES).join(', ')})`);
+  if (!spec)
+    throw badInput(
+      'input.type',
+      `unknown credential type ${JSON.stringify(input.type)} (known: ${Object.keys(CREDENTIAL_TYPES).join(', ')})`,
+    );
   const secret = checkFields('input.secret', input.secret, spec.secret, MAX_SECRET_FIELD_CHARS, true);
   const config = checkFields('input.config', input.config ?? {}, spec.config, MAX_CONFIG_FIELD_CHARS, false);
   const configProblem = spec.checkConfig?.(config);
@@ -233,7 +337,10 @@ function checkInput(input: SetCredentialInput): { name: string; type: string; se
   }
   hosts.forEach((host, i) => {
     if (typeof host !== 'string' || !isHostPattern(host, { allowAnyHost: false })) {
-      throw badInput(`input.allowedHosts[${i}]`, 'must be a lowercase host or host:port, optionally starting with "*." (a credential is never sent to any host)');
+      throw badInput(
+        `input.allowedHosts[${i}]`,
+        'must be a lowercase host or host:port, optionally starting with "*." (a credential is never sent to any host)',
+      );
     }
   });
   return { name: input.name, type: input.type, secret, config, allowedHosts: hosts as string[] };
@@ -241,10 +348,12 @@ function checkInput(input: SetCredentialInput): { name: string; type: string; se
 
 // Field values are never echoed in errors: a misplaced secret must not come back in a message.
 function checkFields(path: string, value: unknown, fields: readonly string[], maxChars: number, required: boolean): Record<string, string> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badInput(path, `must be an object with ${fields.join(', ') || 'no fields'}`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw badInput(path, `must be an object with ${fields.join(', ') || 'no fields'}`);
   const out: Record<string, string> = {};
   for (const key of Object.keys(value)) {
-    if (!fields.includes(key)) throw badInput(`${path}.${key}`, `is not a field of this credential type (fields: ${fields.join(', ') || 'none'})`);
+    if (!fields.includes(key))
+      throw badInput(`${path}.${key}`, `is not a field of this credential type (fields: ${fields.join(', ') || 'none'})`);
   }
   for (const field of fields) {
     const v = (value as Record<string, unknown>)[field];

@@ -25,7 +25,10 @@ const keyId = (key: Buffer): string => createHash('sha256').update('switchyard m
 export class MasterKeyRing {
   private keys: MasterKey[];
 
-  private constructor(private readonly file: string, keys: MasterKey[]) {
+  private constructor(
+    private readonly file: string,
+    keys: MasterKey[],
+  ) {
     this.keys = keys;
   }
 
@@ -66,9 +69,15 @@ export class MasterKeyRing {
 
   /** Drops keys no data key needs any more. */
   prune(keep: ReadonlySet<string>): string[] {
-    const dropped = this.keys.slice(1).filter((k) => !keep.has(k.id)).map((k) => k.id);
+    const dropped = this.keys
+      .slice(1)
+      .filter((k) => !keep.has(k.id))
+      .map((k) => k.id);
     if (dropped.length === 0) return [];
-    writeKeyFile(this.file, this.keys.filter((k, i) => i === 0 || keep.has(k.id)).map((k) => k.key));
+    writeKeyFile(
+      this.file,
+      this.keys.filter((k, i) => i === 0 || keep.has(k.id)).map((k) => k.key),
+    );
     this.keys = readKeyFile(this.file);
     return dropped;
   }
@@ -76,12 +85,19 @@ export class MasterKeyRing {
 
 function readKeyFile(file: string): MasterKey[] {
   const mode = fs.statSync(file).mode & 0o777;
-  if ((mode & 0o077) !== 0) throw new MasterKeyError(`master key file ${file} is readable by others (mode ${mode.toString(8)}); chmod 600 it`);
-  const keys = fs.readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')).map((line, i) => {
-    const key = Buffer.from(line, 'base64');
-    if (key.length !== 32 || key.toString('base64') !== line) throw new MasterKeyError(`master key file ${file}: line ${i + 1} is not a base64 32-byte key`);
-    return { id: keyId(key), key };
-  });
+  if ((mode & 0o077) !== 0)
+    throw new MasterKeyError(`master key file ${file} is readable by others (mode ${mode.toString(8)}); chmod 600 it`);
+  const keys = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((line, i) => {
+      const key = Buffer.from(line, 'base64');
+      if (key.length !== 32 || key.toString('base64') !== line)
+        throw new MasterKeyError(`master key file ${file}: line ${i + 1} is not a base64 32-byte key`);
+      return { id: keyId(key), key };
+    });
   if (keys.length === 0) throw new MasterKeyError(`master key file ${file} holds no key`);
   return keys;
 }

@@ -1,9 +1,6 @@
 /** How a credential's secret goes into a request; the sandbox's egress layer applies it. */
 export type CredentialPlacement =
-  | { kind: 'bearer' }
-  | { kind: 'basic' }
-  | { kind: 'header'; name: string }
-  | { kind: 'query'; name: string };
+  { kind: 'bearer' } | { kind: 'basic' } | { kind: 'header'; name: string } | { kind: 'query'; name: string };
 
 interface CredentialTypeSpec {
   /** Fields of the secret (write-only). */
@@ -21,21 +18,33 @@ export const CREDENTIAL_TYPES: Readonly<Record<string, CredentialTypeSpec>> = {
   bearer: { secret: ['token'], config: [], placement: () => ({ kind: 'bearer' }) },
   basic: { secret: ['username', 'password'], config: [], placement: () => ({ kind: 'basic' }) },
   header: {
-    secret: ['token'], config: ['headerName'], placement: (c) => ({ kind: 'header', name: c['headerName']! }),
-    checkConfig: (c) => (HEADER_NAME.test(c['headerName'] ?? '') && !/^(host|authorization|cookie|content-length|transfer-encoding|connection)$/i.test(c['headerName']!)
-      ? undefined : 'headerName must be a header name such as X-Api-Key (not Host, Authorization, Cookie or a hop-by-hop header)'),
+    secret: ['token'],
+    config: ['headerName'],
+    placement: (c) => ({ kind: 'header', name: c['headerName']! }),
+    checkConfig: (c) =>
+      HEADER_NAME.test(c['headerName'] ?? '') &&
+      !/^(host|authorization|cookie|content-length|transfer-encoding|connection)$/i.test(c['headerName']!)
+        ? undefined
+        : 'headerName must be a header name such as X-Api-Key (not Host, Authorization, Cookie or a hop-by-hop header)',
   },
   query: {
-    secret: ['token'], config: ['paramName'], placement: (c) => ({ kind: 'query', name: c['paramName']! }),
-    checkConfig: (c) => (/^[A-Za-z0-9_.-]{1,64}$/.test(c['paramName'] ?? '') ? undefined : 'paramName must be a query parameter name such as api_key'),
+    secret: ['token'],
+    config: ['paramName'],
+    placement: (c) => ({ kind: 'query', name: c['paramName']! }),
+    checkConfig: (c) =>
+      /^[A-Za-z0-9_.-]{1,64}$/.test(c['paramName'] ?? '') ? undefined : 'paramName must be a query parameter name such as api_key',
   },
   // An OpenAI-compatible model server (api.openai.com or one on the enterprise's own network).
   openai: {
-    secret: ['token'], config: ['baseUrl'], placement: () => ({ kind: 'bearer' }),
+    secret: ['token'],
+    config: ['baseUrl'],
+    placement: () => ({ kind: 'bearer' }),
     checkConfig: (c) => {
       try {
         const url = new URL(c['baseUrl'] ?? '');
-        return (url.protocol === 'https:' || url.protocol === 'http:') && !url.username && !url.password && !url.search && !url.hash ? undefined : 'baseUrl must be an http(s) URL without credentials, query or fragment';
+        return (url.protocol === 'https:' || url.protocol === 'http:') && !url.username && !url.password && !url.search && !url.hash
+          ? undefined
+          : 'baseUrl must be an http(s) URL without credentials, query or fragment';
       } catch {
         return 'baseUrl must be a URL such as https://api.openai.com';
       }

@@ -55,7 +55,11 @@ export class Database {
   }
 
   /** A single statement outside an explicit transaction, in the given scope. */
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(scope: TxScope, text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    scope: TxScope,
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
     if (scope === 'system') return this.pool.query<R>(text, values);
     return this.tx(scope, (q) => q.query<R>(text, values));
   }

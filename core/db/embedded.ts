@@ -111,7 +111,9 @@ async function ensureOwnerAndDatabase(superuserUrl: string, superuserPassword: s
     if (role.rowCount === 0) {
       await client.query(`create role ${OWNER} login createrole nosuperuser nobypassrls password ${pg.escapeLiteral(ownerPassword)}`);
     }
-    const db = await client.query<{ owner: string }>('select pg_get_userbyid(datdba) as owner from pg_database where datname = $1', [DATABASE]);
+    const db = await client.query<{ owner: string }>('select pg_get_userbyid(datdba) as owner from pg_database where datname = $1', [
+      DATABASE,
+    ]);
     if (db.rowCount === 0) await client.query(`create database ${DATABASE} owner ${OWNER}`);
     const owner = db.rows[0]?.owner ?? OWNER;
     if (owner === OWNER) return `postgres://${OWNER}:${encodeURIComponent(ownerPassword)}@127.0.0.1:${port}/${DATABASE}`;
@@ -126,14 +128,17 @@ async function removeStalePid(databaseDir: string, logger: Logger): Promise<void
   const pidFile = path.join(databaseDir, 'postmaster.pid');
   if (!fs.existsSync(pidFile)) return;
   const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
-  let alive = false;
+  let alive: boolean;
   try {
     process.kill(pid, 0);
     alive = true;
   } catch {
     alive = false;
   }
-  if (alive) throw new Error(`embedded PostgreSQL in ${databaseDir} is already running (pid ${pid}); is another Switchyard using this data directory?`);
+  if (alive)
+    throw new Error(
+      `embedded PostgreSQL in ${databaseDir} is already running (pid ${pid}); is another Switchyard using this data directory?`,
+    );
   logger.warn({ pid }, 'removing stale postmaster.pid left by an unclean stop');
   fs.rmSync(pidFile);
 }

@@ -95,13 +95,21 @@ export class GroupCommit<Q, R> {
   private async flush(tenantId: string, batch: Pending<Q, R>[]): Promise<void> {
     let outcomes: Settled<R>[];
     try {
-      outcomes = await this.db.tx({ tenantId }, (q) => this.work(q, batch.map((p) => p.request)));
+      outcomes = await this.db.tx({ tenantId }, (q) =>
+        this.work(
+          q,
+          batch.map((p) => p.request),
+        ),
+      );
     } catch (error) {
       if (batch.length === 1) {
         batch[0]!.reject(error);
         return;
       }
-      this.logger.warn({ err: error, tenantId, batch: this.name, requests: batch.length }, 'batched transaction failed; retrying its requests one by one');
+      this.logger.warn(
+        { err: error, tenantId, batch: this.name, requests: batch.length },
+        'batched transaction failed; retrying its requests one by one',
+      );
       await Promise.all(batch.map((pending) => this.flush(tenantId, [pending])));
       return;
     }

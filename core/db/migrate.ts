@@ -21,7 +21,11 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .readdirSync(dir)
     .filter((file) => /^\d{4}_[a-z0-9_]+\.sql$/.test(file))
     .sort()
-    .map((file) => ({ id: Number(file.slice(0, 4)), name: file.replace(/\.sql$/, ''), sql: fs.readFileSync(path.join(dir, file), 'utf8') }));
+    .map((file) => ({
+      id: Number(file.slice(0, 4)),
+      name: file.replace(/\.sql$/, ''),
+      sql: fs.readFileSync(path.join(dir, file), 'utf8'),
+    }));
 }
 
 export interface MigrationReport {
@@ -51,8 +55,10 @@ export async function migrate(pool: pg.Pool, runtimeRole: RuntimeRole): Promise<
       const known = new Set(listMigrations().map((m) => m.id));
       const unknown = doneRows.filter((r) => !known.has(r.id)).map((r) => r.name);
       if (unknown.length > 0) {
-        throw new Error(`the database has migrations this build does not have (${unknown.join(', ')}): a newer Switchyard upgraded it. `
-          + 'Run that version, or roll back its upgrade (switchyard upgrade --rollback restores the pre-upgrade backup)');
+        throw new Error(
+          `the database has migrations this build does not have (${unknown.join(', ')}): a newer Switchyard upgraded it. ` +
+            'Run that version, or roll back its upgrade (switchyard upgrade --rollback restores the pre-upgrade backup)',
+        );
       }
       const applied: string[] = [];
       await runMigrations({ pgPool: pool, logger: silentGraphileLogger });
@@ -113,7 +119,9 @@ async function grantJobQueue(client: pg.PoolClient, runtimeRole: string): Promis
         and not exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polname = 'switchyard_runtime_queue')`,
   );
   for (const { table } of rows) {
-    await client.query(`create policy switchyard_runtime_queue on graphile_worker.${pg.escapeIdentifier(table)} to ${runtimeRole} using (true) with check (true)`);
+    await client.query(
+      `create policy switchyard_runtime_queue on graphile_worker.${pg.escapeIdentifier(table)} to ${runtimeRole} using (true) with check (true)`,
+    );
   }
 }
 
@@ -121,7 +129,9 @@ export async function pendingMigrations(pool: pg.Pool): Promise<string[]> {
   const exists = await pool.query(`select to_regclass('switchyard_migrations') as t`);
   if (!exists.rows[0]?.t) return listMigrations().map((m) => m.name);
   const done = new Set((await pool.query<{ id: number }>('select id from switchyard_migrations')).rows.map((r) => r.id));
-  return listMigrations().filter((m) => !done.has(m.id)).map((m) => m.name);
+  return listMigrations()
+    .filter((m) => !done.has(m.id))
+    .map((m) => m.name);
 }
 
 export const silentGraphileLogger = new GraphileLogger(() => () => undefined);

@@ -3,7 +3,15 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded.js';
 import { migrate, type MigrationReport } from './migrate.js';
-import { assertConfinedRole, configuredRuntimeRole, derivedRuntimeRole, ensureRuntimeRole, resetRuntimePassword, runtimeUrlFor, type RuntimeRole } from './roles.js';
+import {
+  assertConfinedRole,
+  configuredRuntimeRole,
+  derivedRuntimeRole,
+  ensureRuntimeRole,
+  resetRuntimePassword,
+  runtimeUrlFor,
+  type RuntimeRole,
+} from './roles.js';
 
 export interface PreparedDatabase {
   /** The owner's connection: migrations and role management only. */
@@ -26,7 +34,9 @@ export async function prepareDatabase(config: Config, logger: Logger, options: {
   const embedded = config.databaseUrl ? null : await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, logger);
   try {
     const ownerUrl = config.databaseUrl ?? embedded!.url;
-    const runtimeRole = config.runtimeDatabaseUrl ? configuredRuntimeRole(config.runtimeDatabaseUrl) : derivedRuntimeRole(ownerUrl, config.dbRuntimeRole);
+    const runtimeRole = config.runtimeDatabaseUrl
+      ? configuredRuntimeRole(config.runtimeDatabaseUrl)
+      : derivedRuntimeRole(ownerUrl, config.dbRuntimeRole);
     const runtimeUrl = config.runtimeDatabaseUrl ?? runtimeUrlFor(ownerUrl, runtimeRole);
     const owner = new pg.Pool({ connectionString: ownerUrl, max: 3, application_name: 'switchyard-owner' });
     owner.on('error', () => undefined);
@@ -39,7 +49,11 @@ export async function prepareDatabase(config: Config, logger: Logger, options: {
       await owner.end();
     }
     return {
-      ownerUrl, runtimeUrl, runtimeRole, embedded, migrations,
+      ownerUrl,
+      runtimeUrl,
+      runtimeRole,
+      embedded,
+      migrations,
       stopEmbedded: async () => embedded?.stop(),
     };
   } catch (error) {

@@ -44,16 +44,23 @@ export function runtimeUrlFor(ownerUrl: string, role: RuntimeRole): string {
  */
 export async function ensureRuntimeRole(client: pg.ClientBase, role: RuntimeRole): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const { rows } = await client.query<{ rolsuper: boolean; rolbypassrls: boolean }>('select rolsuper, rolbypassrls from pg_roles where rolname = $1', [role.name]);
+    const { rows } = await client.query<{ rolsuper: boolean; rolbypassrls: boolean }>(
+      'select rolsuper, rolbypassrls from pg_roles where rolname = $1',
+      [role.name],
+    );
     const existing = rows[0];
     if (existing) {
       if (existing.rolsuper || existing.rolbypassrls) {
-        throw new Error(`the runtime database role ${role.name} is a superuser or has BYPASSRLS; row-level security would not confine it. Use a role without either.`);
+        throw new Error(
+          `the runtime database role ${role.name} is a superuser or has BYPASSRLS; row-level security would not confine it. Use a role without either.`,
+        );
       }
       return;
     }
     try {
-      await client.query(`create role ${pg.escapeIdentifier(role.name)} login nosuperuser nocreatedb nocreaterole nobypassrls noreplication password ${pg.escapeLiteral(role.password)}`);
+      await client.query(
+        `create role ${pg.escapeIdentifier(role.name)} login nosuperuser nocreatedb nocreaterole nobypassrls noreplication password ${pg.escapeLiteral(role.password)}`,
+      );
       return;
     } catch (error) {
       // Another database's migration created it at the same moment: look again.
@@ -80,6 +87,10 @@ export async function assertConfinedRole(client: pg.ClientBase): Promise<void> {
        from pg_roles r where r.rolname = current_user`,
   );
   const me = rows[0]!;
-  if (me.rolsuper || me.rolbypassrls) throw new Error(`the runtime database role ${me.name} is a superuser or has BYPASSRLS; refusing to serve tenants through it`);
-  if (me.owned > 0) throw new Error(`the runtime database role ${me.name} owns ${me.owned} tables; row-level security does not confine a table's owner. Run migrations as a separate owner role.`);
+  if (me.rolsuper || me.rolbypassrls)
+    throw new Error(`the runtime database role ${me.name} is a superuser or has BYPASSRLS; refusing to serve tenants through it`);
+  if (me.owned > 0)
+    throw new Error(
+      `the runtime database role ${me.name} owns ${me.owned} tables; row-level security does not confine a table's owner. Run migrations as a separate owner role.`,
+    );
 }

@@ -35,7 +35,11 @@ export class AdmissionControl implements AdmissionGate {
   private timer: NodeJS.Timeout | null = null;
   private probing: Promise<void> | null = null;
 
-  constructor(private readonly db: Database, private readonly options: AdmissionOptions, private readonly logger: Logger) {}
+  constructor(
+    private readonly db: Database,
+    private readonly options: AdmissionOptions,
+    private readonly logger: Logger,
+  ) {}
 
   start(): void {
     if (this.timer || (this.options.maxQueueDepth === 0 && this.options.maxDbLatencyMs === 0)) return;
@@ -64,33 +68,46 @@ export class AdmissionControl implements AdmissionGate {
     if (maxQueueDepth > 0 && s.queueDepth > maxQueueDepth) {
       // The count stops at the threshold (see measure), so there is no depth to derive a drain time from.
       const retryAfterSeconds = QUEUE_RETRY_AFTER_SECONDS;
-      return new AppError('OVERLOADED', `the appliance is overloaded: more than ${maxQueueDepth} steps are waiting for a worker; retry in ${retryAfterSeconds} s`, {
-        details: { retryAfterSeconds, reason: 'QUEUE_DEPTH', limit: maxQueueDepth },
-      });
+      return new AppError(
+        'OVERLOADED',
+        `the appliance is overloaded: more than ${maxQueueDepth} steps are waiting for a worker; retry in ${retryAfterSeconds} s`,
+        {
+          details: { retryAfterSeconds, reason: 'QUEUE_DEPTH', limit: maxQueueDepth },
+        },
+      );
     }
     if (maxDbLatencyMs > 0 && s.dbLatencyMs > maxDbLatencyMs) {
       const retryAfterSeconds = Math.min(30, Math.max(1, Math.ceil(s.dbLatencyMs / 1000)));
-      return new AppError('OVERLOADED', `the appliance is overloaded: database round trips take ${Math.round(s.dbLatencyMs)} ms (limit ${maxDbLatencyMs} ms); retry in ${retryAfterSeconds} s`, {
-        details: { retryAfterSeconds, reason: 'DATABASE_LATENCY', limit: maxDbLatencyMs },
-      });
+      return new AppError(
+        'OVERLOADED',
+        `the appliance is overloaded: database round trips take ${Math.round(s.dbLatencyMs)} ms (limit ${maxDbLatencyMs} ms); retry in ${retryAfterSeconds} s`,
+        {
+          details: { retryAfterSeconds, reason: 'DATABASE_LATENCY', limit: maxDbLatencyMs },
+        },
+      );
     }
     return null;
   }
 
   private probe(): Promise<void> {
-    this.probing ??= this.measure().finally(() => { this.probing = null; });
+    this.probing ??= this.measure().finally(() => {
+      this.probing = null;
+    });
     return this.probing;
   }
 
   private async measure(): Promise<void> {
     const started = performance.now();
     // A sample that cannot finish is itself the measurement: record the wait so far.
-    const stuck = setInterval(() => {
-      const waited = performance.now() - started;
-      if (this.options.maxDbLatencyMs > 0 && waited > this.options.maxDbLatencyMs) {
-        this.sample = { queueDepth: this.sample?.queueDepth ?? 0, dbLatencyMs: waited, at: Date.now() };
-      }
-    }, Math.max(10, Math.floor(this.options.maxDbLatencyMs / 2) || 100));
+    const stuck = setInterval(
+      () => {
+        const waited = performance.now() - started;
+        if (this.options.maxDbLatencyMs > 0 && waited > this.options.maxDbLatencyMs) {
+          this.sample = { queueDepth: this.sample?.queueDepth ?? 0, dbLatencyMs: waited, at: Date.now() };
+        }
+      },
+      Math.max(10, Math.floor(this.options.maxDbLatencyMs / 2) || 100),
+    );
     try {
       const cap = this.options.maxQueueDepth > 0 ? this.options.maxQueueDepth + 1 : 1;
       // The queue and every tenant's backlog (0013_step_backlog.sql): both are steps waiting for a worker.

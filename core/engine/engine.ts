@@ -1,7 +1,14 @@
 import os from 'node:os';
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
-import { run as runGraphileWorker, Logger as GraphileLogger, type Runner, type Task, type TaskList, type WorkerEvents } from 'graphile-worker';
+import {
+  run as runGraphileWorker,
+  Logger as GraphileLogger,
+  type Runner,
+  type Task,
+  type TaskList,
+  type WorkerEvents,
+} from 'graphile-worker';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { newId } from '../ids.js';
@@ -67,7 +74,15 @@ export class Engine {
     const telemetry = options.telemetry ?? NO_TELEMETRY;
     const batcher = new RunChangeBatcher(db, workflows, logger, DEFAULT_GROUP_COMMIT, options.scheduler, telemetry);
     this.caps = new RunningStepCaps(options.tenantMaxRunningSteps);
-    this.deps = { batcher, executor, logger, maxStepOutputBytes: options.maxStepOutputBytes, inflight: this.inflight, cpuGate: new SandboxCpuGate(db), telemetry };
+    this.deps = {
+      batcher,
+      executor,
+      logger,
+      maxStepOutputBytes: options.maxStepOutputBytes,
+      inflight: this.inflight,
+      cpuGate: new SandboxCpuGate(db),
+      telemetry,
+    };
   }
 
   get running(): boolean {
@@ -85,15 +100,17 @@ export class Engine {
     events.on('pool:create', ({ workerPool }) => void this.registerWorker(workerPool.id));
     events.on('worker:create', ({ worker }) => void this.registerWorker(worker.workerId));
     // Step and compensation attempts count toward the tenant's running-step cap alike.
-    const capped = (run: typeof runStepJob): Task => async (payload, helpers) => {
-      const job = parsePayload(payload);
-      this.caps.enter(job.t);
-      try {
-        await run(this.deps, job, helpers.abortSignal ?? new AbortController().signal);
-      } finally {
-        this.caps.leave(job.t);
-      }
-    };
+    const capped =
+      (run: typeof runStepJob): Task =>
+      async (payload, helpers) => {
+        const job = parsePayload(payload);
+        this.caps.enter(job.t);
+        try {
+          await run(this.deps, job, helpers.abortSignal ?? new AbortController().signal);
+        } finally {
+          this.caps.leave(job.t);
+        }
+      };
     const stepTask = capped(runStepJob);
     const taskList: TaskList = {
       [STEP_TASK]: stepTask,
@@ -116,7 +133,9 @@ export class Engine {
       preset: {
         worker: {
           gracefulShutdownAbortTimeout: this.options.shutdownGraceMs,
-          ...(this.options.batchSize > 1 ? { localQueue: { size: this.options.batchSize }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } : {}),
+          ...(this.options.batchSize > 1
+            ? { localQueue: { size: this.options.batchSize }, completeJobBatchDelay: 0, failJobBatchDelay: 0 }
+            : {}),
         },
       },
     });
@@ -134,11 +153,17 @@ export class Engine {
       logger: graphileLogger(this.logger),
       preset: { worker: { gracefulShutdownAbortTimeout: this.options.shutdownGraceMs } },
     });
-    this.sweepTimer = setInterval(() => void this.sweep().catch((error) => this.logger.warn({ err: error }, 'engine sweep failed')), this.options.sweepIntervalMs);
+    this.sweepTimer = setInterval(
+      () => void this.sweep().catch((error) => this.logger.warn({ err: error }, 'engine sweep failed')),
+      this.options.sweepIntervalMs,
+    );
     this.sweepTimer.unref();
     void this.sweep().catch(() => undefined);
     if (this.options.scheduler.maxReadySteps > 0) {
-      this.backlogTimer = setInterval(() => void this.dispatchBacklogs().catch((error) => this.logger.warn({ err: error }, 'step backlog dispatch failed')), BACKLOG_PUMP_MS);
+      this.backlogTimer = setInterval(
+        () => void this.dispatchBacklogs().catch((error) => this.logger.warn({ err: error }, 'step backlog dispatch failed')),
+        BACKLOG_PUMP_MS,
+      );
       this.backlogTimer.unref();
     }
   }
@@ -149,7 +174,9 @@ export class Engine {
    * tenant's last ready job finished in another transaction, which neither could see.
    */
   async dispatchBacklogs(): Promise<number> {
-    const { rows } = await this.db.query<{ moved: number }>('system', 'select dispatch_step_backlogs($1) as moved', [this.options.scheduler.maxReadySteps]);
+    const { rows } = await this.db.query<{ moved: number }>('system', 'select dispatch_step_backlogs($1) as moved', [
+      this.options.scheduler.maxReadySteps,
+    ]);
     return rows[0]!.moved;
   }
 
@@ -171,7 +198,9 @@ export class Engine {
 
   private async registerNode(role: string): Promise<void> {
     const client = new pg.Client({ connectionString: this.options.connectionString, application_name: 'switchyard-liveness' });
-    client.on('error', (error) => this.logger.error({ err: error }, 'engine liveness connection lost; other nodes will release this node\'s steps'));
+    client.on('error', (error) =>
+      this.logger.error({ err: error }, "engine liveness connection lost; other nodes will release this node's steps"),
+    );
     await client.connect();
     const { rows } = await client.query<{ lock_key: number }>(
       'insert into engine_nodes (id, hostname, pid, role) values ($1, $2, $3, $4) returning lock_key',
@@ -183,7 +212,10 @@ export class Engine {
 
   private async registerWorker(workerId: string): Promise<void> {
     await this.db
-      .query('system', 'insert into engine_node_workers (worker_id, node_id) values ($1, $2) on conflict do nothing', [workerId, this.nodeId])
+      .query('system', 'insert into engine_node_workers (worker_id, node_id) values ($1, $2) on conflict do nothing', [
+        workerId,
+        this.nodeId,
+      ])
       .catch((error) => this.logger.error({ err: error }, 'could not register worker id'));
   }
 

@@ -34,7 +34,11 @@ export interface StepUsage {
  * (bad input, rejected by the remote side): the step fails at once, whatever attempts remain.
  */
 export class StepError extends Error {
-  constructor(readonly code: string, message: string, readonly retryable: boolean) {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly retryable: boolean,
+  ) {
     super(message);
     this.name = 'StepError';
   }
@@ -46,7 +50,11 @@ export class StepError extends Error {
  * back to the queue until `until` without using up an attempt.
  */
 export class StepDeferred extends Error {
-  constructor(readonly until: Date, readonly code: string, message: string) {
+  constructor(
+    readonly until: Date,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'StepDeferred';
   }

@@ -91,7 +91,10 @@ interface Window {
 export class FairShare implements JobScheduler {
   private readonly windows = new Map<string, Window>();
 
-  constructor(private readonly options: FairShareOptions = DEFAULT_FAIR_SHARE, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly options: FairShareOptions = DEFAULT_FAIR_SHARE,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get maxReadySteps(): number {
     return this.options.maxReadySteps;
@@ -99,7 +102,11 @@ export class FairShare implements JobScheduler {
 
   stepJob(tenantId: string): { identifier: string; priority: number; flags: string[] } {
     const priority = this.stepPriority(tenantId);
-    return { identifier: priority <= INTERACTIVE_MAX_PRIORITY ? INTERACTIVE_STEP_TASK : STEP_TASK, priority, flags: [tenantFlag(tenantId)] };
+    return {
+      identifier: priority <= INTERACTIVE_MAX_PRIORITY ? INTERACTIVE_STEP_TASK : STEP_TASK,
+      priority,
+      flags: [tenantFlag(tenantId)],
+    };
   }
 
   stepPriority(tenantId: string): number {

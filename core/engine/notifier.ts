@@ -14,7 +14,10 @@ export class Notifier {
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly connectionString: string, private readonly logger: Logger) {}
+  constructor(
+    private readonly connectionString: string,
+    private readonly logger: Logger,
+  ) {}
 
   async start(): Promise<void> {
     await this.connect();

@@ -36,8 +36,12 @@ export class RunChangeBatcher {
   private readonly group: GroupCommit<ChangeRequest, unknown>;
 
   constructor(
-    db: Database, private readonly workflows: WorkflowService, logger: Logger, options: GroupCommitOptions,
-    private readonly scheduler: JobScheduler | null = null, private readonly telemetry: Telemetry = NO_TELEMETRY,
+    db: Database,
+    private readonly workflows: WorkflowService,
+    logger: Logger,
+    options: GroupCommitOptions,
+    private readonly scheduler: JobScheduler | null = null,
+    private readonly telemetry: Telemetry = NO_TELEMETRY,
   ) {
     this.group = new GroupCommit(db, logger, 'run changes', (q, requests) => this.applyBatch(q, requests), options);
   }
@@ -58,14 +62,17 @@ export class RunChangeBatcher {
       finished = finishedRun(tr, before);
       return value;
     };
-    const value = await this.group.submit(tenantId, { runId, change: observed, usage, endsJob: endsJob as EndsJob<unknown> }) as T;
+    const value = (await this.group.submit(tenantId, { runId, change: observed, usage, endsJob: endsJob as EndsJob<unknown> })) as T;
     const done = finished as FinishedRun | null;
     if (done) reportRunFinished(this.telemetry, done);
     return value;
   }
 
   private async applyBatch(q: Queryable, requests: readonly ChangeRequest[]): Promise<Settled<unknown>[]> {
-    const runs = await loadRunsForUpdate(q, requests.map((r) => r.runId));
+    const runs = await loadRunsForUpdate(
+      q,
+      requests.map((r) => r.runId),
+    );
     const transitions = new Map<string, RunTransition>();
     for (const run of runs.values()) {
       const { definition, resolvedActions } = await this.workflows.versionById(q, run.workflowVersionId);
@@ -77,7 +84,10 @@ export class RunChangeBatcher {
     const values = requests.map((request) => request.change(transitions.get(request.runId) ?? null));
     const endedJobs = requests.filter((request, i) => request.endsJob(values[i])).length;
     await persistTransitions(q, [...transitions.values()], this.scheduler, endedJobs);
-    await recordSandboxCpu(q, requests.reduce((sum, r) => sum + (r.usage?.sandboxCpuMs ?? 0), 0));
+    await recordSandboxCpu(
+      q,
+      requests.reduce((sum, r) => sum + (r.usage?.sandboxCpuMs ?? 0), 0),
+    );
     return values.map((value) => ({ ok: true, value }));
   }
 }

@@ -73,18 +73,29 @@ export function parsePayload(payload: unknown): StepJobPayload {
 export async function runStepJob(deps: StepTaskDeps, payload: StepJobPayload, shutdownSignal: AbortSignal): Promise<void> {
   const { t: tenantId, r: runId, s: stepId } = payload;
   // A job whose claim has nothing for the executor (a core action settled, a stale job) ends with it.
-  const claimed = await deps.batcher.apply(tenantId, runId, (tr) => claimStep(tr, stepId), (c) => c === null);
+  const claimed = await deps.batcher.apply(
+    tenantId,
+    runId,
+    (tr) => claimStep(tr, stepId),
+    (c) => c === null,
+  );
   if (!claimed) return;
   const { outcome, usage } = await attempt(deps, payload, claimed, shutdownSignal);
-  await deps.batcher.apply(tenantId, runId, (tr) => {
-    const state = tr?.run.steps.get(stepId);
-    // Cancelled, timed out, or superseded while running: this result is no longer wanted.
-    if (!tr || !state || TERMINAL_RUN.has(tr.run.status) || state.status !== 'RUNNING' || state.attempts !== claimed.attempt) return;
-    if (outcome.kind === 'ok') tr.succeedStep(stepId, outcome.output);
-    else if (outcome.kind === 'failed') tr.failStep(stepId, outcome.failure);
-    else if (outcome.kind === 'deferred') tr.deferStep(stepId, outcome.until, outcome.reason);
-    else if (outcome.kind === 'released') tr.releaseStep(stepId);
-  }, ENDS_JOB, usage);
+  await deps.batcher.apply(
+    tenantId,
+    runId,
+    (tr) => {
+      const state = tr?.run.steps.get(stepId);
+      // Cancelled, timed out, or superseded while running: this result is no longer wanted.
+      if (!tr || !state || TERMINAL_RUN.has(tr.run.status) || state.status !== 'RUNNING' || state.attempts !== claimed.attempt) return;
+      if (outcome.kind === 'ok') tr.succeedStep(stepId, outcome.output);
+      else if (outcome.kind === 'failed') tr.failStep(stepId, outcome.failure);
+      else if (outcome.kind === 'deferred') tr.deferStep(stepId, outcome.until, outcome.reason);
+      else if (outcome.kind === 'released') tr.releaseStep(stepId);
+    },
+    ENDS_JOB,
+    usage,
+  );
 }
 
 /**
@@ -93,30 +104,49 @@ export async function runStepJob(deps: StepTaskDeps, payload: StepJobPayload, sh
  */
 export async function runCompensationJob(deps: StepTaskDeps, payload: StepJobPayload, shutdownSignal: AbortSignal): Promise<void> {
   const { t: tenantId, r: runId, s: stepId } = payload;
-  const claimed = await deps.batcher.apply(tenantId, runId, (tr) => claimCompensation(tr, stepId), (c) => c === null);
+  const claimed = await deps.batcher.apply(
+    tenantId,
+    runId,
+    (tr) => claimCompensation(tr, stepId),
+    (c) => c === null,
+  );
   if (!claimed) return;
   const { outcome, usage } = await attempt(deps, payload, claimed, shutdownSignal);
-  await deps.batcher.apply(tenantId, runId, (tr) => {
-    const c = tr?.run.steps.get(stepId)?.compensation;
-    if (!tr || !c || TERMINAL_RUN.has(tr.run.status) || c.status !== 'RUNNING' || c.attempts !== claimed.attempt) return;
-    if (outcome.kind === 'ok') tr.succeedCompensation(stepId, outcome.output);
-    else if (outcome.kind === 'failed') tr.failCompensation(stepId, outcome.failure);
-    else if (outcome.kind === 'deferred') tr.releaseCompensation(stepId, outcome.until, outcome.reason);
-    else if (outcome.kind === 'released') tr.releaseCompensation(stepId);
-  }, ENDS_JOB, usage);
+  await deps.batcher.apply(
+    tenantId,
+    runId,
+    (tr) => {
+      const c = tr?.run.steps.get(stepId)?.compensation;
+      if (!tr || !c || TERMINAL_RUN.has(tr.run.status) || c.status !== 'RUNNING' || c.attempts !== claimed.attempt) return;
+      if (outcome.kind === 'ok') tr.succeedCompensation(stepId, outcome.output);
+      else if (outcome.kind === 'failed') tr.failCompensation(stepId, outcome.failure);
+      else if (outcome.kind === 'deferred') tr.releaseCompensation(stepId, outcome.until, outcome.reason);
+      else if (outcome.kind === 'released') tr.releaseCompensation(stepId);
+    },
+    ENDS_JOB,
+    usage,
+  );
 }
 
 /** Executes a claimed attempt inside its span and reports it. */
-async function attempt(deps: StepTaskDeps, payload: StepJobPayload, claimed: Claimed, shutdownSignal: AbortSignal): Promise<{ outcome: Outcome; usage: StepUsage }> {
+async function attempt(
+  deps: StepTaskDeps,
+  payload: StepJobPayload,
+  claimed: Claimed,
+  shutdownSignal: AbortSignal,
+): Promise<{ outcome: Outcome; usage: StepUsage }> {
   const { t: tenantId, r: runId } = payload;
   const usage: StepUsage = { sandboxCpuMs: 0 };
   const started = performance.now();
-  const outcome = await traceStepAttempt({ runId, tenantId, workflowId: claimed.workflowId, stepId: claimed.slot, uses: claimed.action.uses, attempt: claimed.attempt }, async (span) => {
-    const result = await execute(deps, payload, claimed, shutdownSignal, usage);
-    span.setAttribute('switchyard.outcome', outcomeLabel(result));
-    if (result.kind === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: result.failure.code });
-    return result;
-  });
+  const outcome = await traceStepAttempt(
+    { runId, tenantId, workflowId: claimed.workflowId, stepId: claimed.slot, uses: claimed.action.uses, attempt: claimed.attempt },
+    async (span) => {
+      const result = await execute(deps, payload, claimed, shutdownSignal, usage);
+      span.setAttribute('switchyard.outcome', outcomeLabel(result));
+      if (result.kind === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: result.failure.code });
+      return result;
+    },
+  );
   deps.telemetry.stepAttempt(tenantId, claimed.action.uses, outcomeLabel(outcome), (performance.now() - started) / 1000);
   return { outcome, usage };
 }
@@ -132,7 +162,11 @@ function claimStep(tr: RunTransition | null, stepId: string): Claimed | null {
   const def = tr.stepDef(stepId);
   if (state.status === 'RUNNING' && state.attempts >= (def.retry?.maxAttempts ?? defaultMaxAttempts(def))) {
     // The process running the last allowed attempt died before it could commit.
-    tr.failStep(stepId, { code: 'WORKER_LOST', message: `attempt ${state.attempts} was interrupted by a worker failure`, retryable: false });
+    tr.failStep(stepId, {
+      code: 'WORKER_LOST',
+      message: `attempt ${state.attempts} was interrupted by a worker failure`,
+      retryable: false,
+    });
     return null;
   }
   const attempt = tr.startStep(stepId);
@@ -148,7 +182,11 @@ function claimStep(tr: RunTransition | null, stepId: string): Claimed | null {
   } else if (def.uses === CORE_ACTIONS.delay) {
     const ms = (input as { ms?: unknown } | null)?.ms;
     if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_DELAY_MS) {
-      tr.failStep(stepId, { code: 'BAD_INPUT', message: `with.ms must be a number of milliseconds between 0 and ${MAX_DELAY_MS}`, retryable: false });
+      tr.failStep(stepId, {
+        code: 'BAD_INPUT',
+        message: `with.ms must be a number of milliseconds between 0 and ${MAX_DELAY_MS}`,
+        retryable: false,
+      });
     } else {
       tr.waitStep(stepId, 'delay', new Date(Date.now() + ms));
     }
@@ -160,12 +198,26 @@ function claimStep(tr: RunTransition | null, stepId: string): Claimed | null {
   return null;
 }
 
-function executorAttempt(tr: RunTransition, action: AttemptAction, attempt: number, input: unknown, slot: string, idempotencyKey: string): Claimed {
+function executorAttempt(
+  tr: RunTransition,
+  action: AttemptAction,
+  attempt: number,
+  input: unknown,
+  slot: string,
+  idempotencyKey: string,
+): Claimed {
   const stepOutputs: Record<string, unknown> = {};
   for (const s of tr.run.steps.values()) if (s.status === 'SUCCEEDED') stepOutputs[s.stepId] = s.output;
   return {
-    attempt, input, action, slot, idempotencyKey, workflowId: tr.run.workflowId, pluginVersionId: tr.resolvedActions[action.uses] ?? null,
-    runInput: tr.run.input, stepOutputs,
+    attempt,
+    input,
+    action,
+    slot,
+    idempotencyKey,
+    workflowId: tr.run.workflowId,
+    pluginVersionId: tr.resolvedActions[action.uses] ?? null,
+    runInput: tr.run.input,
+    stepOutputs,
   };
 }
 
@@ -175,7 +227,11 @@ function claimCompensation(tr: RunTransition | null, stepId: string): Claimed | 
   if (!tr || !c || TERMINAL_RUN.has(tr.run.status) || SETTLED_COMPENSATION.has(c.status)) return null;
   const def = tr.compensationDef(stepId);
   if (c.status === 'RUNNING' && c.attempts >= (def.retry?.maxAttempts ?? defaultMaxAttempts(def))) {
-    tr.failCompensation(stepId, { code: 'WORKER_LOST', message: `compensation attempt ${c.attempts} was interrupted by a worker failure`, retryable: false });
+    tr.failCompensation(stepId, {
+      code: 'WORKER_LOST',
+      message: `compensation attempt ${c.attempts} was interrupted by a worker failure`,
+      retryable: false,
+    });
     return null;
   }
   const attempt = tr.startCompensation(stepId);
@@ -193,7 +249,13 @@ function claimCompensation(tr: RunTransition | null, stepId: string): Claimed | 
   return executorAttempt(tr, def, attempt, input, compensationSlot(stepId), compensationIdempotencyKey(tr.run.id, stepId));
 }
 
-async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Claimed, shutdownSignal: AbortSignal, usage: StepUsage): Promise<Outcome> {
+async function execute(
+  deps: StepTaskDeps,
+  payload: StepJobPayload,
+  claimed: Claimed,
+  shutdownSignal: AbortSignal,
+  usage: StepUsage,
+): Promise<Outcome> {
   const { t: tenantId, r: runId } = payload;
   const stepId = claimed.slot;
   const refused = await deps.cpuGate.check(tenantId);
@@ -206,14 +268,33 @@ async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Cla
   const timeout = claimed.action.timeoutMs ? AbortSignal.timeout(claimed.action.timeoutMs + EXECUTOR_DEADLINE_GRACE_MS) : null;
   const signal = AbortSignal.any([interrupt.signal, shutdownSignal, ...(timeout ? [timeout] : [])]);
   // The trace id ties these lines to the run's spans (core/tracing.ts).
-  const logger = deps.logger.child({ tenantId, workflowId: claimed.workflowId, runId, stepId, attempt: claimed.attempt, traceId: runSpanContext(runId).traceId });
+  const logger = deps.logger.child({
+    tenantId,
+    workflowId: claimed.workflowId,
+    runId,
+    stepId,
+    attempt: claimed.attempt,
+    traceId: runSpanContext(runId).traceId,
+  });
   try {
     const output = await raceAbort(
       deps.executor.execute(
         {
-          tenantId, workflowId: claimed.workflowId, runId, stepId, attempt: claimed.attempt, idempotencyKey: claimed.idempotencyKey,
-          uses: claimed.action.uses, input: claimed.input, credential: claimed.action.credential ?? null, timeoutMs: claimed.action.timeoutMs ?? null, logger,
-          pluginVersionId: claimed.pluginVersionId, runInput: claimed.runInput, stepOutputs: claimed.stepOutputs, usage,
+          tenantId,
+          workflowId: claimed.workflowId,
+          runId,
+          stepId,
+          attempt: claimed.attempt,
+          idempotencyKey: claimed.idempotencyKey,
+          uses: claimed.action.uses,
+          input: claimed.input,
+          credential: claimed.action.credential ?? null,
+          timeoutMs: claimed.action.timeoutMs ?? null,
+          logger,
+          pluginVersionId: claimed.pluginVersionId,
+          runInput: claimed.runInput,
+          stepOutputs: claimed.stepOutputs,
+          usage,
         },
         signal,
       ),
@@ -222,20 +303,35 @@ async function execute(deps: StepTaskDeps, payload: StepJobPayload, claimed: Cla
     const json = JSON.stringify(output ?? null);
     const bytes = Buffer.byteLength(json);
     if (bytes > deps.maxStepOutputBytes) {
-      return { kind: 'failed', failure: { code: 'OUTPUT_TOO_LARGE', message: `step output is ${bytes} bytes; the limit is ${deps.maxStepOutputBytes}`, retryable: false } };
+      return {
+        kind: 'failed',
+        failure: {
+          code: 'OUTPUT_TOO_LARGE',
+          message: `step output is ${bytes} bytes; the limit is ${deps.maxStepOutputBytes}`,
+          retryable: false,
+        },
+      };
     }
     return { kind: 'ok', output: JSON.parse(json) };
   } catch (error) {
     if (interrupt.signal.aborted) return { kind: 'interrupted' };
     if (shutdownSignal.aborted) return { kind: 'released' };
     if (timeout?.aborted) {
-      return { kind: 'failed', failure: { code: 'STEP_TIMEOUT', message: `attempt ${claimed.attempt} exceeded timeoutMs ${claimed.action.timeoutMs}`, retryable: true } };
+      return {
+        kind: 'failed',
+        failure: {
+          code: 'STEP_TIMEOUT',
+          message: `attempt ${claimed.attempt} exceeded timeoutMs ${claimed.action.timeoutMs}`,
+          retryable: true,
+        },
+      };
     }
     if (error instanceof StepDeferred) {
       logger.info({ code: error.code, until: error.until.toISOString() }, 'step attempt held back; deferred');
       return { kind: 'deferred', until: error.until, reason: { code: error.code, message: error.message } };
     }
-    if (error instanceof StepError) return { kind: 'failed', failure: { code: error.code, message: error.message, retryable: error.retryable } };
+    if (error instanceof StepError)
+      return { kind: 'failed', failure: { code: error.code, message: error.message, retryable: error.retryable } };
     logger.error({ err: error }, 'step executor failed unexpectedly');
     return { kind: 'failed', failure: { code: 'EXECUTOR_ERROR', message: 'the step executor failed unexpectedly', retryable: true } };
   } finally {
@@ -250,8 +346,14 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
-      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
-      (error) => { signal.removeEventListener('abort', onAbort); reject(error); },
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
     );
   });
 }
@@ -259,21 +361,31 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 /** A durable timer fired: a delay is over, or an approval waited too long. */
 export async function runTimerJob(deps: StepTaskDeps, payload: StepJobPayload): Promise<void> {
   const { t: tenantId, r: runId, s: stepId } = payload;
-  await deps.batcher.apply(tenantId, runId, (tr) => {
-    const state = tr?.run.steps.get(stepId);
-    if (!tr || !state || TERMINAL_RUN.has(tr.run.status) || state.status !== 'WAITING') return;
-    const def = tr.stepDef(stepId);
-    if (def.uses === CORE_ACTIONS.delay) {
-      tr.succeedStep(stepId, { waitedMs: Date.now() - Date.parse(state.startedAt ?? tr.run.createdAt) });
-    } else {
-      tr.failStep(stepId, { code: 'APPROVAL_TIMEOUT', message: `no decision within ${def.timeoutMs} ms`, retryable: false });
-    }
-  }, ENDS_JOB);
+  await deps.batcher.apply(
+    tenantId,
+    runId,
+    (tr) => {
+      const state = tr?.run.steps.get(stepId);
+      if (!tr || !state || TERMINAL_RUN.has(tr.run.status) || state.status !== 'WAITING') return;
+      const def = tr.stepDef(stepId);
+      if (def.uses === CORE_ACTIONS.delay) {
+        tr.succeedStep(stepId, { waitedMs: Date.now() - Date.parse(state.startedAt ?? tr.run.createdAt) });
+      } else {
+        tr.failStep(stepId, { code: 'APPROVAL_TIMEOUT', message: `no decision within ${def.timeoutMs} ms`, retryable: false });
+      }
+    },
+    ENDS_JOB,
+  );
 }
 
 export async function runTimeoutJob(deps: StepTaskDeps, payload: { t: string; r: string }): Promise<void> {
-  await deps.batcher.apply(payload.t, payload.r, (tr) => {
-    if (!tr || TERMINAL_RUN.has(tr.run.status) || Date.parse(tr.run.deadlineAt) > Date.now()) return;
-    tr.timeOut();
-  }, ENDS_JOB);
+  await deps.batcher.apply(
+    payload.t,
+    payload.r,
+    (tr) => {
+      if (!tr || TERMINAL_RUN.has(tr.run.status) || Date.parse(tr.run.deadlineAt) > Date.now()) return;
+      tr.timeOut();
+    },
+    ENDS_JOB,
+  );
 }

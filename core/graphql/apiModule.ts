@@ -1,5 +1,6 @@
 import type { GraphQLContext } from './context.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- until resolver types are generated from the schema
 type ModuleResolver = (parent: any, args: Record<string, any>, context: GraphQLContext) => unknown;
 
 /**

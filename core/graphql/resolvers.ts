@@ -1,30 +1,21 @@
 import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
-import { can, permissionsOf, type RequestContext } from '../auth/roles.js';
-import type { TokenService } from '../auth/tokens.js';
-import type { AuditExportService } from '../audit/export.js';
-import type { TenantService } from '../tenants/tenants.js';
-import type { WorkflowService, Workflow, WorkflowVersion } from '../workflows/workflows.js';
-import type { PluginService } from '../plugins/plugins.js';
-import type { CredentialService } from '../credentials/credentials.js';
-import type { IntegrationGuardService } from '../integrationGuards/integrationGuards.js';
+import { can, permissionsOf } from '../auth/roles.js';
+import type { Workflow, WorkflowVersion } from '../workflows/workflows.js';
 import { listLlmUsage } from '../llm/llmUsage.js';
 import { pendingApprovals, runOverview } from '../runs/overview.js';
 import type { InstalledPlugin } from '../plugins/types.js';
-import type { RunService, Run } from '../runs/runs.js';
+import type { Run } from '../runs/runs.js';
 import { compensationIdempotencyKey, stepIdempotencyKey, type StepState, type RunEvent } from '../runs/model.js';
-import type { Database } from '../db/database.js';
 import { queryAuditEvents } from '../audit/auditQueries.js';
 import { parseSeqPage, toSeqConnection } from '../pagination.js';
 import { AppError, badInput } from '../errors.js';
-import type { RunEventStream } from './runEventStream.js';
-import type { WebhookTriggerService } from '../triggers/webhooks.js';
-import type { ScheduleService } from '../triggers/schedules.js';
 import { API_MODULES } from './apiModules.js';
 import type { GraphQLContext } from './context.js';
 import { renderTemplate } from '../workflows/templates.js';
 import type { TemplateScope } from '../workflows/definition.js';
 
 /** Everything a resolver may use; built per request by the transport. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- until resolver types are generated from the schema
 type Args = Record<string, any>;
 type Resolver<P = unknown> = (parent: P, args: Args, context: GraphQLContext) => unknown;
 
@@ -63,7 +54,8 @@ const DateTimeScalar = new GraphQLScalarType({
   serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString()),
   parseValue: (value) => {
     const date = new Date(String(value));
-    if (typeof value !== 'string' || Number.isNaN(date.getTime())) throw new AppError('BAD_USER_INPUT', `not a valid DateTime: ${JSON.stringify(value)}`);
+    if (typeof value !== 'string' || Number.isNaN(date.getTime()))
+      throw new AppError('BAD_USER_INPUT', `not a valid DateTime: ${JSON.stringify(value)}`);
     return date;
   },
   parseLiteral: (ast) => {
@@ -110,13 +102,26 @@ const query: Record<string, Resolver> = {
     const pkg = check.package;
     const m = pkg?.manifest;
     return {
-      ok: check.ok, refusal: check.refusal, reason: check.reason, installed: check.installed,
-      ...(pkg && m ? {
-        name: m.name, version: m.version, publisher: m.publisher, trust: pkg.signed ? 'SIGNED' : 'UNSIGNED',
-        publisherFingerprint: pkg.publisherFingerprint, certificateNotAfter: pkg.certificateNotAfter, minApplianceVersion: m.minApplianceVersion,
-        packageSha256: pkg.packageSha256, scriptSha256: pkg.scriptSha256, permissions: m.permissions, resources: m.resources,
-        actions: m.actions.map((action) => ({ ...action, uses: `${m.name}/${action.name}@${m.version.split('.')[0]}` })),
-      } : {}),
+      ok: check.ok,
+      refusal: check.refusal,
+      reason: check.reason,
+      installed: check.installed,
+      ...(pkg && m
+        ? {
+            name: m.name,
+            version: m.version,
+            publisher: m.publisher,
+            trust: pkg.signed ? 'SIGNED' : 'UNSIGNED',
+            publisherFingerprint: pkg.publisherFingerprint,
+            certificateNotAfter: pkg.certificateNotAfter,
+            minApplianceVersion: m.minApplianceVersion,
+            packageSha256: pkg.packageSha256,
+            scriptSha256: pkg.scriptSha256,
+            permissions: m.permissions,
+            resources: m.resources,
+            actions: m.actions.map((action) => ({ ...action, uses: `${m.name}/${action.name}@${m.version.split('.')[0]}` })),
+          }
+        : {}),
     };
   },
   credentials: (_p, _a, { request, services }) => services.credentials.list(request),
@@ -150,7 +155,12 @@ const mutation: Record<string, Resolver> = {
   installPlugin: (_p, a, { request, services }) => services.plugins.install(request, a.input.bundle),
   removePlugin: (_p, a, { request, services }) => services.plugins.remove(request, a.input.name, a.input.version, a.input.force === true),
   setPluginPolicy: (_p, a, { request, services }) => {
-    const { name, ...policy } = a.input as { name: string; allowedHosts?: string[] | null; allowedPrivate?: string[] | null; rawSecretAccessApproved?: boolean | null };
+    const { name, ...policy } = a.input as {
+      name: string;
+      allowedHosts?: string[] | null;
+      allowedPrivate?: string[] | null;
+      rawSecretAccessApproved?: boolean | null;
+    };
     return services.plugins.setPolicy(request, name, {
       ...(policy.allowedHosts != null ? { allowedHosts: policy.allowedHosts } : {}),
       ...(policy.allowedPrivate != null ? { allowedPrivate: policy.allowedPrivate } : {}),
@@ -179,7 +189,8 @@ const baseResolvers: Record<string, unknown> = {
   Workflow: {
     latestVersion: (w: Workflow, _a: Args, { request, services }: GraphQLContext) => services.workflows.version(request, w.id, null),
     versions: (w: Workflow, _a: Args, { request, services }: GraphQLContext) => services.workflows.versions(request, w.id),
-    version: (w: Workflow, a: Args, { request, services }: GraphQLContext) => orNull(() => services.workflows.version(request, w.id, a.version)),
+    version: (w: Workflow, a: Args, { request, services }: GraphQLContext) =>
+      orNull(() => services.workflows.version(request, w.id, a.version)),
   },
   WorkflowVersion: {
     workflow: (v: WorkflowVersion, _a: Args, { request, services }: GraphQLContext) => services.workflows.get(request, v.workflowId),
@@ -206,12 +217,13 @@ const baseResolvers: Record<string, unknown> = {
     resources: (p: InstalledPlugin) => p.manifest.resources,
     minApplianceVersion: (p: InstalledPlugin) => p.manifest.minApplianceVersion,
     policy: (p: InstalledPlugin, _a: Args, { request, services }: GraphQLContext) =>
-      (can(request.actor, 'plugin:manage') ? services.plugins.pluginPolicy(p.name) : null),
+      can(request.actor, 'plugin:manage') ? services.plugins.pluginPolicy(p.name) : null,
   },
   StepExecution: {
     idempotencyKey: (s: StepState & { runId: string }) => stepIdempotencyKey(s.runId, s.stepId),
     input: (s: StepState & { runId: string }, _a: Args, context: GraphQLContext) => renderedStepInput(s, context),
-    compensation: (s: StepState & { runId: string }) => (s.compensation ? { ...s.compensation, idempotencyKey: compensationIdempotencyKey(s.runId, s.stepId) } : null),
+    compensation: (s: StepState & { runId: string }) =>
+      s.compensation ? { ...s.compensation, idempotencyKey: compensationIdempotencyKey(s.runId, s.stepId) } : null,
   },
 };
 
@@ -224,7 +236,12 @@ for (const module of API_MODULES) {
 }
 
 /** What rendering a run's step inputs needs, loaded once per request and run. */
-interface RunTemplateData { runId: string; input: unknown; definition: WorkflowVersion['definition']; steps: TemplateScope['steps'] }
+interface RunTemplateData {
+  runId: string;
+  input: unknown;
+  definition: WorkflowVersion['definition'];
+  steps: TemplateScope['steps'];
+}
 const runTemplateData = new WeakMap<GraphQLContext, Map<string, Promise<RunTemplateData>>>();
 
 /**
@@ -246,7 +263,9 @@ async function renderedStepInput(s: StepState & { runId: string }, context: Grap
       const version = await services.db.tx({ tenantId: run.tenantId }, (q) => services.workflows.versionById(q, run.workflowVersionId));
       const steps = await services.runs.steps(request, s.runId);
       return {
-        runId: run.id, input: run.input, definition: version.definition,
+        runId: run.id,
+        input: run.input,
+        definition: version.definition,
         steps: Object.fromEntries(steps.map((step) => [step.stepId, { output: step.output, status: step.status, error: step.error }])),
       };
     })();

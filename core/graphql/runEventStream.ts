@@ -14,7 +14,10 @@ const TERMINAL_EVENTS = new Set(['RUN_SUCCEEDED', 'RUN_FAILED', 'RUN_CANCELLED',
 export class RunEventStream {
   #open = 0;
 
-  constructor(private readonly runs: RunService, private readonly notifier: Notifier) {}
+  constructor(
+    private readonly runs: RunService,
+    private readonly notifier: Notifier,
+  ) {}
 
   /**
    * Listens first, then fixes the starting point: anything committed after the LISTEN is
@@ -51,7 +54,17 @@ export class RunEventStream {
         const latest = await this.runs.lastEventSeq(ctx, run.id);
         lastSeq = latest.status && TERMINAL_RUN.has(latest.status) ? latest.seq - 1 : latest.seq;
       }
-      const events = this.stream(ctx, run.id, lastSeq, state, () => { signal?.removeEventListener('abort', onAbort); unlisten(); }, signal);
+      const events = this.stream(
+        ctx,
+        run.id,
+        lastSeq,
+        state,
+        () => {
+          signal?.removeEventListener('abort', onAbort);
+          unlisten();
+        },
+        signal,
+      );
       // A client that leaves before the first event is read ends a generator that never
       // started, whose finally block therefore never runs: stop listening here as well.
       const end = events.return.bind(events);
@@ -74,7 +87,12 @@ export class RunEventStream {
   }
 
   private async *stream(
-    ctx: RequestContext, runId: string, startSeq: number, state: { pending: boolean; wake: (() => void) | null }, unlisten: () => void, signal?: AbortSignal,
+    ctx: RequestContext,
+    runId: string,
+    startSeq: number,
+    state: { pending: boolean; wake: (() => void) | null },
+    unlisten: () => void,
+    signal?: AbortSignal,
   ): AsyncGenerator<RunEvent> {
     let lastSeq = startSeq;
     try {

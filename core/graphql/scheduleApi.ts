@@ -6,9 +6,14 @@ import { AppError } from '../errors.js';
 /** Cron schedules in the API (README: Schedules). */
 export const scheduleApi: ApiModule = {
   typeDefs: /* GraphQL */ `
-    enum ScheduleCatchUp { SKIP BACKFILL }
+    enum ScheduleCatchUp {
+      SKIP
+      BACKFILL
+    }
     type Schedule {
-      id: ID! name: String! workflow: Workflow!
+      id: ID!
+      name: String!
+      workflow: Workflow!
       "Five fields: minute hour day-of-month month day-of-week."
       cron: String!
       "IANA time zone the cron expression is read in."
@@ -31,17 +36,34 @@ export const scheduleApi: ApiModule = {
       skippedSlots: Int!
       "The last slot that could not start a run: { slot, code, message, at }; null once a later slot fired."
       lastError: JSON
-      createdAt: DateTime! updatedAt: DateTime!
+      createdAt: DateTime!
+      updatedAt: DateTime!
     }
     input CreateScheduleInput {
-      workflowId: ID! name: String! cron: String! timeZone: String! version: Int input: JSON paused: Boolean
-      catchUp: ScheduleCatchUp backfillLimit: Int
+      workflowId: ID!
+      name: String!
+      cron: String!
+      timeZone: String!
+      version: Int
+      input: JSON
+      paused: Boolean
+      catchUp: ScheduleCatchUp
+      backfillLimit: Int
     }
     "Omitted fields are unchanged; version null follows the latest. A new cron or time zone starts from the next slot after now."
     input UpdateScheduleInput {
-      id: ID! name: String cron: String timeZone: String version: Int input: JSON catchUp: ScheduleCatchUp backfillLimit: Int
+      id: ID!
+      name: String
+      cron: String
+      timeZone: String
+      version: Int
+      input: JSON
+      catchUp: ScheduleCatchUp
+      backfillLimit: Int
     }
-    extend type Workflow { schedules: [Schedule!]! }
+    extend type Workflow {
+      schedules: [Schedule!]!
+    }
     extend type Query {
       "Addition. The tenant's schedules, of one workflow when given."
       schedules(workflowId: ID): [Schedule!]!

@@ -9,54 +9,133 @@ const baseTypeDefs = /* GraphQL */ `
   scalar JSON
   scalar DateTime
 
-  type PageInfo { hasNextPage: Boolean! endCursor: String }
+  type PageInfo {
+    hasNextPage: Boolean!
+    endCursor: String
+  }
 
   type Viewer {
-    role: String! tenant: Tenant token: ApiToken!
+    role: String!
+    tenant: Tenant
+    token: ApiToken!
     "Addition: what the role may do, such as run:operate or plugin:manage (the admin UI shows what these allow)."
     permissions: [String!]!
   }
 
   type TenantQuota {
-    maxConcurrentRuns: Int maxRunsPerDay: Int maxStepsPerWorkflow: Int
-    maxRunDurationSeconds: Int maxInputBytes: Int sandboxCpuMsPerDay: Int
+    maxConcurrentRuns: Int
+    maxRunsPerDay: Int
+    maxStepsPerWorkflow: Int
+    maxRunDurationSeconds: Int
+    maxInputBytes: Int
+    sandboxCpuMsPerDay: Int
   }
   type Tenant {
-    id: ID! name: String! createdAt: DateTime! quota: TenantQuota!
+    id: ID!
+    name: String!
+    createdAt: DateTime!
+    quota: TenantQuota!
     "Audit events older than this are removed by the retention job (default 2557 days, 7 years)."
     auditRetentionDays: Int!
     "While true, the retention job removes nothing of this tenant's audit log."
     auditLegalHold: Boolean!
   }
-  input SetAuditRetentionInput { tenantId: ID! "1 to 36500; omitted: unchanged." retentionDays: Int "Omitted: unchanged." legalHold: Boolean }
-  type TenantEdge { cursor: String! node: Tenant! }
-  type TenantConnection { edges: [TenantEdge!]! nodes: [Tenant!]! pageInfo: PageInfo! }
+  input SetAuditRetentionInput {
+    tenantId: ID!
+    "1 to 36500; omitted: unchanged."
+    retentionDays: Int
+    "Omitted: unchanged."
+    legalHold: Boolean
+  }
+  type TenantEdge {
+    cursor: String!
+    node: Tenant!
+  }
+  type TenantConnection {
+    edges: [TenantEdge!]!
+    nodes: [Tenant!]!
+    pageInfo: PageInfo!
+  }
 
   type ApiToken {
-    id: ID! name: String! role: String! tenantId: ID
+    id: ID!
+    name: String!
+    role: String!
+    tenantId: ID
     "The token's public prefix; the secret part is never stored or shown again."
     prefix: String!
-    createdAt: DateTime! expiresAt: DateTime revokedAt: DateTime lastUsedAt: DateTime
+    createdAt: DateTime!
+    expiresAt: DateTime
+    revokedAt: DateTime
+    lastUsedAt: DateTime
   }
-  type ApiTokenEdge { cursor: String! node: ApiToken! }
-  type ApiTokenConnection { edges: [ApiTokenEdge!]! nodes: [ApiToken!]! pageInfo: PageInfo! }
-  type CreatedApiToken { "Shown once." token: String! apiToken: ApiToken! }
+  type ApiTokenEdge {
+    cursor: String!
+    node: ApiToken!
+  }
+  type ApiTokenConnection {
+    edges: [ApiTokenEdge!]!
+    nodes: [ApiToken!]!
+    pageInfo: PageInfo!
+  }
+  type CreatedApiToken {
+    "Shown once."
+    token: String!
+    apiToken: ApiToken!
+  }
 
   type Workflow {
-    id: ID! name: String! createdAt: DateTime! latestVersion: WorkflowVersion!
+    id: ID!
+    name: String!
+    createdAt: DateTime!
+    latestVersion: WorkflowVersion!
     versions: [WorkflowVersion!]!
     version(version: Int!): WorkflowVersion
   }
-  type WorkflowVersion { id: ID! version: Int! definition: JSON! createdAt: DateTime! workflow: Workflow! }
-  type WorkflowEdge { cursor: String! node: Workflow! }
-  type WorkflowConnection { edges: [WorkflowEdge!]! nodes: [Workflow!]! pageInfo: PageInfo! }
+  type WorkflowVersion {
+    id: ID!
+    version: Int!
+    definition: JSON!
+    createdAt: DateTime!
+    workflow: Workflow!
+  }
+  type WorkflowEdge {
+    cursor: String!
+    node: Workflow!
+  }
+  type WorkflowConnection {
+    edges: [WorkflowEdge!]!
+    nodes: [Workflow!]!
+    pageInfo: PageInfo!
+  }
 
-  enum RunStatus { QUEUED RUNNING WAITING SUCCEEDED FAILED CANCELLED TIMED_OUT }
-  enum StepStatus { PENDING RUNNING WAITING SUCCEEDED FAILED SKIPPED CANCELLED }
+  enum RunStatus {
+    QUEUED
+    RUNNING
+    WAITING
+    SUCCEEDED
+    FAILED
+    CANCELLED
+    TIMED_OUT
+  }
+  enum StepStatus {
+    PENDING
+    RUNNING
+    WAITING
+    SUCCEEDED
+    FAILED
+    SKIPPED
+    CANCELLED
+  }
 
   type StepExecution {
-    stepId: ID! status: StepStatus! attempts: Int! output: JSON error: JSON
-    startedAt: DateTime finishedAt: DateTime
+    stepId: ID!
+    status: StepStatus!
+    attempts: Int!
+    output: JSON
+    error: JSON
+    startedAt: DateTime
+    finishedAt: DateTime
     "The key plugins pass to the outside world; the same across retries of this step in this run."
     idempotencyKey: String!
     "Addition: the step's with as its latest attempt was given it, rendered from the run's input and the stored outputs of the upstream steps its templates read. Null while the step has not started."
@@ -64,29 +143,63 @@ const baseTypeDefs = /* GraphQL */ `
     "Addition: the undo of this step after its run failed for good (the step's compensate action). Null when the step was not compensated."
     compensation: StepCompensation
   }
-  enum CompensationStatus { PENDING RUNNING SUCCEEDED FAILED CANCELLED }
+  enum CompensationStatus {
+    PENDING
+    RUNNING
+    SUCCEEDED
+    FAILED
+    CANCELLED
+  }
   type StepCompensation {
     status: CompensationStatus!
     "Place in the run's compensation order: 0 undid the step that completed last."
     order: Int!
-    attempts: Int! output: JSON error: JSON startedAt: DateTime finishedAt: DateTime
+    attempts: Int!
+    output: JSON
+    error: JSON
+    startedAt: DateTime
+    finishedAt: DateTime
     "The key the compensating action passes to the outside world; the same across its retries, and not the step's."
     idempotencyKey: String!
   }
-  type RunEvent { seq: Int! type: String! stepId: ID at: DateTime! data: JSON! }
-  type RunEventEdge { cursor: String! node: RunEvent! }
-  type RunEventConnection { edges: [RunEventEdge!]! nodes: [RunEvent!]! pageInfo: PageInfo! }
+  type RunEvent {
+    seq: Int!
+    type: String!
+    stepId: ID
+    at: DateTime!
+    data: JSON!
+  }
+  type RunEventEdge {
+    cursor: String!
+    node: RunEvent!
+  }
+  type RunEventConnection {
+    edges: [RunEventEdge!]!
+    nodes: [RunEvent!]!
+    pageInfo: PageInfo!
+  }
 
   type Run {
-    id: ID! status: RunStatus! input: JSON output: JSON error: JSON
-    createdAt: DateTime! finishedAt: DateTime deadlineAt: DateTime! idempotencyKey: String
+    id: ID!
+    status: RunStatus!
+    input: JSON
+    output: JSON
+    error: JSON
+    createdAt: DateTime!
+    finishedAt: DateTime
+    deadlineAt: DateTime!
+    idempotencyKey: String
     workflowVersion: WorkflowVersion!
     steps: [StepExecution!]!
     events(first: Int, after: String): RunEventConnection!
     "Addition: how the run was started."
     origin: RunOrigin!
   }
-  enum RunOriginKind { API WEBHOOK SCHEDULE }
+  enum RunOriginKind {
+    API
+    WEBHOOK
+    SCHEDULE
+  }
   type RunOrigin {
     kind: RunOriginKind!
     "API: the token that started the run."
@@ -100,20 +213,51 @@ const baseTypeDefs = /* GraphQL */ `
     "SCHEDULE: the slot it fired for (the time the cron expression named, not when it ran)."
     slot: DateTime
   }
-  type RunEdge { cursor: String! node: Run! }
-  type RunConnection { edges: [RunEdge!]! nodes: [Run!]! pageInfo: PageInfo! }
-  input RunFilter { status: RunStatus workflowId: ID createdAfter: DateTime createdBefore: DateTime }
+  type RunEdge {
+    cursor: String!
+    node: Run!
+  }
+  type RunConnection {
+    edges: [RunEdge!]!
+    nodes: [Run!]!
+    pageInfo: PageInfo!
+  }
+  input RunFilter {
+    status: RunStatus
+    workflowId: ID
+    createdAfter: DateTime
+    createdBefore: DateTime
+  }
 
   type AuditEvent {
     "Position in the tenant's hash chain (the appliance's chain for its own events)."
-    seq: Int! at: DateTime! tenantId: ID actorTokenId: ID actorName: String! actorRole: String! action: String!
-    targetType: String! targetId: String outcome: String! reason: String requestId: String sourceAddress: String userAgent: String
+    seq: Int!
+    at: DateTime!
+    tenantId: ID
+    actorTokenId: ID
+    actorName: String!
+    actorRole: String!
+    action: String!
+    targetType: String!
+    targetId: String
+    outcome: String!
+    reason: String
+    requestId: String
+    sourceAddress: String
+    userAgent: String
     details: JSON!
     "Hex SHA-256 link of this event in its chain."
     hash: String!
   }
-  type AuditEventEdge { cursor: String! node: AuditEvent! }
-  type AuditEventConnection { edges: [AuditEventEdge!]! nodes: [AuditEvent!]! pageInfo: PageInfo! }
+  type AuditEventEdge {
+    cursor: String!
+    node: AuditEvent!
+  }
+  type AuditEventConnection {
+    edges: [AuditEventEdge!]!
+    nodes: [AuditEvent!]!
+    pageInfo: PageInfo!
+  }
   input AuditExportInput {
     "SYSTEM_ADMIN only: export this tenant's chain (omitted: the appliance's own). Tenant tokens always export their own."
     tenantId: ID
@@ -140,17 +284,44 @@ const baseTypeDefs = /* GraphQL */ `
     createdAt: DateTime!
     expiresAt: DateTime!
   }
-  type AuditSigningCertificate { "Hex SHA-256 of the certificate's DER." fingerprint: String! pem: String! }
+  type AuditSigningCertificate {
+    "Hex SHA-256 of the certificate's DER."
+    fingerprint: String!
+    pem: String!
+  }
   input AuditFilter {
     "SYSTEM_ADMIN only: read this tenant's log (omitted: the appliance's own events). Tenant tokens always read their own."
     tenantId: ID
-    action: String from: DateTime to: DateTime
+    action: String
+    from: DateTime
+    to: DateTime
   }
 
-  enum PluginTrust { CORE SIGNED UNSIGNED }
-  type PluginAction { name: String! description: String! inputSchema: JSON! outputSchema: JSON! "As workflows name it: plugin/action@major." uses: String! }
-  type PluginPermissions { hosts: [String!]! credentialTypes: [String!]! rawSecretAccess: Boolean! }
-  type PluginResources { memoryMb: Int timeoutMs: Int cpuMs: Int maxRequests: Int maxResponseBytes: Int }
+  enum PluginTrust {
+    CORE
+    SIGNED
+    UNSIGNED
+  }
+  type PluginAction {
+    name: String!
+    description: String!
+    inputSchema: JSON!
+    outputSchema: JSON!
+    "As workflows name it: plugin/action@major."
+    uses: String!
+  }
+  type PluginPermissions {
+    hosts: [String!]!
+    credentialTypes: [String!]!
+    rawSecretAccess: Boolean!
+  }
+  type PluginResources {
+    memoryMb: Int
+    timeoutMs: Int
+    cpuMs: Int
+    maxRequests: Int
+    maxResponseBytes: Int
+  }
   "The administrator's policy for a plugin (all its versions)."
   type PluginPolicy {
     "Host patterns the plugin may reach, intersected with its manifest's; * allows what the manifest asks for."
@@ -163,10 +334,20 @@ const baseTypeDefs = /* GraphQL */ `
   type Plugin {
     "System administrators only (null for others): internal host names are not every tenant's business."
     policy: PluginPolicy
-    id: ID! name: String! version: String! publisher: String! trust: PluginTrust!
-    actions: [PluginAction!]! permissions: PluginPermissions! resources: PluginResources!
-    minApplianceVersion: String! scriptSha256: String! packageSha256: String!
-    publisherFingerprint: String certificateNotAfter: DateTime installedAt: DateTime!
+    id: ID!
+    name: String!
+    version: String!
+    publisher: String!
+    trust: PluginTrust!
+    actions: [PluginAction!]!
+    permissions: PluginPermissions!
+    resources: PluginResources!
+    minApplianceVersion: String!
+    scriptSha256: String!
+    packageSha256: String!
+    publisherFingerprint: String
+    certificateNotAfter: DateTime
+    installedAt: DateTime!
   }
 
   "Addition: a plugin package as verification found it, before installing it."
@@ -177,27 +358,41 @@ const baseTypeDefs = /* GraphQL */ `
     refusal: String
     reason: String
     "Null when the package could not be read or its signature did not verify."
-    name: String version: String publisher: String
+    name: String
+    version: String
+    publisher: String
     "SIGNED, or UNSIGNED when the appliance allows unsigned packages."
     trust: PluginTrust
-    publisherFingerprint: String certificateNotAfter: DateTime
-    minApplianceVersion: String packageSha256: String scriptSha256: String
-    actions: [PluginAction!] permissions: PluginPermissions resources: PluginResources
+    publisherFingerprint: String
+    certificateNotAfter: DateTime
+    minApplianceVersion: String
+    packageSha256: String
+    scriptSha256: String
+    actions: [PluginAction!]
+    permissions: PluginPermissions
+    resources: PluginResources
     "The same name and version, already installed (installing the identical package again changes nothing)."
     installed: Plugin
   }
 
   "A tenant credential. The secret is write-only: no field returns it."
   type Credential {
-    id: ID! name: String! type: String!
+    id: ID!
+    name: String!
+    type: String!
     "Settings that are not secret (baseUrl, headerName, paramName)."
     config: JSON!
     "Hosts the secret may be sent to; a plugin step also needs the host in its own allow list."
     allowedHosts: [String!]!
-    createdAt: DateTime! updatedAt: DateTime!
+    createdAt: DateTime!
+    updatedAt: DateTime!
   }
 
-  enum CircuitState { CLOSED OPEN HALF_OPEN }
+  enum CircuitState {
+    CLOSED
+    OPEN
+    HALF_OPEN
+  }
   "A guard's circuit breaker, as every engine process sees it."
   type CircuitBreaker {
     state: CircuitState!
@@ -221,22 +416,42 @@ const baseTypeDefs = /* GraphQL */ `
   }
 
   "Model tokens used by the caller's tenant on one UTC day with one model."
-  type LlmUsage { day: String! model: String! calls: Int! cachedCalls: Int! promptTokens: Float! completionTokens: Float! }
+  type LlmUsage {
+    day: String!
+    model: String!
+    calls: Int!
+    cachedCalls: Int!
+    promptTokens: Float!
+    completionTokens: Float!
+  }
 
-  type RunsInMinute { minute: DateTime! started: Int! failed: Int! }
+  type RunsInMinute {
+    minute: DateTime!
+    started: Int!
+    failed: Int!
+  }
   "Addition: the tenant's operating picture (the admin UI's overview)."
   type RunOverview {
     "Minutes of the last hour that started runs, oldest first."
     runsPerMinute: [RunsInMinute!]!
-    startedLastHour: Int! failedLastHour: Int!
-    queued: Int! running: Int! waiting: Int!
+    startedLastHour: Int!
+    failedLastHour: Int!
+    queued: Int!
+    running: Int!
+    waiting: Int!
     "Step jobs due in the queue or held in the tenant's backlog."
     queueDepth: Int!
     waitingApprovals: Int!
     openCircuitBreakers: Int!
   }
   "Addition: a step waiting for approveStep."
-  type PendingApproval { run: Run! stepId: ID! since: DateTime! "When it times out, if it does." until: DateTime }
+  type PendingApproval {
+    run: Run!
+    stepId: ID!
+    since: DateTime!
+    "When it times out, if it does."
+    until: DateTime
+  }
 
   type Query {
     viewer: Viewer!
@@ -266,23 +481,76 @@ const baseTypeDefs = /* GraphQL */ `
     auditSigningCertificate: AuditSigningCertificate!
   }
 
-  input CreateTenantInput { name: String! }
-  input CreateApiTokenInput { tenantId: ID, role: String!, name: String!, expiresInSeconds: Int }
-  input SetTenantQuotaInput {
-    tenantId: ID! maxConcurrentRuns: Int maxRunsPerDay: Int maxStepsPerWorkflow: Int
-    maxRunDurationSeconds: Int maxInputBytes: Int sandboxCpuMsPerDay: Int
+  input CreateTenantInput {
+    name: String!
   }
-  input CreateWorkflowInput { name: String! definition: JSON! }
-  input PublishWorkflowVersionInput { workflowId: ID! definition: JSON! }
-  input StartRunInput { workflowId: ID! version: Int input: JSON idempotencyKey: String }
-  input ApproveStepInput { runId: ID! stepId: ID! approved: Boolean! comment: String }
-  input InstallPluginInput { "base64 of the signed package (a gzipped tar)" bundle: String! }
+  input CreateApiTokenInput {
+    tenantId: ID
+    role: String!
+    name: String!
+    expiresInSeconds: Int
+  }
+  input SetTenantQuotaInput {
+    tenantId: ID!
+    maxConcurrentRuns: Int
+    maxRunsPerDay: Int
+    maxStepsPerWorkflow: Int
+    maxRunDurationSeconds: Int
+    maxInputBytes: Int
+    sandboxCpuMsPerDay: Int
+  }
+  input CreateWorkflowInput {
+    name: String!
+    definition: JSON!
+  }
+  input PublishWorkflowVersionInput {
+    workflowId: ID!
+    definition: JSON!
+  }
+  input StartRunInput {
+    workflowId: ID!
+    version: Int
+    input: JSON
+    idempotencyKey: String
+  }
+  input ApproveStepInput {
+    runId: ID!
+    stepId: ID!
+    approved: Boolean!
+    comment: String
+  }
+  input InstallPluginInput {
+    "base64 of the signed package (a gzipped tar)"
+    bundle: String!
+  }
   "type: bearer { token } | basic { username password } | header { token } + config { headerName } | query { token } + config { paramName } | openai { token } + config { baseUrl }"
-  input SetCredentialInput { name: String! type: String! secret: JSON! allowedHosts: [String!]! config: JSON }
-  input SetPluginPolicyInput { name: String! allowedHosts: [String!] allowedPrivate: [String!] rawSecretAccessApproved: Boolean }
+  input SetCredentialInput {
+    name: String!
+    type: String!
+    secret: JSON!
+    allowedHosts: [String!]!
+    config: JSON
+  }
+  input SetPluginPolicyInput {
+    name: String!
+    allowedHosts: [String!]
+    allowedPrivate: [String!]
+    rawSecretAccessApproved: Boolean
+  }
   "Omitted: no rate limit (ratePerSecond), a second's worth of requests (burst), 5 failures, 30 seconds."
-  input SetIntegrationGuardInput { host: String! ratePerSecond: Float burst: Int failureThreshold: Int coolDownSeconds: Int }
-  input RemovePluginInput { name: String! version: String! "Remove even if published workflow versions use it (their runs then fail)." force: Boolean }
+  input SetIntegrationGuardInput {
+    host: String!
+    ratePerSecond: Float
+    burst: Int
+    failureThreshold: Int
+    coolDownSeconds: Int
+  }
+  input RemovePluginInput {
+    name: String!
+    version: String!
+    "Remove even if published workflow versions use it (their runs then fail)."
+    force: Boolean
+  }
 
   type Mutation {
     createTenant(input: CreateTenantInput!): Tenant!

@@ -6,7 +6,9 @@ import type { WebhookTrigger } from '../triggers/webhookStore.js';
 export const webhookApi: ApiModule = {
   typeDefs: /* GraphQL */ `
     type WebhookTrigger {
-      id: ID! name: String! workflow: Workflow!
+      id: ID!
+      name: String!
+      workflow: Workflow!
       "Null: the workflow's latest version when a delivery arrives."
       version: Int
       "A disabled trigger answers 404, like an unknown address."
@@ -25,7 +27,8 @@ export const webhookApi: ApiModule = {
       secretRotatedAt: DateTime
       "While set, the previous secret still verifies deliveries until then."
       previousSecretExpiresAt: DateTime
-      createdAt: DateTime! updatedAt: DateTime!
+      createdAt: DateTime!
+      updatedAt: DateTime!
     }
     type CreatedWebhookTrigger {
       trigger: WebhookTrigger!
@@ -33,17 +36,37 @@ export const webhookApi: ApiModule = {
       secret: String!
     }
     input CreateWebhookTriggerInput {
-      workflowId: ID! name: String! version: Int enabled: Boolean maxBodyBytes: Int replayWindowSeconds: Int
-      allowedSources: [String!] deliveryIdHeader: String inputMapping: JSON
+      workflowId: ID!
+      name: String!
+      version: Int
+      enabled: Boolean
+      maxBodyBytes: Int
+      replayWindowSeconds: Int
+      allowedSources: [String!]
+      deliveryIdHeader: String
+      inputMapping: JSON
     }
     "Omitted fields are unchanged; version null follows the latest, inputMapping null maps the body."
     input UpdateWebhookTriggerInput {
-      id: ID! name: String version: Int enabled: Boolean maxBodyBytes: Int replayWindowSeconds: Int
-      allowedSources: [String!] deliveryIdHeader: String inputMapping: JSON
+      id: ID!
+      name: String
+      version: Int
+      enabled: Boolean
+      maxBodyBytes: Int
+      replayWindowSeconds: Int
+      allowedSources: [String!]
+      deliveryIdHeader: String
+      inputMapping: JSON
     }
-    input RotateWebhookTriggerSecretInput { id: ID! "0 (default): the old secret stops at once; at most 604800 (7 days)." previousSecretValidSeconds: Int }
+    input RotateWebhookTriggerSecretInput {
+      id: ID!
+      "0 (default): the old secret stops at once; at most 604800 (7 days)."
+      previousSecretValidSeconds: Int
+    }
 
-    extend type Workflow { webhookTriggers: [WebhookTrigger!]! }
+    extend type Workflow {
+      webhookTriggers: [WebhookTrigger!]!
+    }
     extend type Query {
       "Addition. The tenant's webhook triggers, of one workflow when given."
       webhookTriggers(workflowId: ID): [WebhookTrigger!]!
@@ -71,7 +94,8 @@ export const webhookApi: ApiModule = {
         const { id, ...changes } = a.input as { id: string } & Record<string, unknown>;
         return services.webhooks.update(request, id, changes);
       },
-      rotateWebhookTriggerSecret: (_p, a, { request, services }) => services.webhooks.rotateSecret(request, a.input.id, a.input.previousSecretValidSeconds),
+      rotateWebhookTriggerSecret: (_p, a, { request, services }) =>
+        services.webhooks.rotateSecret(request, a.input.id, a.input.previousSecretValidSeconds),
       deleteWebhookTrigger: (_p, a, { request, services }) => services.webhooks.delete(request, a.id),
     },
     Workflow: {

@@ -27,14 +27,24 @@ export type BreakerEvent =
 
 export function breakerVerdict(b: BreakerState, settings: Pick<GuardSettings, 'coolDownSeconds'>, now: number): BreakerVerdict {
   if (b.heldUntil !== null && b.heldUntil > now) {
-    return { kind: 'refuse', code: 'HOST_RATE_LIMITED', retryAfterMs: b.heldUntil - now, reason: 'the host asked to wait (429 or 503 with Retry-After)' };
+    return {
+      kind: 'refuse',
+      code: 'HOST_RATE_LIMITED',
+      retryAfterMs: b.heldUntil - now,
+      reason: 'the host asked to wait (429 or 503 with Retry-After)',
+    };
   }
   switch (b.status) {
     case 'CLOSED':
       return { kind: 'pass' };
     case 'OPEN':
       if (b.retryAt !== null && b.retryAt > now) {
-        return { kind: 'refuse', code: 'CIRCUIT_OPEN', retryAfterMs: b.retryAt - now, reason: `the circuit opened after ${b.consecutiveFailures} consecutive failures` };
+        return {
+          kind: 'refuse',
+          code: 'CIRCUIT_OPEN',
+          retryAfterMs: b.retryAt - now,
+          reason: `the circuit opened after ${b.consecutiveFailures} consecutive failures`,
+        };
       }
       return { kind: 'trial' };
     case 'HALF_OPEN':
@@ -42,21 +52,37 @@ export function breakerVerdict(b: BreakerState, settings: Pick<GuardSettings, 'c
         // The trial usually settles long before its lease ends; waiting at most a cool-down
         // keeps held-back steps from sleeping through a recovery.
         const retryAfterMs = Math.min(b.trialUntil - now, settings.coolDownSeconds * 1000);
-        return { kind: 'refuse', code: 'CIRCUIT_OPEN', retryAfterMs, reason: 'the circuit is half-open and its trial request is in flight' };
+        return {
+          kind: 'refuse',
+          code: 'CIRCUIT_OPEN',
+          retryAfterMs,
+          reason: 'the circuit is half-open and its trial request is in flight',
+        };
       }
       return { kind: 'trial' };
   }
 }
 
-export function nextBreakerState(b: BreakerState, event: BreakerEvent, settings: Pick<GuardSettings, 'failureThreshold' | 'coolDownSeconds'>, now: number): BreakerState {
+export function nextBreakerState(
+  b: BreakerState,
+  event: BreakerEvent,
+  settings: Pick<GuardSettings, 'failureThreshold' | 'coolDownSeconds'>,
+  now: number,
+): BreakerState {
   const open = (failures: number): BreakerState => ({
-    ...b, status: 'OPEN', consecutiveFailures: failures, openedAt: now, retryAt: now + settings.coolDownSeconds * 1000, trialUntil: null,
+    ...b,
+    status: 'OPEN',
+    consecutiveFailures: failures,
+    openedAt: now,
+    retryAt: now + settings.coolDownSeconds * 1000,
+    trialUntil: null,
   });
   switch (event.kind) {
     case 'trialStarted':
       return { ...b, status: 'HALF_OPEN', trialUntil: now + event.leaseMs };
     case 'success':
-      if (event.trial && b.status === 'HALF_OPEN') return { ...b, status: 'CLOSED', consecutiveFailures: 0, openedAt: null, retryAt: null, trialUntil: null };
+      if (event.trial && b.status === 'HALF_OPEN')
+        return { ...b, status: 'CLOSED', consecutiveFailures: 0, openedAt: null, retryAt: null, trialUntil: null };
       // A request let through before the breaker opened proves nothing about the trial to come.
       return b.status === 'CLOSED' ? { ...b, consecutiveFailures: 0 } : b;
     case 'failure': {

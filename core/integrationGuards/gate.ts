@@ -25,9 +25,7 @@ export interface IntegrationGuardGateOptions {
 }
 
 /** What an attempt's egress layer is told: a permit to report the request's result with (null: not guarded), or a refusal. */
-export type Admission =
-  | { ok: true; permit: string | null }
-  | { ok: false; code: GuardRefusalCode; retryAfterMs: number; message: string };
+export type Admission = { ok: true; permit: string | null } | { ok: false; code: GuardRefusalCode; retryAfterMs: number; message: string };
 
 /** The gate's answer for one request: not guarded, admitted (possibly as the half-open trial), or refused. */
 export type Decision =
@@ -68,7 +66,11 @@ export class IntegrationGuardGate {
   private readonly cacheMs: number;
   private readonly clock: Clock;
 
-  constructor(private readonly db: Database, private readonly logger: Logger, private readonly options: IntegrationGuardGateOptions) {
+  constructor(
+    private readonly db: Database,
+    private readonly logger: Logger,
+    private readonly options: IntegrationGuardGateOptions,
+  ) {
     this.cacheMs = options.cacheMs ?? DEFAULT_CACHE_MS;
     this.clock = options.clock ?? Date.now;
   }
@@ -95,7 +97,8 @@ export class IntegrationGuardGate {
   async admit(tenantId: string, host: string): Promise<{ decision: Decision; heldBack: HeldBack | null }> {
     try {
       const decision = await this.decide(tenantId, host);
-      const heldBack = decision.kind === 'refused' ? { code: decision.code, until: decision.until, message: `${host}: ${decision.message}` } : null;
+      const heldBack =
+        decision.kind === 'refused' ? { code: decision.code, until: decision.until, message: `${host}: ${decision.message}` } : null;
       return { decision, heldBack };
     } catch (error) {
       this.logger.warn({ err: error, tenantId, host }, 'integration guard unavailable; the request goes unguarded');
@@ -108,7 +111,7 @@ export class IntegrationGuardGate {
     try {
       return await this.recordResult(tenantId, host, trial, hop);
     } catch (error) {
-      this.logger.warn({ err: error, tenantId, host }, 'integration guard unavailable; a request\'s result was not recorded');
+      this.logger.warn({ err: error, tenantId, host }, "integration guard unavailable; a request's result was not recorded");
       return null;
     }
   }
@@ -122,12 +125,20 @@ export class IntegrationGuardGate {
     const taken = this.takeToken(guard);
     if (!taken.allowed) {
       const { ratePerSecond, burst } = guard.settings;
-      return refused('HOST_RATE_LIMITED', taken.retryAfterSeconds * 1000, `the rate limit of ${ratePerSecond}/s (burst ${burst}) is reached`, now);
+      return refused(
+        'HOST_RATE_LIMITED',
+        taken.retryAfterSeconds * 1000,
+        `the rate limit of ${ratePerSecond}/s (burst ${burst}) is reached`,
+        now,
+      );
     }
     if (verdict.kind === 'pass') return { kind: 'admitted', trial: false };
     // Every process may see the cool-down end; the row lock lets one request be the trial.
     const claimed = await this.transition(tenantId, host, (current, at) =>
-      (breakerVerdict(current.breaker, current.settings, at).kind === 'trial' ? { kind: 'trialStarted', leaseMs: this.options.trialLeaseMs } : null));
+      breakerVerdict(current.breaker, current.settings, at).kind === 'trial'
+        ? { kind: 'trialStarted', leaseMs: this.options.trialLeaseMs }
+        : null,
+    );
     if (claimed.applied) return { kind: 'admitted', trial: true };
     if (!claimed.guard) return { kind: 'unguarded' };
     const later = this.clock();
@@ -155,7 +166,11 @@ export class IntegrationGuardGate {
     const { guard } = await this.transition(tenantId, host, () => event);
     if (event.kind !== 'throttled') return null;
     if (guard) this.takeToken(guard, 0);
-    return { code: 'HOST_RATE_LIMITED', until: event.until, message: `${host} answered ${hop.status} and asked to wait ${Math.ceil((event.until - now) / 1000)} s` };
+    return {
+      code: 'HOST_RATE_LIMITED',
+      until: event.until,
+      message: `${host} answered ${hop.status} and asked to wait ${Math.ceil((event.until - now) / 1000)} s`,
+    };
   }
 
   /**
@@ -163,7 +178,9 @@ export class IntegrationGuardGate {
    * row's lock, writes the breaker if it changed and refreshes this process's copy.
    */
   private async transition(
-    tenantId: string, host: string, decide: (current: IntegrationGuard, now: number) => BreakerEvent | null,
+    tenantId: string,
+    host: string,
+    decide: (current: IntegrationGuard, now: number) => BreakerEvent | null,
   ): Promise<{ guard: IntegrationGuard | null; applied: boolean }> {
     const result = await this.db.tx({ tenantId }, async (q) => {
       const current = await lockGuard(q, tenantId, host);
@@ -175,7 +192,10 @@ export class IntegrationGuardGate {
       if (JSON.stringify(next) === JSON.stringify(current.breaker)) return { guard: current, applied: true };
       const written = await writeBreaker(q, tenantId, host, next);
       if (next.status !== current.breaker.status) {
-        this.logger.warn({ tenantId, host, from: current.breaker.status, to: next.status, consecutiveFailures: next.consecutiveFailures }, 'integration circuit breaker changed state');
+        this.logger.warn(
+          { tenantId, host, from: current.breaker.status, to: next.status, consecutiveFailures: next.consecutiveFailures },
+          'integration circuit breaker changed state',
+        );
       }
       return { guard: written, applied: true };
     });
@@ -241,7 +261,10 @@ export class AttemptGuard {
   private held: HeldBack | null = null;
   private issued = 0;
 
-  constructor(private readonly gate: IntegrationGuardGate, private readonly tenantId: string) {}
+  constructor(
+    private readonly gate: IntegrationGuardGate,
+    private readonly tenantId: string,
+  ) {}
 
   get heldBack(): HeldBack | null {
     return this.held;
@@ -250,7 +273,8 @@ export class AttemptGuard {
   async admit(host: string): Promise<Admission> {
     const { decision, heldBack } = await this.gate.admit(this.tenantId, host);
     if (heldBack) this.hold(heldBack);
-    if (decision.kind === 'refused') return { ok: false, code: decision.code, retryAfterMs: decision.retryAfterMs, message: decision.message };
+    if (decision.kind === 'refused')
+      return { ok: false, code: decision.code, retryAfterMs: decision.retryAfterMs, message: decision.message };
     if (decision.kind === 'unguarded') return { ok: true, permit: null };
     const permit = `p${++this.issued}`;
     this.permits.set(permit, { host, trial: decision.trial });

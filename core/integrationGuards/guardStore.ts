@@ -28,24 +28,39 @@ function toGuard(row: GuardRow): IntegrationGuard {
   return {
     tenantId: row.tenant_id,
     host: row.host,
-    settings: { ratePerSecond: row.rate_per_second, burst: row.burst, failureThreshold: row.failure_threshold, coolDownSeconds: row.cool_down_seconds },
+    settings: {
+      ratePerSecond: row.rate_per_second,
+      burst: row.burst,
+      failureThreshold: row.failure_threshold,
+      coolDownSeconds: row.cool_down_seconds,
+    },
     breaker: {
-      status: row.state, consecutiveFailures: row.consecutive_failures, openedAt: ms(row.opened_at), retryAt: ms(row.retry_at),
-      trialUntil: ms(row.trial_until), heldUntil: ms(row.held_until),
+      status: row.state,
+      consecutiveFailures: row.consecutive_failures,
+      openedAt: ms(row.opened_at),
+      retryAt: ms(row.retry_at),
+      trialUntil: ms(row.trial_until),
+      heldUntil: ms(row.held_until),
     },
     updatedAt: row.updated_at,
   };
 }
 
 export async function readGuards(q: Queryable, tenantId: string): Promise<IntegrationGuard[]> {
-  const { rows } = await q.query<GuardRow>({ name: 'sy_read_guards', text: `select ${COLUMNS} from integration_guards where tenant_id = $1 order by host`, values: [tenantId] });
+  const { rows } = await q.query<GuardRow>({
+    name: 'sy_read_guards',
+    text: `select ${COLUMNS} from integration_guards where tenant_id = $1 order by host`,
+    values: [tenantId],
+  });
   return rows.map(toGuard);
 }
 
 /** Locks the guard's row until the transaction ends: breaker transitions of every process serialise here. */
 export async function lockGuard(q: Queryable, tenantId: string, host: string): Promise<IntegrationGuard | null> {
   const { rows } = await q.query<GuardRow>({
-    name: 'sy_lock_guard', text: `select ${COLUMNS} from integration_guards where tenant_id = $1 and host = $2 for update`, values: [tenantId, host],
+    name: 'sy_lock_guard',
+    text: `select ${COLUMNS} from integration_guards where tenant_id = $1 and host = $2 for update`,
+    values: [tenantId, host],
   });
   return rows[0] ? toGuard(rows[0]) : null;
 }
@@ -61,7 +76,13 @@ export async function writeBreaker(q: Queryable, tenantId: string, host: string,
 }
 
 /** Creates the guard (its breaker CLOSED) or replaces its settings, keeping its breaker's state. */
-export async function upsertGuardSettings(q: Queryable, tenantId: string, host: string, s: GuardSettings, by: string): Promise<{ guard: IntegrationGuard; created: boolean }> {
+export async function upsertGuardSettings(
+  q: Queryable,
+  tenantId: string,
+  host: string,
+  s: GuardSettings,
+  by: string,
+): Promise<{ guard: IntegrationGuard; created: boolean }> {
   const { rows } = await q.query<GuardRow & { created: boolean }>(
     `insert into integration_guards as g (tenant_id, host, rate_per_second, burst, failure_threshold, cool_down_seconds, updated_by)
      values ($1, $2, $3, $4, $5, $6, $7)
@@ -74,6 +95,9 @@ export async function upsertGuardSettings(q: Queryable, tenantId: string, host: 
 }
 
 export async function deleteGuard(q: Queryable, tenantId: string, host: string): Promise<IntegrationGuard | null> {
-  const { rows } = await q.query<GuardRow>(`delete from integration_guards where tenant_id = $1 and host = $2 returning ${COLUMNS}`, [tenantId, host]);
+  const { rows } = await q.query<GuardRow>(`delete from integration_guards where tenant_id = $1 and host = $2 returning ${COLUMNS}`, [
+    tenantId,
+    host,
+  ]);
   return rows[0] ? toGuard(rows[0]) : null;
 }

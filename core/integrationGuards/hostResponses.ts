@@ -7,10 +7,7 @@
 /** A request hop as the egress layer saw it: the status and Retry-After header, or `status: null` for no answer (connection error, timeout). */
 export type HopResult = { status: number; retryAfter: string | null } | { status: null };
 
-export type HostOutcome =
-  | { kind: 'success' }
-  | { kind: 'failure' }
-  | { kind: 'throttled'; waitMs: number };
+export type HostOutcome = { kind: 'success' } | { kind: 'failure' } | { kind: 'throttled'; waitMs: number };
 
 /** How long a 429 without a usable Retry-After holds the host back, and the least any throttle does. */
 export const MIN_THROTTLE_MS = 1000;

@@ -40,7 +40,12 @@ export interface IntegrationGuard {
 }
 
 export const CLOSED_BREAKER: Readonly<BreakerState> = Object.freeze({
-  status: 'CLOSED', consecutiveFailures: 0, openedAt: null, retryAt: null, trialUntil: null, heldUntil: null,
+  status: 'CLOSED',
+  consecutiveFailures: 0,
+  openedAt: null,
+  retryAt: null,
+  trialUntil: null,
+  heldUntil: null,
 });
 
 /** Why a request to a guarded host was not sent. Retryable: the step waits, it does not fail. */

@@ -69,13 +69,20 @@ export class LlmChatHooks implements ActionHooks {
     });
     if (!matches) {
       // A model may well answer correctly next time, so this is worth a retry.
-      throw new StepError('LLM_SCHEMA_MISMATCH', `the model's answer does not match responseSchema: ${this.ajv.errorsText(validate!.errors, { dataVar: 'answer' })}`, true);
+      throw new StepError(
+        'LLM_SCHEMA_MISMATCH',
+        `the model's answer does not match responseSchema: ${this.ajv.errorsText(validate!.errors, { dataVar: 'answer' })}`,
+        true,
+      );
     }
     return answer;
   }
 
   private async meter(
-    tenantId: string, model: string, usage: ChatOutput['usage'], cached: boolean,
+    tenantId: string,
+    model: string,
+    usage: ChatOutput['usage'],
+    cached: boolean,
     q: Queryable | null = null,
   ): Promise<void> {
     const sql = `insert into llm_usage (tenant_id, day, model, calls, cached_calls, prompt_tokens, completion_tokens)
@@ -114,6 +121,15 @@ function cacheKey(call: ActionCall): string {
   const input = call.input as ChatInput;
   const messages = input.messages ?? [{ role: 'user', content: input.prompt }];
   return createHash('sha256')
-    .update(canonicalJson({ credential: call.credentialName, model: input.model, messages, temperature: input.temperature ?? 0, maxTokens: input.maxTokens ?? null, responseSchema: input.responseSchema ?? null }))
+    .update(
+      canonicalJson({
+        credential: call.credentialName,
+        model: input.model,
+        messages,
+        temperature: input.temperature ?? 0,
+        maxTokens: input.maxTokens ?? null,
+        responseSchema: input.responseSchema ?? null,
+      }),
+    )
     .digest('hex');
 }

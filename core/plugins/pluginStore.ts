@@ -6,7 +6,11 @@ const COLUMNS = `id, name, version, major, publisher, trust, manifest, script_sh
   installed_by as "installedBy"`;
 
 export async function insertPluginVersion(
-  q: Queryable, id: string, pkg: VerifiedPluginPackage, trust: PluginTrust, installedBy: string | null,
+  q: Queryable,
+  id: string,
+  pkg: VerifiedPluginPackage,
+  trust: PluginTrust,
+  installedBy: string | null,
 ): Promise<InstalledPlugin | null> {
   const m = pkg.manifest;
   const { rows } = await q.query<InstalledPlugin>(
@@ -15,14 +19,30 @@ export async function insertPluginVersion(
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
      on conflict (name, version) do nothing
      returning ${COLUMNS}`,
-    [id, m.name, m.version, Number(m.version.split('.')[0]), m.publisher, trust, JSON.stringify(m), pkg.script, pkg.scriptSha256,
-      pkg.packageSha256, pkg.publisherFingerprint, pkg.certificateNotAfter, installedBy],
+    [
+      id,
+      m.name,
+      m.version,
+      Number(m.version.split('.')[0]),
+      m.publisher,
+      trust,
+      JSON.stringify(m),
+      pkg.script,
+      pkg.scriptSha256,
+      pkg.packageSha256,
+      pkg.publisherFingerprint,
+      pkg.certificateNotAfter,
+      installedBy,
+    ],
   );
   return rows[0] ?? null;
 }
 
 export async function findPluginVersion(q: Queryable, name: string, version: string): Promise<InstalledPlugin | null> {
-  const { rows } = await q.query<InstalledPlugin>(`select ${COLUMNS} from plugin_versions where name = $1 and version = $2`, [name, version]);
+  const { rows } = await q.query<InstalledPlugin>(`select ${COLUMNS} from plugin_versions where name = $1 and version = $2`, [
+    name,
+    version,
+  ]);
   return rows[0] ?? null;
 }
 

@@ -1,6 +1,5 @@
 import { isIP } from 'node:net';
 import type { Database, Queryable } from '../db/database.js';
-import { isUniqueViolation } from '../db/database.js';
 import { AppError, badInput } from '../errors.js';
 import { newId } from '../ids.js';
 import { compareVersions } from '../versions.js';
@@ -10,10 +9,24 @@ import { recordAudit } from '../audit/audit.js';
 import { authorize, type RequestContext } from '../auth/roles.js';
 import { parseUses, type ActionCatalog } from '../workflows/definition.js';
 import {
-  countWorkflowVersionsUsing, deletePluginVersion, findPluginVersion, insertPluginVersion, listPluginVersions, pluginVersionWithScript,
-  readPluginPolicy, writePluginPolicy,
+  countWorkflowVersionsUsing,
+  deletePluginVersion,
+  findPluginVersion,
+  insertPluginVersion,
+  listPluginVersions,
+  pluginVersionWithScript,
+  readPluginPolicy,
+  writePluginPolicy,
 } from './pluginStore.js';
-import { DEFAULT_PLUGIN_POLICY, type InstalledPlugin, type InstalledPluginWithScript, type PluginCatalog, type PluginPackageVerifier, type PluginPolicy, type VerifiedPluginPackage } from './types.js';
+import {
+  DEFAULT_PLUGIN_POLICY,
+  type InstalledPlugin,
+  type InstalledPluginWithScript,
+  type PluginCatalog,
+  type PluginPackageVerifier,
+  type PluginPolicy,
+  type VerifiedPluginPackage,
+} from './types.js';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -75,23 +88,46 @@ export class PluginService implements PluginCatalog {
     if (!check.ok) return { ok: false, refusal: check.code, reason: check.reason, package: null, installed: null };
     const pkg = check.pkg;
     if (this.reservedNames.has(pkg.manifest.name)) {
-      return { ok: false, refusal: 'RESERVED_NAME', reason: `plugin name "${pkg.manifest.name}" is reserved for the appliance's own plugins`, package: pkg, installed: null };
+      return {
+        ok: false,
+        refusal: 'RESERVED_NAME',
+        reason: `plugin name "${pkg.manifest.name}" is reserved for the appliance's own plugins`,
+        package: pkg,
+        installed: null,
+      };
     }
     const existing = await this.db.tx('system', (q) => findPluginVersion(q, pkg.manifest.name, pkg.manifest.version));
     if (existing && existing.packageSha256 !== pkg.packageSha256) {
-      return { ok: false, refusal: 'VERSION_CONFLICT', reason: `${pkg.manifest.name} ${pkg.manifest.version} is already installed with different content; publish a new version`, package: pkg, installed: existing };
+      return {
+        ok: false,
+        refusal: 'VERSION_CONFLICT',
+        reason: `${pkg.manifest.name} ${pkg.manifest.version} is already installed with different content; publish a new version`,
+        package: pkg,
+        installed: existing,
+      };
     }
     return { ok: true, refusal: null, reason: null, package: pkg, installed: existing };
   }
 
   async install(ctx: RequestContext, bundle: string): Promise<InstalledPlugin> {
     authorize(ctx.actor, 'plugin:manage');
-    const check = await this.verifier.verify(decodeBundle(bundle, 'input.bundle'), { allowUnsigned: this.installPolicy.allowUnsignedPlugins });
+    const check = await this.verifier.verify(decodeBundle(bundle, 'input.bundle'), {
+      allowUnsigned: this.installPolicy.allowUnsignedPlugins,
+    });
     if (!check.ok) {
-      await this.db.tx('system', (q) => recordAudit(q, ctx, {
-        action: 'plugin.install_refused', targetType: 'plugin', outcome: 'DENIED', reason: `${check.code}: ${check.reason}`, tenantId: null,
-      }));
-      throw new AppError('BAD_USER_INPUT', `plugin package refused (${check.code}): ${check.reason}`, { path: 'input.bundle', details: { refusal: check.code } });
+      await this.db.tx('system', (q) =>
+        recordAudit(q, ctx, {
+          action: 'plugin.install_refused',
+          targetType: 'plugin',
+          outcome: 'DENIED',
+          reason: `${check.code}: ${check.reason}`,
+          tenantId: null,
+        }),
+      );
+      throw new AppError('BAD_USER_INPUT', `plugin package refused (${check.code}): ${check.reason}`, {
+        path: 'input.bundle',
+        details: { refusal: check.code },
+      });
     }
     const pkg = check.pkg;
     if (this.reservedNames.has(pkg.manifest.name)) {
@@ -100,9 +136,21 @@ export class PluginService implements PluginCatalog {
     return this.db.tx('system', async (q) => {
       const installed = await insertPluginVersion(q, newId(), pkg, pkg.signed ? 'SIGNED' : 'UNSIGNED', ctx.actor.tokenId);
       if (!installed) return this.alreadyInstalled(q, pkg);
-      const details = { name: installed.name, version: installed.version, trust: installed.trust, packageSha256: installed.packageSha256, publisherFingerprint: installed.publisherFingerprint };
+      const details = {
+        name: installed.name,
+        version: installed.version,
+        trust: installed.trust,
+        packageSha256: installed.packageSha256,
+        publisherFingerprint: installed.publisherFingerprint,
+      };
       if (!pkg.signed) {
-        await recordAudit(q, ctx, { action: 'plugin.unsigned_override_used', targetType: 'plugin', targetId: installed.id, details, tenantId: null });
+        await recordAudit(q, ctx, {
+          action: 'plugin.unsigned_override_used',
+          targetType: 'plugin',
+          targetId: installed.id,
+          details,
+          tenantId: null,
+        });
       }
       await recordAudit(q, ctx, { action: 'plugin.installed', targetType: 'plugin', targetId: installed.id, details, tenantId: null });
       return installed;
@@ -113,7 +161,10 @@ export class PluginService implements PluginCatalog {
   private async alreadyInstalled(q: Queryable, pkg: VerifiedPluginPackage): Promise<InstalledPlugin> {
     const existing = await findPluginVersion(q, pkg.manifest.name, pkg.manifest.version);
     if (existing && existing.packageSha256 === pkg.packageSha256) return existing;
-    throw new AppError('CONFLICT', `plugin ${pkg.manifest.name} ${pkg.manifest.version} is already installed with different content; publish a new version`);
+    throw new AppError(
+      'CONFLICT',
+      `plugin ${pkg.manifest.name} ${pkg.manifest.version} is already installed with different content; publish a new version`,
+    );
   }
 
   /** The plugins that ship with the appliance; installed at start, trusted without a signature, sandboxed like any other. */
@@ -123,12 +174,21 @@ export class PluginService implements PluginCatalog {
       for (const pkg of packages) {
         const installed = await insertPluginVersion(q, newId(), pkg, 'CORE', null);
         if (installed) {
-          await recordAudit(q, null, { action: 'plugin.installed', targetType: 'plugin', targetId: installed.id, tenantId: null, details: { name: installed.name, version: installed.version, trust: 'CORE' } });
+          await recordAudit(q, null, {
+            action: 'plugin.installed',
+            targetType: 'plugin',
+            targetId: installed.id,
+            tenantId: null,
+            details: { name: installed.name, version: installed.version, trust: 'CORE' },
+          });
           continue;
         }
         const existing = await findPluginVersion(q, pkg.manifest.name, pkg.manifest.version);
         if (existing && existing.packageSha256 !== pkg.packageSha256) {
-          this.logger.warn({ plugin: pkg.manifest.name, version: pkg.manifest.version }, 'bundled plugin differs from the installed copy of the same version; the installed copy stays (bump the version to ship a change)');
+          this.logger.warn(
+            { plugin: pkg.manifest.name, version: pkg.manifest.version },
+            'bundled plugin differs from the installed copy of the same version; the installed copy stays (bump the version to ship a change)',
+          );
         }
       }
     });
@@ -147,10 +207,19 @@ export class PluginService implements PluginCatalog {
       if (existing.trust === 'CORE') throw new AppError('CONFLICT', `plugin ${name} ships with the appliance and cannot be removed`);
       const users = await countWorkflowVersionsUsing(q, existing.id);
       if (users > 0 && !force) {
-        throw new AppError('CONFLICT', `plugin ${name} ${version} is used by ${users} published workflow version(s); remove it with force to break them`);
+        throw new AppError(
+          'CONFLICT',
+          `plugin ${name} ${version} is used by ${users} published workflow version(s); remove it with force to break them`,
+        );
       }
       await deletePluginVersion(q, existing.id);
-      await recordAudit(q, ctx, { action: 'plugin.removed', targetType: 'plugin', targetId: existing.id, tenantId: null, details: { name, version, forced: force, workflowVersionsUsing: users } });
+      await recordAudit(q, ctx, {
+        action: 'plugin.removed',
+        targetType: 'plugin',
+        targetId: existing.id,
+        tenantId: null,
+        details: { name, version, forced: force, workflowVersionsUsing: users },
+      });
       this.byId.delete(existing.id);
       return existing;
     });
@@ -165,13 +234,30 @@ export class PluginService implements PluginCatalog {
       allowedPrivate: input.allowedPrivate ?? current.allowedPrivate,
       rawSecretAccessApproved: input.rawSecretAccessApproved ?? current.rawSecretAccessApproved,
     };
-    checkPolicyList('input.allowedHosts', policy.allowedHosts, (h) => isHostPattern(h, { allowAnyHost: true }), 'must be "*" or a lowercase host or host:port (port 1-65535), optionally starting with "*."');
-    checkPolicyList('input.allowedPrivate', policy.allowedPrivate, isHostOrCidr, 'must be a lowercase host name, an IP address or a CIDR such as 10.0.0.0/8');
+    checkPolicyList(
+      'input.allowedHosts',
+      policy.allowedHosts,
+      (h) => isHostPattern(h, { allowAnyHost: true }),
+      'must be "*" or a lowercase host or host:port (port 1-65535), optionally starting with "*."',
+    );
+    checkPolicyList(
+      'input.allowedPrivate',
+      policy.allowedPrivate,
+      isHostOrCidr,
+      'must be a lowercase host name, an IP address or a CIDR such as 10.0.0.0/8',
+    );
     return this.db.tx('system', async (q) => {
       const installed = await q.query('select 1 from plugin_versions where name = $1 limit 1', [name]);
-      if (installed.rowCount === 0) throw new AppError('NOT_FOUND', `plugin ${JSON.stringify(name)} is not installed`, { path: 'input.name' });
+      if (installed.rowCount === 0)
+        throw new AppError('NOT_FOUND', `plugin ${JSON.stringify(name)} is not installed`, { path: 'input.name' });
       await writePluginPolicy(q, name, policy, ctx.actor.tokenId);
-      await recordAudit(q, ctx, { action: 'plugin.policy_changed', targetType: 'plugin', targetId: name, tenantId: null, details: { ...policy } });
+      await recordAudit(q, ctx, {
+        action: 'plugin.policy_changed',
+        targetType: 'plugin',
+        targetId: name,
+        tenantId: null,
+        details: { ...policy },
+      });
       this.policies.delete(name);
       return policy;
     });
@@ -218,7 +304,8 @@ export class PluginService implements PluginCatalog {
         const parsed = parseUses(uses);
         if (!parsed) return `"${uses}" is not of the form plugin/action@major`;
         const sameAction = [...newest.keys()].filter((k) => k.startsWith(`${parsed.plugin}/${parsed.action}@`));
-        if (sameAction.length > 0) return `no installed version of ${parsed.plugin} has major version ${parsed.major} with action "${parsed.action}" (installed: ${sameAction.join(', ')})`;
+        if (sameAction.length > 0)
+          return `no installed version of ${parsed.plugin} has major version ${parsed.major} with action "${parsed.action}" (installed: ${sameAction.join(', ')})`;
         return `unknown action "${uses}" (available: ${available()})`;
       },
       resolve: (uses) => newest.get(uses)?.id ?? null,
@@ -242,4 +329,3 @@ function isHostOrCidr(value: string): boolean {
   if (family === 0 || !/^[0-9]{1,3}$/.test(bits)) return false;
   return Number(bits) <= (family === 4 ? 32 : 128);
 }
-

@@ -83,7 +83,11 @@ export interface PluginPolicy {
   rawSecretAccessApproved: boolean;
 }
 
-export const DEFAULT_PLUGIN_POLICY: PluginPolicy = Object.freeze({ allowedHosts: ['*'], allowedPrivate: [], rawSecretAccessApproved: false });
+export const DEFAULT_PLUGIN_POLICY: PluginPolicy = Object.freeze({
+  allowedHosts: ['*'],
+  allowedPrivate: [],
+  rawSecretAccessApproved: false,
+});
 
 /** One run of an action, as host-side hooks see it. */
 export interface ActionCall {

@@ -21,7 +21,11 @@ export function quotaErrorFromDatabase(error: unknown): AppError | null {
 }
 
 export async function readTenantQuotas(q: Queryable, tenantId: string): Promise<TenantQuotas> {
-  const { rows } = await q.query<{ quotas: TenantQuotas }>({ name: 'sy_tenant_quotas', text: 'select quotas from tenants where id = $1', values: [tenantId] });
+  const { rows } = await q.query<{ quotas: TenantQuotas }>({
+    name: 'sy_tenant_quotas',
+    text: 'select quotas from tenants where id = $1',
+    values: [tenantId],
+  });
   return rows[0]?.quotas ?? {};
 }
 

@@ -21,7 +21,8 @@ export class KeyedTokenBuckets {
 
   constructor(private readonly options: KeyedTokenBucketsOptions) {
     this.maxKeys = options.maxKeys ?? 10_000;
-    if (!Number.isInteger(this.maxKeys) || this.maxKeys < 1) throw new RangeError(`maxKeys must be a positive whole number, got ${options.maxKeys}`);
+    if (!Number.isInteger(this.maxKeys) || this.maxKeys < 1)
+      throw new RangeError(`maxKeys must be a positive whole number, got ${options.maxKeys}`);
   }
 
   take(key: string, count = 1): TakeResult {

@@ -31,7 +31,8 @@ export class TokenBucket {
   private updatedAt: number;
 
   constructor(options: TokenBucketOptions) {
-    if (!(options.ratePerSecond > 0) || !Number.isFinite(options.ratePerSecond)) throw new RangeError(`ratePerSecond must be a positive number, got ${options.ratePerSecond}`);
+    if (!(options.ratePerSecond > 0) || !Number.isFinite(options.ratePerSecond))
+      throw new RangeError(`ratePerSecond must be a positive number, got ${options.ratePerSecond}`);
     if (!(options.burst >= 1) || !Number.isFinite(options.burst)) throw new RangeError(`burst must be at least 1, got ${options.burst}`);
     this.ratePerSecond = options.ratePerSecond;
     this.capacity = options.burst * 1000;

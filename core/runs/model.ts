@@ -96,7 +96,18 @@ export interface RunEvent {
 }
 
 export function newStepState(stepId: string): StepState {
-  return { stepId, status: 'PENDING', attempts: 0, output: null, error: null, queuedAt: null, startedAt: null, finishedAt: null, settledSeq: null, compensation: null };
+  return {
+    stepId,
+    status: 'PENDING',
+    attempts: 0,
+    output: null,
+    error: null,
+    queuedAt: null,
+    startedAt: null,
+    finishedAt: null,
+    settledSeq: null,
+    compensation: null,
+  };
 }
 
 /** The key every attempt of a step in a run carries to the outside world. */

@@ -46,20 +46,30 @@ export async function runOverview(db: Database, ctx: RequestContext): Promise<Ru
       `select date_trunc('minute', created_at) as minute, count(*)::int as started,
               count(*) filter (where status in ('FAILED', 'TIMED_OUT'))::int as failed
          from runs where tenant_id = $1 and id >= $2 and created_at >= $3
-        group by 1 order by 1`, [tenantId, idFloor(since), since]);
+        group by 1 order by 1`,
+      [tenantId, idFloor(since), since],
+    );
     const active = await q.query<{ status: string; n: number }>(
-      `select status, count(*)::int as n from runs where tenant_id = $1 and status in ('QUEUED', 'RUNNING', 'WAITING') group by status`, [tenantId]);
+      `select status, count(*)::int as n from runs where tenant_id = $1 and status in ('QUEUED', 'RUNNING', 'WAITING') group by status`,
+      [tenantId],
+    );
     const other = await q.query<{ queue_depth: number; approvals: number; open_breakers: number }>(
       `select ready_step_jobs($1) + (select count(*)::int from step_backlog where tenant_id = $1) as queue_depth,
               (select count(*)::int ${WAITING_APPROVALS}) as approvals,
-              (select count(*)::int from integration_guards where tenant_id = $1 and state = 'OPEN') as open_breakers`, [tenantId]);
+              (select count(*)::int from integration_guards where tenant_id = $1 and state = 'OPEN') as open_breakers`,
+      [tenantId],
+    );
     const count = (status: string) => active.rows.find((r) => r.status === status)?.n ?? 0;
     return {
       runsPerMinute: perMinute.rows,
       startedLastHour: perMinute.rows.reduce((sum, r) => sum + r.started, 0),
       failedLastHour: perMinute.rows.reduce((sum, r) => sum + r.failed, 0),
-      queued: count('QUEUED'), running: count('RUNNING'), waiting: count('WAITING'),
-      queueDepth: other.rows[0]!.queue_depth, waitingApprovals: other.rows[0]!.approvals, openCircuitBreakers: other.rows[0]!.open_breakers,
+      queued: count('QUEUED'),
+      running: count('RUNNING'),
+      waiting: count('WAITING'),
+      queueDepth: other.rows[0]!.queue_depth,
+      waitingApprovals: other.rows[0]!.approvals,
+      openCircuitBreakers: other.rows[0]!.open_breakers,
     };
   });
 }
@@ -76,9 +86,12 @@ const WAITING_APPROVALS = `from runs r
 /** Steps waiting for an operator's decision, oldest first (at most `limit`). */
 export async function pendingApprovals(db: Database, ctx: RequestContext, limit = 100): Promise<PendingApproval[]> {
   const tenantId = tenantOf(ctx.actor, 'run:read');
-  const { rows } = await db.query<PendingApproval>({ tenantId },
+  const { rows } = await db.query<PendingApproval>(
+    { tenantId },
     `select s.run_id as "runId", s.step_id as "stepId", r.workflow_id as "workflowId", w.at as since, w.data->>'until' as until
        ${WAITING_APPROVALS}
-      order by w.at limit $2`, [tenantId, limit]);
+      order by w.at limit $2`,
+    [tenantId, limit],
+  );
   return rows;
 }

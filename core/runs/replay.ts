@@ -32,12 +32,15 @@ export function replayRun(definition: WorkflowDefinition, events: Pick<RunEvent,
   for (const s of definition.steps) run.steps[s.id] = { status: 'PENDING', attempts: 0, output: null, error: null, compensation: null };
   for (const event of events) {
     const step = event.stepId ? run.steps[event.stepId] : undefined;
+    // Each event type's data is the JSON the engine wrote for it (runs/transition.ts); each case reads its own fields.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- one shape per event type, read by the case that knows it
     const data = event.data as Record<string, any>;
     const undo = step?.compensation;
     switch (event.type) {
       case 'RUN_COMPENSATING':
         run.error = data['error'];
-        for (const id of data['steps'] as string[]) run.steps[id]!.compensation = { status: 'PENDING', attempts: 0, output: null, error: null };
+        for (const id of data['steps'] as string[])
+          run.steps[id]!.compensation = { status: 'PENDING', attempts: 0, output: null, error: null };
         break;
       case 'COMPENSATION_STARTED':
         Object.assign(undo!, { status: 'RUNNING', attempts: data['attempt'] });
@@ -90,7 +93,8 @@ export function replayRun(definition: WorkflowDefinition, events: Pick<RunEvent,
         step!.attempts = Math.max(0, data['attempt'] - 1);
         break;
       case 'RUN_RETRIED':
-        for (const id of data['steps'] as string[]) run.steps[id] = { status: 'PENDING', attempts: 0, output: null, error: null, compensation: null };
+        for (const id of data['steps'] as string[])
+          run.steps[id] = { status: 'PENDING', attempts: 0, output: null, error: null, compensation: null };
         Object.assign(run, { status: 'QUEUED', output: null, error: null });
         break;
       case 'RUN_SUCCEEDED':
@@ -115,7 +119,11 @@ function deriveActiveStatus(run: ReplayedRun, definition: WorkflowDefinition): R
   if (['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(run.status)) return run.status;
   const satisfied = (id: string) => {
     const s = run.steps[id]!;
-    return s.status === 'SUCCEEDED' || s.status === 'SKIPPED' || (s.status === 'FAILED' && definition.steps.find((d) => d.id === id)?.onError === 'continue');
+    return (
+      s.status === 'SUCCEEDED' ||
+      s.status === 'SKIPPED' ||
+      (s.status === 'FAILED' && definition.steps.find((d) => d.id === id)?.onError === 'continue')
+    );
   };
   // A pending step whose needs are satisfied is queued, hence runnable.
   const runnable = definition.steps.some((d) => {

@@ -36,8 +36,7 @@ export interface Run {
 
 /** What started a run that no token started: a webhook delivery or a schedule's slot. */
 export type TriggerOrigin =
-  | { kind: 'WEBHOOK'; triggerId: string; deliveryId: string | null }
-  | { kind: 'SCHEDULE'; scheduleId: string; slot: string };
+  { kind: 'WEBHOOK'; triggerId: string; deliveryId: string | null } | { kind: 'SCHEDULE'; scheduleId: string; slot: string };
 
 /**
  * A start on behalf of a trigger. The trigger is the authority (its signature check or
@@ -118,7 +117,18 @@ export class RunService {
     input: { workflowId: string; version?: number | null; input?: unknown; idempotencyKey?: string | null },
   ): Promise<Run> {
     const tenantId = tenantOf(ctx.actor, 'run:operate');
-    return this.submitStart({ ctx, origin: null, tenantId, workflowId: input.workflowId, version: input.version ?? null, input: input.input, idempotencyKey: input.idempotencyKey ?? null }, 'input.');
+    return this.submitStart(
+      {
+        ctx,
+        origin: null,
+        tenantId,
+        workflowId: input.workflowId,
+        version: input.version ?? null,
+        input: input.input,
+        idempotencyKey: input.idempotencyKey ?? null,
+      },
+      'input.',
+    );
   }
 
   /**
@@ -126,10 +136,19 @@ export class RunService {
    * is false when the idempotency key named a run that existed (a repeated delivery).
    */
   async startTriggeredRun(start: TriggeredStart): Promise<{ run: Run; created: boolean }> {
-    const run = await this.submitStart({
-      ctx: null, origin: start.origin, client: start.client, tenantId: start.tenantId, workflowId: start.workflowId, version: start.version,
-      input: start.input, idempotencyKey: start.idempotencyKey,
-    }, '');
+    const run = await this.submitStart(
+      {
+        ctx: null,
+        origin: start.origin,
+        client: start.client,
+        tenantId: start.tenantId,
+        workflowId: start.workflowId,
+        version: start.version,
+        input: start.input,
+        idempotencyKey: start.idempotencyKey,
+      },
+      '',
+    );
     return { run, created: this.created.has(run) };
   }
 
@@ -143,7 +162,8 @@ export class RunService {
     }
     const key = request.idempotencyKey;
     if (key !== null && (key.length < 1 || key.length > 200)) throw badInput(`${pathPrefix}idempotencyKey`, 'must be 1 to 200 characters');
-    if (request.version != null && (!Number.isInteger(request.version) || request.version < 1)) throw badInput(`${pathPrefix}version`, 'must be a positive whole number');
+    if (request.version != null && (!Number.isInteger(request.version) || request.version < 1))
+      throw badInput(`${pathPrefix}version`, 'must be a positive whole number');
     try {
       const run = await this.starts.submit(tenantId, { ...request, input: runInput, inputBytes });
       if (this.created.has(run)) this.telemetry.runStarted(tenantId, run.workflowId);
@@ -170,7 +190,10 @@ export class RunService {
     const quotas = await readTenantQuotas(q, requests[0]!.tenantId);
     for (const request of requests) {
       if (quotas.maxInputBytes !== undefined && request.inputBytes > quotas.maxInputBytes) {
-        outcomes.push({ ok: false, error: quotaExceeded('maxInputBytes', quotas.maxInputBytes, request.inputBytes, 'bytes of this run input') });
+        outcomes.push({
+          ok: false,
+          error: quotaExceeded('maxInputBytes', quotas.maxInputBytes, request.inputBytes, 'bytes of this run input'),
+        });
         continue;
       }
       let version: WorkflowVersion;
@@ -192,16 +215,34 @@ export class RunService {
         }
       }
       // The tenant's longest run bounds every run's deadline, whatever its definition asked when published.
-      const timeoutMs = Math.min(version.definition.timeoutMs ?? this.limits.defaultRunTimeoutMs, (quotas.maxRunDurationSeconds ?? Infinity) * 1000);
+      const timeoutMs = Math.min(
+        version.definition.timeoutMs ?? this.limits.defaultRunTimeoutMs,
+        (quotas.maxRunDurationSeconds ?? Infinity) * 1000,
+      );
       const run: RunState = {
-        id: newId(), tenantId: request.tenantId, workflowId: version.workflowId, workflowVersionId: version.id, status: 'QUEUED',
-        input: request.input, output: null, error: null, version: 0, createdAt: now.toISOString(), finishedAt: null,
+        id: newId(),
+        tenantId: request.tenantId,
+        workflowId: version.workflowId,
+        workflowVersionId: version.id,
+        status: 'QUEUED',
+        input: request.input,
+        output: null,
+        error: null,
+        version: 0,
+        createdAt: now.toISOString(),
+        finishedAt: null,
         deadlineAt: new Date(now.getTime() + timeoutMs).toISOString(),
         steps: new Map(version.definition.steps.map((s) => [s.id, newStepState(s.id)])),
       };
       const tr = new RunTransition(run, version.definition, now);
       const by = request.ctx?.actor.tokenId ?? null;
-      tr.emit('RUN_CREATED', null, { workflowVersionId: version.id, version: version.version, input: request.input, by, ...(request.origin ? { origin: request.origin } : {}) });
+      tr.emit('RUN_CREATED', null, {
+        workflowVersionId: version.id,
+        version: version.version,
+        input: request.input,
+        by,
+        ...(request.origin ? { origin: request.origin } : {}),
+      });
       tr.advance();
       created.push({ tr, idempotencyKey: key, createdBy: by, origin: request.origin, request, version });
       const value = toRun(run, key, by, request.origin);
@@ -216,7 +257,9 @@ export class RunService {
       const caller = request.ctx ?? request;
       const entries = byCaller.get(caller) ?? [];
       entries.push({
-        action: 'run.started', targetType: 'run', targetId: tr.run.id,
+        action: 'run.started',
+        targetType: 'run',
+        targetId: tr.run.id,
         details: { workflowId: version.workflowId, version: version.version, ...(request.origin ? { origin: request.origin } : {}) },
         ...(request.ctx ? {} : { tenantId: request.tenantId, ...(request.client ? { client: request.client } : {}) }),
       });
@@ -235,41 +278,71 @@ export class RunService {
 
   async retryRun(ctx: RequestContext, id: string): Promise<Run> {
     let maxRunDurationSeconds: number | undefined;
-    return this.change(ctx, id, 'run.retried', (tr) => {
-      if (!TERMINAL_RUN.has(tr.run.status) || tr.run.status === 'SUCCEEDED') {
-        throw new AppError('CONFLICT', `run ${id} is ${tr.run.status}; only failed, cancelled or timed-out runs can be retried`);
-      }
-      // Its succeeded steps were undone: keeping their outputs, as a retry does, would build on effects that no longer exist.
-      if (tr.compensated) throw new AppError('CONFLICT', `run ${id} was compensated (its succeeded steps were undone); start a new run instead`);
-      const timeoutMs = Math.min(tr.definition.timeoutMs ?? this.limits.defaultRunTimeoutMs, (maxRunDurationSeconds ?? Infinity) * 1000);
-      tr.retry(ctx.actor.tokenId, new Date(Date.now() + timeoutMs).toISOString());
-    }, {}, {
-      before: async (q, tenantId) => { maxRunDurationSeconds = (await readTenantQuotas(q, tenantId)).maxRunDurationSeconds; },
-      // Active again: it counts toward the concurrency quota like a new run.
-      after: (q) => admitReactivatedRun(q),
-    });
+    return this.change(
+      ctx,
+      id,
+      'run.retried',
+      (tr) => {
+        if (!TERMINAL_RUN.has(tr.run.status) || tr.run.status === 'SUCCEEDED') {
+          throw new AppError('CONFLICT', `run ${id} is ${tr.run.status}; only failed, cancelled or timed-out runs can be retried`);
+        }
+        // Its succeeded steps were undone: keeping their outputs, as a retry does, would build on effects that no longer exist.
+        if (tr.compensated)
+          throw new AppError('CONFLICT', `run ${id} was compensated (its succeeded steps were undone); start a new run instead`);
+        const timeoutMs = Math.min(tr.definition.timeoutMs ?? this.limits.defaultRunTimeoutMs, (maxRunDurationSeconds ?? Infinity) * 1000);
+        tr.retry(ctx.actor.tokenId, new Date(Date.now() + timeoutMs).toISOString());
+      },
+      {},
+      {
+        before: async (q, tenantId) => {
+          maxRunDurationSeconds = (await readTenantQuotas(q, tenantId)).maxRunDurationSeconds;
+        },
+        // Active again: it counts toward the concurrency quota like a new run.
+        after: (q) => admitReactivatedRun(q),
+      },
+    );
   }
 
-  async approveStep(ctx: RequestContext, input: { runId: string; stepId: string; approved: boolean; comment?: string | null }): Promise<Run> {
+  async approveStep(
+    ctx: RequestContext,
+    input: { runId: string; stepId: string; approved: boolean; comment?: string | null },
+  ): Promise<Run> {
     if (typeof input.approved !== 'boolean') throw badInput('input.approved', 'must be true or false');
     const comment = input.comment ?? null;
     if (comment !== null && comment.length > 2000) throw badInput('input.comment', 'must be at most 2000 characters');
-    return this.change(ctx, input.runId, input.approved ? 'run.step_approved' : 'run.step_rejected', (tr) => {
-      const state = tr.run.steps.get(input.stepId);
-      if (!state) throw new AppError('NOT_FOUND', `run ${input.runId} has no step ${JSON.stringify(input.stepId)}`, { path: 'input.stepId' });
-      if (tr.stepDef(input.stepId).uses !== 'core/approval@1') throw badInput('input.stepId', `step "${input.stepId}" is not an approval step`);
-      if (state.status !== 'WAITING' || TERMINAL_RUN.has(tr.run.status)) {
-        throw new AppError('CONFLICT', `step "${input.stepId}" is not waiting for approval (step ${state.status}, run ${tr.run.status})`);
-      }
-      tr.removedJobKeys.push(timerJobKey(tr.run.id, input.stepId));
-      if (input.approved) tr.succeedStep(input.stepId, { approved: true, comment, by: ctx.actor.tokenId });
-      else tr.failStep(input.stepId, { code: 'APPROVAL_REJECTED', message: comment ? `rejected: ${comment}` : 'rejected', retryable: false });
-    }, { stepId: input.stepId });
+    return this.change(
+      ctx,
+      input.runId,
+      input.approved ? 'run.step_approved' : 'run.step_rejected',
+      (tr) => {
+        const state = tr.run.steps.get(input.stepId);
+        if (!state)
+          throw new AppError('NOT_FOUND', `run ${input.runId} has no step ${JSON.stringify(input.stepId)}`, { path: 'input.stepId' });
+        if (tr.stepDef(input.stepId).uses !== 'core/approval@1')
+          throw badInput('input.stepId', `step "${input.stepId}" is not an approval step`);
+        if (state.status !== 'WAITING' || TERMINAL_RUN.has(tr.run.status)) {
+          throw new AppError('CONFLICT', `step "${input.stepId}" is not waiting for approval (step ${state.status}, run ${tr.run.status})`);
+        }
+        tr.removedJobKeys.push(timerJobKey(tr.run.id, input.stepId));
+        if (input.approved) tr.succeedStep(input.stepId, { approved: true, comment, by: ctx.actor.tokenId });
+        else
+          tr.failStep(input.stepId, {
+            code: 'APPROVAL_REJECTED',
+            message: comment ? `rejected: ${comment}` : 'rejected',
+            retryable: false,
+          });
+      },
+      { stepId: input.stepId },
+    );
   }
 
   /** Loads the run under lock, applies `mutate`, persists and audits, all in one transaction. */
   private async change(
-    ctx: RequestContext, id: string, action: string, mutate: (tr: RunTransition) => void, details: Record<string, unknown> = {},
+    ctx: RequestContext,
+    id: string,
+    action: string,
+    mutate: (tr: RunTransition) => void,
+    details: Record<string, unknown> = {},
     hooks: { before?: (q: Queryable, tenantId: string) => Promise<void>; after?: (q: Queryable) => Promise<void> } = {},
   ): Promise<Run> {
     const tenantId = tenantOf(ctx.actor, 'run:operate');
@@ -297,16 +370,24 @@ export class RunService {
 
   async getRun(ctx: RequestContext, id: string): Promise<Run> {
     const tenantId = tenantOf(ctx.actor, 'run:read');
-    const row = isId(id) ? (await this.db.query<Run>({ tenantId }, `select ${RUN} from runs where id = $1 and tenant_id = $2`, [id, tenantId])).rows[0] : undefined;
+    const row = isId(id)
+      ? (await this.db.query<Run>({ tenantId }, `select ${RUN} from runs where id = $1 and tenant_id = $2`, [id, tenantId])).rows[0]
+      : undefined;
     if (!row) throw notFound('run', id);
     return row;
   }
 
-  async listRuns(ctx: RequestContext, filter: RunFilter | null | undefined, first?: number | null, after?: string | null): Promise<Connection<Run>> {
+  async listRuns(
+    ctx: RequestContext,
+    filter: RunFilter | null | undefined,
+    first?: number | null,
+    after?: string | null,
+  ): Promise<Connection<Run>> {
     const tenantId = tenantOf(ctx.actor, 'run:read');
     const page = parsePage(first, after);
     const f = filter ?? {};
-    if (f.status && !(RUN_STATUSES as readonly string[]).includes(f.status)) throw badInput('filter.status', `unknown run status ${JSON.stringify(f.status)}`);
+    if (f.status && !(RUN_STATUSES as readonly string[]).includes(f.status))
+      throw badInput('filter.status', `unknown run status ${JSON.stringify(f.status)}`);
     if (f.workflowId && !isId(f.workflowId)) throw badInput('filter.workflowId', 'not a valid ID');
     // Filtering by a workflow that is not the caller's is NOT_FOUND, like naming it anywhere else.
     if (f.workflowId) await this.workflows.get(ctx, f.workflowId);
@@ -343,7 +424,11 @@ export class RunService {
   /** The sequence number of the run's latest event (its version), and the run's status. */
   async lastEventSeq(ctx: RequestContext, runId: string): Promise<{ seq: number; status: RunStatus | null }> {
     const tenantId = tenantOf(ctx.actor, 'run:read');
-    const { rows } = await this.db.query<{ version: number; status: RunStatus }>({ tenantId }, 'select version, status from runs where id = $1 and tenant_id = $2', [runId, tenantId]);
+    const { rows } = await this.db.query<{ version: number; status: RunStatus }>(
+      { tenantId },
+      'select version, status from runs where id = $1 and tenant_id = $2',
+      [runId, tenantId],
+    );
     return { seq: rows[0]?.version ?? 0, status: rows[0]?.status ?? null };
   }
 
@@ -377,9 +462,19 @@ function parseDate(value: Date | string | null | undefined, path: string): Date 
 
 function toRun(run: RunState, idempotencyKey: string | null, createdBy: string | null, origin: TriggerOrigin | null): Run {
   return {
-    createdBy, origin,
-    id: run.id, tenantId: run.tenantId, workflowId: run.workflowId, workflowVersionId: run.workflowVersionId, status: run.status,
-    input: run.input, output: run.output, error: run.error, idempotencyKey, createdAt: new Date(run.createdAt),
-    finishedAt: run.finishedAt ? new Date(run.finishedAt) : null, deadlineAt: new Date(run.deadlineAt),
+    createdBy,
+    origin,
+    id: run.id,
+    tenantId: run.tenantId,
+    workflowId: run.workflowId,
+    workflowVersionId: run.workflowVersionId,
+    status: run.status,
+    input: run.input,
+    output: run.output,
+    error: run.error,
+    idempotencyKey,
+    createdAt: new Date(run.createdAt),
+    finishedAt: run.finishedAt ? new Date(run.finishedAt) : null,
+    deadlineAt: new Date(run.deadlineAt),
   };
 }

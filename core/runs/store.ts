@@ -19,8 +19,15 @@ interface RunRow {
   finished_at: Date | null;
   deadline_at: Date;
   steps: {
-    step_id: string; status: StepState['status']; attempts: number; output: unknown; error: StepState['error'];
-    queued_at: string | null; started_at: string | null; finished_at: string | null; settled_seq: number | null;
+    step_id: string;
+    status: StepState['status'];
+    attempts: number;
+    output: unknown;
+    error: StepState['error'];
+    queued_at: string | null;
+    started_at: string | null;
+    finished_at: string | null;
+    settled_seq: number | null;
     compensation: StepState['compensation'];
   }[];
 }
@@ -42,7 +49,13 @@ function eventAndJobRows(tr: RunTransition, scheduler: JobScheduler | null): { e
   return {
     events: tr.events.map((e) => ({ run_id: id, tenant_id: tenantId, seq: e.seq, type: e.type, step_id: e.stepId, data: e.data })),
     jobs: tr.jobs.map((j) => ({
-      identifier: j.identifier, payload: j.payload, run_at: j.runAt, max_attempts: j.maxAttempts, job_key: j.jobKey, priority: 0, flags: null,
+      identifier: j.identifier,
+      payload: j.payload,
+      run_at: j.runAt,
+      max_attempts: j.maxAttempts,
+      job_key: j.jobKey,
+      priority: 0,
+      flags: null,
       ...(scheduler && j.identifier === STEP_TASK ? scheduler.stepJob(tenantId) : {}),
     })),
   };
@@ -51,8 +64,18 @@ function eventAndJobRows(tr: RunTransition, scheduler: JobScheduler | null): { e
 /** A step's state as the JSON row the write statements unpack. */
 function stepRow(run: RunState, s: StepState): unknown {
   return {
-    run_id: run.id, tenant_id: run.tenantId, step_id: s.stepId, status: s.status, attempts: s.attempts, output: s.output, error: s.error,
-    queued_at: s.queuedAt, started_at: s.startedAt, finished_at: s.finishedAt, settled_seq: s.settledSeq, compensation: s.compensation,
+    run_id: run.id,
+    tenant_id: run.tenantId,
+    step_id: s.stepId,
+    status: s.status,
+    attempts: s.attempts,
+    output: s.output,
+    error: s.error,
+    queued_at: s.queuedAt,
+    started_at: s.startedAt,
+    finished_at: s.finishedAt,
+    settled_seq: s.settledSeq,
+    compensation: s.compensation,
   };
 }
 
@@ -95,7 +118,11 @@ export async function loadRunsForUpdate(q: Queryable, runIds: readonly string[])
   // under READ COMMITTED re-reads only the locked row; anything else it reads (a subquery
   // over the steps) comes from the snapshot taken before the wait, i.e. before the
   // concurrent commit it waited for. Reading the steps in a later statement sees that commit.
-  const locked = await q.query({ name: 'sy_lock_runs', text: 'select id from runs where id = any($1::uuid[]) order by id for update', values: [ids] });
+  const locked = await q.query({
+    name: 'sy_lock_runs',
+    text: 'select id from runs where id = any($1::uuid[]) order by id for update',
+    values: [ids],
+  });
   const runs = new Map<string, RunState>();
   if (locked.rowCount === 0) return runs;
   const { rows } = await q.query<RunRow>({
@@ -115,15 +142,32 @@ function toRunState(row: RunRow): RunState {
   const steps = new Map<string, StepState>();
   for (const s of row.steps) {
     steps.set(s.step_id, {
-      stepId: s.step_id, status: s.status, attempts: s.attempts, output: s.output, error: s.error,
-      queuedAt: s.queued_at, startedAt: s.started_at, finishedAt: s.finished_at, settledSeq: s.settled_seq, compensation: s.compensation ?? null,
+      stepId: s.step_id,
+      status: s.status,
+      attempts: s.attempts,
+      output: s.output,
+      error: s.error,
+      queuedAt: s.queued_at,
+      startedAt: s.started_at,
+      finishedAt: s.finished_at,
+      settledSeq: s.settled_seq,
+      compensation: s.compensation ?? null,
     });
   }
   return {
-    id: row.id, tenantId: row.tenant_id, workflowId: row.workflow_id, workflowVersionId: row.workflow_version_id,
-    status: row.status, input: row.input, output: row.output, error: row.error, version: row.version,
-    createdAt: row.created_at.toISOString(), finishedAt: row.finished_at?.toISOString() ?? null,
-    deadlineAt: row.deadline_at.toISOString(), steps,
+    id: row.id,
+    tenantId: row.tenant_id,
+    workflowId: row.workflow_id,
+    workflowVersionId: row.workflow_version_id,
+    status: row.status,
+    input: row.input,
+    output: row.output,
+    error: row.error,
+    version: row.version,
+    createdAt: row.created_at.toISOString(),
+    finishedAt: row.finished_at?.toISOString() ?? null,
+    deadlineAt: row.deadline_at.toISOString(),
+    steps,
   };
 }
 
@@ -140,7 +184,10 @@ export async function persistTransition(q: Queryable, tr: RunTransition, schedul
  * change this is), whose places in the queue the tenant's next jobs may take.
  */
 export async function persistTransitions(
-  q: Queryable, transitions: readonly RunTransition[], scheduler: JobScheduler | null = null, endedJobs = 0,
+  q: Queryable,
+  transitions: readonly RunTransition[],
+  scheduler: JobScheduler | null = null,
+  endedJobs = 0,
 ): Promise<void> {
   const changed = transitions.filter((tr) => tr.events.length > 0 || tr.dirtySteps.size > 0 || tr.jobs.length > 0 || tr.runChanged);
   if (changed.length === 0 && endedJobs === 0) return;
@@ -160,8 +207,15 @@ export async function persistTransitions(
     removedJobKeys.push(...tr.removedJobKeys);
     if (tr.interruptedSteps.length > 0) interrupts.push(`${run.id}:${tr.interruptedSteps.join(',')}`);
     runs.push({
-      id: run.id, expected: tr.startVersion, version: run.version, status: run.status, output: run.output ?? null, error: run.error ?? null,
-      finished_at: run.finishedAt, deadline_at: run.deadlineAt, notify: tr.events.length > 0,
+      id: run.id,
+      expected: tr.startVersion,
+      version: run.version,
+      status: run.status,
+      output: run.output ?? null,
+      error: run.error ?? null,
+      finished_at: run.finishedAt,
+      deadline_at: run.deadlineAt,
+      notify: tr.events.length > 0,
     });
   }
   const { rows } = await q.query<{ runs_updated: number }>({
@@ -195,7 +249,16 @@ export async function persistTransitions(
     select (select count(*) from rn) as runs_updated, (select count(*) from st) as steps, (select count(*) from ev) as events,
            (select count(*) from jb) as jobs, (select count(*) from rm) + (select count(*) from rb) as removed, (select count(*) from nt) as notified,
            (select count(*) from it) as interrupted`,
-    values: [JSON.stringify(steps), JSON.stringify(events), JSON.stringify(jobs), removedJobKeys, JSON.stringify(runs), interrupts, maxReady, endedJobs],
+    values: [
+      JSON.stringify(steps),
+      JSON.stringify(events),
+      JSON.stringify(jobs),
+      removedJobKeys,
+      JSON.stringify(runs),
+      interrupts,
+      maxReady,
+      endedJobs,
+    ],
   });
   if (rows[0]?.runs_updated !== changed.length) {
     const expected = changed.map((tr) => `${tr.run.id}@${tr.startVersion}`).join(', ');
@@ -227,9 +290,21 @@ export async function persistNewRuns(q: Queryable, newRuns: readonly NewRun[], s
   for (const { tr, idempotencyKey, createdBy, origin } of newRuns) {
     const run = tr.run;
     runs.push({
-      id: run.id, tenant_id: run.tenantId, workflow_id: run.workflowId, workflow_version_id: run.workflowVersionId, status: run.status,
-      input: run.input ?? null, output: run.output ?? null, error: run.error ?? null, idempotency_key: idempotencyKey, version: run.version,
-      created_at: run.createdAt, created_by: createdBy, finished_at: run.finishedAt, deadline_at: run.deadlineAt, origin: origin ?? null,
+      id: run.id,
+      tenant_id: run.tenantId,
+      workflow_id: run.workflowId,
+      workflow_version_id: run.workflowVersionId,
+      status: run.status,
+      input: run.input ?? null,
+      output: run.output ?? null,
+      error: run.error ?? null,
+      idempotency_key: idempotencyKey,
+      version: run.version,
+      created_at: run.createdAt,
+      created_by: createdBy,
+      finished_at: run.finishedAt,
+      deadline_at: run.deadlineAt,
+      origin: origin ?? null,
     });
     for (const s of run.steps.values()) steps.push(stepRow(run, s));
     const rows = eventAndJobRows(tr, scheduler);

@@ -2,8 +2,16 @@ import type { CompensationDefinition, StepDefinition, WorkflowDefinition } from 
 import { evaluateCondition, renderTemplate } from '../workflows/templates.js';
 import { backoffDelayMs } from '../engine/backoff.js';
 import {
-  SETTLED_COMPENSATION, SETTLED_STEP, TERMINAL_RUN,
-  type CompensationState, type RunEvent, type RunEventType, type RunState, type RunStatus, type StepFailure, type StepState,
+  SETTLED_COMPENSATION,
+  SETTLED_STEP,
+  TERMINAL_RUN,
+  type CompensationState,
+  type RunEvent,
+  type RunEventType,
+  type RunState,
+  type RunStatus,
+  type StepFailure,
+  type StepState,
 } from './model.js';
 
 /** A graphile-worker job to add in the same transaction as the state change that needs it. */
@@ -59,7 +67,12 @@ export class RunTransition {
    * `resolvedActions` is the workflow version's pinning of plugin actions to plugin
    * versions (see WorkflowService.publish); executor steps carry it to the executor.
    */
-  constructor(readonly run: RunState, readonly definition: WorkflowDefinition, now = new Date(), readonly resolvedActions: Readonly<Record<string, string>> = {}) {
+  constructor(
+    readonly run: RunState,
+    readonly definition: WorkflowDefinition,
+    now = new Date(),
+    readonly resolvedActions: Readonly<Record<string, string>> = {},
+  ) {
     this.stepDefs = new Map(definition.steps.map((s) => [s.id, s]));
     this.now = now.toISOString();
     this.startVersion = run.version;
@@ -123,7 +136,13 @@ export class RunTransition {
     this.emit('STEP_WAITING', stepId, { reason, until: until?.toISOString() ?? null });
     this.patchStep(stepId, { status: 'WAITING' });
     if (until) {
-      this.jobs.push({ identifier: TIMER_TASK, payload: this.jobPayload(stepId), runAt: until.toISOString(), jobKey: timerJobKey(this.run.id, stepId), maxAttempts: JOB_MAX_ATTEMPTS });
+      this.jobs.push({
+        identifier: TIMER_TASK,
+        payload: this.jobPayload(stepId),
+        runAt: until.toISOString(),
+        jobKey: timerJobKey(this.run.id, stepId),
+        maxAttempts: JOB_MAX_ATTEMPTS,
+      });
     }
     this.updateActiveStatus();
   }
@@ -143,7 +162,13 @@ export class RunTransition {
       this.emit('STEP_FAILED', stepId, { attempt, error: failure, willRetry: true });
       this.emit('STEP_RETRY_SCHEDULED', stepId, { attempt: attempt + 1, retryAt, delayMs: delay });
       this.patchStep(stepId, { status: 'PENDING', error: failure, queuedAt: this.now });
-      this.jobs.push({ identifier: STEP_TASK, payload: this.jobPayload(stepId), runAt: retryAt, jobKey: stepJobKey(this.run.id, stepId), maxAttempts: JOB_MAX_ATTEMPTS });
+      this.jobs.push({
+        identifier: STEP_TASK,
+        payload: this.jobPayload(stepId),
+        runAt: retryAt,
+        jobKey: stepJobKey(this.run.id, stepId),
+        maxAttempts: JOB_MAX_ATTEMPTS,
+      });
       this.updateActiveStatus();
       return;
     }
@@ -161,7 +186,13 @@ export class RunTransition {
     const state = this.step(stepId);
     this.emit('STEP_RELEASED', stepId, { attempt: state.attempts });
     this.patchStep(stepId, { status: 'PENDING', attempts: Math.max(0, state.attempts - 1), queuedAt: this.now });
-    this.jobs.push({ identifier: STEP_TASK, payload: this.jobPayload(stepId), runAt: null, jobKey: stepJobKey(this.run.id, stepId), maxAttempts: JOB_MAX_ATTEMPTS });
+    this.jobs.push({
+      identifier: STEP_TASK,
+      payload: this.jobPayload(stepId),
+      runAt: null,
+      jobKey: stepJobKey(this.run.id, stepId),
+      maxAttempts: JOB_MAX_ATTEMPTS,
+    });
   }
 
   /**
@@ -173,7 +204,13 @@ export class RunTransition {
     const runAt = until.toISOString();
     this.emit('STEP_DEFERRED', stepId, { attempt: state.attempts, until: runAt, reason });
     this.patchStep(stepId, { status: 'PENDING', attempts: Math.max(0, state.attempts - 1), queuedAt: this.now });
-    this.jobs.push({ identifier: STEP_TASK, payload: this.jobPayload(stepId), runAt, jobKey: stepJobKey(this.run.id, stepId), maxAttempts: JOB_MAX_ATTEMPTS });
+    this.jobs.push({
+      identifier: STEP_TASK,
+      payload: this.jobPayload(stepId),
+      runAt,
+      jobKey: stepJobKey(this.run.id, stepId),
+      maxAttempts: JOB_MAX_ATTEMPTS,
+    });
   }
 
   cancel(by: string | null): void {
@@ -181,7 +218,9 @@ export class RunTransition {
   }
 
   timeOut(): void {
-    this.finish('TIMED_OUT', { code: 'RUN_TIMEOUT', message: `the run passed its deadline ${this.run.deadlineAt}` }, 'RUN_TIMED_OUT', { deadlineAt: this.run.deadlineAt });
+    this.finish('TIMED_OUT', { code: 'RUN_TIMEOUT', message: `the run passed its deadline ${this.run.deadlineAt}` }, 'RUN_TIMED_OUT', {
+      deadlineAt: this.run.deadlineAt,
+    });
   }
 
   /** Resets failed and cancelled steps so they run again; succeeded outputs are kept. */
@@ -190,7 +229,16 @@ export class RunTransition {
     for (const state of this.run.steps.values()) {
       if (state.status === 'FAILED' || state.status === 'CANCELLED') {
         reset.push(state.stepId);
-        this.patchStep(state.stepId, { status: 'PENDING', attempts: 0, error: null, output: null, queuedAt: null, startedAt: null, finishedAt: null, settledSeq: null });
+        this.patchStep(state.stepId, {
+          status: 'PENDING',
+          attempts: 0,
+          error: null,
+          output: null,
+          queuedAt: null,
+          startedAt: null,
+          finishedAt: null,
+          settledSeq: null,
+        });
       }
     }
     this.emit('RUN_RETRIED', null, { by, steps: reset });
@@ -258,12 +306,27 @@ export class RunTransition {
     this.cancelUnsettled();
     this.emit('RUN_COMPENSATING', null, { ...data, error, steps: plan });
     plan.forEach((stepId, order) => {
-      this.patchStep(stepId, { compensation: { status: 'PENDING', order, attempts: 0, output: null, error: null, queuedAt: null, startedAt: null, finishedAt: null } });
+      this.patchStep(stepId, {
+        compensation: {
+          status: 'PENDING',
+          order,
+          attempts: 0,
+          output: null,
+          error: null,
+          queuedAt: null,
+          startedAt: null,
+          finishedAt: null,
+        },
+      });
     });
     // The failure's deadline was the steps'; the undo gets time of its own, bounded by its attempts.
     const budget = plan.reduce((sum, stepId) => {
       const c = this.compensationDef(stepId);
-      return sum + (c.retry?.maxAttempts ?? defaultMaxAttempts(c)) * ((c.timeoutMs ?? COMPENSATION_ATTEMPT_BUDGET_MS) + (c.retry?.maxDelayMs ?? 60_000));
+      return (
+        sum +
+        (c.retry?.maxAttempts ?? defaultMaxAttempts(c)) *
+          ((c.timeoutMs ?? COMPENSATION_ATTEMPT_BUDGET_MS) + (c.retry?.maxDelayMs ?? 60_000))
+      );
     }, 0);
     const deadlineAt = new Date(Math.max(Date.parse(this.run.deadlineAt), Date.parse(this.now) + budget)).toISOString();
     this.setRun('RUNNING', { error, deadlineAt });
@@ -285,7 +348,10 @@ export class RunTransition {
     const next = open.sort((a, b) => a.compensation!.order - b.compensation!.order)[0];
     if (!next) {
       const all = [...this.run.steps.values()].flatMap((s) => (s.compensation ? [s.compensation] : []));
-      const summary = { compensated: all.filter((c) => c.status === 'SUCCEEDED').length, failed: all.filter((c) => c.status === 'FAILED').length };
+      const summary = {
+        compensated: all.filter((c) => c.status === 'SUCCEEDED').length,
+        failed: all.filter((c) => c.status === 'FAILED').length,
+      };
       this.emit('RUN_FAILED', null, { error: this.run.error, compensation: summary });
       this.setRun('FAILED', { error: this.run.error });
       return;
@@ -295,7 +361,13 @@ export class RunTransition {
   }
 
   private pushCompensationJob(stepId: string, runAt: string | null): void {
-    this.jobs.push({ identifier: COMPENSATION_TASK, payload: this.jobPayload(stepId), runAt, jobKey: compensationJobKey(this.run.id, stepId), maxAttempts: JOB_MAX_ATTEMPTS });
+    this.jobs.push({
+      identifier: COMPENSATION_TASK,
+      payload: this.jobPayload(stepId),
+      runAt,
+      jobKey: compensationJobKey(this.run.id, stepId),
+      maxAttempts: JOB_MAX_ATTEMPTS,
+    });
   }
 
   /** Starts an attempt of a step's compensation; returns the attempt number. */
@@ -347,7 +419,7 @@ export class RunTransition {
    */
   advance(): void {
     if (TERMINAL_RUN.has(this.run.status) || this.compensating) return;
-    for (let progressed = true; progressed; ) {
+    for (let progressed = true; progressed;) {
       progressed = false;
       for (const def of this.definition.steps) {
         const state = this.step(def.id);
@@ -367,7 +439,13 @@ export class RunTransition {
           continue;
         }
         this.patchStep(def.id, { queuedAt: this.now });
-        this.jobs.push({ identifier: STEP_TASK, payload: this.jobPayload(def.id), runAt: null, jobKey: stepJobKey(this.run.id, def.id), maxAttempts: JOB_MAX_ATTEMPTS });
+        this.jobs.push({
+          identifier: STEP_TASK,
+          payload: this.jobPayload(def.id),
+          runAt: null,
+          jobKey: stepJobKey(this.run.id, def.id),
+          maxAttempts: JOB_MAX_ATTEMPTS,
+        });
       }
     }
     if ([...this.run.steps.values()].every((s) => SETTLED_STEP.has(s.status))) {
@@ -389,7 +467,9 @@ export class RunTransition {
 
   private satisfies(need: string): boolean {
     const state = this.step(need);
-    return state.status === 'SUCCEEDED' || state.status === 'SKIPPED' || (state.status === 'FAILED' && this.stepDef(need).onError === 'continue');
+    return (
+      state.status === 'SUCCEEDED' || state.status === 'SKIPPED' || (state.status === 'FAILED' && this.stepDef(need).onError === 'continue')
+    );
   }
 
   private updateActiveStatus(): void {
@@ -414,7 +494,11 @@ export class RunTransition {
   }
 
   /** What templates may read for this run. */
-  scope(attempt: number): { input: unknown; steps: Record<string, { output: unknown; status: string; error: unknown }>; run: { id: string; attempt: number } } {
+  scope(attempt: number): {
+    input: unknown;
+    steps: Record<string, { output: unknown; status: string; error: unknown }>;
+    run: { id: string; attempt: number };
+  } {
     const steps: Record<string, { output: unknown; status: string; error: unknown }> = {};
     for (const state of this.run.steps.values()) steps[state.stepId] = { output: state.output, status: state.status, error: state.error };
     return { input: this.run.input, steps, run: { id: this.run.id, attempt } };

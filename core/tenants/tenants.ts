@@ -17,7 +17,12 @@ export interface TenantQuotas {
 }
 
 export const QUOTA_NAMES: readonly (keyof TenantQuotas)[] = [
-  'maxConcurrentRuns', 'maxRunsPerDay', 'maxStepsPerWorkflow', 'maxRunDurationSeconds', 'maxInputBytes', 'sandboxCpuMsPerDay',
+  'maxConcurrentRuns',
+  'maxRunsPerDay',
+  'maxStepsPerWorkflow',
+  'maxRunDurationSeconds',
+  'maxInputBytes',
+  'sandboxCpuMsPerDay',
 ];
 
 export interface Tenant {
@@ -68,7 +73,8 @@ export class TenantService {
         return rows[0]!;
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw new AppError('CONFLICT', `a tenant named ${JSON.stringify(name)} already exists`, { path: 'input.name' });
+      if (isUniqueViolation(error))
+        throw new AppError('CONFLICT', `a tenant named ${JSON.stringify(name)} already exists`, { path: 'input.name' });
       throw error;
     }
   }
@@ -80,29 +86,52 @@ export class TenantService {
     for (const key of QUOTA_NAMES) {
       const value = input[key];
       if (value === undefined || value === null) continue;
-      if (!Number.isInteger(value) || value < 0 || value > 2_000_000_000) throw badInput(`input.${key}`, 'must be a whole number between 0 and 2000000000');
+      if (!Number.isInteger(value) || value < 0 || value > 2_000_000_000)
+        throw badInput(`input.${key}`, 'must be a whole number between 0 and 2000000000');
       changes[key] = value;
     }
     return this.db.tx({ tenantId: tenant.id }, async (q) => {
-      const { rows } = await q.query<Tenant>(`update tenants set quotas = quotas || $2::jsonb where id = $1 returning ${COLUMNS}`, [tenant.id, JSON.stringify(changes)]);
-      await recordAudit(q, ctx, { action: 'tenant.quota_changed', targetType: 'tenant', targetId: tenant.id, tenantId: tenant.id, details: { before: tenant.quotas, changes } });
+      const { rows } = await q.query<Tenant>(`update tenants set quotas = quotas || $2::jsonb where id = $1 returning ${COLUMNS}`, [
+        tenant.id,
+        JSON.stringify(changes),
+      ]);
+      await recordAudit(q, ctx, {
+        action: 'tenant.quota_changed',
+        targetType: 'tenant',
+        targetId: tenant.id,
+        tenantId: tenant.id,
+        details: { before: tenant.quotas, changes },
+      });
       return rows[0]!;
     });
   }
 
   /** A system admin sets a tenant's audit retention and legal hold; audited in the tenant's chain with the values before. */
-  async setAuditRetention(ctx: RequestContext, input: { tenantId: string; retentionDays?: number | null; legalHold?: boolean | null }): Promise<Tenant> {
+  async setAuditRetention(
+    ctx: RequestContext,
+    input: { tenantId: string; retentionDays?: number | null; legalHold?: boolean | null },
+  ): Promise<Tenant> {
     authorize(ctx.actor, 'tenant:manage');
     const tenant = await this.get(ctx, input.tenantId);
     const days = input.retentionDays ?? tenant.auditRetentionDays;
-    if (!Number.isInteger(days) || days < 1 || days > 36_500) throw badInput('input.retentionDays', 'must be a whole number of days from 1 to 36500');
+    if (!Number.isInteger(days) || days < 1 || days > 36_500)
+      throw badInput('input.retentionDays', 'must be a whole number of days from 1 to 36500');
     if (input.legalHold != null && typeof input.legalHold !== 'boolean') throw badInput('input.legalHold', 'must be true or false');
     const hold = input.legalHold ?? tenant.auditLegalHold;
     return this.db.tx({ tenantId: tenant.id }, async (q) => {
-      const { rows } = await q.query<Tenant>(`update tenants set audit_retention_days = $2, audit_legal_hold = $3 where id = $1 returning ${COLUMNS}`, [tenant.id, days, hold]);
+      const { rows } = await q.query<Tenant>(
+        `update tenants set audit_retention_days = $2, audit_legal_hold = $3 where id = $1 returning ${COLUMNS}`,
+        [tenant.id, days, hold],
+      );
       await recordAudit(q, ctx, {
-        action: 'tenant.audit_retention_changed', targetType: 'tenant', targetId: tenant.id, tenantId: tenant.id,
-        details: { before: { retentionDays: tenant.auditRetentionDays, legalHold: tenant.auditLegalHold }, after: { retentionDays: days, legalHold: hold } },
+        action: 'tenant.audit_retention_changed',
+        targetType: 'tenant',
+        targetId: tenant.id,
+        tenantId: tenant.id,
+        details: {
+          before: { retentionDays: tenant.auditRetentionDays, legalHold: tenant.auditLegalHold },
+          after: { retentionDays: days, legalHold: hold },
+        },
       });
       return rows[0]!;
     });

@@ -84,7 +84,10 @@ export function dueSlots(cron: Cron, nextFireAt: Date, now: Date, catchUp: Catch
     const first = due[0]!.getTime();
     const scannedSpan = slot.getTime() - first;
     total = MAX_DUE_SCAN + Math.round(((now.getTime() - slot.getTime()) * MAX_DUE_SCAN) / scannedSpan) + 1;
-    due = cron.previousRuns(Math.max(backfillLimit, 2), new Date(now.getTime() + 1)).filter((d) => d.getTime() >= first).reverse();
+    due = cron
+      .previousRuns(Math.max(backfillLimit, 2), new Date(now.getTime() + 1))
+      .filter((d) => d.getTime() >= first)
+      .reverse();
   }
   const next = slotAfter(cron, now);
   const fire = catchUp === 'SKIP' ? due.filter((s) => now.getTime() - s.getTime() <= ON_TIME_GRACE_MS) : due.slice(-backfillLimit);

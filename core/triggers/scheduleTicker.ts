@@ -26,12 +26,21 @@ export class ScheduleTicker {
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<unknown> | null = null;
 
-  constructor(private readonly db: Database, private readonly runs: RunService, private readonly logger: Logger, private readonly options: ScheduleTickerOptions) {}
+  constructor(
+    private readonly db: Database,
+    private readonly runs: RunService,
+    private readonly logger: Logger,
+    private readonly options: ScheduleTickerOptions,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => {
       if (this.ticking) return;
-      this.ticking = this.tick().catch((error) => this.logger.warn({ err: error }, 'schedule tick failed')).finally(() => { this.ticking = null; });
+      this.ticking = this.tick()
+        .catch((error) => this.logger.warn({ err: error }, 'schedule tick failed'))
+        .finally(() => {
+          this.ticking = null;
+        });
     }, this.options.tickMs);
     this.timer.unref();
   }
@@ -67,14 +76,24 @@ export class ScheduleTicker {
     let lastRunId: string | null = null;
     let lastError: Schedule['lastError'] | undefined;
     let nextFireAt = due.next;
-    if (due.skipped > 0) this.logger.warn({ scheduleId: schedule.id, tenantId: schedule.tenantId, skipped: due.skipped, catchUp: schedule.catchUp }, 'schedule slots missed while no engine ran were skipped');
+    if (due.skipped > 0)
+      this.logger.warn(
+        { scheduleId: schedule.id, tenantId: schedule.tenantId, skipped: due.skipped, catchUp: schedule.catchUp },
+        'schedule slots missed while no engine ran were skipped',
+      );
     for (const slot of due.fire) {
       const slotIso = slot.toISOString();
       try {
-        const input = renderTemplate(schedule.input, { schedule: { id: schedule.id, name: schedule.name, slot: slotIso, timeZone: schedule.timeZone } });
+        const input = renderTemplate(schedule.input, {
+          schedule: { id: schedule.id, name: schedule.name, slot: slotIso, timeZone: schedule.timeZone },
+        });
         const { run, created } = await this.runs.startTriggeredRun({
-          tenantId: schedule.tenantId, workflowId: schedule.workflowId, version: schedule.version, input,
-          idempotencyKey: `schedule:${schedule.id}:${slotIso}`, origin: { kind: 'SCHEDULE', scheduleId: schedule.id, slot: slotIso },
+          tenantId: schedule.tenantId,
+          workflowId: schedule.workflowId,
+          version: schedule.version,
+          input,
+          idempotencyKey: `schedule:${schedule.id}:${slotIso}`,
+          origin: { kind: 'SCHEDULE', scheduleId: schedule.id, slot: slotIso },
         });
         if (created) started++;
         lastFiredSlot = slot;

@@ -7,7 +7,8 @@ import type { WorkflowService } from '../workflows/workflows.js';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/;
 
 export function checkTriggerName(name: unknown): string {
-  if (typeof name !== 'string' || !NAME.test(name)) throw badInput('input.name', 'must be 1 to 100 letters, digits, spaces, ".", "_" or "-", starting with a letter or digit');
+  if (typeof name !== 'string' || !NAME.test(name))
+    throw badInput('input.name', 'must be 1 to 100 letters, digits, spaces, ".", "_" or "-", starting with a letter or digit');
   return name;
 }
 
@@ -19,7 +20,12 @@ export function checkVersionNumber(version: unknown): number | null {
 }
 
 /** A pinned version must exist when the trigger is saved (it can still be the latest later). */
-export async function checkPinnedVersion(workflows: WorkflowService, ctx: RequestContext, workflowId: string, version: number | null): Promise<void> {
+export async function checkPinnedVersion(
+  workflows: WorkflowService,
+  ctx: RequestContext,
+  workflowId: string,
+  version: number | null,
+): Promise<void> {
   if (version === null) return;
   try {
     await workflows.version(ctx, workflowId, version);
@@ -31,5 +37,7 @@ export async function checkPinnedVersion(workflows: WorkflowService, ctx: Reques
 
 /** A second trigger of one workflow with a name it has (the unique index), as CONFLICT. */
 export function nameConflict(error: unknown, what: string): AppError | null {
-  return isUniqueViolation(error) ? new AppError('CONFLICT', `this workflow already has a ${what} with that name`, { path: 'input.name' }) : null;
+  return isUniqueViolation(error)
+    ? new AppError('CONFLICT', `this workflow already has a ${what} with that name`, { path: 'input.name' })
+    : null;
 }

@@ -36,12 +36,16 @@ const MAX_MAPPING_BYTES = 16 * 1024;
  * Checks create/update input merged over the current settings; throws BAD_USER_INPUT
  * naming the field. `maxBodyCap` is the appliance's request body limit.
  */
-export function checkWebhookSettings(input: Partial<WebhookSettings>, current: WebhookSettings | null, maxBodyCap: number): WebhookSettings {
+export function checkWebhookSettings(
+  input: Partial<WebhookSettings>,
+  current: WebhookSettings | null,
+  maxBodyCap: number,
+): WebhookSettings {
   const pick = <K extends keyof WebhookSettings>(key: K, fallback: WebhookSettings[K]): WebhookSettings[K] =>
     (input[key] !== undefined ? input[key] : current ? current[key] : fallback) as WebhookSettings[K];
   const name = checkTriggerName(pick('name', '' as string));
   // null is meaningful (follow the latest), so it is not "omitted".
-  const version = checkVersionNumber('version' in input ? input.version ?? null : current?.version ?? null);
+  const version = checkVersionNumber('version' in input ? (input.version ?? null) : (current?.version ?? null));
   const enabled = input.enabled ?? current?.enabled ?? WEBHOOK_DEFAULTS.enabled;
   if (typeof enabled !== 'boolean') throw badInput('input.enabled', 'must be true or false');
   const maxBodyBytes = pick('maxBodyBytes', Math.min(WEBHOOK_DEFAULTS.maxBodyBytes, maxBodyCap));
@@ -56,9 +60,12 @@ export function checkWebhookSettings(input: Partial<WebhookSettings>, current: W
   checkSources(allowedSources);
   const deliveryIdHeader = String(pick('deliveryIdHeader', WEBHOOK_DEFAULTS.deliveryIdHeader)).toLowerCase();
   if (!HEADER_NAME.test(deliveryIdHeader) || HIDDEN_HEADERS.has(deliveryIdHeader)) {
-    throw badInput('input.deliveryIdHeader', 'must be an HTTP header name (letters, digits and "-", at most 64) other than authorization, cookie or the signature header');
+    throw badInput(
+      'input.deliveryIdHeader',
+      'must be an HTTP header name (letters, digits and "-", at most 64) other than authorization, cookie or the signature header',
+    );
   }
-  const inputMapping = 'inputMapping' in input ? input.inputMapping ?? null : current?.inputMapping ?? null;
+  const inputMapping = 'inputMapping' in input ? (input.inputMapping ?? null) : (current?.inputMapping ?? null);
   checkMapping(inputMapping);
   return { name, version, enabled, maxBodyBytes, replayWindowSeconds, allowedSources: [...allowedSources], deliveryIdHeader, inputMapping };
 }
@@ -68,7 +75,10 @@ function checkSources(sources: unknown): asserts sources is string[] {
   if (sources.length > MAX_SOURCES) throw badInput('input.allowedSources', `at most ${MAX_SOURCES} entries`);
   sources.forEach((source, i) => {
     if (typeof source !== 'string' || !parseSource(source)) {
-      throw badInput(`input.allowedSources[${i}]`, `${JSON.stringify(source)} is not an IP address or CIDR range (like 10.0.0.0/8 or 2001:db8::/32)`);
+      throw badInput(
+        `input.allowedSources[${i}]`,
+        `${JSON.stringify(source)} is not an IP address or CIDR range (like 10.0.0.0/8 or 2001:db8::/32)`,
+      );
     }
   });
 }
@@ -76,11 +86,13 @@ function checkSources(sources: unknown): asserts sources is string[] {
 function checkMapping(mapping: unknown): void {
   if (mapping === null) return;
   const text = JSON.stringify(mapping);
-  if (text === undefined || Buffer.byteLength(text) > MAX_MAPPING_BYTES) throw badInput('input.inputMapping', `must be a JSON value of at most ${MAX_MAPPING_BYTES} bytes`);
+  if (text === undefined || Buffer.byteLength(text) > MAX_MAPPING_BYTES)
+    throw badInput('input.inputMapping', `must be a JSON value of at most ${MAX_MAPPING_BYTES} bytes`);
   for (const ref of templateReferences(mapping, 'input.inputMapping')) {
     if (ref.error !== undefined) throw badInput(ref.path, `invalid template: ${ref.error}`);
     for (const root of ref.roots) {
-      if (!(MAPPING_ROOTS as readonly string[]).includes(root)) throw badInput(ref.path, `unknown variable "${root}"; a mapping may read body, headers and query`);
+      if (!(MAPPING_ROOTS as readonly string[]).includes(root))
+        throw badInput(ref.path, `unknown variable "${root}"; a mapping may read body, headers and query`);
     }
   }
 }
@@ -91,7 +103,10 @@ export function mappingReadsBody(mapping: unknown): boolean {
 }
 
 /** The run input of a delivery. */
-export function mapDelivery(mapping: unknown, delivery: { body: unknown; headers: Record<string, string>; query: Record<string, string> }): unknown {
+export function mapDelivery(
+  mapping: unknown,
+  delivery: { body: unknown; headers: Record<string, string>; query: Record<string, string> },
+): unknown {
   if (mapping === null) return delivery.body ?? {};
   return renderTemplate(mapping, delivery);
 }

@@ -41,7 +41,9 @@ export interface SignatureCheck {
 }
 
 /** Null when the delivery is signed by one of the secrets within the window, else why not. */
-export function checkWebhookSignature(check: SignatureCheck): { refusal: SignatureRefusal } | { refusal: null; timestamp: number; digest: string } {
+export function checkWebhookSignature(
+  check: SignatureCheck,
+): { refusal: SignatureRefusal } | { refusal: null; timestamp: number; digest: string } {
   if (!check.header) return { refusal: 'SIGNATURE_MISSING' };
   let timestamp: number | null = null;
   const digests: Buffer[] = [];

@@ -27,15 +27,40 @@ const COLUMNS = `id, tenant_id as "tenantId", workflow_id as "workflowId", name,
   previous_secret_expires_at as "previousSecretExpiresAt", created_at as "createdAt", updated_at as "updatedAt"`;
 
 export async function insertWebhookTrigger(
-  q: Queryable, row: { id: string; tenantId: string; workflowId: string; publicId: string; settings: WebhookSettings; dataKeyId: string; sealed: Buffer; by: string },
+  q: Queryable,
+  row: {
+    id: string;
+    tenantId: string;
+    workflowId: string;
+    publicId: string;
+    settings: WebhookSettings;
+    dataKeyId: string;
+    sealed: Buffer;
+    by: string;
+  },
 ): Promise<WebhookTrigger> {
   const s = row.settings;
   const { rows } = await q.query<WebhookTrigger>(
     `insert into webhook_triggers (id, tenant_id, workflow_id, name, public_id, version, enabled, max_body_bytes, replay_window_seconds, allowed_sources,
                                    delivery_id_header, input_mapping, data_key_id, secret_ciphertext, created_by, updated_by)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) returning ${COLUMNS}`,
-    [row.id, row.tenantId, row.workflowId, s.name, row.publicId, s.version, s.enabled, s.maxBodyBytes, s.replayWindowSeconds, s.allowedSources,
-      s.deliveryIdHeader, JSON.stringify(s.inputMapping), row.dataKeyId, row.sealed, row.by],
+    [
+      row.id,
+      row.tenantId,
+      row.workflowId,
+      s.name,
+      row.publicId,
+      s.version,
+      s.enabled,
+      s.maxBodyBytes,
+      s.replayWindowSeconds,
+      s.allowedSources,
+      s.deliveryIdHeader,
+      JSON.stringify(s.inputMapping),
+      row.dataKeyId,
+      row.sealed,
+      row.by,
+    ],
   );
   return rows[0]!;
 }
@@ -45,13 +70,27 @@ export async function updateWebhookSettings(q: Queryable, id: string, s: Webhook
     `update webhook_triggers set name = $2, version = $3, enabled = $4, max_body_bytes = $5, replay_window_seconds = $6, allowed_sources = $7,
             delivery_id_header = $8, input_mapping = $9, updated_at = now(), updated_by = $10
       where id = $1 returning ${COLUMNS}`,
-    [id, s.name, s.version, s.enabled, s.maxBodyBytes, s.replayWindowSeconds, s.allowedSources, s.deliveryIdHeader, JSON.stringify(s.inputMapping), by],
+    [
+      id,
+      s.name,
+      s.version,
+      s.enabled,
+      s.maxBodyBytes,
+      s.replayWindowSeconds,
+      s.allowedSources,
+      s.deliveryIdHeader,
+      JSON.stringify(s.inputMapping),
+      by,
+    ],
   );
   return rows[0]!;
 }
 
 export async function replaceWebhookSecret(
-  q: Queryable, id: string, secret: { dataKeyId: string; sealed: Buffer; previous: Buffer | null; previousExpiresAt: Date | null }, by: string,
+  q: Queryable,
+  id: string,
+  secret: { dataKeyId: string; sealed: Buffer; previous: Buffer | null; previousExpiresAt: Date | null },
+  by: string,
 ): Promise<WebhookTrigger> {
   const { rows } = await q.query<WebhookTrigger>(
     `update webhook_triggers set data_key_id = $2, secret_ciphertext = $3, previous_secret_ciphertext = $4, previous_secret_expires_at = $5,
@@ -63,8 +102,16 @@ export async function replaceWebhookSecret(
 }
 
 /** One of the tenant's triggers, locked for a change when `forUpdate`. */
-export async function webhookTriggerById(q: Queryable, tenantId: string, id: string, forUpdate = false): Promise<WebhookTrigger | undefined> {
-  const { rows } = await q.query<WebhookTrigger>(`select ${COLUMNS} from webhook_triggers where id = $1 and tenant_id = $2${forUpdate ? ' for update' : ''}`, [id, tenantId]);
+export async function webhookTriggerById(
+  q: Queryable,
+  tenantId: string,
+  id: string,
+  forUpdate = false,
+): Promise<WebhookTrigger | undefined> {
+  const { rows } = await q.query<WebhookTrigger>(
+    `select ${COLUMNS} from webhook_triggers where id = $1 and tenant_id = $2${forUpdate ? ' for update' : ''}`,
+    [id, tenantId],
+  );
   return rows[0];
 }
 

@@ -8,11 +8,32 @@ import { KeyedTokenBuckets } from '../rateLimit/keyedTokenBuckets.js';
 import type { RunService } from '../runs/runs.js';
 import type { WorkflowService } from '../workflows/workflows.js';
 import { checkPinnedVersion, nameConflict } from './triggerSettings.js';
-import { checkWebhookSignature, newWebhookSecret, SIGNATURE_HEADER, signatureDeliveryKey, type SignatureRefusal } from './webhookSignature.js';
-import { checkWebhookSettings, HIDDEN_HEADERS, mapDelivery, mappingReadsBody, sourceMatcher, type WebhookSettings } from './webhookSettings.js';
 import {
-  countWebhookTriggers, deleteWebhookTrigger, insertWebhookTrigger, listWebhookTriggers, replaceWebhookSecret, updateWebhookSettings,
-  webhookTriggerById, webhookTriggerSecrets, webhookTriggerTenant, type WebhookTrigger,
+  checkWebhookSignature,
+  newWebhookSecret,
+  SIGNATURE_HEADER,
+  signatureDeliveryKey,
+  type SignatureRefusal,
+} from './webhookSignature.js';
+import {
+  checkWebhookSettings,
+  HIDDEN_HEADERS,
+  mapDelivery,
+  mappingReadsBody,
+  sourceMatcher,
+  type WebhookSettings,
+} from './webhookSettings.js';
+import {
+  countWebhookTriggers,
+  deleteWebhookTrigger,
+  insertWebhookTrigger,
+  listWebhookTriggers,
+  replaceWebhookSecret,
+  updateWebhookSettings,
+  webhookTriggerById,
+  webhookTriggerSecrets,
+  webhookTriggerTenant,
+  type WebhookTrigger,
 } from './webhookStore.js';
 
 /** Seals and opens secrets under a tenant's data key (the credentials envelope). */
@@ -43,12 +64,27 @@ export interface InboundDelivery {
 }
 
 export type DeliveryRefusalCode =
-  | 'TRIGGER_NOT_FOUND' | 'SOURCE_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE' | SignatureRefusal | 'DELIVERY_ID_INVALID' | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'BODY_NOT_JSON' | 'INPUT_INVALID' | 'WORKFLOW_UNAVAILABLE' | 'QUOTA_EXCEEDED' | 'RATE_LIMITED' | 'OVERLOADED';
+  | 'TRIGGER_NOT_FOUND'
+  | 'SOURCE_NOT_ALLOWED'
+  | 'PAYLOAD_TOO_LARGE'
+  | SignatureRefusal
+  | 'DELIVERY_ID_INVALID'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'BODY_NOT_JSON'
+  | 'INPUT_INVALID'
+  | 'WORKFLOW_UNAVAILABLE'
+  | 'QUOTA_EXCEEDED'
+  | 'RATE_LIMITED'
+  | 'OVERLOADED';
 
 /** A refused delivery: nothing was started or changed. The message never holds a secret or the body. */
 export class DeliveryRefused extends Error {
-  constructor(readonly code: DeliveryRefusalCode, message: string, readonly retryAfterSeconds: number | null = null, readonly triggerId: string | null = null) {
+  constructor(
+    readonly code: DeliveryRefusalCode,
+    message: string,
+    readonly retryAfterSeconds: number | null = null,
+    readonly triggerId: string | null = null,
+  ) {
     super(message);
     this.name = 'DeliveryRefused';
   }
@@ -81,8 +117,11 @@ export class WebhookTriggerService {
   private readonly rateLimits: KeyedTokenBuckets;
 
   constructor(
-    private readonly db: Database, private readonly workflows: WorkflowService, private readonly runs: RunService,
-    private readonly secrets: TenantSecretBox, private readonly options: WebhookOptions,
+    private readonly db: Database,
+    private readonly workflows: WorkflowService,
+    private readonly runs: RunService,
+    private readonly secrets: TenantSecretBox,
+    private readonly options: WebhookOptions,
   ) {
     this.rateLimits = new KeyedTokenBuckets(options.rateLimit);
   }
@@ -115,12 +154,26 @@ export class WebhookTriggerService {
     const secret = newWebhookSecret();
     try {
       const trigger = await this.db.tx({ tenantId }, async (q) => {
-        if (await countWebhookTriggers(q, tenantId) >= MAX_TRIGGERS_PER_TENANT) {
+        if ((await countWebhookTriggers(q, tenantId)) >= MAX_TRIGGERS_PER_TENANT) {
           throw new AppError('CONFLICT', `a tenant may have at most ${MAX_TRIGGERS_PER_TENANT} webhook triggers`);
         }
         const { dataKeyId, sealed } = await this.secrets.sealTenantSecret(q, tenantId, secret, secretAad(tenantId, id));
-        const created = await insertWebhookTrigger(q, { id, tenantId, workflowId: workflow.id, publicId: randomBytes(24).toString('base64url'), settings, dataKeyId, sealed, by: ctx.actor.tokenId });
-        await recordAudit(q, ctx, { action: 'webhook_trigger.created', targetType: 'webhook_trigger', targetId: id, details: { workflowId: workflow.id, ...auditedSettings(settings) } });
+        const created = await insertWebhookTrigger(q, {
+          id,
+          tenantId,
+          workflowId: workflow.id,
+          publicId: randomBytes(24).toString('base64url'),
+          settings,
+          dataKeyId,
+          sealed,
+          by: ctx.actor.tokenId,
+        });
+        await recordAudit(q, ctx, {
+          action: 'webhook_trigger.created',
+          targetType: 'webhook_trigger',
+          targetId: id,
+          details: { workflowId: workflow.id, ...auditedSettings(settings) },
+        });
         return created;
       });
       return { trigger, secret };
@@ -139,8 +192,15 @@ export class WebhookTriggerService {
       return await this.db.tx({ tenantId }, async (q) => {
         if (!(await webhookTriggerById(q, tenantId, id, true))) throw notFound('webhook trigger', id);
         const updated = await updateWebhookSettings(q, id, settings, ctx.actor.tokenId);
-        const changed = Object.keys(settings).filter((k) => JSON.stringify(settings[k as keyof WebhookSettings]) !== JSON.stringify(before[k as keyof WebhookSettings]));
-        await recordAudit(q, ctx, { action: 'webhook_trigger.updated', targetType: 'webhook_trigger', targetId: id, details: { workflowId: before.workflowId, changed, ...auditedSettings(settings) } });
+        const changed = Object.keys(settings).filter(
+          (k) => JSON.stringify(settings[k as keyof WebhookSettings]) !== JSON.stringify(before[k as keyof WebhookSettings]),
+        );
+        await recordAudit(q, ctx, {
+          action: 'webhook_trigger.updated',
+          targetType: 'webhook_trigger',
+          targetId: id,
+          details: { workflowId: before.workflowId, changed, ...auditedSettings(settings) },
+        });
         return updated;
       });
     } catch (error) {
@@ -152,7 +212,11 @@ export class WebhookTriggerService {
    * A new secret, shown once. The previous one keeps verifying deliveries for
    * `previousSecretValidSeconds` (0: revoked at once), so senders can switch without loss.
    */
-  async rotateSecret(ctx: RequestContext, id: string, previousSecretValidSeconds: number | null | undefined): Promise<{ trigger: WebhookTrigger; secret: string }> {
+  async rotateSecret(
+    ctx: RequestContext,
+    id: string,
+    previousSecretValidSeconds: number | null | undefined,
+  ): Promise<{ trigger: WebhookTrigger; secret: string }> {
     const tenantId = tenantOf(ctx.actor, 'workflow:write');
     const grace = previousSecretValidSeconds ?? 0;
     if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
@@ -171,8 +235,18 @@ export class WebhookTriggerService {
         const current = await this.secrets.openTenantSecret(q, tenantId, stored.dataKeyId, stored.secret, aad);
         previous = (await this.secrets.sealTenantSecret(q, tenantId, current, `${aad}:previous`)).sealed;
       }
-      const rotated = await replaceWebhookSecret(q, id, { dataKeyId, sealed, previous, previousExpiresAt: grace > 0 ? new Date(Date.now() + grace * 1000) : null }, ctx.actor.tokenId);
-      await recordAudit(q, ctx, { action: 'webhook_trigger.secret_rotated', targetType: 'webhook_trigger', targetId: id, details: { workflowId: rotated.workflowId, previousSecretValidSeconds: grace } });
+      const rotated = await replaceWebhookSecret(
+        q,
+        id,
+        { dataKeyId, sealed, previous, previousExpiresAt: grace > 0 ? new Date(Date.now() + grace * 1000) : null },
+        ctx.actor.tokenId,
+      );
+      await recordAudit(q, ctx, {
+        action: 'webhook_trigger.secret_rotated',
+        targetType: 'webhook_trigger',
+        targetId: id,
+        details: { workflowId: rotated.workflowId, previousSecretValidSeconds: grace },
+      });
       return rotated;
     });
     return { trigger, secret };
@@ -185,7 +259,12 @@ export class WebhookTriggerService {
       const trigger = await webhookTriggerById(q, tenantId, id, true);
       if (!trigger) throw notFound('webhook trigger', id);
       await deleteWebhookTrigger(q, id);
-      await recordAudit(q, ctx, { action: 'webhook_trigger.deleted', targetType: 'webhook_trigger', targetId: id, details: { workflowId: trigger.workflowId, name: trigger.name } });
+      await recordAudit(q, ctx, {
+        action: 'webhook_trigger.deleted',
+        targetType: 'webhook_trigger',
+        targetId: id,
+        details: { workflowId: trigger.workflowId, name: trigger.name },
+      });
       return trigger;
     });
   }
@@ -212,29 +291,49 @@ export class WebhookTriggerService {
       }
       return { trigger: row, secrets: valid };
     });
-    const refuse = (code: DeliveryRefusalCode, message: string, retryAfter: number | null = null) => new DeliveryRefused(code, message, retryAfter, trigger.id);
+    const refuse = (code: DeliveryRefusalCode, message: string, retryAfter: number | null = null) =>
+      new DeliveryRefused(code, message, retryAfter, trigger.id);
 
-    if (!sourceMatcher(trigger.allowedSources)(delivery.sourceAddress)) throw refuse('SOURCE_NOT_ALLOWED', `source address ${delivery.sourceAddress} is not in this trigger's allow list`);
-    if (delivery.body.length > trigger.maxBodyBytes) throw refuse('PAYLOAD_TOO_LARGE', `the body is ${delivery.body.length} bytes; this trigger accepts at most ${trigger.maxBodyBytes}`);
+    if (!sourceMatcher(trigger.allowedSources)(delivery.sourceAddress))
+      throw refuse('SOURCE_NOT_ALLOWED', `source address ${delivery.sourceAddress} is not in this trigger's allow list`);
+    if (delivery.body.length > trigger.maxBodyBytes)
+      throw refuse('PAYLOAD_TOO_LARGE', `the body is ${delivery.body.length} bytes; this trigger accepts at most ${trigger.maxBodyBytes}`);
     const signature = checkWebhookSignature({
-      header: delivery.headers[SIGNATURE_HEADER], body: delivery.body, secrets, nowSeconds: Math.floor(Date.now() / 1000), windowSeconds: trigger.replayWindowSeconds,
+      header: delivery.headers[SIGNATURE_HEADER],
+      body: delivery.body,
+      secrets,
+      nowSeconds: Math.floor(Date.now() / 1000),
+      windowSeconds: trigger.replayWindowSeconds,
     });
     if (signature.refusal !== null) throw refuse(signature.refusal, SIGNATURE_MESSAGES[signature.refusal](trigger.replayWindowSeconds));
 
     const deliveryId = delivery.headers[trigger.deliveryIdHeader];
-    if (deliveryId !== undefined && !DELIVERY_ID.test(deliveryId)) throw refuse('DELIVERY_ID_INVALID', `header ${trigger.deliveryIdHeader} must be 1 to 128 visible ASCII characters`);
+    if (deliveryId !== undefined && !DELIVERY_ID.test(deliveryId))
+      throw refuse('DELIVERY_ID_INVALID', `header ${trigger.deliveryIdHeader} must be 1 to 128 visible ASCII characters`);
     const input = this.mapInput(trigger, delivery, refuse);
 
     const taken = this.rateLimits.take(trigger.id);
     if (!taken.allowed) {
-      throw refuse('RATE_LIMITED', `this trigger's rate limit of ${this.options.rateLimit.ratePerSecond} deliveries per second is reached`, taken.retryAfterSeconds);
+      throw refuse(
+        'RATE_LIMITED',
+        `this trigger's rate limit of ${this.options.rateLimit.ratePerSecond} deliveries per second is reached`,
+        taken.retryAfterSeconds,
+      );
     }
     const idempotencyKey = `webhook:${trigger.id}:${deliveryId !== undefined ? `id:${deliveryId}` : `sig:${signatureDeliveryKey(signature.digest)}`}`;
     try {
       const { run, created } = await this.runs.startTriggeredRun({
-        tenantId, workflowId: trigger.workflowId, version: trigger.version, input, idempotencyKey,
+        tenantId,
+        workflowId: trigger.workflowId,
+        version: trigger.version,
+        input,
+        idempotencyKey,
         origin: { kind: 'WEBHOOK', triggerId: trigger.id, deliveryId: deliveryId ?? null },
-        client: { requestId: delivery.requestId, sourceAddress: delivery.sourceAddress, ...(delivery.userAgent ? { userAgent: delivery.userAgent } : {}) },
+        client: {
+          requestId: delivery.requestId,
+          sourceAddress: delivery.sourceAddress,
+          ...(delivery.userAgent ? { userAgent: delivery.userAgent } : {}),
+        },
       });
       return { triggerId: trigger.id, runId: run.id, status: run.status, duplicate: !created };
     } catch (error) {
@@ -243,10 +342,15 @@ export class WebhookTriggerService {
     }
   }
 
-  private mapInput(trigger: WebhookTrigger, delivery: InboundDelivery, refuse: (code: DeliveryRefusalCode, message: string) => DeliveryRefused): unknown {
+  private mapInput(
+    trigger: WebhookTrigger,
+    delivery: InboundDelivery,
+    refuse: (code: DeliveryRefusalCode, message: string) => DeliveryRefused,
+  ): unknown {
     let body: unknown = null;
     if (mappingReadsBody(trigger.inputMapping) && delivery.body.length > 0) {
-      if (!JSON_TYPE.test(delivery.headers['content-type'] ?? '')) throw refuse('UNSUPPORTED_MEDIA_TYPE', 'the body must be JSON (content-type application/json)');
+      if (!JSON_TYPE.test(delivery.headers['content-type'] ?? ''))
+        throw refuse('UNSUPPORTED_MEDIA_TYPE', 'the body must be JSON (content-type application/json)');
       try {
         body = JSON.parse(delivery.body.toString('utf8'));
       } catch {
@@ -254,21 +358,22 @@ export class WebhookTriggerService {
       }
     }
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(delivery.headers)) if (value !== undefined && !HIDDEN_HEADERS.has(name)) headers[name] = value;
+    for (const [name, value] of Object.entries(delivery.headers))
+      if (value !== undefined && !HIDDEN_HEADERS.has(name)) headers[name] = value;
     try {
       return mapDelivery(trigger.inputMapping, { body, headers, query: delivery.query });
     } catch (error) {
       throw refuse('INPUT_INVALID', `the input mapping failed: ${(error as Error).message}`);
     }
   }
-
 }
 
 const SIGNATURE_MESSAGES: Record<SignatureRefusal, (window: number) => string> = {
   SIGNATURE_MISSING: () => `the ${SIGNATURE_HEADER} header is missing`,
   SIGNATURE_MALFORMED: () => `the ${SIGNATURE_HEADER} header must be t=<unix seconds>,v1=<hex HMAC-SHA256>`,
-  SIGNATURE_INVALID: () => 'the signature does not match the body and timestamp under this trigger\'s secret',
-  TIMESTAMP_OUTSIDE_WINDOW: (window) => `the signed timestamp is more than ${window} s from the appliance's clock (a replay, or a clock out of sync)`,
+  SIGNATURE_INVALID: () => "the signature does not match the body and timestamp under this trigger's secret",
+  TIMESTAMP_OUTSIDE_WINDOW: (window) =>
+    `the signed timestamp is more than ${window} s from the appliance's clock (a replay, or a clock out of sync)`,
 };
 
 /** A start the run service refused, as the sender should hear it. */
@@ -291,8 +396,16 @@ function refusalOfStart(error: AppError, triggerId: string): DeliveryRefused {
   }
 }
 
-
 /** Settings as audited: everything but the secret, which is never in any record. */
 function auditedSettings(s: WebhookSettings): Record<string, unknown> {
-  return { name: s.name, version: s.version, enabled: s.enabled, maxBodyBytes: s.maxBodyBytes, replayWindowSeconds: s.replayWindowSeconds, allowedSources: s.allowedSources, deliveryIdHeader: s.deliveryIdHeader, mapsInput: s.inputMapping !== null };
+  return {
+    name: s.name,
+    version: s.version,
+    enabled: s.enabled,
+    maxBodyBytes: s.maxBodyBytes,
+    replayWindowSeconds: s.replayWindowSeconds,
+    allowedSources: s.allowedSources,
+    deliveryIdHeader: s.deliveryIdHeader,
+    mapsInput: s.inputMapping !== null,
+  };
 }

@@ -23,7 +23,10 @@ export type Expr =
 
 /** `problem` says what is wrong; `column` is 1-based in the text parsed (the whole string, for templates). */
 export class TemplateSyntaxError extends Error {
-  constructor(readonly problem: string, readonly column: number) {
+  constructor(
+    readonly problem: string,
+    readonly column: number,
+  ) {
     super(`${problem} at column ${column}`);
     this.name = 'TemplateSyntaxError';
   }
@@ -45,14 +48,31 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): V {
   return value;
 }
 
-interface Token { type: 'num' | 'str' | 'ident' | 'punct' | 'eof'; value: string | number; col: number }
+interface Token {
+  type: 'num' | 'str' | 'ident' | 'punct' | 'eof';
+  value: string | number;
+  col: number;
+}
 
 // Groups: whitespace, number, name, operator, opening quote. There is no subtraction, so a
 // '-' before a digit can only start a negative number, and names may keep inner hyphens
 // (step ids like `my-step` allow them).
-const TOKEN = /(\s+)|(-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)|([A-Za-z_$](?:[A-Za-z0-9_$]|-(?=[A-Za-z0-9_$]))*)|(==|!=|<=|>=|&&|\|\||[<>!.[\]()])|(["'])/y;
+const TOKEN =
+  /(\s+)|(-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)|([A-Za-z_$](?:[A-Za-z0-9_$]|-(?=[A-Za-z0-9_$]))*)|(==|!=|<=|>=|&&|\|\||[<>!.[\]()])|(["'])/y;
 const IDENT_PART = /[A-Za-z0-9_$]/;
-const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', b: '\b', f: '\f', v: '\v', '0': '\0', '\\': '\\', "'": "'", '"': '"', '/': '/' };
+const ESCAPES: Record<string, string> = {
+  n: '\n',
+  t: '\t',
+  r: '\r',
+  b: '\b',
+  f: '\f',
+  v: '\v',
+  '0': '\0',
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  '/': '/',
+};
 const HINTS: Record<string, string> = { '=': '; use "==" to compare', '&': '; use "&&"', '|': '; use "||"' };
 
 const KEYWORDS: Record<string, boolean | null> = Object.assign(Object.create(null) as object, { true: true, false: false, null: null });
@@ -131,7 +151,8 @@ class Parser {
   private isPunct = (value: string): boolean => this.peek().type === 'punct' && this.peek().value === value;
   private expectPunct(value: string, context: string): void {
     const t = this.next();
-    if (t.type !== 'punct' || t.value !== value) throw new TemplateSyntaxError(`expected "${value}" ${context} but found ${show(t)}`, t.col);
+    if (t.type !== 'punct' || t.value !== value)
+      throw new TemplateSyntaxError(`expected "${value}" ${context} but found ${show(t)}`, t.col);
   }
 
   private binary(ops: readonly BinaryOp[], operand: () => Expr): Expr {
@@ -218,7 +239,7 @@ function member(obj: unknown, key: string | number): unknown {
 }
 
 const rootValue = (scope: TemplateValues, root: string): unknown =>
-  (Object.hasOwn(scope, root) ? (scope as Readonly<Record<string, unknown>>)[root] : undefined);
+  Object.hasOwn(scope, root) ? (scope as Readonly<Record<string, unknown>>)[root] : undefined;
 
 /** Deep equality over JSON values; a missing value (undefined) equals null, as JSON has no undefined. */
 function jsonEqual(a: unknown, b: unknown): boolean {
@@ -241,17 +262,25 @@ function compare(op: '<' | '<=' | '>' | '>=', a: unknown, b: unknown): boolean {
 
 export function evaluate(expr: Expr, scope: TemplateValues): unknown {
   switch (expr.kind) {
-    case 'literal': return expr.value;
-    case 'not': return !evaluate(expr.operand, scope);
-    case 'path': return expr.keys.reduce<unknown>((v, key) => member(v, key), rootValue(scope, expr.root));
+    case 'literal':
+      return expr.value;
+    case 'not':
+      return !evaluate(expr.operand, scope);
+    case 'path':
+      return expr.keys.reduce<unknown>((v, key) => member(v, key), rootValue(scope, expr.root));
     case 'binary': {
       const left = evaluate(expr.left, scope);
       switch (expr.op) {
-        case '&&': return left ? evaluate(expr.right, scope) : left;
-        case '||': return left ? left : evaluate(expr.right, scope);
-        case '==': return jsonEqual(left, evaluate(expr.right, scope));
-        case '!=': return !jsonEqual(left, evaluate(expr.right, scope));
-        default: return compare(expr.op, left, evaluate(expr.right, scope));
+        case '&&':
+          return left ? evaluate(expr.right, scope) : left;
+        case '||':
+          return left ? left : evaluate(expr.right, scope);
+        case '==':
+          return jsonEqual(left, evaluate(expr.right, scope));
+        case '!=':
+          return !jsonEqual(left, evaluate(expr.right, scope));
+        default:
+          return compare(expr.op, left, evaluate(expr.right, scope));
       }
     }
   }
@@ -355,7 +384,8 @@ export function renderTemplate(value: unknown, scope: TemplateValues): unknown {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       // Plain assignment of "__proto__" would set the prototype instead of a key.
-      if (k === '__proto__') Object.defineProperty(out, k, { value: renderTemplate(v, scope), enumerable: true, writable: true, configurable: true });
+      if (k === '__proto__')
+        Object.defineProperty(out, k, { value: renderTemplate(v, scope), enumerable: true, writable: true, configurable: true });
       else out[k] = renderTemplate(v, scope);
     }
     return out;
@@ -397,7 +427,6 @@ export interface TemplateReference {
   /** The syntax error message (with column in the string) when it does not parse; the lists are then empty. */
   error?: string;
 }
-
 
 function describe(path: string, src: string, expr: Expr): TemplateReference {
   const ref: TemplateReference = { path, expression: src.trim(), roots: [], stepIds: [], readsAllSteps: false };

@@ -87,8 +87,6 @@ const schema = {
 const ajv = new Ajv({ allErrors: true, verbose: true, strict: true });
 const checkShape = ajv.compile(schema);
 
-
-
 function issueFromAjv(e: ErrorObject): ValidationIssue {
   const at = pointerToPath(e.instancePath);
   const p = e.params as Record<string, unknown>;
@@ -296,10 +294,11 @@ export function validateDefinition(raw: unknown, limits: DefinitionLimits, catal
   if (Array.isArray(stepCount) && stepCount.length > limits.maxSteps) {
     issues.add('steps', `at most ${limits.maxSteps} steps allowed, got ${stepCount.length}`);
   }
-  if (!checkShape(copy)) for (const e of checkShape.errors ?? []) {
-    const { path, message } = issueFromAjv(e);
-    issues.add(path, message);
-  }
+  if (!checkShape(copy))
+    for (const e of checkShape.errors ?? []) {
+      const { path, message } = issueFromAjv(e);
+      issues.add(path, message);
+    }
   if (issues.list.length > 0) throw invalid(issues.list, 'workflow definition');
 
   const def = copy as WorkflowDefinition;

@@ -44,7 +44,10 @@ export class WorkflowService {
 
   async get(ctx: RequestContext, id: string): Promise<Workflow> {
     const tenantId = tenantOf(ctx.actor, 'workflow:read');
-    const row = isId(id) ? (await this.db.query<Workflow>({ tenantId }, `select ${WF} from workflows where id = $1 and tenant_id = $2`, [id, tenantId])).rows[0] : undefined;
+    const row = isId(id)
+      ? (await this.db.query<Workflow>({ tenantId }, `select ${WF} from workflows where id = $1 and tenant_id = $2`, [id, tenantId]))
+          .rows[0]
+      : undefined;
     if (!row) throw notFound('workflow', id);
     return row;
   }
@@ -82,13 +85,17 @@ export class WorkflowService {
     const { rows } = await q.query<WorkflowVersion>(
       version === null
         ? {
-          name: 'sy_latest_version',
-          text: `select v.id, v.tenant_id as "tenantId", v.workflow_id as "workflowId", v.version, v.definition, v.resolved_actions as "resolvedActions", v.created_at as "createdAt"
+            name: 'sy_latest_version',
+            text: `select v.id, v.tenant_id as "tenantId", v.workflow_id as "workflowId", v.version, v.definition, v.resolved_actions as "resolvedActions", v.created_at as "createdAt"
                    from workflow_versions v join workflows w on w.id = v.workflow_id and w.latest_version = v.version
                   where v.workflow_id = $1 and v.tenant_id = $2`,
-          values: [workflowId, tenantId],
-        }
-        : { name: 'sy_numbered_version', text: `select ${WV} from workflow_versions where workflow_id = $1 and tenant_id = $2 and version = $3`, values: [workflowId, tenantId, version] },
+            values: [workflowId, tenantId],
+          }
+        : {
+            name: 'sy_numbered_version',
+            text: `select ${WV} from workflow_versions where workflow_id = $1 and tenant_id = $2 and version = $3`,
+            values: [workflowId, tenantId, version],
+          },
     );
     const row = rows[0];
     if (!row) {
@@ -132,11 +139,17 @@ export class WorkflowService {
           'insert into workflow_versions (id, tenant_id, workflow_id, version, definition, resolved_actions, created_by) values ($1, $2, $3, 1, $4, $5, $6)',
           [versionId, tenantId, id, JSON.stringify(definition), JSON.stringify(resolveActions(definition, catalog)), ctx.actor.tokenId],
         );
-        await recordAudit(q, ctx, { action: 'workflow.created', targetType: 'workflow', targetId: id, details: { name, versionId, steps: definition.steps.length } });
+        await recordAudit(q, ctx, {
+          action: 'workflow.created',
+          targetType: 'workflow',
+          targetId: id,
+          details: { name, versionId, steps: definition.steps.length },
+        });
         return rows[0]!;
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw new AppError('CONFLICT', `a workflow named ${JSON.stringify(name)} already exists`, { path: 'input.name' });
+      if (isUniqueViolation(error))
+        throw new AppError('CONFLICT', `a workflow named ${JSON.stringify(name)} already exists`, { path: 'input.name' });
       throw error;
     }
   }
@@ -158,10 +171,23 @@ export class WorkflowService {
       const version = current.latest_version + 1;
       const { rows } = await q.query<WorkflowVersion>(
         `insert into workflow_versions (id, tenant_id, workflow_id, version, definition, resolved_actions, created_by) values ($1, $2, $3, $4, $5, $6, $7) returning ${WV}`,
-        [newId(), tenantId, input.workflowId, version, JSON.stringify(definition), JSON.stringify(resolveActions(definition, catalog)), ctx.actor.tokenId],
+        [
+          newId(),
+          tenantId,
+          input.workflowId,
+          version,
+          JSON.stringify(definition),
+          JSON.stringify(resolveActions(definition, catalog)),
+          ctx.actor.tokenId,
+        ],
       );
       await q.query('update workflows set latest_version = $2 where id = $1', [input.workflowId, version]);
-      await recordAudit(q, ctx, { action: 'workflow.version_published', targetType: 'workflow', targetId: input.workflowId, details: { version, versionId: rows[0]!.id } });
+      await recordAudit(q, ctx, {
+        action: 'workflow.version_published',
+        targetType: 'workflow',
+        targetId: input.workflowId,
+        details: { version, versionId: rows[0]!.id },
+      });
       return rows[0]!;
     });
   }

@@ -21,9 +21,13 @@ export function loadFirstPartyPlugins(dir = FIRST_PARTY_DIR): VerifiedPluginPack
       const folder = path.join(dir, entry.name);
       const manifestBytes = fs.readFileSync(path.join(folder, 'manifest.json'));
       const validation = validateManifest(JSON.parse(manifestBytes.toString('utf8')));
-      if (!validation.ok) throw new Error(`first-party plugin ${entry.name}: ${validation.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+      if (!validation.ok)
+        throw new Error(`first-party plugin ${entry.name}: ${validation.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
       const manifest = validation.manifest;
-      const files = new Map([['manifest.json', manifestBytes], [manifest.entry, fs.readFileSync(path.join(folder, manifest.entry))]]);
+      const files = new Map([
+        ['manifest.json', manifestBytes],
+        [manifest.entry, fs.readFileSync(path.join(folder, manifest.entry))],
+      ]);
       return toVerifiedPackage(manifest, files, null, null);
     });
 }

@@ -34,7 +34,8 @@ export interface PackageContents {
  * relative, `/`-separated, no empty, `.` or `..` segment, portable characters only.
  */
 export function checkPackagePath(raw: string): string {
-  const unsafe = (why: string): PackageError => new PackageError('UNSAFE_PATH', `unsafe path ${JSON.stringify(raw)}: ${why}`, { path: raw });
+  const unsafe = (why: string): PackageError =>
+    new PackageError('UNSAFE_PATH', `unsafe path ${JSON.stringify(raw)}: ${why}`, { path: raw });
   if (raw === '') throw unsafe('the path is empty');
   if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) throw unsafe('absolute paths are not allowed');
   if (raw.includes('\\')) throw unsafe('backslashes are not allowed');
@@ -62,9 +63,20 @@ export function packFiles(files: ReadonlyMap<string, Buffer>): Buffer {
     const data = files.get(path) as Buffer;
     total += data.length;
     if (total > MAX_UNPACKED_BYTES) throw tooLarge();
-    const header = new Header({ path, type: 'File', mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', size: data.length, mtime: new Date(0) });
+    const header = new Header({
+      path,
+      type: 'File',
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      uname: '',
+      gname: '',
+      size: data.length,
+      mtime: new Date(0),
+    });
     const block = Buffer.alloc(BLOCK);
-    if (header.encode(block, 0)) throw new PackageError('UNSAFE_PATH', `path ${JSON.stringify(path)} does not fit a ustar header`, { path });
+    if (header.encode(block, 0))
+      throw new PackageError('UNSAFE_PATH', `path ${JSON.stringify(path)} does not fit a ustar header`, { path });
     blocks.push(block, data, Buffer.alloc((BLOCK - (data.length % BLOCK)) % BLOCK));
   }
   blocks.push(Buffer.alloc(2 * BLOCK));
@@ -83,12 +95,14 @@ export async function readDirectory(root: string): Promise<Map<string, Buffer>> 
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const path = relative ? `${relative}/${entry.name}` : entry.name;
-      if (entry.isSymbolicLink()) throw new PackageError('UNSUPPORTED_ENTRY', `"${path}" is a symlink; packages hold regular files only`, { path });
+      if (entry.isSymbolicLink())
+        throw new PackageError('UNSUPPORTED_ENTRY', `"${path}" is a symlink; packages hold regular files only`, { path });
       if (entry.isDirectory()) {
         await walk(path);
         continue;
       }
-      if (!entry.isFile()) throw new PackageError('UNSUPPORTED_ENTRY', `"${path}" is a device, FIFO or socket; packages hold regular files only`, { path });
+      if (!entry.isFile())
+        throw new PackageError('UNSUPPORTED_ENTRY', `"${path}" is a device, FIFO or socket; packages hold regular files only`, { path });
       checkPackagePath(path);
       if (files.size >= MAX_FILES) throw tooMany();
       // O_NOFOLLOW: the file must not have been swapped for a symlink since readdir.
@@ -164,7 +178,11 @@ function parseTar(tarBytes: Buffer): Promise<PackageContents> {
           return;
         }
         if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
-          throw new PackageError('UNSUPPORTED_ENTRY', `"${path}" is a ${entry.type === 'Link' ? 'hard link' : 'symlink'}; packages hold regular files only`, { path });
+          throw new PackageError(
+            'UNSUPPORTED_ENTRY',
+            `"${path}" is a ${entry.type === 'Link' ? 'hard link' : 'symlink'}; packages hold regular files only`,
+            { path },
+          );
         }
         if (entry.type === 'CharacterDevice' || entry.type === 'BlockDevice' || entry.type === 'FIFO') {
           throw new PackageError('UNSUPPORTED_ENTRY', `"${path}" is a device file or FIFO; packages hold regular files only`, { path });

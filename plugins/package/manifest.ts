@@ -146,9 +146,6 @@ const checkShape = ajv.compile(schema);
 // that the strict instance would reject, and only meta-schema conformance matters here.
 const schemaChecker = new Ajv({ allErrors: true, strict: false, validateSchema: true });
 
-
-
-
 function issueFromAjv(e: ErrorObject): ManifestIssue {
   const at = pointerToPath(e.instancePath);
   const p = e.params as Record<string, unknown>;

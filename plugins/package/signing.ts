@@ -69,7 +69,10 @@ export function manifestDigest(manifestBytes: Buffer): string {
   try {
     parsed = JSON.parse(manifestBytes.toString('utf8'));
   } catch (err) {
-    throw new PackageError('MISSING_MANIFEST', `${MANIFEST_FILE} is not valid JSON: ${(err as Error).message}`, { path: MANIFEST_FILE, cause: err });
+    throw new PackageError('MISSING_MANIFEST', `${MANIFEST_FILE} is not valid JSON: ${(err as Error).message}`, {
+      path: MANIFEST_FILE,
+      cause: err,
+    });
   }
   return sha256Hex(canonicalJson(parsed));
 }
@@ -155,9 +158,14 @@ export function fileDigests(files: ReadonlyMap<string, Buffer>): Record<string, 
  * intermediates (as an array or one concatenated PEM text). The manifest is not
  * validated here; verification refuses an invalid one, so run `validateManifest` first.
  */
-export function signPackage(files: ReadonlyMap<string, Buffer>, privateKeyPem: string, certChainPem: string | readonly string[]): PackageSignature {
+export function signPackage(
+  files: ReadonlyMap<string, Buffer>,
+  privateKeyPem: string,
+  certChainPem: string | readonly string[],
+): PackageSignature {
   const manifestBytes = files.get(MANIFEST_FILE);
-  if (manifestBytes === undefined) throw new PackageError('MISSING_MANIFEST', `the package has no ${MANIFEST_FILE}`, { path: MANIFEST_FILE });
+  if (manifestBytes === undefined)
+    throw new PackageError('MISSING_MANIFEST', `the package has no ${MANIFEST_FILE}`, { path: MANIFEST_FILE });
   const certificates = (typeof certChainPem === 'string' ? [certChainPem] : certChainPem).flatMap(splitPem);
   if (certificates.length === 0) throw new PackageError('INVALID_KEY_MATERIAL', 'no certificate was given to sign with');
   const key = readPrivateKey(privateKeyPem);
@@ -182,7 +190,11 @@ export function signPackage(files: ReadonlyMap<string, Buffer>, privateKeyPem: s
 export const encodeSignature = (signature: PackageSignature): Buffer => Buffer.from(`${JSON.stringify(signature, null, 2)}\n`, 'utf8');
 
 /** A copy of `files` with SIGNATURE.json added (replacing any earlier one). */
-export function signFiles(files: ReadonlyMap<string, Buffer>, privateKeyPem: string, certChainPem: string | readonly string[]): Map<string, Buffer> {
+export function signFiles(
+  files: ReadonlyMap<string, Buffer>,
+  privateKeyPem: string,
+  certChainPem: string | readonly string[],
+): Map<string, Buffer> {
   const signed = new Map(files);
   signed.delete(SIGNATURE_FILE);
   signed.set(SIGNATURE_FILE, encodeSignature(signPackage(signed, privateKeyPem, certChainPem)));

@@ -163,7 +163,9 @@ export async function verifyPluginPackage(pkg: Buffer, options: VerifyOptions): 
   const leaf = chain[0] as forge.pki.Certificate;
 
   if (!verifySignature(leaf, signature)) {
-    return refuse('BAD_SIGNATURE', `the signature in ${SIGNATURE_FILE} does not verify with the key of ${describe(leaf)}`, { path: SIGNATURE_FILE });
+    return refuse('BAD_SIGNATURE', `the signature in ${SIGNATURE_FILE} does not verify with the key of ${describe(leaf)}`, {
+      path: SIGNATURE_FILE,
+    });
   }
 
   const listing = checkListing(files, signature.files);
@@ -218,7 +220,9 @@ function checkChain(pems: readonly string[], trustStore: forge.pki.CAStore, now:
     try {
       chain.push(forge.pki.certificateFromPem(pem));
     } catch (err) {
-      return refuse('UNTRUSTED_PUBLISHER', `certificates[${i}] in ${SIGNATURE_FILE} cannot be read: ${(err as Error).message}`, { path: SIGNATURE_FILE });
+      return refuse('UNTRUSTED_PUBLISHER', `certificates[${i}] in ${SIGNATURE_FILE} cannot be read: ${(err as Error).message}`, {
+        path: SIGNATURE_FILE,
+      });
     }
   }
   for (const cert of chain) {
@@ -227,7 +231,8 @@ function checkChain(pems: readonly string[], trustStore: forge.pki.CAStore, now:
       return refuse('UNTRUSTED_PUBLISHER', `${describe(cert)} is signed with ${String(algorithm)}; SHA-256 or stronger is required`);
     }
     const bits = (cert.publicKey as forge.pki.rsa.PublicKey).n.bitLength();
-    if (bits < MIN_RSA_BITS) return refuse('UNTRUSTED_PUBLISHER', `${describe(cert)} has a ${bits}-bit key; at least ${MIN_RSA_BITS} bits are required`);
+    if (bits < MIN_RSA_BITS)
+      return refuse('UNTRUSTED_PUBLISHER', `${describe(cert)} has a ${bits}-bit key; at least ${MIN_RSA_BITS} bits are required`);
   }
 
   const leaf = chain[0] as forge.pki.Certificate;
@@ -236,15 +241,21 @@ function checkChain(pems: readonly string[], trustStore: forge.pki.CAStore, now:
     forge.pki.verifyCertificateChain(trustStore, chain, { validityCheckDate: null });
   } catch (err) {
     const message = (err as { message?: unknown }).message;
-    return refuse('UNTRUSTED_PUBLISHER', `${describe(leaf)} does not chain to a trusted CA: ${typeof message === 'string' ? message : String(err)}`);
+    return refuse(
+      'UNTRUSTED_PUBLISHER',
+      `${describe(leaf)} does not chain to a trusted CA: ${typeof message === 'string' ? message : String(err)}`,
+    );
   }
 
   const basicConstraints = leaf.getExtension('basicConstraints') as { cA?: boolean } | null;
-  if (basicConstraints?.cA) return refuse('UNTRUSTED_PUBLISHER', `${describe(leaf)} is a CA certificate; packages must be signed with a publisher certificate`);
+  if (basicConstraints?.cA)
+    return refuse('UNTRUSTED_PUBLISHER', `${describe(leaf)} is a CA certificate; packages must be signed with a publisher certificate`);
   const keyUsage = leaf.getExtension('keyUsage') as { digitalSignature?: boolean } | null;
-  if (keyUsage && !keyUsage.digitalSignature) return refuse('UNTRUSTED_PUBLISHER', `${describe(leaf)} does not allow digital signatures (keyUsage)`);
+  if (keyUsage && !keyUsage.digitalSignature)
+    return refuse('UNTRUSTED_PUBLISHER', `${describe(leaf)} does not allow digital signatures (keyUsage)`);
   const extKeyUsage = leaf.getExtension('extKeyUsage') as { codeSigning?: boolean } | null;
-  if (extKeyUsage && !extKeyUsage.codeSigning) return refuse('UNTRUSTED_PUBLISHER', `${describe(leaf)} does not allow code signing (extKeyUsage)`);
+  if (extKeyUsage && !extKeyUsage.codeSigning)
+    return refuse('UNTRUSTED_PUBLISHER', `${describe(leaf)} does not allow code signing (extKeyUsage)`);
 
   for (const cert of chain) {
     const problem = validityProblem(cert, now);
@@ -286,7 +297,8 @@ function checkListing(files: ReadonlyMap<string, Buffer>, listed: Record<string,
   for (const path of Object.keys(listed).sort()) {
     const content = files.get(path);
     if (content === undefined) return refuse('MODIFIED', `"${path}" is listed in ${SIGNATURE_FILE} but missing from the package`, { path });
-    if (sha256Hex(content) !== listed[path]) return refuse('MODIFIED', `"${path}" has been modified since the package was signed`, { path });
+    if (sha256Hex(content) !== listed[path])
+      return refuse('MODIFIED', `"${path}" has been modified since the package was signed`, { path });
   }
   for (const path of [...files.keys()].sort()) {
     if (path !== SIGNATURE_FILE && !Object.hasOwn(listed, path)) {
@@ -331,9 +343,13 @@ function checkContents(
     }
   }
   if (compareVersions(manifest.minApplianceVersion, applianceVersion) > 0) {
-    return refuse('INCOMPATIBLE', `the plugin needs appliance ${manifest.minApplianceVersion} or newer; this appliance is ${applianceVersion}`, {
-      path: 'minApplianceVersion',
-    });
+    return refuse(
+      'INCOMPATIBLE',
+      `the plugin needs appliance ${manifest.minApplianceVersion} or newer; this appliance is ${applianceVersion}`,
+      {
+        path: 'minApplianceVersion',
+      },
+    );
   }
   return { ok: true, manifest };
 }

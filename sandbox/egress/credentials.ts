@@ -76,7 +76,8 @@ function basicValue(grant: CredentialGrant): string {
 function checkPlacement(grant: CredentialGrant): void {
   const { placement, secret } = grant;
   const needs = placement.kind === 'basic' ? ['username', 'password'] : ['token'];
-  for (const key of needs) if (typeof secret[key] !== 'string') throw new TypeError(`egress credential grant: ${placement.kind} needs secret.${key}`);
+  for (const key of needs)
+    if (typeof secret[key] !== 'string') throw new TypeError(`egress credential grant: ${placement.kind} needs secret.${key}`);
   if (placement.kind === 'header') {
     validateHeaderName(placement.name);
     if (FORBIDDEN_HEADERS.has(placement.name.toLowerCase()) || placement.name.toLowerCase().startsWith('proxy-')) {
@@ -93,7 +94,12 @@ function checkPlacement(grant: CredentialGrant): void {
  */
 export function applyCredential(grant: CredentialGrant, url: URL, headers: Record<string, string>): void {
   const { placement, secret } = grant;
-  const header = placement.kind === 'bearer' || placement.kind === 'basic' ? 'authorization' : placement.kind === 'header' ? placement.name.toLowerCase() : undefined;
+  const header =
+    placement.kind === 'bearer' || placement.kind === 'basic'
+      ? 'authorization'
+      : placement.kind === 'header'
+        ? placement.name.toLowerCase()
+        : undefined;
   if (header !== undefined && Object.hasOwn(headers, header)) {
     throw new EgressError('CREDENTIAL_DENIED', `the request sets the "${header}" header itself while a credential is applied`);
   }
@@ -109,7 +115,10 @@ export function applyCredential(grant: CredentialGrant, url: URL, headers: Recor
       break;
     case 'query':
       if (url.searchParams.has(placement.name)) {
-        throw new EgressError('CREDENTIAL_DENIED', `the request sets the "${placement.name}" query parameter itself while a credential is applied`);
+        throw new EgressError(
+          'CREDENTIAL_DENIED',
+          `the request sets the "${placement.name}" query parameter itself while a credential is applied`,
+        );
       }
       url.searchParams.append(placement.name, secret.token!);
       return;

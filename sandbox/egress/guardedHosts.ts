@@ -19,7 +19,12 @@ export class GuardedHosts {
         // request, and must not make every step of the tenant fail.
       }
     }
-    this.patterns.sort((a, b) => Number(a.wildcard) - Number(b.wildcard) || b.host.length - a.host.length || Number(a.port === undefined) - Number(b.port === undefined));
+    this.patterns.sort(
+      (a, b) =>
+        Number(a.wildcard) - Number(b.wildcard) ||
+        b.host.length - a.host.length ||
+        Number(a.port === undefined) - Number(b.port === undefined),
+    );
   }
 
   /** The guarded pattern (as the appliance wrote it) that `target` falls under, if any. */

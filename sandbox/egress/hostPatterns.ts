@@ -144,7 +144,10 @@ export class NoProxyList {
   bypasses(target: Target): boolean {
     if (this.all) return true;
     const host = comparable(target.host);
-    return this.entries.some((entry) =>
-      (entry.port === undefined || entry.port === target.port) && (host === entry.host || (!isIP(host) && host.endsWith(`.${entry.host}`))));
+    return this.entries.some(
+      (entry) =>
+        (entry.port === undefined || entry.port === target.port) &&
+        (host === entry.host || (!isIP(host) && host.endsWith(`.${entry.host}`))),
+    );
   }
 }

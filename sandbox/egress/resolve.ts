@@ -38,7 +38,12 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
   });
 }
 
-export async function resolveChecked(target: Target, resolver: Resolver, allowance: PrivateAllowance, signal: AbortSignal): Promise<ResolvedAddress> {
+export async function resolveChecked(
+  target: Target,
+  resolver: Resolver,
+  allowance: PrivateAllowance,
+  signal: AbortSignal,
+): Promise<ResolvedAddress> {
   const literal = isIP(target.host);
   let addresses: ResolvedAddress[];
   if (literal !== 0) {
@@ -51,7 +56,8 @@ export async function resolveChecked(target: Target, resolver: Resolver, allowan
       const code = (error as NodeJS.ErrnoException | undefined)?.code;
       throw new EgressError('EGRESS_FAILED', `could not resolve ${target.host}${code ? ` (${code})` : ''}`);
     }
-    if (!Array.isArray(addresses) || addresses.length === 0) throw new EgressError('EGRESS_FAILED', `${target.host} resolved to no address`);
+    if (!Array.isArray(addresses) || addresses.length === 0)
+      throw new EgressError('EGRESS_FAILED', `${target.host} resolved to no address`);
   }
   const hostAllowed = allowance.allowsHost(target.host);
   const checked: ResolvedAddress[] = [];

@@ -13,7 +13,14 @@ import { HopAborted, resolveChecked, systemResolver, type Resolver } from './res
 import { sendHop } from './transport.js';
 import { GuardedHosts } from './guardedHosts.js';
 import {
-  EgressError, type CredentialGrant, type EgressGuard, type EgressPolicy, type EgressSession, type GuardedHopResult, type PluginHttpRequest, type PluginHttpResponse,
+  EgressError,
+  type CredentialGrant,
+  type EgressGuard,
+  type EgressPolicy,
+  type EgressSession,
+  type GuardedHopResult,
+  type PluginHttpRequest,
+  type PluginHttpResponse,
 } from './types.js';
 
 export interface EgressSessionOptions {
@@ -77,7 +84,7 @@ export function createEgressSession(policy: EgressPolicy, grants: CredentialGran
   const vault = new CredentialVault(grants);
   const proxies = new ProxySettings(policy.proxy);
   const guard = options.guard;
-  const guarded = new GuardedHosts(guard ? policy.guardedHosts ?? [] : []);
+  const guarded = new GuardedHosts(guard ? (policy.guardedHosts ?? []) : []);
   // Passing `ca` replaces Node's roots, so they are listed explicitly next to the extra ones.
   const ca = policy.extraCaPem ? [...tls.rootCertificates, policy.extraCaPem] : undefined;
   let requestCount = 0;
@@ -85,7 +92,8 @@ export function createEgressSession(policy: EgressPolicy, grants: CredentialGran
 
   function countHop(): void {
     requestCount += 1;
-    if (requestCount > policy.maxRequests) throw new EgressError('EGRESS_LIMIT', `more than ${policy.maxRequests} requests in this invocation`);
+    if (requestCount > policy.maxRequests)
+      throw new EgressError('EGRESS_LIMIT', `more than ${policy.maxRequests} requests in this invocation`);
   }
 
   /** A permit for a hop to a guarded host (null: not guarded), or the guard's refusal as an EgressError. */
@@ -95,7 +103,11 @@ export function createEgressSession(policy: EgressPolicy, grants: CredentialGran
     const admission = await untilAborted(guard.admit(host), signal);
     if (admission.ok) return admission.permit;
     const seconds = Math.ceil(admission.retryAfterMs / 1000);
-    throw new EgressError(admission.code, `${describeTarget(target)} is held back by its integration guard: ${admission.message}; retry in ${seconds} s`, admission.retryAfterMs);
+    throw new EgressError(
+      admission.code,
+      `${describeTarget(target)} is held back by its integration guard: ${admission.message}; retry in ${seconds} s`,
+      admission.retryAfterMs,
+    );
   }
 
   function report(permit: string | null, result: GuardedHopResult): Promise<void> {
@@ -104,7 +116,11 @@ export function createEgressSession(policy: EgressPolicy, grants: CredentialGran
   }
 
   /** `callerSignal` is the invocation's own: a hop it cut short says nothing about the host. */
-  async function perform(request: PluginHttpRequest, signal: AbortSignal, callerSignal: AbortSignal | undefined): Promise<PluginHttpResponse> {
+  async function perform(
+    request: PluginHttpRequest,
+    signal: AbortSignal,
+    callerSignal: AbortSignal | undefined,
+  ): Promise<PluginHttpResponse> {
     // Counted before anything is checked: refused requests use up the budget too, which also bounds probing.
     countHop();
     let method = String(request.method ?? '').toUpperCase();
@@ -137,8 +153,16 @@ export function createEgressSession(policy: EgressPolicy, grants: CredentialGran
       let reply;
       try {
         reply = await sendHop({
-          url: hopUrl, target, method, headers: hopHeaders, body, address, proxy: proxies.for(target), ca,
-          maxResponseBytes: policy.maxResponseBytes, signal,
+          url: hopUrl,
+          target,
+          method,
+          headers: hopHeaders,
+          body,
+          address,
+          proxy: proxies.for(target),
+          ca,
+          maxResponseBytes: policy.maxResponseBytes,
+          signal,
         });
       } catch (error) {
         if (!callerSignal?.aborted) await report(permit, { status: null });
@@ -219,8 +243,14 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
     const onAbort = () => reject(new HopAborted());
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
-      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
-      (error: unknown) => { signal.removeEventListener('abort', onAbort); reject(error); },
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
     );
   });
 }

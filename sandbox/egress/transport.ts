@@ -70,7 +70,15 @@ async function requestOptions(hop: Hop): Promise<{ options: https.RequestOptions
     return { options };
   }
   if (target.protocol === 'http:') {
-    return { options: { ...proxyEndpoint(proxy), method: hop.method, path: `${url.origin}${url.pathname}${url.search}`, headers: { ...headers, ...proxyAuthorization(proxy) }, agent: false } };
+    return {
+      options: {
+        ...proxyEndpoint(proxy),
+        method: hop.method,
+        path: `${url.origin}${url.pathname}${url.search}`,
+        headers: { ...headers, ...proxyAuthorization(proxy) },
+        agent: false,
+      },
+    };
   }
   const tunnel = await openTunnel(proxy, target, hop.signal);
   // Failures surface on the TLS socket layered on top; this keeps a raw socket error from going unhandled.
@@ -88,7 +96,8 @@ async function requestOptions(hop: Hop): Promise<{ options: https.RequestOptions
 export async function sendHop(hop: Hop): Promise<HopReply> {
   const { options, tunnel } = await requestOptions(hop);
   const send = hop.target.protocol === 'https:' ? https.request : http.request;
-  const where = hop.proxy === undefined ? `${describeTarget(hop.target)} (${hop.address.address})` : `${describeTarget(hop.target)} via the proxy`;
+  const where =
+    hop.proxy === undefined ? `${describeTarget(hop.target)} (${hop.address.address})` : `${describeTarget(hop.target)} via the proxy`;
   return new Promise<HopReply>((resolve, reject) => {
     let settled = false;
     let fail = (error: Error): void => {
@@ -124,9 +133,17 @@ export async function sendHop(hop: Hop): Promise<HopReply> {
               rejectBody(error);
               request.destroy();
             };
-            response.on('error', (error) => fail(new EgressError('EGRESS_FAILED', `the response from ${where} broke off: ${error.message}`)));
+            response.on('error', (error) =>
+              fail(new EgressError('EGRESS_FAILED', `the response from ${where} broke off: ${error.message}`)),
+            );
             if (hop.signal.aborted) return onAbort();
-            const tooLarge = (): void => fail(new EgressError('EGRESS_LIMIT', `the response from ${describeTarget(hop.target)} is larger than ${hop.maxResponseBytes} bytes`));
+            const tooLarge = (): void =>
+              fail(
+                new EgressError(
+                  'EGRESS_LIMIT',
+                  `the response from ${describeTarget(hop.target)} is larger than ${hop.maxResponseBytes} bytes`,
+                ),
+              );
             const declared = Number(response.headers['content-length']);
             if (Number.isFinite(declared) && declared > hop.maxResponseBytes) return tooLarge();
             const chunks: Buffer[] = [];

@@ -34,10 +34,7 @@ export interface EgressPolicy {
 
 /** How a credential's secret is placed into an outgoing request. */
 export type CredentialPlacement =
-  | { kind: 'bearer' }
-  | { kind: 'basic' }
-  | { kind: 'header'; name: string }
-  | { kind: 'query'; name: string };
+  { kind: 'bearer' } | { kind: 'basic' } | { kind: 'header'; name: string } | { kind: 'query'; name: string };
 
 /** A credential the invocation holds a lease on; the isolate knows only `handle`. */
 export interface CredentialGrant {
@@ -89,7 +86,11 @@ export class EgressError extends Error {
   /** For guard refusals: how long until a request may be admitted. */
   readonly retryAfterMs: number | undefined;
 
-  constructor(readonly code: EgressErrorCode, message: string, retryAfterMs?: number) {
+  constructor(
+    readonly code: EgressErrorCode,
+    message: string,
+    retryAfterMs?: number,
+  ) {
     super(message);
     this.name = 'EgressError';
     this.retryAfterMs = retryAfterMs;
@@ -98,8 +99,7 @@ export class EgressError extends Error {
 
 /** The answer of a guard to one hop: a permit (returned with the hop's result), or a refusal. */
 export type GuardAdmission =
-  | { ok: true; permit: string | null }
-  | { ok: false; code: 'HOST_RATE_LIMITED' | 'CIRCUIT_OPEN'; retryAfterMs: number; message: string };
+  { ok: true; permit: string | null } | { ok: false; code: 'HOST_RATE_LIMITED' | 'CIRCUIT_OPEN'; retryAfterMs: number; message: string };
 
 /** What a hop to a guarded host came to: its status and Retry-After, or `status: null` for no answer (connection error, timeout). */
 export type GuardedHopResult = { status: number; retryAfter: string | null } | { status: null };

@@ -53,7 +53,10 @@ export class Attempt {
 
   async run(): Promise<SandboxResult> {
     const { name } = this.#inv.script;
-    const deadline = setTimeout(() => this.#kill('SANDBOX_TIMEOUT', `${name} did not finish within ${this.#inv.limits.timeoutMs} ms`), this.#inv.limits.timeoutMs);
+    const deadline = setTimeout(
+      () => this.#kill('SANDBOX_TIMEOUT', `${name} did not finish within ${this.#inv.limits.timeoutMs} ms`),
+      this.#inv.limits.timeoutMs,
+    );
     const cpuWatch = setInterval(() => {
       if (this.#cpuUsedMs() > this.#inv.limits.cpuMs) this.#kill('SANDBOX_CPU', this.#cpuMessage());
     }, CPU_POLL_MS);
@@ -106,7 +109,8 @@ export class Attempt {
    */
   async prepareNext(): Promise<void> {
     const entry = this.#entry;
-    if (entry === undefined || this.#cold || entry.busy > 0 || entry.spare !== undefined || entry.isolate.isDisposed || !cache.holds(entry)) return;
+    if (entry === undefined || this.#cold || entry.busy > 0 || entry.spare !== undefined || entry.isolate.isDisposed || !cache.holds(entry))
+      return;
     const timer = setTimeout(() => cache.discard(entry), SPARE_TIMEOUT_MS);
     try {
       const spare = await prepareGuestContext(entry.isolate, entry.bootstrap, SPARE_TIMEOUT_MS);
@@ -166,7 +170,14 @@ export class Attempt {
         return `${script.name}: sha256 does not match the source`;
       }
       const isolate = new ivm.Isolate({ memoryLimit: Math.max(8, limits.memoryMb), onCatastrophicError });
-      this.#entry = { key, isolate, script: undefined as unknown as ivm.Script, bootstrap: undefined as unknown as ivm.Script, spare: undefined, busy: 1 };
+      this.#entry = {
+        key,
+        isolate,
+        script: undefined as unknown as ivm.Script,
+        bootstrap: undefined as unknown as ivm.Script,
+        spare: undefined,
+        busy: 1,
+      };
       entry = this.#entry;
       entry.script = await isolate.compileScript(script.source, { filename: `plugin:${script.name}` });
       entry.bootstrap = await isolate.compileScript(BOOTSTRAP, { filename: 'switchyard:bootstrap' });
@@ -207,7 +218,9 @@ export class Attempt {
     const uses = this.#bridge.credentialUses();
     const httpCalls = this.#bridge.httpCalls();
     return {
-      cpuMs: round(this.#cpuUsedMs()), wallMs: round(performance.now() - this.#started), cold: this.#cold,
+      cpuMs: round(this.#cpuUsedMs()),
+      wallMs: round(performance.now() - this.#started),
+      cold: this.#cold,
       ...(Object.keys(uses).length > 0 ? { credentialUses: uses } : {}),
       ...(httpCalls.length > 0 ? { httpCalls } : {}),
     };
@@ -226,7 +239,10 @@ export class Attempt {
   }
 
   #classify(err: unknown): SandboxResult {
-    const { script: { name }, action } = this.#inv;
+    const {
+      script: { name },
+      action,
+    } = this.#inv;
     const message = messageOf(err);
     const stats = this.#stats();
     if (this.#entry?.isolate.isDisposed === true || /memory limit/i.test(message)) {
@@ -255,7 +271,8 @@ function fromEnvelope(envelope: unknown, inv: SandboxInvocation, stats: SandboxS
     case 'ok': {
       const json = env.json;
       if (typeof json !== 'string') break;
-      if (json.length > max || Buffer.byteLength(json) > max) return failed('OUTPUT_TOO_LARGE', `the action's result is larger than ${max} bytes`, stats);
+      if (json.length > max || Buffer.byteLength(json) > max)
+        return failed('OUTPUT_TOO_LARGE', `the action's result is larger than ${max} bytes`, stats);
       try {
         return { ok: true, output: JSON.parse(json), stats };
       } catch {
@@ -308,4 +325,3 @@ function releaseQuietly(reference: ivm.Reference): void {
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
-

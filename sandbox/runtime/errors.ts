@@ -35,7 +35,13 @@ const RETRYABLE: Record<string, boolean> = {
 };
 
 export const EGRESS_CODES: ReadonlySet<string> = new Set([
-  'EGRESS_DENIED', 'EGRESS_LIMIT', 'EGRESS_TIMEOUT', 'EGRESS_FAILED', 'CREDENTIAL_DENIED', 'HOST_RATE_LIMITED', 'CIRCUIT_OPEN',
+  'EGRESS_DENIED',
+  'EGRESS_LIMIT',
+  'EGRESS_TIMEOUT',
+  'EGRESS_FAILED',
+  'CREDENTIAL_DENIED',
+  'HOST_RATE_LIMITED',
+  'CIRCUIT_OPEN',
 ]);
 
 export function truncate(text: string, max = MAX_MESSAGE_CHARS): string {

@@ -40,7 +40,10 @@ export class HostBridge {
    */
   requested = false;
 
-  constructor(private readonly invocation: SandboxInvocation, private readonly port: MessagePort) {
+  constructor(
+    private readonly invocation: SandboxInvocation,
+    private readonly port: MessagePort,
+  ) {
     if (invocation.network.guardedHosts?.length) {
       port.on('message', (msg: PortToWorker) => {
         if (msg?.type !== 'guard') return;
@@ -64,7 +67,8 @@ export class HostBridge {
     if (typeof fieldsJson === 'string' && fieldsJson.length <= GUEST_CAPS.maxFieldsChars) {
       try {
         const parsed: unknown = JSON.parse(fieldsJson);
-        fields = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { value: parsed };
+        fields =
+          parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { value: parsed };
       } catch {
         fields = undefined;
       }
@@ -77,7 +81,11 @@ export class HostBridge {
     let call: HttpCallRecord | undefined;
     try {
       const request = parseRequest(requestJson);
-      this.#session ??= createEgressSession(this.invocation.network, this.invocation.credentials, this.invocation.network.guardedHosts?.length ? { guard: this.#guard() } : {});
+      this.#session ??= createEgressSession(
+        this.invocation.network,
+        this.invocation.credentials,
+        this.invocation.network.guardedHosts?.length ? { guard: this.#guard() } : {},
+      );
       this.#abort ??= new AbortController();
       if (this.#closed) this.#abort.abort();
       this.requested = true;
@@ -88,7 +96,12 @@ export class HostBridge {
     } catch (err) {
       if (call) call.code = err instanceof EgressError ? err.code : 'EGRESS_FAILED';
       if (err instanceof EgressError && EGRESS_CODES.has(err.code)) {
-        return JSON.stringify({ ok: false, code: err.code, message: messageOf(err), ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) });
+        return JSON.stringify({
+          ok: false,
+          code: err.code,
+          message: messageOf(err),
+          ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
+        });
       }
       // Anything else is a fault of ours: say little, so host details stay on the host.
       return JSON.stringify({ ok: false, code: 'EGRESS_FAILED', message: 'the request failed' });
@@ -111,7 +124,12 @@ export class HostBridge {
     } catch {
       url = 'invalid URL';
     }
-    const call: HttpCallRecord = { method: request.method.toUpperCase().slice(0, 16), url: url.slice(0, 2048), startedAt: performance.timeOrigin + performance.now(), durationMs: 0 };
+    const call: HttpCallRecord = {
+      method: request.method.toUpperCase().slice(0, 16),
+      url: url.slice(0, 2048),
+      startedAt: performance.timeOrigin + performance.now(),
+      durationMs: 0,
+    };
     this.#httpCalls.push(call);
     return call;
   }
@@ -162,14 +180,16 @@ function parseRequest(json: unknown): PluginHttpRequest {
   if (typeof r.method !== 'string' || typeof r.url !== 'string') throw new EgressError('EGRESS_DENIED', 'malformed request');
   const request: PluginHttpRequest = { method: r.method, url: r.url };
   if (r.headers !== undefined) {
-    if (r.headers === null || typeof r.headers !== 'object' || Array.isArray(r.headers)) throw new EgressError('EGRESS_DENIED', 'malformed headers');
+    if (r.headers === null || typeof r.headers !== 'object' || Array.isArray(r.headers))
+      throw new EgressError('EGRESS_DENIED', 'malformed headers');
     const entries = Object.entries(r.headers);
     if (entries.some(([, value]) => typeof value !== 'string')) throw new EgressError('EGRESS_DENIED', 'malformed headers');
     // fromEntries defines own properties, so a `__proto__` header cannot reach a prototype.
     request.headers = Object.fromEntries(entries) as Record<string, string>;
   }
   if (r.body !== undefined) {
-    if (typeof r.body !== 'string' || r.body.length > GUEST_CAPS.maxBodyChars) throw new EgressError('EGRESS_LIMIT', 'request body is too large');
+    if (typeof r.body !== 'string' || r.body.length > GUEST_CAPS.maxBodyChars)
+      throw new EgressError('EGRESS_LIMIT', 'request body is too large');
     request.body = r.body;
   }
   if (r.credential !== undefined) {

@@ -1,9 +1,16 @@
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { failed, messageOf } from './errors.js';
-import { invocationProblem, parseParentMessage, type ChildMessage, type PortFromWorker, type PortToWorker, type ProcessConfig, type WorkerTask } from './protocol.js';
+import { failed, messageOf, RUNAWAY_EXIT_CODE } from './errors.js';
+import {
+  invocationProblem,
+  parseParentMessage,
+  type ChildMessage,
+  type PortFromWorker,
+  type PortToWorker,
+  type ProcessConfig,
+  type WorkerTask,
+} from './protocol.js';
 import type { SandboxInvocation, SandboxResult } from './types.js';
-import { RUNAWAY_EXIT_CODE } from './errors.js';
 
 /**
  * The sandbox process: a piscina pool of isolated-vm threads, driven by the supervisor over IPC.
@@ -63,15 +70,20 @@ async function invoke(id: number, invocation: SandboxInvocation): Promise<void> 
       if (done) noResult();
     });
     // The task settles after the result was sent (the thread then readies its next context).
-    pool.run({ invocation, port: port2 }, { transferList: [port2] }).then(() => {
-      done = true;
-      if (closed) noResult();
-    }, (err: unknown) => {
-      const message = messageOf(err);
-      resolve(/queue is at limit/i.test(message)
-        ? failed('SANDBOX_UNAVAILABLE', 'the sandbox queue is full')
-        : failed('SANDBOX_CRASHED', `a sandbox thread failed: ${message}`));
-    });
+    pool.run({ invocation, port: port2 }, { transferList: [port2] }).then(
+      () => {
+        done = true;
+        if (closed) noResult();
+      },
+      (err: unknown) => {
+        const message = messageOf(err);
+        resolve(
+          /queue is at limit/i.test(message)
+            ? failed('SANDBOX_UNAVAILABLE', 'the sandbox queue is full')
+            : failed('SANDBOX_CRASHED', `a sandbox thread failed: ${message}`),
+        );
+      },
+    );
   });
   running.delete(id);
   port1.close();
@@ -84,7 +96,8 @@ process.on('message', (raw: unknown) => {
     if (msg === null) return;
     if (msg.type === 'invoke') void invoke(msg.id, msg.invocation);
     else if (msg.type === 'cancel') running.get(msg.id)?.postMessage({ type: 'cancel' } satisfies PortToWorker);
-    else if (msg.type === 'guard') running.get(msg.id)?.postMessage({ type: 'guard', seq: msg.seq, reply: msg.reply } satisfies PortToWorker);
+    else if (msg.type === 'guard')
+      running.get(msg.id)?.postMessage({ type: 'guard', seq: msg.seq, reply: msg.reply } satisfies PortToWorker);
     else void pool.destroy().finally(() => process.exit(0));
   } catch (err) {
     process.stderr.write(`sandbox: ignored a bad message: ${messageOf(err)}\n`);
@@ -111,7 +124,9 @@ setInterval(() => {
   activeThisWindow = running.size > 0;
   busyIdleWindows = idle && used.user + used.system > IDLE_CPU_LIMIT_MICROS ? busyIdleWindows + 1 : 0;
   if (busyIdleWindows >= RUNAWAY_WINDOWS) {
-    process.stderr.write(`sandbox: ${Math.round((used.user + used.system) / 1000)} ms of CPU in ${WATCH_MS} ms with no invocation running: leftover plugin code; restarting\n`);
+    process.stderr.write(
+      `sandbox: ${Math.round((used.user + used.system) / 1000)} ms of CPU in ${WATCH_MS} ms with no invocation running: leftover plugin code; restarting\n`,
+    );
     process.exit(RUNAWAY_EXIT_CODE);
   }
 }, WATCH_MS).unref();

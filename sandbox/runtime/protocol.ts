@@ -55,11 +55,25 @@ export function invocationProblem(value: unknown): string | null {
   if (!isRecord(value)) return 'not an object';
   const { script, context, limits, network, credentials } = value;
   if (!isString(value.invocationId)) return 'invocationId must be a string';
-  if (!isRecord(script) || !isString(script.sha256) || !isString(script.source) || !isString(script.name)) return 'script must have sha256, source and name';
+  if (!isRecord(script) || !isString(script.sha256) || !isString(script.source) || !isString(script.name))
+    return 'script must have sha256, source and name';
   if (!isString(value.action)) return 'action must be a string';
-  if (!isRecord(context) || !isString(context.tenantId) || !isString(context.runId) || !isString(context.stepId)
-    || typeof context.attempt !== 'number' || !isString(context.idempotencyKey)) return 'context is incomplete';
-  if (!isRecord(limits) || !isLimit(limits.memoryMb) || !isLimit(limits.timeoutMs) || !isLimit(limits.cpuMs) || !isLimit(limits.maxOutputBytes)) {
+  if (
+    !isRecord(context) ||
+    !isString(context.tenantId) ||
+    !isString(context.runId) ||
+    !isString(context.stepId) ||
+    typeof context.attempt !== 'number' ||
+    !isString(context.idempotencyKey)
+  )
+    return 'context is incomplete';
+  if (
+    !isRecord(limits) ||
+    !isLimit(limits.memoryMb) ||
+    !isLimit(limits.timeoutMs) ||
+    !isLimit(limits.cpuMs) ||
+    !isLimit(limits.maxOutputBytes)
+  ) {
     return 'limits must be positive numbers';
   }
   if (!isRecord(network) || !Array.isArray(network.allowedHosts)) return 'network policy is missing';
@@ -72,7 +86,8 @@ export function parseParentMessage(value: unknown): ParentMessage | null {
   if (value.type === 'stop') return { type: 'stop' };
   if (typeof value.id !== 'number' || !Number.isSafeInteger(value.id)) return null;
   if (value.type === 'cancel') return { type: 'cancel', id: value.id };
-  if (value.type === 'guard' && typeof value.seq === 'number') return { type: 'guard', id: value.id, seq: value.seq, reply: value.reply as GuardReply };
+  if (value.type === 'guard' && typeof value.seq === 'number')
+    return { type: 'guard', id: value.id, seq: value.seq, reply: value.reply as GuardReply };
   if (value.type === 'invoke') return { type: 'invoke', id: value.id, invocation: value.invocation as SandboxInvocation };
   return null;
 }
@@ -84,7 +99,8 @@ export function parseChildMessage(value: unknown): ChildMessage | null {
   if (value.type === 'result' && isRecord(value.result) && typeof value.result.ok === 'boolean') {
     return { type: 'result', id: value.id, result: value.result as SandboxResult };
   }
-  if (value.type === 'log' && isRecord(value.line)) return { type: 'log', id: value.id, line: value.line as Omit<SandboxLogLine, 'invocationId'> };
+  if (value.type === 'log' && isRecord(value.line))
+    return { type: 'log', id: value.id, line: value.line as Omit<SandboxLogLine, 'invocationId'> };
   if (value.type === 'guard' && typeof value.seq === 'number') {
     const call = parseGuardCall(value.call);
     return call === null ? null : { type: 'guard', id: value.id, seq: value.seq, call };
@@ -102,6 +118,11 @@ function parseGuardCall(value: unknown): GuardCall | null {
   if (value.kind !== 'report' || !isString(value.permit) || !isRecord(value.result)) return null;
   const { status, retryAfter } = value.result;
   if (status === null) return { kind: 'report', permit: value.permit, result: { status: null } };
-  if (typeof status !== 'number' || !Number.isInteger(status) || (retryAfter !== null && !(isString(retryAfter) && retryAfter.length <= 200))) return null;
+  if (
+    typeof status !== 'number' ||
+    !Number.isInteger(status) ||
+    (retryAfter !== null && !(isString(retryAfter) && retryAfter.length <= 200))
+  )
+    return null;
   return { kind: 'report', permit: value.permit, result: { status, retryAfter: retryAfter as string | null } };
 }

@@ -55,7 +55,8 @@ export class SandboxSupervisor {
     this.#options = options;
     this.#config = { poolSize: options.poolSize ?? availableParallelism(), maxQueue: options.maxQueue ?? 1024 };
     if (!Number.isInteger(this.#config.poolSize) || this.#config.poolSize < 1) throw new TypeError('poolSize must be a positive integer');
-    if (!Number.isInteger(this.#config.maxQueue) || this.#config.maxQueue < 0) throw new TypeError('maxQueue must be a non-negative integer');
+    if (!Number.isInteger(this.#config.maxQueue) || this.#config.maxQueue < 0)
+      throw new TypeError('maxQueue must be a non-negative integer');
   }
 
   static async start(options: SandboxOptions = {}): Promise<SandboxSupervisor> {
@@ -96,7 +97,10 @@ export class SandboxSupervisor {
         resolve,
         child: undefined,
         // The worker's own deadline fires first; this covers a thread that stopped answering.
-        backstop: setTimeout(() => this.#abandon(pending, failed('SANDBOX_TIMEOUT', `no result within ${timeoutMs} ms`)), timeoutMs + grace),
+        backstop: setTimeout(
+          () => this.#abandon(pending, failed('SANDBOX_TIMEOUT', `no result within ${timeoutMs} ms`)),
+          timeoutMs + grace,
+        ),
         ...(guard !== undefined ? { guard } : {}),
       };
       if (signal !== undefined) {

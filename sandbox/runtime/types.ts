@@ -11,7 +11,11 @@ export interface SandboxInvocation {
   /** Copied into the isolate as JSON. */
   input: unknown;
   context: {
-    tenantId: string; runId: string; stepId: string; attempt: number; idempotencyKey: string;
+    tenantId: string;
+    runId: string;
+    stepId: string;
+    attempt: number;
+    idempotencyKey: string;
     /** The step's credential as the plugin sees it: an opaque handle, the type and its non-secret settings (raw `secret` only when approved). */
     credential?: { handle: string; type: string; config: Record<string, string>; secret?: Record<string, string> } | null;
   };
@@ -69,9 +73,7 @@ export interface SandboxFailure {
   retryable: boolean;
 }
 
-export type SandboxResult =
-  | { ok: true; output: unknown; stats: SandboxStats }
-  | { ok: false; error: SandboxFailure; stats?: SandboxStats };
+export type SandboxResult = { ok: true; output: unknown; stats: SandboxStats } | { ok: false; error: SandboxFailure; stats?: SandboxStats };
 
 export type SandboxLogLevel = 'debug' | 'info' | 'warn' | 'error';
 

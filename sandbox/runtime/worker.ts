@@ -23,7 +23,10 @@ export default async function runInvocation(task: WorkerTask): Promise<void> {
   try {
     task.port.postMessage({ type: 'end', result } satisfies PortFromWorker);
   } catch (err) {
-    task.port.postMessage({ type: 'end', result: failed('SANDBOX_ERROR', `the result cannot be sent: ${messageOf(err)}`) } satisfies PortFromWorker);
+    task.port.postMessage({
+      type: 'end',
+      result: failed('SANDBOX_ERROR', `the result cannot be sent: ${messageOf(err)}`),
+    } satisfies PortFromWorker);
   } finally {
     task.port.close();
   }

@@ -17,7 +17,10 @@ test('switchyard keys rotate re-wraps the data keys; a fresh process decrypts wi
     t.is(fs.statSync(keyFile).mode & 0o777, 0o600, 'the generated key file is private');
     const originalKey = fs.readFileSync(keyFile, 'utf8').trim();
     const token = (await first.tenant('keys', ['ADMIN'])).tokens['ADMIN']!;
-    const set = await first.gql(token, 'mutation { setCredential(input: { name: "k", type: "bearer", secret: { token: "s3cr3t-value-123" }, allowedHosts: ["api.example.com"] }) { id } }');
+    const set = await first.gql(
+      token,
+      'mutation { setCredential(input: { name: "k", type: "bearer", secret: { token: "s3cr3t-value-123" }, allowedHosts: ["api.example.com"] }) { id } }',
+    );
     t.falsy(set.errors);
     const credentialId = set.data.setCredential.id;
     await first.stop();
@@ -42,8 +45,14 @@ test('switchyard keys rotate re-wraps the data keys; a fresh process decrypts wi
     second = await startTestAppliance({ databaseUrl, config: { masterKeyFile: keyFile, sandboxPoolSize: 1 } });
     const lease = await second.appliance.services.credentials.issueLease({
       tenantId: (await db.query('select tenant_id from credentials where id = $1', [credentialId])).rows[0].tenant_id,
-      runId: '00000000-0000-4000-8000-000000000001', stepId: 's', attempt: 1, pluginVersionId: '00000000-0000-4000-8000-000000000002',
-      pluginName: 'http', allowedTypes: ['bearer'], credentialName: 'k', expiresAt: new Date(Date.now() + 60_000),
+      runId: '00000000-0000-4000-8000-000000000001',
+      stepId: 's',
+      attempt: 1,
+      pluginVersionId: '00000000-0000-4000-8000-000000000002',
+      pluginName: 'http',
+      allowedTypes: ['bearer'],
+      credentialName: 'k',
+      expiresAt: new Date(Date.now() + 60_000),
     });
     t.deepEqual(lease.secret, { token: 's3cr3t-value-123' });
     const audit = await db.query("select count(*)::int as n from audit_events where action = 'keys.master_rotated'");

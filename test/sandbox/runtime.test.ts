@@ -151,7 +151,10 @@ test.serial('a warm call reuses the compiled script: only the first call on each
   const source = `defineAction('id', (x) => x); // ${Math.random()}`;
   const results: SandboxResult[] = [];
   for (let i = 0; i < 8; i++) results.push(await sandbox.invoke(invocation('id', i, {}, source)));
-  t.deepEqual(results.map((r) => r.ok && r.output), [0, 1, 2, 3, 4, 5, 6, 7]);
+  t.deepEqual(
+    results.map((r) => r.ok && r.output),
+    [0, 1, 2, 3, 4, 5, 6, 7],
+  );
   t.true(results[0]!.stats!.cold);
   const cold = results.filter((r) => r.stats!.cold).length;
   t.true(cold >= 1 && cold <= 2, `cold calls: ${cold}`);
@@ -168,12 +171,15 @@ test.serial('log lines reach onLog with the invocation id, capped at 100 per inv
   const small = invocation('logs', { count: 2 });
   t.deepEqual((await sandbox.invoke(small)).ok, true);
   await until(() => logs.filter((l) => l.invocationId === small.invocationId).length === 4);
-  t.deepEqual(logs.filter((l) => l.invocationId === small.invocationId), [
-    { invocationId: small.invocationId, level: 'info', message: 'line 0', fields: { i: 0 } },
-    { invocationId: small.invocationId, level: 'info', message: 'line 1', fields: { i: 1 } },
-    { invocationId: small.invocationId, level: 'warn', message: 'last', fields: { nested: { ok: true } } },
-    { invocationId: small.invocationId, level: 'error', message: 'no fields' },
-  ]);
+  t.deepEqual(
+    logs.filter((l) => l.invocationId === small.invocationId),
+    [
+      { invocationId: small.invocationId, level: 'info', message: 'line 0', fields: { i: 0 } },
+      { invocationId: small.invocationId, level: 'info', message: 'line 1', fields: { i: 1 } },
+      { invocationId: small.invocationId, level: 'warn', message: 'last', fields: { nested: { ok: true } } },
+      { invocationId: small.invocationId, level: 'error', message: 'no fields' },
+    ],
+  );
 
   const flood = invocation('logs', { count: 500 });
   t.true((await sandbox.invoke(flood)).ok);
@@ -181,7 +187,11 @@ test.serial('log lines reach onLog with the invocation id, capped at 100 per inv
   const lines = logs.filter((l) => l.invocationId === flood.invocationId);
   t.is(lines.length, 101);
   t.is(lines[99]!.message, 'line 99');
-  t.deepEqual(lines[100], { invocationId: flood.invocationId, level: 'warn', message: 'log limit of 100 lines reached; further lines are dropped' });
+  t.deepEqual(lines[100], {
+    invocationId: flood.invocationId,
+    level: 'warn',
+    message: 'log limit of 100 lines reached; further lines are dropped',
+  });
 });
 
 test.serial('an unknown action fails with UNKNOWN_ACTION', async (t) => {
@@ -199,7 +209,11 @@ test.serial('a throwing action fails with SANDBOX_ERROR and its message, not ret
     message: "TypeError: Cannot read properties of null (reading 'x')",
     retryable: false,
   });
-  t.deepEqual(failure(await sandbox.invoke(invocation('throwsString'))), { code: 'SANDBOX_ERROR', message: 'a plain string', retryable: false });
+  t.deepEqual(failure(await sandbox.invoke(invocation('throwsString'))), {
+    code: 'SANDBOX_ERROR',
+    message: 'a plain string',
+    retryable: false,
+  });
   const huge = failure(await sandbox.invoke(invocation('throwsHuge')));
   t.is(huge.code, 'SANDBOX_ERROR');
   t.true(huge.message.length <= 1000);
@@ -208,8 +222,16 @@ test.serial('a throwing action fails with SANDBOX_ERROR and its message, not ret
 });
 
 test.serial('a PluginError passes its code, message and retryable through; bad or reserved codes do not', async (t) => {
-  t.deepEqual(failure(await sandbox.invoke(invocation('pluginError'))), { code: 'RATE_LIMITED_BY_REMOTE', message: 'remote said no', retryable: false });
-  t.deepEqual(failure(await sandbox.invoke(invocation('pluginErrorRetryable'))), { code: 'REMOTE_BUSY', message: 'try later', retryable: true });
+  t.deepEqual(failure(await sandbox.invoke(invocation('pluginError'))), {
+    code: 'RATE_LIMITED_BY_REMOTE',
+    message: 'remote said no',
+    retryable: false,
+  });
+  t.deepEqual(failure(await sandbox.invoke(invocation('pluginErrorRetryable'))), {
+    code: 'REMOTE_BUSY',
+    message: 'try later',
+    retryable: true,
+  });
   t.deepEqual(failure(await sandbox.invoke(invocation('pluginErrorBadCode'))), {
     code: 'SANDBOX_ERROR',
     message: 'PluginError with an invalid code: bad code',
@@ -248,7 +270,11 @@ test.serial('a promise that never resolves fails with SANDBOX_TIMEOUT at the dea
 test.serial('memory bombs fail with SANDBOX_MEMORY', async (t) => {
   for (const action of ['arrayBomb', 'stringBomb']) {
     const result = await sandbox.invoke(invocation(action, {}, { memoryMb: 16, timeoutMs: 10_000, cpuMs: 10_000 }));
-    t.deepEqual(failure(result), { code: 'SANDBOX_MEMORY', message: 'test@1.0.0 exceeded its memory limit of 16 MB', retryable: false }, action);
+    t.deepEqual(
+      failure(result),
+      { code: 'SANDBOX_MEMORY', message: 'test@1.0.0 exceeded its memory limit of 16 MB', retryable: false },
+      action,
+    );
     // The disposed isolate left the cache: the next call with this limit compiles afresh and works.
     const again = await sandbox.invoke(invocation('echo', {}, { memoryMb: 16 }));
     t.true(again.ok, action);
@@ -275,7 +301,11 @@ test.serial('a 100 MB result fails with OUTPUT_TOO_LARGE', async (t) => {
 
 test.serial('a result that is not JSON (cycles, symbols, functions, bigints, proxies) fails with SANDBOX_ERROR', async (t) => {
   for (const action of ['cyclic', 'symbol', 'nestedFunction', 'bigint', 'proxyThrows', 'proxyFunctions']) {
-    t.deepEqual(failure(await sandbox.invoke(invocation(action))), { code: 'SANDBOX_ERROR', message: "the action's result is not JSON", retryable: false }, action);
+    t.deepEqual(
+      failure(await sandbox.invoke(invocation(action))),
+      { code: 'SANDBOX_ERROR', message: "the action's result is not JSON", retryable: false },
+      action,
+    );
   }
   await assertHealthy(t);
 });
@@ -286,20 +316,86 @@ test.serial('escapes find nothing of the host: only the language and the plugin 
   const out = (result.ok ? result.output : {}) as Record<string, unknown>;
   t.is(out.constructorChain, 'threw: process is not defined');
   t.is(out.actionChain, 'threw: process is not defined');
-  for (const name of ['require', 'process', 'module', 'exports', 'Buffer', 'console', 'WebAssembly', 'SharedArrayBuffer', 'Atomics', 'setTimeout', 'fetch']) {
+  for (const name of [
+    'require',
+    'process',
+    'module',
+    'exports',
+    'Buffer',
+    'console',
+    'WebAssembly',
+    'SharedArrayBuffer',
+    'Atomics',
+    'setTimeout',
+    'fetch',
+  ]) {
     t.is(out[name], 'undefined', name);
   }
   t.is(out.importFs, 'threw');
   t.deepEqual(out.reachableFrames, ['escapesFn'], 'no stack frame hands out the bootstrap’s (strict) functions');
   const language = [
-    'AggregateError', 'Array', 'ArrayBuffer', 'BigInt', 'BigInt64Array', 'BigUint64Array', 'Boolean', 'DataView', 'Date', 'Error',
-    'EvalError', 'Float32Array', 'Float64Array', 'Function', 'Infinity', 'Int16Array', 'Int32Array', 'Int8Array',
-    'Intl', 'JSON', 'Map', 'Math', 'NaN', 'Number', 'Object', 'Promise', 'Proxy', 'RangeError', 'ReferenceError', 'Reflect', 'RegExp',
-    'Set', 'String', 'Symbol', 'SyntaxError', 'TypeError', 'URIError', 'Uint16Array', 'Uint32Array', 'Uint8Array', 'Uint8ClampedArray',
-    'WeakMap', 'WeakSet', 'decodeURI', 'decodeURIComponent', 'encodeURI', 'encodeURIComponent', 'escape', 'eval', 'globalThis',
-    'isFinite', 'isNaN', 'parseFloat', 'parseInt', 'undefined', 'unescape',
+    'AggregateError',
+    'Array',
+    'ArrayBuffer',
+    'BigInt',
+    'BigInt64Array',
+    'BigUint64Array',
+    'Boolean',
+    'DataView',
+    'Date',
+    'Error',
+    'EvalError',
+    'Float32Array',
+    'Float64Array',
+    'Function',
+    'Infinity',
+    'Int16Array',
+    'Int32Array',
+    'Int8Array',
+    'Intl',
+    'JSON',
+    'Map',
+    'Math',
+    'NaN',
+    'Number',
+    'Object',
+    'Promise',
+    'Proxy',
+    'RangeError',
+    'ReferenceError',
+    'Reflect',
+    'RegExp',
+    'Set',
+    'String',
+    'Symbol',
+    'SyntaxError',
+    'TypeError',
+    'URIError',
+    'Uint16Array',
+    'Uint32Array',
+    'Uint8Array',
+    'Uint8ClampedArray',
+    'WeakMap',
+    'WeakSet',
+    'decodeURI',
+    'decodeURIComponent',
+    'encodeURI',
+    'encodeURIComponent',
+    'escape',
+    'eval',
+    'globalThis',
+    'isFinite',
+    'isNaN',
+    'parseFloat',
+    'parseInt',
+    'undefined',
+    'unescape',
     // ES2025 and explicit resource management, in V8 13 (Node.js 24): language intrinsics, nothing of the host.
-    'AsyncDisposableStack', 'DisposableStack', 'Float16Array', 'Iterator', 'SuppressedError',
+    'AsyncDisposableStack',
+    'DisposableStack',
+    'Float16Array',
+    'Iterator',
+    'SuppressedError',
   ];
   const api = ['PluginError', 'defineAction', 'http', 'log'];
   t.deepEqual(out.globals, [...language, ...api].sort());
@@ -333,7 +429,11 @@ test.serial('http.request reaches an allowed host through the egress layer', asy
 test.serial('a malformed invocation, a syntax error and a wrong hash fail cleanly without harming the process', async (t) => {
   const before = sandbox.crashes;
   const bad = { ...invocation('echo'), limits: { memoryMb: 'lots' } } as unknown as SandboxInvocation;
-  t.deepEqual(failure(await sandbox.invoke(bad)), { code: 'SANDBOX_ERROR', message: 'invalid invocation: limits must be positive numbers', retryable: false });
+  t.deepEqual(failure(await sandbox.invoke(bad)), {
+    code: 'SANDBOX_ERROR',
+    message: 'invalid invocation: limits must be positive numbers',
+    retryable: false,
+  });
   const syntax = failure(await sandbox.invoke(invocation('x', {}, {}, 'defineAction("x", () => {')));
   t.is(syntax.code, 'SANDBOX_ERROR');
   t.regex(syntax.message, /^test@1\.0\.0 does not compile: Unexpected end of input/);

@@ -15,11 +15,19 @@ const received: { method: string; url: string; body: string }[] = [];
 test.before(async () => {
   server = http.createServer((req, res) => {
     let body = '';
-    req.on('data', (chunk) => { body += chunk; });
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
     req.on('end', () => {
       received.push({ method: req.method!, url: req.url!, body });
-      if (req.url === '/fail') { res.writeHead(503).end('busy'); return; }
-      if (req.url === '/missing') { res.writeHead(404).end('no'); return; }
+      if (req.url === '/fail') {
+        res.writeHead(503).end('busy');
+        return;
+      }
+      if (req.url === '/missing') {
+        res.writeHead(404).end('no');
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, path: req.url }));
     });
   });
@@ -37,9 +45,14 @@ test.after.always(async () => {
 
 let counter = 0;
 async function start(steps: unknown[], input: unknown = {}, as = token): Promise<string> {
-  const created = await app.gql(as, 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }', { n: `wf-${++counter}`, d: { steps } });
+  const created = await app.gql(as, 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }', {
+    n: `wf-${++counter}`,
+    d: { steps },
+  });
   if (!created.data) throw new Error(JSON.stringify(created.errors));
-  const started = await app.gql(as, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', { i: { workflowId: created.data.createWorkflow.id, input } });
+  const started = await app.gql(as, 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }', {
+    i: { workflowId: created.data.createWorkflow.id, input },
+  });
   if (!started.data) throw new Error(JSON.stringify(started.errors));
   return started.data.startRun.id;
 }
@@ -49,10 +62,14 @@ async function runState(id: string, as = token): Promise<any> {
 }
 
 async function finished(id: string, as = token): Promise<any> {
-  return waitFor(async () => {
-    const r = await runState(id, as);
-    return ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(r.status) ? r : undefined;
-  }, `run ${id} to finish`, 30_000);
+  return waitFor(
+    async () => {
+      const r = await runState(id, as);
+      return ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(r.status) ? r : undefined;
+    },
+    `run ${id} to finish`,
+    30_000,
+  );
 }
 
 const run = async (steps: unknown[], input: unknown = {}, as = token): Promise<any> => finished(await start(steps, input, as), as);
@@ -60,10 +77,20 @@ const run = async (steps: unknown[], input: unknown = {}, as = token): Promise<a
 const step = (r: any, id: string) => r.steps.find((s: any) => s.stepId === id);
 
 test.serial('core/code runs tenant code in the sandbox with the run input and earlier outputs', async (t) => {
-  const r = await run([
-    { id: 'a', uses: 'core/noop@1', with: { factor: 3 } },
-    { id: 'b', uses: 'core/code@1', needs: ['a'], with: { code: 'log.info("summing", { n: input.items.length }); return { total: input.items.reduce((s, x) => s + x, 0) * steps.a.factor };' } },
-  ], { items: [1, 2, 3] });
+  const r = await run(
+    [
+      { id: 'a', uses: 'core/noop@1', with: { factor: 3 } },
+      {
+        id: 'b',
+        uses: 'core/code@1',
+        needs: ['a'],
+        with: {
+          code: 'log.info("summing", { n: input.items.length }); return { total: input.items.reduce((s, x) => s + x, 0) * steps.a.factor };',
+        },
+      },
+    ],
+    { items: [1, 2, 3] },
+  );
   t.is(r.status, 'SUCCEEDED');
   t.deepEqual(step(r, 'b').output, { total: 18 });
   const line = app.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'summing');
@@ -72,7 +99,7 @@ test.serial('core/code runs tenant code in the sandbox with the run input and ea
   t.truthy(line.tenantId);
 });
 
-test.serial('an infinite loop fails its step with SANDBOX_TIMEOUT while another tenant\'s run completes', async (t) => {
+test.serial("an infinite loop fails its step with SANDBOX_TIMEOUT while another tenant's run completes", async (t) => {
   const [hostile, neighbour] = await Promise.all([
     run([{ id: 'spin', uses: 'core/code@1', timeoutMs: 500, retry: { maxAttempts: 1 }, with: { code: 'for (;;) {}' } }]),
     run([{ id: 'ok', uses: 'core/code@1', with: { code: 'return 42;' } }], {}, otherToken),
@@ -101,25 +128,46 @@ test.serial('http/request refuses loopback until the administrator allows it for
   // `*` alone means any host on the default ports; the test server's port must be named.
   const hostPort = new URL(serverUrl).host;
   for (const plugin of ['http', 'webhook']) {
-    const set = await app.gql(ADMIN_TOKEN, 'mutation($n: String!, $h: [String!]) { setPluginPolicy(input: { name: $n, allowedHosts: $h, allowedPrivate: ["127.0.0.1"] }) { allowedHosts allowedPrivate } }', { n: plugin, h: ['*', hostPort] });
+    const set = await app.gql(
+      ADMIN_TOKEN,
+      'mutation($n: String!, $h: [String!]) { setPluginPolicy(input: { name: $n, allowedHosts: $h, allowedPrivate: ["127.0.0.1"] }) { allowedHosts allowedPrivate } }',
+      { n: plugin, h: ['*', hostPort] },
+    );
     t.deepEqual(set.data?.setPluginPolicy, { allowedHosts: ['*', hostPort], allowedPrivate: ['127.0.0.1'] });
   }
-  const forbidden = await app.gql(token, 'mutation { setPluginPolicy(input: { name: "http", allowedPrivate: ["10.0.0.0/8"] }) { allowedPrivate } }');
+  const forbidden = await app.gql(
+    token,
+    'mutation { setPluginPolicy(input: { name: "http", allowedPrivate: ["10.0.0.0/8"] }) { allowedPrivate } }',
+  );
   t.is(forbidden.errors?.[0]?.extensions.code, 'FORBIDDEN');
-  const badCidr = await app.gql(ADMIN_TOKEN, 'mutation { setPluginPolicy(input: { name: "http", allowedPrivate: ["10.0.0.0/33"] }) { allowedPrivate } }');
+  const badCidr = await app.gql(
+    ADMIN_TOKEN,
+    'mutation { setPluginPolicy(input: { name: "http", allowedPrivate: ["10.0.0.0/33"] }) { allowedPrivate } }',
+  );
   t.regex(badCidr.errors?.[0]?.message ?? '', /input\.allowedPrivate\[0\]/);
 
   // The policy cache lets a change take up to two seconds to reach every process.
-  const ok = await waitFor(async () => {
-    const r = await run([{ id: 'get', uses: 'http/request@1', retry: { maxAttempts: 1 }, with: { url: `${serverUrl}/items?x=1` } }]);
-    return r.status === 'SUCCEEDED' ? r : undefined;
-  }, 'the policy change to apply', 10_000);
+  const ok = await waitFor(
+    async () => {
+      const r = await run([{ id: 'get', uses: 'http/request@1', retry: { maxAttempts: 1 }, with: { url: `${serverUrl}/items?x=1` } }]);
+      return r.status === 'SUCCEEDED' ? r : undefined;
+    },
+    'the policy change to apply',
+    10_000,
+  );
   t.deepEqual(step(ok, 'get').output.body, { ok: true, path: '/items?x=1' });
   t.is(step(ok, 'get').output.status, 200);
 });
 
 test.serial('http/request: 5xx is transient and retried, 4xx permanent, bad input refused before the sandbox', async (t) => {
-  const transient = await run([{ id: 'get', uses: 'http/request@1', retry: { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 20 }, with: { url: `${serverUrl}/fail` } }]);
+  const transient = await run([
+    {
+      id: 'get',
+      uses: 'http/request@1',
+      retry: { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 20 },
+      with: { url: `${serverUrl}/fail` },
+    },
+  ]);
   t.is(step(transient, 'get').error.code, 'HTTP_TRANSIENT');
   t.is(step(transient, 'get').attempts, 2);
   const permanent = await run([{ id: 'get', uses: 'http/request@1', with: { url: `${serverUrl}/missing` } }]);
@@ -134,23 +182,35 @@ test.serial('http/request: 5xx is transient and retried, 4xx permanent, bad inpu
 
 test.serial('webhook/post delivers its JSON payload', async (t) => {
   const before = received.length;
-  const r = await run([{ id: 'notify', uses: 'webhook/post@1', with: { url: `${serverUrl}/hook`, payload: { text: 'run {{ run.id }} done' } } }]);
+  const r = await run([
+    { id: 'notify', uses: 'webhook/post@1', with: { url: `${serverUrl}/hook`, payload: { text: 'run {{ run.id }} done' } } },
+  ]);
   t.is(r.status, 'SUCCEEDED');
   const delivered = received.slice(before).find((x) => x.url === '/hook');
   t.deepEqual(JSON.parse(delivered!.body), { text: `run ${r.id} done` });
 });
 
-test.serial('killing the sandbox process mid-step fails that attempt as SANDBOX_CRASHED; the retry succeeds on the restarted sandbox', async (t) => {
-  const supervisor = app.appliance.sandbox;
-  const pid = supervisor?.pid;
-  t.truthy(pid, 'the appliance runs a sandbox process');
-  const id = await start([{ id: 'slow', uses: 'core/code@1', retry: { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 20 }, with: { code: 'const t = Date.now(); while (Date.now() - t < 1500) {} return "done";' } }]);
-  await waitFor(async () => (step(await runState(id), 'slow').status === 'RUNNING') || undefined, 'the slow step to start', 10_000);
-  process.kill(pid!, 'SIGKILL');
-  const r = await finished(id);
-  t.is(r.status, 'SUCCEEDED');
-  t.is(step(r, 'slow').attempts, 2);
-  t.is(step(r, 'slow').output, 'done');
-  t.not(supervisor!.pid, pid, 'a new sandbox process serves');
-  t.is(supervisor!.crashes, 1);
-});
+test.serial(
+  'killing the sandbox process mid-step fails that attempt as SANDBOX_CRASHED; the retry succeeds on the restarted sandbox',
+  async (t) => {
+    const supervisor = app.appliance.sandbox;
+    const pid = supervisor?.pid;
+    t.truthy(pid, 'the appliance runs a sandbox process');
+    const id = await start([
+      {
+        id: 'slow',
+        uses: 'core/code@1',
+        retry: { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 20 },
+        with: { code: 'const t = Date.now(); while (Date.now() - t < 1500) {} return "done";' },
+      },
+    ]);
+    await waitFor(async () => step(await runState(id), 'slow').status === 'RUNNING' || undefined, 'the slow step to start', 10_000);
+    process.kill(pid!, 'SIGKILL');
+    const r = await finished(id);
+    t.is(r.status, 'SUCCEEDED');
+    t.is(step(r, 'slow').attempts, 2);
+    t.is(step(r, 'slow').output, 'done');
+    t.not(supervisor!.pid, pid, 'a new sandbox process serves');
+    t.is(supervisor!.crashes, 1);
+  },
+);

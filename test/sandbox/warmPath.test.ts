@@ -46,7 +46,13 @@ function invocation(action: string, input: unknown = {}, allowedHosts: string[] 
     input,
     context: { tenantId: `tenant-${n % 3}`, runId: `run-${n}`, stepId: 's', attempt: 1, idempotencyKey: `k-${n}` },
     limits: { memoryMb: 32, timeoutMs: 5_000, cpuMs: 2_000, maxOutputBytes: 1_000_000 },
-    network: { allowedHosts, allowedPrivate: allowedHosts.length ? ['127.0.0.1'] : [], maxRequests: 5, maxResponseBytes: 100_000, requestTimeoutMs: 2_000 },
+    network: {
+      allowedHosts,
+      allowedPrivate: allowedHosts.length ? ['127.0.0.1'] : [],
+      maxRequests: 5,
+      maxResponseBytes: 100_000,
+      requestTimeoutMs: 2_000,
+    },
     credentials: [],
   };
 }
@@ -85,8 +91,12 @@ test.serial('log lines of consecutive invocations carry their own invocation id'
     t.is(output(await sandbox.invoke(inv)), i);
   }
   const start = Date.now();
-  while (logs.filter((l) => ids.includes(l.invocationId)).length < 10 && Date.now() - start < 5_000) await new Promise((r) => setTimeout(r, 10));
-  t.deepEqual(logs.filter((l) => ids.includes(l.invocationId)).map((l) => [l.invocationId, l.message]), ids.map((id, i) => [id, `hello ${i}`]));
+  while (logs.filter((l) => ids.includes(l.invocationId)).length < 10 && Date.now() - start < 5_000)
+    await new Promise((r) => setTimeout(r, 10));
+  t.deepEqual(
+    logs.filter((l) => ids.includes(l.invocationId)).map((l) => [l.invocationId, l.message]),
+    ids.map((id, i) => [id, `hello ${i}`]),
+  );
 });
 
 test.serial('each invocation reaches the network with its own policy, whatever the one before was allowed', async (t) => {
@@ -108,6 +118,9 @@ test.serial('an unawaited request finishes within its own invocation; nothing re
     await new Promise((r) => setTimeout(r, 60));
   }
   // The invocation ended only once its request had settled, so the line is its own.
-  t.deepEqual(logs.filter((l) => l.message === 'late').map((l) => l.invocationId), [left.invocationId]);
+  t.deepEqual(
+    logs.filter((l) => l.message === 'late').map((l) => l.invocationId),
+    [left.invocationId],
+  );
   t.false(logs.some((l) => later.includes(l.invocationId) && l.message !== `hello ${100 + later.indexOf(l.invocationId)}`));
 });

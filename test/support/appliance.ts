@@ -26,17 +26,36 @@ export interface TestAppliance {
 }
 
 /** A real appliance (HTTP, engine, PostgreSQL) on a fresh database and a free loopback port. */
-export async function startTestAppliance(options: { config?: Partial<Config>; executor?: StepExecutor; databaseUrl?: string } = {}): Promise<TestAppliance> {
+export async function startTestAppliance(
+  options: { config?: Partial<Config>; executor?: StepExecutor; databaseUrl?: string } = {},
+): Promise<TestAppliance> {
   const databaseUrl = options.databaseUrl ?? (await freshDatabase());
   const logs: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, done) { logs.push(String(chunk)); done(); } });
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
   const config = loadConfig(
     { DATABASE_URL: databaseUrl, SWITCHYARD_ADMIN_TOKEN: ADMIN_TOKEN },
-    { port: 0, workerHttpPort: 0, logLevel: 'debug', pollIntervalMs: 100, deadWorkerSweepMs: 300, shutdownGraceMs: 2000, dbPoolSize: 10, ...options.config },
+    {
+      port: 0,
+      workerHttpPort: 0,
+      logLevel: 'debug',
+      pollIntervalMs: 100,
+      deadWorkerSweepMs: 300,
+      shutdownGraceMs: 2000,
+      dbPoolSize: 10,
+      ...options.config,
+    },
   );
-  const appliance = await startAppliance(config, { logger: createLogger('debug', sink), ...(options.executor ? { executor: options.executor } : {}) });
+  const appliance = await startAppliance(config, {
+    logger: createLogger('debug', sink),
+    ...(options.executor ? { executor: options.executor } : {}),
+  });
   const url = appliance.url!;
-  const gql = async <T,>(token: string, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> => {
+  const gql = async <T>(token: string, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> => {
     const response = await fetch(`${url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -45,14 +64,26 @@ export async function startTestAppliance(options: { config?: Partial<Config>; ex
     return { status: response.status, ...((await response.json()) as object) };
   };
   return {
-    appliance, url, databaseUrl, logs, gql,
+    appliance,
+    url,
+    databaseUrl,
+    logs,
+    gql,
     async tenant(name, roles = ['ADMIN']) {
-      const created = await gql<{ createTenant: { id: string } }>(ADMIN_TOKEN, 'mutation($n: String!) { createTenant(input: { name: $n }) { id } }', { n: name });
+      const created = await gql<{ createTenant: { id: string } }>(
+        ADMIN_TOKEN,
+        'mutation($n: String!) { createTenant(input: { name: $n }) { id } }',
+        { n: name },
+      );
       if (!created.data) throw new Error(JSON.stringify(created.errors));
       const id = created.data.createTenant.id;
       const tokens: Record<string, string> = {};
       for (const role of roles) {
-        const t = await gql<{ createApiToken: { token: string } }>(ADMIN_TOKEN, 'mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token } }', { i: { tenantId: id, role, name: `${role} of ${name}` } });
+        const t = await gql<{ createApiToken: { token: string } }>(
+          ADMIN_TOKEN,
+          'mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token } }',
+          { i: { tenantId: id, role, name: `${role} of ${name}` } },
+        );
         if (!t.data) throw new Error(JSON.stringify(t.errors));
         tokens[role] = t.data.createApiToken.token;
       }

@@ -47,7 +47,10 @@ const code: number = await new Promise((resolve) => {
   child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)));
 });
 
-const { rows } = await admin.query<{ datname: string }>(`select datname from pg_database where starts_with(datname, $2) or datname = $1`, [template, testDatabasePrefix(template)]);
+const { rows } = await admin.query<{ datname: string }>(`select datname from pg_database where starts_with(datname, $2) or datname = $1`, [
+  template,
+  testDatabasePrefix(template),
+]);
 for (const row of rows) await admin.query(`drop database if exists ${row.datname} with (force)`).catch(() => undefined);
 await admin.end();
 await embedded?.stop();

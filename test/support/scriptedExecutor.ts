@@ -15,7 +15,8 @@ export class ScriptedExecutor implements StepExecutor {
     const input = (request.input ?? {}) as { mode?: string; failUntil?: number; ms?: number; value?: unknown };
     switch (input.mode) {
       case 'flaky':
-        if (request.attempt < (input.failUntil ?? 2)) throw new StepError('UPSTREAM_UNAVAILABLE', `attempt ${request.attempt}: upstream answered 503`, true);
+        if (request.attempt < (input.failUntil ?? 2))
+          throw new StepError('UPSTREAM_UNAVAILABLE', `attempt ${request.attempt}: upstream answered 503`, true);
         return { attempt: request.attempt };
       case 'permanent':
         throw new StepError('UPSTREAM_REJECTED', 'upstream answered 400', false);
@@ -29,11 +30,15 @@ export class ScriptedExecutor implements StepExecutor {
       case 'hang':
         await new Promise<void>((resolve, reject) => {
           const timer = input.mode === 'sleep' ? setTimeout(resolve, input.ms ?? 100) : null;
-          signal.addEventListener('abort', () => {
-            if (timer) clearTimeout(timer);
-            this.aborted.push(request.idempotencyKey);
-            reject(signal.reason);
-          }, { once: true });
+          signal.addEventListener(
+            'abort',
+            () => {
+              if (timer) clearTimeout(timer);
+              this.aborted.push(request.idempotencyKey);
+              reject(signal.reason);
+            },
+            { once: true },
+          );
         });
         return { slept: input.ms ?? 0 };
       default:

@@ -11,14 +11,22 @@ import { startTestAppliance, type TestAppliance } from '../support/appliance.js'
 import { ARTIFACTS, assertCleanSession, closeBrowser, openConsole } from './browser.js';
 
 let app: TestAppliance;
-test.before(async () => { app = await startTestAppliance(); });
-test.after.always(async () => { await closeBrowser(); await app?.stop(); });
+test.before(async () => {
+  app = await startTestAppliance();
+});
+test.after.always(async () => {
+  await closeBrowser();
+  await app?.stop();
+});
 
-test('an auditor filters the tenant\'s events, exports a verified report and downloads the very bundle the API signed', async (t) => {
+test("an auditor filters the tenant's events, exports a verified report and downloads the very bundle the API signed", async (t) => {
   const tenant = await app.tenant(`audited-${Date.now()}`, ['ADMIN', 'AUDITOR']);
   const admin = tenant.tokens['ADMIN']!;
   for (const name of ['orders', 'invoices', 'refunds']) {
-    const res = await app.gql(admin, 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }', { n: name, d: { steps: [{ id: 'a', uses: 'core/noop@1' }] } });
+    const res = await app.gql(admin, 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }', {
+      n: name,
+      d: { steps: [{ id: 'a', uses: 'core/noop@1' }] },
+    });
     t.falsy(res.errors);
   }
   const ui = await openConsole(t, { app });
@@ -33,18 +41,33 @@ test('an auditor filters the tenant\'s events, exports a verified report and dow
   await page.getByLabel('Action', { exact: true }).fill('workflow.created');
   await page.getByRole('button', { name: 'Apply filters' }).click();
   await page.waitForFunction(() => document.querySelectorAll('table tbody tr').length === 3);
-  t.deepEqual([...new Set(await table.locator('tbody code').filter({ hasText: /^workflow\./ }).allTextContents())], ['workflow.created']);
+  t.deepEqual(
+    [
+      ...new Set(
+        await table
+          .locator('tbody code')
+          .filter({ hasText: /^workflow\./ })
+          .allTextContents(),
+      ),
+    ],
+    ['workflow.created'],
+  );
 
   await page.getByRole('button', { name: 'Export report' }).click();
   const summary = page.getByRole('status', { name: 'Export verification' });
   await summary.waitFor();
-  t.regex(await summary.textContent() ?? '', /Verified: every link of the chain checked out/);
+  t.regex((await summary.textContent()) ?? '', /Verified: every link of the chain checked out/);
   const shownSha = (await summary.getByLabel('Bundle SHA-256').textContent())!;
   t.regex(shownSha, /^[0-9a-f]{64}$/);
-  const listed = (await app.gql(tenant.tokens['AUDITOR']!, '{ auditEvents(first: 100) { nodes { seq } pageInfo { hasNextPage } } }')).data.auditEvents;
+  const listed = (await app.gql(tenant.tokens['AUDITOR']!, '{ auditEvents(first: 100) { nodes { seq } pageInfo { hasNextPage } } }')).data
+    .auditEvents;
   t.false(listed.pageInfo.hasNextPage);
   const events = listed.nodes.length as number;
-  t.regex(await summary.textContent() ?? '', new RegExp(`Events${events}`), 'the event count is the chain\'s, at least up to the export itself');
+  t.regex(
+    (await summary.textContent()) ?? '',
+    new RegExp(`Events${events}`),
+    "the event count is the chain's, at least up to the export itself",
+  );
   await ui.screenshot('audit');
 
   const [download] = await Promise.all([page.waitForEvent('download'), summary.getByRole('button', { name: 'Download bundle' }).click()]);
@@ -54,6 +77,9 @@ test('an auditor filters the tenant\'s events, exports a verified report and dow
   t.is(createHash('sha256').update(bytes).digest('hex'), shownSha, 'the downloaded file is the bundle the page said it was');
   t.is(bytes[0], 0x1f, 'a gzip file');
   const fingerprint = await page.getByLabel('Signing certificate fingerprint').textContent();
-  t.is(fingerprint, (await app.gql(tenant.tokens['AUDITOR']!, '{ auditSigningCertificate { fingerprint } }')).data.auditSigningCertificate.fingerprint);
+  t.is(
+    fingerprint,
+    (await app.gql(tenant.tokens['AUDITOR']!, '{ auditSigningCertificate { fingerprint } }')).data.auditSigningCertificate.fingerprint,
+  );
   await assertCleanSession(t, ui, tenant.tokens['AUDITOR']!);
 });

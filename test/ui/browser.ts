@@ -45,24 +45,37 @@ export async function closeBrowser(): Promise<void> {
 }
 
 /** An appliance and a fresh browser context (1280 × 800) on its console. */
-export async function openConsole(t: ExecutionContext, options: { config?: Partial<Config>; executor?: StepExecutor; app?: TestAppliance; viewport?: { width: number; height: number } } = {}): Promise<Console> {
-  const app = options.app ?? await startTestAppliance({ ...(options.config ? { config: options.config } : {}), ...(options.executor ? { executor: options.executor } : {}) });
+export async function openConsole(
+  t: ExecutionContext,
+  options: { config?: Partial<Config>; executor?: StepExecutor; app?: TestAppliance; viewport?: { width: number; height: number } } = {},
+): Promise<Console> {
+  const app =
+    options.app ??
+    (await startTestAppliance({
+      ...(options.config ? { config: options.config } : {}),
+      ...(options.executor ? { executor: options.executor } : {}),
+    }));
   if (!options.app) t.teardown(() => app.stop());
   const context = await (await launch()).newContext({ viewport: options.viewport ?? { width: 1280, height: 800 }, acceptDownloads: true });
   t.teardown(() => context.close());
   const page = await context.newPage();
   const problems: string[] = [];
   const origin = new URL(app.url).origin;
-  page.on('console', (message) => { if (message.type() === 'error') problems.push(`console: ${message.text()}`); });
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('request', (request) => {
     const url = request.url();
-    if (!url.startsWith(origin) && !url.startsWith('data:') && !url.startsWith('blob:')) problems.push(`request outside the appliance: ${url}`);
+    if (!url.startsWith(origin) && !url.startsWith('data:') && !url.startsWith('blob:'))
+      problems.push(`request outside the appliance: ${url}`);
   });
   await page.goto(`${app.url}/`);
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const console: Console = {
-    app, page, problems,
+    app,
+    page,
+    problems,
     async signIn(token) {
       await page.getByLabel('API token').fill(token);
       await page.getByRole('button', { name: 'Sign in' }).click();
@@ -77,7 +90,11 @@ export async function openConsole(t: ExecutionContext, options: { config?: Parti
 
 /** What a test asserts at its end: no problem seen, and only the session token stored. */
 export async function assertCleanSession(t: ExecutionContext, console: Console, token: string | null): Promise<void> {
-  const storage = await console.page.evaluate(() => ({ local: { ...localStorage }, session: { ...sessionStorage }, cookies: document.cookie }));
+  const storage = await console.page.evaluate(() => ({
+    local: { ...localStorage },
+    session: { ...sessionStorage },
+    cookies: document.cookie,
+  }));
   t.deepEqual(storage.local, {}, 'nothing in localStorage');
   t.is(storage.cookies, '', 'no cookies');
   t.deepEqual(storage.session, token ? { 'switchyard.token': token } : {}, 'sessionStorage holds the session token and nothing else');

@@ -9,8 +9,13 @@ import { ScriptedExecutor } from '../support/scriptedExecutor.js';
 import { assertCleanSession, closeBrowser, openConsole } from './browser.js';
 
 let app: TestAppliance;
-test.before(async () => { app = await startTestAppliance({ executor: new ScriptedExecutor() }); });
-test.after.always(async () => { await closeBrowser(); await app?.stop(); });
+test.before(async () => {
+  app = await startTestAppliance({ executor: new ScriptedExecutor() });
+});
+test.after.always(async () => {
+  await closeBrowser();
+  await app?.stop();
+});
 
 test('the page and its assets come from the appliance under a strict content security policy', async (t) => {
   const page = await fetch(`${app.url}/`);
@@ -34,11 +39,17 @@ test('the page and its assets come from the appliance under a strict content sec
 test('a refused token is explained; a tenant admin signs in, sees the overview and their pages, and signs out', async (t) => {
   const tenant = await app.tenant(`console-${Date.now()}`, ['ADMIN', 'AUDITOR']);
   const admin = tenant.tokens['ADMIN']!;
-  const workflowId = (await app.gql(admin, 'mutation($d: JSON!) { createWorkflow(input: { name: "approve me", definition: $d }) { id } }', {
-    d: { steps: [{ id: 'review', uses: 'core/approval@1' }] },
-  })).data.createWorkflow.id as string;
-  const runId = (await app.gql(admin, 'mutation($w: ID!) { startRun(input: { workflowId: $w }) { id } }', { w: workflowId })).data.startRun.id as string;
-  await waitFor(async () => (await app.gql(admin, 'query($r: ID!) { run(id: $r) { status } }', { r: runId })).data.run.status === 'WAITING', 'the run to wait');
+  const workflowId = (
+    await app.gql(admin, 'mutation($d: JSON!) { createWorkflow(input: { name: "approve me", definition: $d }) { id } }', {
+      d: { steps: [{ id: 'review', uses: 'core/approval@1' }] },
+    })
+  ).data.createWorkflow.id as string;
+  const runId = (await app.gql(admin, 'mutation($w: ID!) { startRun(input: { workflowId: $w }) { id } }', { w: workflowId })).data.startRun
+    .id as string;
+  await waitFor(
+    async () => (await app.gql(admin, 'query($r: ID!) { run(id: $r) { status } }', { r: runId })).data.run.status === 'WAITING',
+    'the run to wait',
+  );
 
   const ui = await openConsole(t, { app });
   await ui.screenshot('sign-in');
@@ -53,14 +64,22 @@ test('a refused token is explained; a tenant admin signs in, sees the overview a
   await ui.page.keyboard.press('Enter');
   await ui.page.getByRole('heading', { name: 'Overview' }).waitFor();
   const nav = ui.page.getByRole('navigation', { name: 'Main' });
-  t.deepEqual(await nav.getByRole('link').allTextContents(), ['Overview', 'Workflows', 'Runs', 'Plugins', 'Credentials', 'Tokens', 'Audit']);
+  t.deepEqual(await nav.getByRole('link').allTextContents(), [
+    'Overview',
+    'Workflows',
+    'Runs',
+    'Plugins',
+    'Credentials',
+    'Tokens',
+    'Audit',
+  ]);
   await ui.page.getByText('Waiting approvals').waitFor();
   const approvals = ui.page.locator('.cards > div', { hasText: 'Waiting approvals' }).locator('dd');
   t.is(await approvals.textContent(), '1');
   const row = ui.page.getByRole('row', { name: /approve me/ });
   t.true(await row.getByRole('cell', { name: 'review' }).isVisible());
   t.is(await row.getByRole('link').getAttribute('href'), `#/runs/${runId}`);
-  t.regex(await ui.page.getByRole('img', { name: /Runs started per minute/ }).getAttribute('aria-label') ?? '', /1 in all/);
+  t.regex((await ui.page.getByRole('img', { name: /Runs started per minute/ }).getAttribute('aria-label')) ?? '', /1 in all/);
   await ui.screenshot('overview');
   await assertCleanSession(t, ui, admin);
 
@@ -72,7 +91,7 @@ test('a refused token is explained; a tenant admin signs in, sees the overview a
   await assertCleanSession(t, ui, null);
 });
 
-test('each role is shown only its own pages: an auditor the audit log, a system administrator the appliance\'s', async (t) => {
+test("each role is shown only its own pages: an auditor the audit log, a system administrator the appliance's", async (t) => {
   const tenant = await app.tenant(`roles-${Date.now()}`, ['AUDITOR', 'OPERATOR']);
   const expectations: [string, string[], string][] = [
     [tenant.tokens['AUDITOR']!, ['Audit'], 'Audit'],
@@ -98,7 +117,12 @@ test('a revoked token signs the tab out with the reason', async (t) => {
   t.falsy((await app.gql(ADMIN_TOKEN, 'mutation($i: ID!) { revokeApiToken(id: $i) { id } }', { i: id })).errors);
   await ui.page.reload();
   await ui.page.getByRole('heading', { name: 'Sign in to Switchyard' }).waitFor();
-  t.true(await ui.page.getByRole('status').filter({ hasText: /session has ended|signed out/ }).isVisible());
+  t.true(
+    await ui.page
+      .getByRole('status')
+      .filter({ hasText: /session has ended|signed out/ })
+      .isVisible(),
+  );
   ui.problems.splice(0);
   await assertCleanSession(t, ui, null);
 });

@@ -4,16 +4,28 @@
  * browser's storage or any answer the page receives; a bad input is explained and creates
  * nothing; a viewer sees the list without the form.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { Response } from 'playwright-core';
 import { startTestAppliance, type TestAppliance } from '../support/appliance.js';
 import { assertCleanSession, closeBrowser, openConsole, type Console } from './browser.js';
 
 let app: TestAppliance;
-test.before(async () => { app = await startTestAppliance(); });
-test.after.always(async () => { await closeBrowser(); await app?.stop(); });
+test.before(async () => {
+  app = await startTestAppliance();
+});
+test.after.always(async () => {
+  await closeBrowser();
+  await app?.stop();
+});
 
-interface Listed { name: string; type: string; config: Record<string, string>; allowedHosts: string[]; createdAt: string; updatedAt: string }
+interface Listed {
+  name: string;
+  type: string;
+  config: Record<string, string>;
+  allowedHosts: string[];
+  createdAt: string;
+  updatedAt: string;
+}
 
 async function listed(token: string): Promise<Listed[]> {
   const res = await app.gql(token, '{ credentials { name type config allowedHosts createdAt updatedAt } }');
@@ -30,15 +42,23 @@ function collectGraphqlResponses(ui: Console): () => Promise<string[]> {
 }
 
 /** The secret is nowhere the browser keeps or shows things. */
-async function assertSecretAbsent(t: import('ava').ExecutionContext, ui: Console, secret: string, responses: () => Promise<string[]>): Promise<void> {
+async function assertSecretAbsent(t: ExecutionContext, ui: Console, secret: string, responses: () => Promise<string[]>): Promise<void> {
   t.false((await ui.page.content()).includes(secret), 'not in the page');
   const values = await ui.page.evaluate(() => [...document.querySelectorAll('input, textarea')].map((e) => (e as HTMLInputElement).value));
-  t.false(values.some((v) => v.includes(secret)), 'not left in any field');
-  const storage = await ui.page.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookies: document.cookie }));
+  t.false(
+    values.some((v) => v.includes(secret)),
+    'not left in any field',
+  );
+  const storage = await ui.page.evaluate(() =>
+    JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookies: document.cookie }),
+  );
   t.false(storage.includes(secret), 'not in browser storage');
   const bodies = await responses();
   t.true(bodies.length > 0);
-  t.false(bodies.some((body) => body.includes(secret)), 'not in any GraphQL response');
+  t.false(
+    bodies.some((body) => body.includes(secret)),
+    'not in any GraphQL response',
+  );
 }
 
 test('a tenant admin creates, replaces and deletes a credential; its secret is never shown, stored or returned', async (t) => {
@@ -116,18 +136,29 @@ test('a tenant admin creates, replaces and deletes a credential; its secret is n
   t.regex(await form.locator('.field-error').innerText(), /must list 1 to 50 hosts/);
   t.is(await form.getByLabel('Token').inputValue(), '', 'the secret field is emptied after a refusal too');
   t.is(await form.getByLabel('Name', { exact: true }).inputValue(), 'no-hosts', 'what is not secret stays for correcting');
-  t.deepEqual((await listed(admin)).map((c) => c.name), ['payments-api', 'weather-key'], 'nothing created');
+  t.deepEqual(
+    (await listed(admin)).map((c) => c.name),
+    ['payments-api', 'weather-key'],
+    'nothing created',
+  );
   await ui.screenshot('credentials');
 
   // Delete, with a confirming second click.
   await form.getByRole('button', { name: 'Cancel' }).click();
   const payments = page.getByRole('row', { name: /payments-api/ });
   await payments.getByRole('button', { name: 'Delete payments-api' }).click();
-  t.deepEqual((await listed(admin)).map((c) => c.name), ['payments-api', 'weather-key'], 'the first click deletes nothing');
+  t.deepEqual(
+    (await listed(admin)).map((c) => c.name),
+    ['payments-api', 'weather-key'],
+    'the first click deletes nothing',
+  );
   await payments.getByRole('button', { name: 'Confirm delete payments-api' }).click();
   await page.getByRole('status').filter({ hasText: 'Deleted credential payments-api.' }).waitFor();
   await payments.waitFor({ state: 'detached' });
-  t.deepEqual((await listed(admin)).map((c) => c.name), ['weather-key']);
+  t.deepEqual(
+    (await listed(admin)).map((c) => c.name),
+    ['weather-key'],
+  );
 
   for (const secret of [firstSecret, secondSecret, badSecret]) await assertSecretAbsent(t, ui, secret, responses);
   await assertCleanSession(t, ui, admin);

@@ -18,12 +18,19 @@ let dir: string;
 
 function files(name: string, version: string): Map<string, Buffer> {
   const manifest = {
-    name, version, publisher: 'Acme Integrations', minApplianceVersion: '0.1.0', entry: 'plugin.js',
+    name,
+    version,
+    publisher: 'Acme Integrations',
+    minApplianceVersion: '0.1.0',
+    entry: 'plugin.js',
     actions: [{ name: 'forecast', description: 'Forecast for a city', inputSchema: { type: 'object' }, outputSchema: { type: 'object' } }],
     permissions: { hosts: ['api.weather.example'], credentialTypes: ['bearer'], rawSecretAccess: false },
     resources: { memoryMb: 32, timeoutMs: 5000 },
   };
-  return new Map([['manifest.json', Buffer.from(JSON.stringify(manifest))], ['plugin.js', Buffer.from("defineAction('forecast', async (input) => ({ city: input.city }));")]]);
+  return new Map([
+    ['manifest.json', Buffer.from(JSON.stringify(manifest))],
+    ['plugin.js', Buffer.from("defineAction('forecast', async (input) => ({ city: input.city }));")],
+  ]);
 }
 
 /** A signed package written to a file, as a system administrator would download it. */
@@ -36,7 +43,9 @@ function packageFile(fileName: string, contents: Map<string, Buffer>, key: KeyAn
 
 async function installedVersions(name: string): Promise<{ version: string; trust: string }[]> {
   const res = await app.gql(ADMIN_TOKEN, '{ plugins { name version trust } }');
-  return res.data.plugins.filter((p: { name: string }) => p.name === name).map(({ version, trust }: { version: string; trust: string }) => ({ version, trust }));
+  return res.data.plugins
+    .filter((p: { name: string }) => p.name === name)
+    .map(({ version, trust }: { version: string; trust: string }) => ({ version, trust }));
 }
 
 test.before(async () => {
@@ -55,55 +64,58 @@ test.after.always(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test.serial('a system administrator verifies a signed package, sees what it asks for, confirms and sees it installed as SIGNED', async (t) => {
-  const { file } = packageFile('weather-1.0.0.tgz', files('weather', '1.0.0'), publisher);
-  const ui = await openConsole(t, { app });
-  await ui.signIn(ADMIN_TOKEN);
-  const { page } = ui;
-  await page.getByRole('heading', { name: 'Plugins', level: 1 }).waitFor();
-  // The first-party plugins are listed, CORE, with the system administrator's policy.
-  const http = page.getByRole('region', { name: 'http', exact: true });
-  await http.getByRole('table').waitFor();
-  t.true(await http.getByRole('row', { name: /CORE/ }).first().isVisible());
-  t.true(await http.getByRole('group', { name: 'Policy for http' }).isVisible(), 'the policy is shown to system administrators');
-  t.deepEqual(await installedVersions('weather'), []);
+test.serial(
+  'a system administrator verifies a signed package, sees what it asks for, confirms and sees it installed as SIGNED',
+  async (t) => {
+    const { file } = packageFile('weather-1.0.0.tgz', files('weather', '1.0.0'), publisher);
+    const ui = await openConsole(t, { app });
+    await ui.signIn(ADMIN_TOKEN);
+    const { page } = ui;
+    await page.getByRole('heading', { name: 'Plugins', level: 1 }).waitFor();
+    // The first-party plugins are listed, CORE, with the system administrator's policy.
+    const http = page.getByRole('region', { name: 'http', exact: true });
+    await http.getByRole('table').waitFor();
+    t.true(await http.getByRole('row', { name: /CORE/ }).first().isVisible());
+    t.true(await http.getByRole('group', { name: 'Policy for http' }).isVisible(), 'the policy is shown to system administrators');
+    t.deepEqual(await installedVersions('weather'), []);
 
-  await page.getByLabel('Plugin package').setInputFiles(file);
-  const result = page.getByRole('region', { name: 'Verification result' });
-  await result.waitFor();
-  await result.getByRole('status').filter({ hasText: 'Verified' }).waitFor();
-  const text = await result.innerText();
-  t.regex(text, /Acme Integrations/, 'the publisher');
-  t.regex(text, /api\.weather\.example/, 'the hosts it asks for');
-  t.regex(text, /Memory\s+32 MB/, 'its memory limit');
-  t.regex(text, /Timeout\s+5 s/, 'its timeout');
-  t.regex(text, /weather\/forecast@1/, 'its action');
-  t.regex(text, /SIGNED/);
-  t.regex(text, /([0-9a-f]{2}:){31}[0-9a-f]{2}/, 'the full publisher fingerprint');
-  t.deepEqual(await installedVersions('weather'), [], 'verifying installs nothing');
-  await ui.screenshot('plugins-verification');
+    await page.getByLabel('Plugin package').setInputFiles(file);
+    const result = page.getByRole('region', { name: 'Verification result' });
+    await result.waitFor();
+    await result.getByRole('status').filter({ hasText: 'Verified' }).waitFor();
+    const text = await result.innerText();
+    t.regex(text, /Acme Integrations/, 'the publisher');
+    t.regex(text, /api\.weather\.example/, 'the hosts it asks for');
+    t.regex(text, /Memory\s+32 MB/, 'its memory limit');
+    t.regex(text, /Timeout\s+5 s/, 'its timeout');
+    t.regex(text, /weather\/forecast@1/, 'its action');
+    t.regex(text, /SIGNED/);
+    t.regex(text, /([0-9a-f]{2}:){31}[0-9a-f]{2}/, 'the full publisher fingerprint');
+    t.deepEqual(await installedVersions('weather'), [], 'verifying installs nothing');
+    await ui.screenshot('plugins-verification');
 
-  await page.getByRole('button', { name: 'Install weather 1.0.0' }).click();
-  await page.getByRole('status').filter({ hasText: 'Installed weather 1.0.0 (SIGNED).' }).waitFor();
-  t.false(await result.isVisible(), 'the verification is done with');
-  const weather = page.getByRole('region', { name: 'weather', exact: true });
-  const row = weather.getByRole('row', { name: /1\.0\.0/ });
-  await row.waitFor();
-  t.is(await row.locator('.status').textContent(), 'SIGNED');
-  t.regex(await row.innerText(), /Acme Integrations/);
-  const fingerprint = row.locator('code.fingerprint');
-  t.regex(await fingerprint.getAttribute('title') ?? '', /^[0-9a-f]{64}$/, 'the full fingerprint is in the title');
-  t.deepEqual(await installedVersions('weather'), [{ version: '1.0.0', trust: 'SIGNED' }]);
-  await ui.screenshot('plugins');
+    await page.getByRole('button', { name: 'Install weather 1.0.0' }).click();
+    await page.getByRole('status').filter({ hasText: 'Installed weather 1.0.0 (SIGNED).' }).waitFor();
+    t.false(await result.isVisible(), 'the verification is done with');
+    const weather = page.getByRole('region', { name: 'weather', exact: true });
+    const row = weather.getByRole('row', { name: /1\.0\.0/ });
+    await row.waitFor();
+    t.is(await row.locator('.status').textContent(), 'SIGNED');
+    t.regex(await row.innerText(), /Acme Integrations/);
+    const fingerprint = row.locator('code.fingerprint');
+    t.regex((await fingerprint.getAttribute('title')) ?? '', /^[0-9a-f]{64}$/, 'the full fingerprint is in the title');
+    t.deepEqual(await installedVersions('weather'), [{ version: '1.0.0', trust: 'SIGNED' }]);
+    await ui.screenshot('plugins');
 
-  // The same package again: verified, said to be installed, nothing to confirm.
-  await page.getByLabel('Plugin package').setInputFiles(file);
-  await result.getByText(/weather 1\.0\.0 is already installed/).waitFor();
-  t.is(await page.getByRole('button', { name: /^Install / }).count(), 0);
-  await page.getByRole('button', { name: 'Choose another package' }).click();
-  t.false(await result.isVisible());
-  await assertCleanSession(t, ui, ADMIN_TOKEN);
-});
+    // The same package again: verified, said to be installed, nothing to confirm.
+    await page.getByLabel('Plugin package').setInputFiles(file);
+    await result.getByText(/weather 1\.0\.0 is already installed/).waitFor();
+    t.is(await page.getByRole('button', { name: /^Install / }).count(), 0);
+    await page.getByRole('button', { name: 'Choose another package' }).click();
+    t.false(await result.isVisible());
+    await assertCleanSession(t, ui, ADMIN_TOKEN);
+  },
+);
 
 test.serial('a package signed by an untrusted publisher is refused with its code and offers no install', async (t) => {
   const { file } = packageFile('stranger-2.0.0.tgz', files('weather', '2.0.0'), stranger);
@@ -118,7 +130,10 @@ test.serial('a package signed by an untrusted publisher is refused with its code
   t.regex(await refusal.innerText(), /trust/);
   t.is(await page.getByRole('button', { name: /^Install / }).count(), 0, 'no install button');
   t.true(await page.getByRole('button', { name: 'Choose another package' }).isVisible());
-  t.false((await installedVersions('weather')).some((p) => p.version === '2.0.0'), 'nothing installed');
+  t.false(
+    (await installedVersions('weather')).some((p) => p.version === '2.0.0'),
+    'nothing installed',
+  );
   await assertCleanSession(t, ui, ADMIN_TOKEN);
 });
 

@@ -8,8 +8,13 @@ import { ADMIN_TOKEN, startTestAppliance, type TestAppliance } from '../support/
 import { assertCleanSession, closeBrowser, openConsole } from './browser.js';
 
 let app: TestAppliance;
-test.before(async () => { app = await startTestAppliance(); });
-test.after.always(async () => { await closeBrowser(); await app?.stop(); });
+test.before(async () => {
+  app = await startTestAppliance();
+});
+test.after.always(async () => {
+  await closeBrowser();
+  await app?.stop();
+});
 
 test('a system administrator creates a tenant, sets its quota, and creates, uses and revokes a token shown once', async (t) => {
   const ui = await openConsole(t, { app });
@@ -21,7 +26,8 @@ test('a system administrator creates a tenant, sets its quota, and creates, uses
   await page.getByLabel('Tenant name').fill(name);
   await page.getByRole('button', { name: 'Create tenant' }).click();
   await page.getByRole('heading', { name: `Quotas of ${name}` }).waitFor();
-  const tenants = (await app.gql(ADMIN_TOKEN, '{ tenants(first: 100) { nodes { id name quota { maxConcurrentRuns } } } }')).data.tenants.nodes as { id: string; name: string; quota: { maxConcurrentRuns: number | null } }[];
+  const tenants = (await app.gql(ADMIN_TOKEN, '{ tenants(first: 100) { nodes { id name quota { maxConcurrentRuns } } } }')).data.tenants
+    .nodes as { id: string; name: string; quota: { maxConcurrentRuns: number | null } }[];
   const tenant = tenants.find((n) => n.name === name)!;
   t.truthy(tenant, 'the tenant exists');
   const before = tenant.quota.maxConcurrentRuns;
@@ -33,7 +39,10 @@ test('a system administrator creates a tenant, sets its quota, and creates, uses
     await page.getByText('Concurrent runs must be a whole number of 0 or more').waitFor();
   }
   t.is(await page.getByLabel('Concurrent runs').getAttribute('aria-invalid'), 'true');
-  const quotaOf = async () => (await app.gql(ADMIN_TOKEN, '{ tenants(first: 100) { nodes { id quota { maxConcurrentRuns } } } }')).data.tenants.nodes.find((n: { id: string }) => n.id === tenant.id).quota.maxConcurrentRuns;
+  const quotaOf = async () =>
+    (await app.gql(ADMIN_TOKEN, '{ tenants(first: 100) { nodes { id quota { maxConcurrentRuns } } } }')).data.tenants.nodes.find(
+      (n: { id: string }) => n.id === tenant.id,
+    ).quota.maxConcurrentRuns;
   t.is(await quotaOf(), before, 'the refused value changed nothing');
   await page.getByLabel('Concurrent runs').fill('3');
   await page.getByRole('button', { name: 'Save quotas' }).click();
@@ -53,7 +62,7 @@ test('a system administrator creates a tenant, sets its quota, and creates, uses
   const shown = await tokens.getByLabel('New API token').textContent();
   t.truthy(shown);
   const viewer = await app.gql(shown!, '{ viewer { role tenant { id } } }');
-  t.deepEqual(viewer.data.viewer, { role: 'OPERATOR', tenant: { id: tenant.id } }, 'the shown token is the tenant\'s operator token');
+  t.deepEqual(viewer.data.viewer, { role: 'OPERATOR', tenant: { id: tenant.id } }, "the shown token is the tenant's operator token");
   await ui.screenshot('tenants');
   await assertCleanSession(t, ui, ADMIN_TOKEN);
 
@@ -67,7 +76,7 @@ test('a system administrator creates a tenant, sets its quota, and creates, uses
   await assertCleanSession(t, ui, ADMIN_TOKEN);
 });
 
-test('a tenant administrator\'s token page lists only their tenant\'s tokens; a new one is gone after leaving the page', async (t) => {
+test("a tenant administrator's token page lists only their tenant's tokens; a new one is gone after leaving the page", async (t) => {
   const mineName = `mine-${Date.now()}`;
   const mine = await app.tenant(mineName, ['ADMIN', 'VIEWER']);
   const theirs = await app.tenant(`theirs-${Date.now()}`, ['ADMIN']);
@@ -77,9 +86,12 @@ test('a tenant administrator\'s token page lists only their tenant\'s tokens; a 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tokens' }).click();
   await page.getByRole('heading', { name: `Tokens of ${mineName}` }).waitFor();
   const names = await page.getByRole('table', { name: 'API tokens' }).getByRole('row').allTextContents();
-  t.is(names.length, 3, 'a header and the tenant\'s two tokens');
+  t.is(names.length, 3, "a header and the tenant's two tokens");
   t.true(names.some((n) => n.includes('ADMIN of mine')) && names.some((n) => n.includes('VIEWER of mine')));
-  t.false(names.some((n) => n.includes('theirs')), `no other tenant's token (${theirs.id})`);
+  t.false(
+    names.some((n) => n.includes('theirs')),
+    `no other tenant's token (${theirs.id})`,
+  );
 
   await page.getByLabel('Token name').fill('nightly export');
   await page.getByLabel('Role').selectOption('AUDITOR');

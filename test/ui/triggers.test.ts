@@ -21,15 +21,22 @@ test.before(async () => {
   editor = tenant.tokens['EDITOR']!;
   operator = tenant.tokens['OPERATOR']!;
   viewer = tenant.tokens['VIEWER']!;
-  const made = await app.gql(editor, 'mutation($d: JSON!) { createWorkflow(input: { name: "orders", definition: $d }) { id } }', { d: { steps: [{ id: 'a', uses: 'core/noop@1', with: { got: '{{ input }}' } }] } });
+  const made = await app.gql(editor, 'mutation($d: JSON!) { createWorkflow(input: { name: "orders", definition: $d }) { id } }', {
+    d: { steps: [{ id: 'a', uses: 'core/noop@1', with: { got: '{{ input }}' } }] },
+  });
   workflowId = made.data.createWorkflow.id;
 });
-test.after.always(async () => { await closeBrowser(); await app?.stop(); });
+test.after.always(async () => {
+  await closeBrowser();
+  await app?.stop();
+});
 
 async function open(t: any, token: string): Promise<Console> {
   const ui = await openConsole(t, { app });
   await ui.signIn(token);
-  await ui.page.evaluate((h) => { location.hash = h; }, `#/workflows/${workflowId}`);
+  await ui.page.evaluate((h) => {
+    location.hash = h;
+  }, `#/workflows/${workflowId}`);
   await ui.page.getByRole('region', { name: 'Webhook triggers' }).waitFor();
   return ui;
 }
@@ -42,7 +49,7 @@ test.serial('an editor adds a webhook trigger, copies its secret shown once, and
   await form.getByLabel('Allowed sources (optional)').fill('10.0.0.0/33');
   await form.getByRole('button', { name: 'Add webhook trigger' }).click();
   await page.getByRole('alert').filter({ hasText: 'The trigger was not created' }).waitFor();
-  t.regex(await form.textContent() ?? '', /not an IP address or CIDR range/, 'the refusal is shown on its field');
+  t.regex((await form.textContent()) ?? '', /not an IP address or CIDR range/, 'the refusal is shown on its field');
   await form.getByLabel('Allowed sources (optional)').fill('127.0.0.1');
   await form.getByRole('button', { name: 'Add webhook trigger' }).click();
   const once = page.getByRole('status', { name: 'New signing secret' });
@@ -54,7 +61,14 @@ test.serial('an editor adds a webhook trigger, copies its secret shown once, and
   await ui.screenshot('workflow-triggers-secret');
 
   const body = Buffer.from('{"order":"A-1"}');
-  const sent = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', 'switchyard-signature': webhookSignatureHeader(secret, Math.floor(Date.now() / 1000), body) } });
+  const sent = await fetch(url, {
+    method: 'POST',
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'switchyard-signature': webhookSignatureHeader(secret, Math.floor(Date.now() / 1000), body),
+    },
+  });
   t.is(sent.status, 202);
 
   await once.getByRole('button', { name: 'I have stored it' }).click();
@@ -70,7 +84,14 @@ test.serial('an editor adds a webhook trigger, copies its secret shown once, and
   t.not(second, secret);
   await page.getByRole('button', { name: 'Disable erp' }).click();
   await page.getByRole('button', { name: 'Enable erp' }).waitFor();
-  const disabled = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', 'switchyard-signature': webhookSignatureHeader(second, Math.floor(Date.now() / 1000), body) } });
+  const disabled = await fetch(url, {
+    method: 'POST',
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'switchyard-signature': webhookSignatureHeader(second, Math.floor(Date.now() / 1000), body),
+    },
+  });
   t.is(disabled.status, 404, 'a disabled trigger accepts nothing');
   await assertCleanSession(t, ui, editor);
 });
@@ -84,12 +105,14 @@ test.serial('schedules: an editor adds one and sees its next fire times; an oper
   await form.getByLabel('Time zone').fill('Europe/Berlin');
   await form.getByRole('button', { name: 'Add schedule' }).click();
   await page.getByRole('alert').filter({ hasText: 'The schedule was not created' }).waitFor();
-  t.regex(await form.textContent() ?? '', /five-field cron expression/);
+  t.regex((await form.textContent()) ?? '', /five-field cron expression/);
   await form.getByLabel('Cron').fill('30 2 * * *');
   await form.getByRole('button', { name: 'Add schedule' }).click();
   const schedules = page.getByRole('region', { name: 'Schedules' });
   await schedules.getByRole('cell', { name: 'nightly', exact: true }).waitFor();
-  const api = await app.gql(viewer, 'query($w: ID!) { schedules(workflowId: $w) { name cron timeZone nextFireTimes(count: 3) } }', { w: workflowId });
+  const api = await app.gql(viewer, 'query($w: ID!) { schedules(workflowId: $w) { name cron timeZone nextFireTimes(count: 3) } }', {
+    w: workflowId,
+  });
   t.like(api.data.schedules[0], { name: 'nightly', cron: '30 2 * * *', timeZone: 'Europe/Berlin' });
   t.is(await schedules.locator('ul.plain li').count(), 3, 'the next three fire times are shown');
   await ui.screenshot('workflow-triggers-schedule');
@@ -103,7 +126,11 @@ test.serial('schedules: an editor adds one and sees its next fire times; an oper
   t.true(paused.data.schedules[0].paused);
 
   const view = await open(t, viewer);
-  await view.page.getByRole('region', { name: 'Schedules' }).getByRole('cell', { name: /^nightly/ }).first().waitFor();
+  await view.page
+    .getByRole('region', { name: 'Schedules' })
+    .getByRole('cell', { name: /^nightly/ })
+    .first()
+    .waitFor();
   t.is(await view.page.getByRole('button', { name: /Pause|Resume|Delete|Rotate|Disable/ }).count(), 0);
   await assertCleanSession(t, view, viewer);
 });

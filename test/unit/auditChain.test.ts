@@ -4,14 +4,27 @@ import { auditContentJson, contentDigest, GENESIS_HASH, linkHash, type AuditCont
 import { ChainVerifier } from '../../core/audit/verifyChain.js';
 
 const content = (over: Partial<AuditContent> = {}): AuditContent => ({
-  id: '01900000-0000-7000-8000-000000000001', tenantId: null, at: '2026-12-01T10:00:00.000Z',
-  actor: { tokenId: null, name: 'système "quoted" \u2028', role: 'SYSTEM' }, action: 'run.started', target: { type: 'run', id: 'r1' },
-  outcome: 'SUCCESS', reason: null, requestId: 'req-1', sourceAddress: '10.0.0.1', userAgent: 'ua/1 \u0000 ctrl', details: { b: [1, { z: null, a: 'é' }], a: 2.5 },
+  id: '01900000-0000-7000-8000-000000000001',
+  tenantId: null,
+  at: '2026-12-01T10:00:00.000Z',
+  actor: { tokenId: null, name: 'système "quoted" \u2028', role: 'SYSTEM' },
+  action: 'run.started',
+  target: { type: 'run', id: 'r1' },
+  outcome: 'SUCCESS',
+  reason: null,
+  requestId: 'req-1',
+  sourceAddress: '10.0.0.1',
+  userAgent: 'ua/1 \u0000 ctrl',
+  details: { b: [1, { z: null, a: 'é' }], a: 2.5 },
   ...over,
 });
 
 test('the fast canonical form of an event is byte for byte the generic canonical JSON', (t) => {
-  for (const c of [content(), content({ tenantId: '01900000-0000-7000-8000-0000000000aa', reason: 'x', details: {} }), content({ actor: { tokenId: 't', name: '', role: 'ADMIN' }, target: { type: 't', id: null } })]) {
+  for (const c of [
+    content(),
+    content({ tenantId: '01900000-0000-7000-8000-0000000000aa', reason: 'x', details: {} }),
+    content({ actor: { tokenId: 't', name: '', role: 'ADMIN' }, target: { type: 't', id: null } }),
+  ]) {
     t.is(auditContentJson(c), canonicalJson(c));
   }
 });

@@ -3,8 +3,27 @@ import { stringify } from 'csv-stringify/sync';
 import { csvField, csvRecord, type CsvValue } from '../../core/audit/csv.js';
 
 const PLAIN: CsvValue[] = [
-  0, 42, 2.5, 1e21, null, undefined, '', 'plain', 'comma, inside', 'quote " inside', '"starts with a quote', 'line\nbreak', 'carriage\rreturn',
-  'crlf\r\n', 'ünïcödé ✓ 😀', '\u2028 separator', 'trailing space ', ' leading space', '{"json":"value","n":[1,2]}', 'tab\tinside', "apostrophe's",
+  0,
+  42,
+  2.5,
+  1e21,
+  null,
+  undefined,
+  '',
+  'plain',
+  'comma, inside',
+  'quote " inside',
+  '"starts with a quote',
+  'line\nbreak',
+  'carriage\rreturn',
+  'crlf\r\n',
+  'ünïcödé ✓ 😀',
+  '\u2028 separator',
+  'trailing space ',
+  ' leading space',
+  '{"json":"value","n":[1,2]}',
+  'tab\tinside',
+  "apostrophe's",
 ];
 
 test('records are what csv-stringify writes for the same values', (t) => {

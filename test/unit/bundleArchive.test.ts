@@ -47,7 +47,12 @@ test('big files written piece by piece into two compressors at once, and small o
     const out = path.join(dir, 'out');
     fs.mkdirSync(out);
     const listed: string[] = [];
-    await tar.list({ file: archive, onReadEntry: (entry) => { listed.push(entry.path); } });
+    await tar.list({
+      file: archive,
+      onReadEntry: (entry) => {
+        listed.push(entry.path);
+      },
+    });
     t.deepEqual(listed, ['prefix/a.jsonl', 'prefix/small.json', 'prefix/b.csv', 'prefix/empty'], 'entries in the order given');
     await tar.extract({ file: archive, cwd: out, strip: 1 });
     t.is(fs.readFileSync(path.join(out, 'a.jsonl'), 'utf8'), texts[0]!);

@@ -4,17 +4,32 @@
  */
 import test from 'ava';
 import { dueSlots, nextSlots, parseSchedule, slotAfter } from '../../core/triggers/cronSlots.js';
-import { AppError } from '../../core/errors.js';
+import { type AppError } from '../../core/errors.js';
 
 const iso = (dates: Date[]) => dates.map((d) => d.toISOString());
 const slotsBetween = (cron: string, zone: string, from: string, to: string) =>
   iso(nextSlots(parseSchedule(cron, zone), new Date(Date.parse(from) - 1), 200).filter((d) => d.getTime() < Date.parse(to)));
 
 test('a zone schedule fires at local time, a UTC one at UTC: they differ by the offset', (t) => {
-  t.deepEqual(iso(nextSlots(parseSchedule('0 9 * * *', 'UTC'), new Date('2026-06-01T00:00:00Z'), 2)), ['2026-06-01T09:00:00.000Z', '2026-06-02T09:00:00.000Z']);
-  t.deepEqual(iso(nextSlots(parseSchedule('0 9 * * *', 'Europe/Berlin'), new Date('2026-06-01T00:00:00Z'), 1)), ['2026-06-01T07:00:00.000Z'], 'CEST is UTC+2');
-  t.deepEqual(iso(nextSlots(parseSchedule('0 9 * * *', 'Europe/Berlin'), new Date('2026-12-01T00:00:00Z'), 1)), ['2026-12-01T08:00:00.000Z'], 'CET is UTC+1');
-  t.deepEqual(iso(nextSlots(parseSchedule('0 9 * * 1-5', 'America/New_York'), new Date('2026-12-04T00:00:00Z'), 2)), ['2026-12-04T14:00:00.000Z', '2026-12-07T14:00:00.000Z'], 'Friday, then Monday');
+  t.deepEqual(iso(nextSlots(parseSchedule('0 9 * * *', 'UTC'), new Date('2026-06-01T00:00:00Z'), 2)), [
+    '2026-06-01T09:00:00.000Z',
+    '2026-06-02T09:00:00.000Z',
+  ]);
+  t.deepEqual(
+    iso(nextSlots(parseSchedule('0 9 * * *', 'Europe/Berlin'), new Date('2026-06-01T00:00:00Z'), 1)),
+    ['2026-06-01T07:00:00.000Z'],
+    'CEST is UTC+2',
+  );
+  t.deepEqual(
+    iso(nextSlots(parseSchedule('0 9 * * *', 'Europe/Berlin'), new Date('2026-12-01T00:00:00Z'), 1)),
+    ['2026-12-01T08:00:00.000Z'],
+    'CET is UTC+1',
+  );
+  t.deepEqual(
+    iso(nextSlots(parseSchedule('0 9 * * 1-5', 'America/New_York'), new Date('2026-12-04T00:00:00Z'), 2)),
+    ['2026-12-04T14:00:00.000Z', '2026-12-07T14:00:00.000Z'],
+    'Friday, then Monday',
+  );
 });
 
 test('spring forward: a local time inside the gap fires once, at the first instant after it', (t) => {
@@ -47,7 +62,10 @@ test('an hourly schedule has 23 slots on the spring-forward day and 25 on the fa
   t.is(slotsBetween('0 * * * *', 'Europe/Berlin', '2026-03-28T23:00:00Z', '2026-03-29T22:00:00Z').length, 23);
   const fallBack = slotsBetween('0 * * * *', 'Europe/Berlin', '2026-10-24T22:00:00Z', '2026-10-25T23:00:00Z');
   t.is(fallBack.length, 25);
-  t.true(fallBack.includes('2026-10-25T00:00:00.000Z') && fallBack.includes('2026-10-25T01:00:00.000Z'), '02:00 CEST and 02:00 CET are both hours of that day');
+  t.true(
+    fallBack.includes('2026-10-25T00:00:00.000Z') && fallBack.includes('2026-10-25T01:00:00.000Z'),
+    '02:00 CEST and 02:00 CET are both hours of that day',
+  );
   t.is(slotsBetween('0 * * * *', 'UTC', '2026-10-25T00:00:00Z', '2026-10-26T00:00:00Z').length, 24);
 });
 
@@ -90,5 +108,9 @@ test('five fields and a real zone are required, each refusal naming its field', 
   t.is(refusal('* * * * *', 'Mars/Olympus'), 'input.timeZone');
   t.is(refusal('* * * * *', ''), 'input.timeZone');
   t.is(refusal(42, 'UTC'), 'input.cron');
-  t.is(slotAfter(parseSchedule('0 12 * * MON', 'Asia/Kolkata'), new Date('2026-12-02T00:00:00Z')).toISOString(), '2026-12-07T06:30:00.000Z', 'names and half-hour zones');
+  t.is(
+    slotAfter(parseSchedule('0 12 * * MON', 'Asia/Kolkata'), new Date('2026-12-02T00:00:00Z')).toISOString(),
+    '2026-12-07T06:30:00.000Z',
+    'names and half-hour zones',
+  );
 });

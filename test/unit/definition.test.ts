@@ -47,7 +47,7 @@ function issuesOf(raw: unknown, lim: DefinitionLimits = limits, cat: ActionCatal
     validateDefinition(raw, lim, cat);
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
-    if (err.code !== 'BAD_USER_INPUT') throw new Error(`unexpected code ${err.code}`);
+    if (err.code !== 'BAD_USER_INPUT') throw new Error(`unexpected code ${err.code}`, { cause: err });
     return (err.details as { issues: ValidationIssue[] }).issues;
   }
   throw new Error('expected the definition to be rejected');
@@ -61,7 +61,10 @@ const problems = (raw: unknown, lim?: DefinitionLimits, cat?: ActionCatalog): st
 
 test('the contract example validates and comes back normalised', (t) => {
   const def = validateDefinition(contractExample, limits, catalog);
-  t.deepEqual(def.steps.map((s) => s.needs), [[], ['fetch'], ['summarise'], ['summarise', 'review']]);
+  t.deepEqual(
+    def.steps.map((s) => s.needs),
+    [[], ['fetch'], ['summarise'], ['summarise', 'review']],
+  );
   t.deepEqual(def.steps[0], { ...contractExample.steps[0], needs: [] });
   t.is(def.steps[3]?.onError, 'continue');
   t.is(def.steps[2]?.if, '{{ steps.summarise.output.flagged }}');
@@ -111,7 +114,9 @@ test('exactly maxDefinitionBytes bytes are accepted, one more is rejected', (t) 
   const size = Buffer.byteLength(JSON.stringify(raw));
   t.is(size, JSON.stringify(raw).length + 100);
   t.notThrows(() => validateDefinition(raw, { ...limits, maxDefinitionBytes: size }, catalog));
-  t.deepEqual(problems(raw, { ...limits, maxDefinitionBytes: size - 1 }), [`(root): definition is ${size} bytes; the limit is ${size - 1}`]);
+  t.deepEqual(problems(raw, { ...limits, maxDefinitionBytes: size - 1 }), [
+    `(root): definition is ${size} bytes; the limit is ${size - 1}`,
+  ]);
 });
 
 test('an oversized definition reports only its size', (t) => {
@@ -146,10 +151,11 @@ test('non-JSON input is refused, not crashed on', (t) => {
 });
 
 test('root properties are checked', (t) => {
-  t.deepEqual(
-    problems({ steps: [noop('a')], timeoutMs: 0, description: 'x'.repeat(2001), name: 'n', output: { any: ['thing', 1] } }),
-    ['name: unknown property', 'timeoutMs: must be an integer from 1 to 31536000000, got 0', 'description: must be at most 2000 characters'],
-  );
+  t.deepEqual(problems({ steps: [noop('a')], timeoutMs: 0, description: 'x'.repeat(2001), name: 'n', output: { any: ['thing', 1] } }), [
+    'name: unknown property',
+    'timeoutMs: must be an integer from 1 to 31536000000, got 0',
+    'description: must be at most 2000 characters',
+  ]);
   t.deepEqual(problems({ steps: [noop('a')], timeoutMs: 31_536_000_001 }), [
     'timeoutMs: must be an integer from 1 to 31536000000, got 31536000001',
   ]);
@@ -162,7 +168,12 @@ test('step properties are checked, all problems at once', (t) => {
     problems({
       steps: [
         { id: 'a', uses: 'core/noop@1', wiht: {}, with: [], needs: ['x', 'x', 3], if: true, timeoutMs: 86_400_001 },
-        { id: 'b', onError: 'ignore', credential: '-bad', retry: { maxAttempts: 0, initialDelayMs: -1, maxDelayMs: 86_400_001, jitter: true } },
+        {
+          id: 'b',
+          onError: 'ignore',
+          credential: '-bad',
+          retry: { maxAttempts: 0, initialDelayMs: -1, maxDelayMs: 86_400_001, jitter: true },
+        },
         'not a step',
       ],
     }),
@@ -221,12 +232,19 @@ test('self-dependency', (t) => {
 });
 
 test('cycles are reported once, with their path', (t) => {
+  t.deepEqual(problems({ steps: [noop('a', { needs: ['b'] }), noop('b', { needs: ['c'] }), noop('c', { needs: ['a'] })] }), [
+    'steps[0].needs[0]: cycle a -> b -> c -> a',
+  ]);
   t.deepEqual(
-    problems({ steps: [noop('a', { needs: ['b'] }), noop('b', { needs: ['c'] }), noop('c', { needs: ['a'] })] }),
-    ['steps[0].needs[0]: cycle a -> b -> c -> a'],
-  );
-  t.deepEqual(
-    problems({ steps: [noop('root'), noop('x', { needs: ['root', 'y'] }), noop('y', { needs: ['x'] }), noop('p', { needs: ['q'] }), noop('q', { needs: ['p'] })] }),
+    problems({
+      steps: [
+        noop('root'),
+        noop('x', { needs: ['root', 'y'] }),
+        noop('y', { needs: ['x'] }),
+        noop('p', { needs: ['q'] }),
+        noop('q', { needs: ['p'] }),
+      ],
+    }),
     ['steps[1].needs[1]: cycle x -> y -> x'],
   );
 });

@@ -31,12 +31,28 @@ test('half-open: one trial at a time; its success closes the breaker, its failur
   const later = NOW + 10_000;
   const halfOpen = nextBreakerState(open, { kind: 'trialStarted', leaseMs: 35_000 }, settings, later);
   t.like(halfOpen, { status: 'HALF_OPEN', trialUntil: later + 35_000 });
-  t.like(breakerVerdict(halfOpen, settings, later + 1), { kind: 'refuse', code: 'CIRCUIT_OPEN', retryAfterMs: 10_000 }, 'waits at most a cool-down for the trial');
-  t.deepEqual(breakerVerdict(halfOpen, settings, later + 35_000), { kind: 'trial' }, 'a trial whose result never came back gives way after its lease');
-  t.like(nextBreakerState(halfOpen, { kind: 'success', trial: false }, settings, later), { status: 'HALF_OPEN' }, 'a straggler\'s success is not the trial\'s');
+  t.like(
+    breakerVerdict(halfOpen, settings, later + 1),
+    { kind: 'refuse', code: 'CIRCUIT_OPEN', retryAfterMs: 10_000 },
+    'waits at most a cool-down for the trial',
+  );
+  t.deepEqual(
+    breakerVerdict(halfOpen, settings, later + 35_000),
+    { kind: 'trial' },
+    'a trial whose result never came back gives way after its lease',
+  );
+  t.like(
+    nextBreakerState(halfOpen, { kind: 'success', trial: false }, settings, later),
+    { status: 'HALF_OPEN' },
+    "a straggler's success is not the trial's",
+  );
   t.deepEqual(nextBreakerState(halfOpen, { kind: 'success', trial: true }, settings, later + 5), { ...CLOSED_BREAKER });
   t.like(nextBreakerState(halfOpen, { kind: 'failure', trial: true }, settings, later + 5), {
-    status: 'OPEN', consecutiveFailures: 4, openedAt: later + 5, retryAt: later + 5 + 10_000, trialUntil: null,
+    status: 'OPEN',
+    consecutiveFailures: 4,
+    openedAt: later + 5,
+    retryAt: later + 5 + 10_000,
+    trialUntil: null,
   });
 });
 
@@ -45,9 +61,17 @@ test('a throttle holds every request back until its end and is not a failure', (
   t.like(held, { status: 'CLOSED', consecutiveFailures: 0, heldUntil: NOW + 2_000 });
   t.like(breakerVerdict(held, settings, NOW + 500), { kind: 'refuse', code: 'HOST_RATE_LIMITED', retryAfterMs: 1_500 });
   t.deepEqual(breakerVerdict(held, settings, NOW + 2_000), { kind: 'pass' });
-  t.is(nextBreakerState(held, { kind: 'throttled', trial: false, until: NOW + 1_000 }, settings, NOW).heldUntil, NOW + 2_000, 'a shorter wait never shortens a longer one');
+  t.is(
+    nextBreakerState(held, { kind: 'throttled', trial: false, until: NOW + 1_000 }, settings, NOW).heldUntil,
+    NOW + 2_000,
+    'a shorter wait never shortens a longer one',
+  );
   const halfOpen = { ...apply(CLOSED_BREAKER, [failure, failure, failure]), status: 'HALF_OPEN' as const, trialUntil: NOW + 30_000 };
-  t.like(nextBreakerState(halfOpen, { kind: 'throttled', trial: true, until: NOW + 1_000 }, settings, NOW), { status: 'HALF_OPEN', trialUntil: null, heldUntil: NOW + 1_000 });
+  t.like(nextBreakerState(halfOpen, { kind: 'throttled', trial: true, until: NOW + 1_000 }, settings, NOW), {
+    status: 'HALF_OPEN',
+    trialUntil: null,
+    heldUntil: NOW + 1_000,
+  });
 });
 
 test('hop results: no answer and 5xx fail, 429 and 503 with Retry-After throttle, the rest succeed', (t) => {
@@ -58,7 +82,8 @@ test('hop results: no answer and 5xx fail, 429 and 503 with Retry-After throttle
   t.deepEqual(classifyHop({ status: 429, retryAfter: null }, NOW), { kind: 'throttled', waitMs: MIN_THROTTLE_MS });
   t.deepEqual(classifyHop({ status: 429, retryAfter: '0' }, NOW), { kind: 'throttled', waitMs: MIN_THROTTLE_MS });
   t.deepEqual(classifyHop({ status: 429, retryAfter: '999999' }, NOW), { kind: 'throttled', waitMs: MAX_THROTTLE_MS });
-  for (const status of [200, 204, 301, 400, 404, 499]) t.deepEqual(classifyHop({ status, retryAfter: null }, NOW), { kind: 'success' }, String(status));
+  for (const status of [200, 204, 301, 400, 404, 499])
+    t.deepEqual(classifyHop({ status, retryAfter: null }, NOW), { kind: 'success' }, String(status));
 });
 
 test('Retry-After: delay-seconds or an HTTP date', (t) => {

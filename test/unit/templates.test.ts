@@ -20,7 +20,10 @@ const scope: TemplateScope = {
     zero: 0,
     empty: '',
     nothing: null,
-    items: [{ id: 'a1', n: 1 }, { id: 'b2', n: 2 }],
+    items: [
+      { id: 'a1', n: 1 },
+      { id: 'b2', n: 2 },
+    ],
     obj: { k: 'v', nested: { deep: [1, 2, 3] } },
     'odd key': 'spaced',
   },
@@ -171,7 +174,7 @@ test('equality is strict and deep', (t) => {
   t.true(evaluateExpression('input.nothing == null', scope) as boolean);
   t.true(evaluateExpression('input.missing == null', scope) as boolean, 'missing equals null');
   t.false(evaluateExpression('input.zero == false', scope) as boolean);
-  t.false(evaluateExpression("input.empty == 0", scope) as boolean);
+  t.false(evaluateExpression('input.empty == 0', scope) as boolean);
 });
 
 test('ordering compares numbers with numbers and strings with strings only', (t) => {
@@ -253,7 +256,10 @@ test('a whole-string template keeps the value type', (t) => {
   t.is(renderTemplate('  {{input.flag}}  ', scope), true);
   t.is(renderTemplate('{{ input.nothing }}', scope), null);
   t.is(renderTemplate('{{ input.missing }}', scope), null, 'undefined becomes null');
-  t.deepEqual(renderTemplate('{{ input.items }}', scope), [{ id: 'a1', n: 1 }, { id: 'b2', n: 2 }]);
+  t.deepEqual(renderTemplate('{{ input.items }}', scope), [
+    { id: 'a1', n: 1 },
+    { id: 'b2', n: 2 },
+  ]);
   t.deepEqual(renderTemplate('{{ steps.fetch.output }}', scope), { status: 200, body: { title: 'Hello' } });
   t.is(renderTemplate('{{ input.zero }}', scope), 0);
 });
@@ -354,7 +360,13 @@ test('templateReferences reports paths, roots and step ids', (t) => {
   );
   t.deepEqual(refs, [
     { path: 'with.url', expression: 'input.id', roots: ['input'], stepIds: [], readsAllSteps: false },
-    { path: 'with.headers.Authorization', expression: 'steps.auth.output.token', roots: ['steps'], stepIds: ['auth'], readsAllSteps: false },
+    {
+      path: 'with.headers.Authorization',
+      expression: 'steps.auth.output.token',
+      roots: ['steps'],
+      stepIds: ['auth'],
+      readsAllSteps: false,
+    },
     {
       path: 'with.headers["X-Key"]',
       expression: "steps['my-step'].output || run.id",

@@ -5,7 +5,15 @@ import { KeyedTokenBuckets } from '../../core/rateLimit/keyedTokenBuckets.js';
 /** A clock the test moves by hand. */
 function manualClock(start = 1_000_000): { now: () => number; advance: (ms: number) => void; set: (ms: number) => void } {
   let time = start;
-  return { now: () => time, advance: (ms) => { time += ms; }, set: (ms) => { time = ms; } };
+  return {
+    now: () => time,
+    advance: (ms) => {
+      time += ms;
+    },
+    set: (ms) => {
+      time = ms;
+    },
+  };
 }
 
 test('a new bucket allows exactly burst requests at once, then says when the next token comes', (t) => {

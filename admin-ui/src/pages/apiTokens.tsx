@@ -8,7 +8,11 @@ export function TokensPage() {
   return (
     <Page title="Tokens">
       <Section title={tenant ? `Tokens of ${tenant.name}` : 'System administrator tokens'}>
-        <p class="muted">{tenant ? 'Each token acts with its role in this tenant only.' : 'These tokens administer the whole appliance; they belong to no tenant.'}</p>
+        <p class="muted">
+          {tenant
+            ? 'Each token acts with its role in this tenant only.'
+            : 'These tokens administer the whole appliance; they belong to no tenant.'}
+        </p>
         <ApiTokenList tenantId={tenant?.id ?? null} roles={tenant ? TENANT_ROLES : ['SYSTEM_ADMIN']} />
       </Section>
     </Page>

@@ -7,10 +7,21 @@ import { href } from '../router.js';
 interface Overview {
   runOverview: {
     runsPerMinute: { minute: string; started: number; failed: number }[];
-    startedLastHour: number; failedLastHour: number; queued: number; running: number; waiting: number;
-    queueDepth: number; waitingApprovals: number; openCircuitBreakers: number;
+    startedLastHour: number;
+    failedLastHour: number;
+    queued: number;
+    running: number;
+    waiting: number;
+    queueDepth: number;
+    waitingApprovals: number;
+    openCircuitBreakers: number;
   };
-  pendingApprovals: { run: { id: string; workflowVersion: { version: number; workflow: { id: string; name: string } } }; stepId: string; since: string; until: string | null }[];
+  pendingApprovals: {
+    run: { id: string; workflowVersion: { version: number; workflow: { id: string; name: string } } };
+    stepId: string;
+    since: string;
+    until: string | null;
+  }[];
 }
 
 const QUERY = `{
@@ -28,7 +39,12 @@ function PerMinuteChart({ minutes }: { minutes: Overview['runOverview']['runsPer
   const total = slots.reduce((n, s) => n + s.started, 0);
   return (
     <figure class="chart">
-      <svg viewBox="0 0 600 120" preserveAspectRatio="none" role="img" aria-label={`Runs started per minute over the last hour: ${total} in all, at most ${top} in one minute`}>
+      <svg
+        viewBox="0 0 600 120"
+        preserveAspectRatio="none"
+        role="img"
+        aria-label={`Runs started per minute over the last hour: ${total} in all, at most ${top} in one minute`}
+      >
         {slots.map((s, i) => {
           const h = (s.started / top) * 100;
           const f = (s.failed / top) * 100;
@@ -58,23 +74,48 @@ export function OverviewPage() {
         {({ runOverview: o, pendingApprovals }) => (
           <>
             <dl class="cards">
-              <div><dt>Runs started, last hour</dt><dd>{o.startedLastHour}</dd></div>
-              <div class={o.failedLastHour ? 'alert' : ''}><dt>Failed, last hour</dt><dd>{o.failedLastHour}</dd></div>
-              <div><dt>Running</dt><dd>{o.running + o.queued}</dd></div>
-              <div><dt>Queue depth</dt><dd>{o.queueDepth}</dd></div>
-              <div class={o.waitingApprovals ? 'attention' : ''}><dt>Waiting approvals</dt><dd>{o.waitingApprovals}</dd></div>
-              <div class={o.openCircuitBreakers ? 'alert' : ''}><dt>Circuit breakers open</dt><dd>{o.openCircuitBreakers}</dd></div>
+              <div>
+                <dt>Runs started, last hour</dt>
+                <dd>{o.startedLastHour}</dd>
+              </div>
+              <div class={o.failedLastHour ? 'alert' : ''}>
+                <dt>Failed, last hour</dt>
+                <dd>{o.failedLastHour}</dd>
+              </div>
+              <div>
+                <dt>Running</dt>
+                <dd>{o.running + o.queued}</dd>
+              </div>
+              <div>
+                <dt>Queue depth</dt>
+                <dd>{o.queueDepth}</dd>
+              </div>
+              <div class={o.waitingApprovals ? 'attention' : ''}>
+                <dt>Waiting approvals</dt>
+                <dd>{o.waitingApprovals}</dd>
+              </div>
+              <div class={o.openCircuitBreakers ? 'alert' : ''}>
+                <dt>Circuit breakers open</dt>
+                <dd>{o.openCircuitBreakers}</dd>
+              </div>
             </dl>
             <PerMinuteChart minutes={o.runsPerMinute} />
             <Section title="Waiting for approval">
-              {pendingApprovals.length === 0 ? <p class="state empty">No step is waiting for approval.</p> : (
-                <Table caption="Steps waiting for approval" rowKey={(a) => `${a.run.id}/${a.stepId}`} rows={pendingApprovals} columns={[
-                  { label: 'Run', cell: (a) => <a href={href(`runs/${a.run.id}`)}>{short(a.run.id)}</a> },
-                  { label: 'Workflow', cell: (a) => `${a.run.workflowVersion.workflow.name} v${a.run.workflowVersion.version}` },
-                  { label: 'Step', cell: (a) => a.stepId },
-                  { label: 'Waiting since', cell: (a) => <Time value={a.since} /> },
-                  { label: 'Times out', cell: (a) => <Time value={a.until} /> },
-                ]} />
+              {pendingApprovals.length === 0 ? (
+                <p class="state empty">No step is waiting for approval.</p>
+              ) : (
+                <Table
+                  caption="Steps waiting for approval"
+                  rowKey={(a) => `${a.run.id}/${a.stepId}`}
+                  rows={pendingApprovals}
+                  columns={[
+                    { label: 'Run', cell: (a) => <a href={href(`runs/${a.run.id}`)}>{short(a.run.id)}</a> },
+                    { label: 'Workflow', cell: (a) => `${a.run.workflowVersion.workflow.name} v${a.run.workflowVersion.version}` },
+                    { label: 'Step', cell: (a) => a.stepId },
+                    { label: 'Waiting since', cell: (a) => <Time value={a.since} /> },
+                    { label: 'Times out', cell: (a) => <Time value={a.until} /> },
+                  ]}
+                />
               )}
             </Section>
           </>

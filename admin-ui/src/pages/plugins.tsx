@@ -8,23 +8,61 @@ import { gql } from '../api.js';
 import { ErrorBox, Field, Guard, Loading, Page, Section, Status, Table, Time, useAction, useLoad } from '../components.js';
 import { can } from '../session.js';
 
-interface Permissions { hosts: string[]; credentialTypes: string[]; rawSecretAccess: boolean }
-interface Resources { memoryMb: number | null; timeoutMs: number | null; cpuMs: number | null; maxRequests: number | null; maxResponseBytes: number | null }
-interface Action { name: string; description: string; uses: string }
-interface Policy { allowedHosts: string[]; allowedPrivate: string[]; rawSecretAccessApproved: boolean }
+interface Permissions {
+  hosts: string[];
+  credentialTypes: string[];
+  rawSecretAccess: boolean;
+}
+interface Resources {
+  memoryMb: number | null;
+  timeoutMs: number | null;
+  cpuMs: number | null;
+  maxRequests: number | null;
+  maxResponseBytes: number | null;
+}
+interface Action {
+  name: string;
+  description: string;
+  uses: string;
+}
+interface Policy {
+  allowedHosts: string[];
+  allowedPrivate: string[];
+  rawSecretAccessApproved: boolean;
+}
 
 interface Plugin {
-  id: string; name: string; version: string; publisher: string; trust: string;
-  publisherFingerprint: string | null; certificateNotAfter: string | null; installedAt: string;
-  minApplianceVersion: string; packageSha256: string;
-  permissions: Permissions; resources: Resources; actions: Action[]; policy: Policy | null;
+  id: string;
+  name: string;
+  version: string;
+  publisher: string;
+  trust: string;
+  publisherFingerprint: string | null;
+  certificateNotAfter: string | null;
+  installedAt: string;
+  minApplianceVersion: string;
+  packageSha256: string;
+  permissions: Permissions;
+  resources: Resources;
+  actions: Action[];
+  policy: Policy | null;
 }
 
 interface PackageCheck {
-  ok: boolean; refusal: string | null; reason: string | null;
-  name: string | null; version: string | null; publisher: string | null; trust: string | null;
-  publisherFingerprint: string | null; certificateNotAfter: string | null; minApplianceVersion: string | null; packageSha256: string | null;
-  actions: Action[] | null; permissions: Permissions | null; resources: Resources | null;
+  ok: boolean;
+  refusal: string | null;
+  reason: string | null;
+  name: string | null;
+  version: string | null;
+  publisher: string | null;
+  trust: string | null;
+  publisherFingerprint: string | null;
+  certificateNotAfter: string | null;
+  minApplianceVersion: string | null;
+  packageSha256: string | null;
+  actions: Action[] | null;
+  permissions: Permissions | null;
+  resources: Resources | null;
   installed: { id: string; installedAt: string; trust: string } | null;
 }
 
@@ -48,14 +86,19 @@ const VERIFY = `query($bundle: String!) { verifyPluginPackage(bundle: $bundle) {
 const INSTALL = 'mutation($bundle: String!) { installPlugin(input: { bundle: $bundle }) { id name version trust } }';
 
 const ms = (value: number) => (value < 1000 ? `${value} ms` : `${+(value / 1000).toFixed(1)} s`);
-const bytes = (value: number) => (value < 1024 ? `${value} B` : value < 1024 * 1024 ? `${+(value / 1024).toFixed(1)} KiB` : `${+(value / 1024 / 1024).toFixed(1)} MiB`);
+const bytes = (value: number) =>
+  value < 1024 ? `${value} B` : value < 1024 * 1024 ? `${+(value / 1024).toFixed(1)} KiB` : `${+(value / 1024 / 1024).toFixed(1)} MiB`;
 
 function Fingerprint({ value, full = false }: { value: string | null; full?: boolean }) {
   if (!value) return <span class="muted">none</span>;
   const grouped = value.match(/.{1,2}/g)?.join(':') ?? value;
-  return full
-    ? <code class="fingerprint">{grouped}</code>
-    : <code class="fingerprint" title={value}>{value.slice(0, 16)}…</code>;
+  return full ? (
+    <code class="fingerprint">{grouped}</code>
+  ) : (
+    <code class="fingerprint" title={value}>
+      {value.slice(0, 16)}…
+    </code>
+  );
 }
 
 const limitValue = (v: number | null, format: (n: number) => string) => (v === null || v === undefined ? null : format(v));
@@ -70,7 +113,19 @@ function limitsOf(r: Resources): [string, string | null][] {
   ];
 }
 
-const codes = (items: string[]) => items.length === 0 ? <span class="muted">none</span> : <>{items.map((item, i) => <>{i ? ', ' : ''}<code>{item}</code></>)}</>;
+const codes = (items: string[]) =>
+  items.length === 0 ? (
+    <span class="muted">none</span>
+  ) : (
+    <>
+      {items.map((item, i) => (
+        <>
+          {i ? ', ' : ''}
+          <code>{item}</code>
+        </>
+      ))}
+    </>
+  );
 const raw = (yes: boolean) => (yes ? <strong class="risky">yes: may read secret values</strong> : 'no');
 
 /** What the package asks to reach and use: a list of facts, or lines for a table cell. */
@@ -78,17 +133,26 @@ function PermissionList({ permissions, inline = false }: { permissions: Permissi
   if (inline) {
     return (
       <ul class="values lines">
-        <li><span class="muted">Hosts</span> {codes(permissions.hosts)}</li>
-        <li><span class="muted">Credential types</span> {codes(permissions.credentialTypes)}</li>
-        <li><span class="muted">Raw secret access</span> {raw(permissions.rawSecretAccess)}</li>
+        <li>
+          <span class="muted">Hosts</span> {codes(permissions.hosts)}
+        </li>
+        <li>
+          <span class="muted">Credential types</span> {codes(permissions.credentialTypes)}
+        </li>
+        <li>
+          <span class="muted">Raw secret access</span> {raw(permissions.rawSecretAccess)}
+        </li>
       </ul>
     );
   }
   return (
     <dl class="facts compact">
-      <dt>Hosts</dt><dd>{codes(permissions.hosts)}</dd>
-      <dt>Credential types</dt><dd>{codes(permissions.credentialTypes)}</dd>
-      <dt>Raw secret access</dt><dd>{raw(permissions.rawSecretAccess)}</dd>
+      <dt>Hosts</dt>
+      <dd>{codes(permissions.hosts)}</dd>
+      <dt>Credential types</dt>
+      <dd>{codes(permissions.credentialTypes)}</dd>
+      <dt>Raw secret access</dt>
+      <dd>{raw(permissions.rawSecretAccess)}</dd>
     </dl>
   );
 }
@@ -99,20 +163,37 @@ function LimitList({ resources, inline = false }: { resources: Resources; inline
   if (inline) {
     return (
       <ul class="values lines">
-        {limits.map(([label, value]) => <li><span class="muted">{label}</span> {value ?? <span class="muted">default</span>}</li>)}
+        {limits.map(([label, value]) => (
+          <li>
+            <span class="muted">{label}</span> {value ?? <span class="muted">default</span>}
+          </li>
+        ))}
       </ul>
     );
   }
   return (
     <dl class="facts compact">
-      {limits.map(([label, value]) => <><dt>{label}</dt><dd>{value ?? <span class="muted">appliance default</span>}</dd></>)}
+      {limits.map(([label, value]) => (
+        <>
+          <dt>{label}</dt>
+          <dd>{value ?? <span class="muted">appliance default</span>}</dd>
+        </>
+      ))}
     </dl>
   );
 }
 
 function ActionList({ actions }: { actions: Action[] }) {
   if (actions.length === 0) return <span class="muted">none</span>;
-  return <ul class="values">{actions.map((a) => <li><code title={a.description}>{a.uses}</code></li>)}</ul>;
+  return (
+    <ul class="values">
+      {actions.map((a) => (
+        <li>
+          <code title={a.description}>{a.uses}</code>
+        </li>
+      ))}
+    </ul>
+  );
 }
 
 function PolicyFacts({ name, policy }: { name: string; policy: Policy }) {
@@ -121,11 +202,27 @@ function PolicyFacts({ name, policy }: { name: string; policy: Policy }) {
       <h3>Policy (all versions)</h3>
       <dl class="facts">
         <dt>Allowed hosts</dt>
-        <dd>{policy.allowedHosts.length === 0 ? <span class="muted">none: the plugin may reach no host</span>
-          : policy.allowedHosts.length === 1 && policy.allowedHosts[0] === '*' ? <>whatever its manifest asks for (<code>*</code>)</>
-          : codes(policy.allowedHosts)}</dd>
-        <dt>Allowed private</dt><dd>{policy.allowedPrivate.length === 0 ? <span class="muted">none: loopback, private and link-local addresses are refused</span> : codes(policy.allowedPrivate)}</dd>
-        <dt>Raw secret access approved</dt><dd>{policy.rawSecretAccessApproved ? 'yes' : 'no'}</dd>
+        <dd>
+          {policy.allowedHosts.length === 0 ? (
+            <span class="muted">none: the plugin may reach no host</span>
+          ) : policy.allowedHosts.length === 1 && policy.allowedHosts[0] === '*' ? (
+            <>
+              whatever its manifest asks for (<code>*</code>)
+            </>
+          ) : (
+            codes(policy.allowedHosts)
+          )}
+        </dd>
+        <dt>Allowed private</dt>
+        <dd>
+          {policy.allowedPrivate.length === 0 ? (
+            <span class="muted">none: loopback, private and link-local addresses are refused</span>
+          ) : (
+            codes(policy.allowedPrivate)
+          )}
+        </dd>
+        <dt>Raw secret access approved</dt>
+        <dd>{policy.rawSecretAccessApproved ? 'yes' : 'no'}</dd>
       </dl>
     </div>
   );
@@ -135,16 +232,31 @@ function PluginGroup({ name, versions }: { name: string; versions: Plugin[] }) {
   const policy = versions.find((v) => v.policy)?.policy ?? null;
   return (
     <Section title={name} actions={<span class="muted">{versions.length === 1 ? '1 version' : `${versions.length} versions`}</span>}>
-      <div class="plugin-versions"><Table caption={`Installed versions of ${name}`} rowKey={(p) => p.id} rows={versions} columns={[
-        { label: 'Version', cell: (p) => <strong>{p.version}</strong> },
-        { label: 'Trust', cell: (p) => <Status value={p.trust} /> },
-        { label: 'Publisher', cell: (p) => <div class="publisher-cell"><span>{p.publisher}</span>{p.publisherFingerprint ? <Fingerprint value={p.publisherFingerprint} /> : null}</div> },
-        { label: 'Certificate expires', cell: (p) => <Time value={p.certificateNotAfter} /> },
-        { label: 'Installed', cell: (p) => <Time value={p.installedAt} /> },
-        { label: 'Actions', cell: (p) => <ActionList actions={p.actions} /> },
-        { label: 'Permissions', cell: (p) => <PermissionList permissions={p.permissions} inline /> },
-        { label: 'Limits', cell: (p) => <LimitList resources={p.resources} inline /> },
-      ]} /></div>
+      <div class="plugin-versions">
+        <Table
+          caption={`Installed versions of ${name}`}
+          rowKey={(p) => p.id}
+          rows={versions}
+          columns={[
+            { label: 'Version', cell: (p) => <strong>{p.version}</strong> },
+            { label: 'Trust', cell: (p) => <Status value={p.trust} /> },
+            {
+              label: 'Publisher',
+              cell: (p) => (
+                <div class="publisher-cell">
+                  <span>{p.publisher}</span>
+                  {p.publisherFingerprint ? <Fingerprint value={p.publisherFingerprint} /> : null}
+                </div>
+              ),
+            },
+            { label: 'Certificate expires', cell: (p) => <Time value={p.certificateNotAfter} /> },
+            { label: 'Installed', cell: (p) => <Time value={p.installedAt} /> },
+            { label: 'Actions', cell: (p) => <ActionList actions={p.actions} /> },
+            { label: 'Permissions', cell: (p) => <PermissionList permissions={p.permissions} inline /> },
+            { label: 'Limits', cell: (p) => <LimitList resources={p.resources} inline /> },
+          ]}
+        />
+      </div>
       {policy ? <PolicyFacts name={name} policy={policy} /> : null}
     </Section>
   );
@@ -167,28 +279,108 @@ function CheckResult({ check, fileName }: { check: PackageCheck; fileName: strin
   const label = check.name && check.version ? `${check.name} ${check.version}` : fileName;
   return (
     <div class="package-check" role="region" aria-label="Verification result">
-      {check.ok
-        ? <p class="success" role="status"><strong>Verified.</strong> {check.installed ? `${label} passed verification.` : `${label} passed verification and may be installed. Check what it asks for before you install it.`}</p>
-        : <div class="error" role="alert"><strong>Refused: <code>{check.refusal}</code>.</strong> {check.reason} Nothing was installed.</div>}
-      {check.ok && check.trust === 'UNSIGNED' ? <p class="notice"><strong>Not signed.</strong> Nobody vouches for this package; the appliance accepts it only because it is configured to allow unsigned plugins.</p> : null}
+      {check.ok ? (
+        <p class="success" role="status">
+          <strong>Verified.</strong>{' '}
+          {check.installed
+            ? `${label} passed verification.`
+            : `${label} passed verification and may be installed. Check what it asks for before you install it.`}
+        </p>
+      ) : (
+        <div class="error" role="alert">
+          <strong>
+            Refused: <code>{check.refusal}</code>.
+          </strong>{' '}
+          {check.reason} Nothing was installed.
+        </div>
+      )}
+      {check.ok && check.trust === 'UNSIGNED' ? (
+        <p class="notice">
+          <strong>Not signed.</strong> Nobody vouches for this package; the appliance accepts it only because it is configured to allow
+          unsigned plugins.
+        </p>
+      ) : null}
       {check.installed ? (
         <p class="notice">
-          {check.ok ? `${label} is already installed` : `A different package named ${label} is already installed`} (since <Time value={check.installed.installedAt} />, {check.installed.trust}).
+          {check.ok ? `${label} is already installed` : `A different package named ${label} is already installed`} (since{' '}
+          <Time value={check.installed.installedAt} />, {check.installed.trust}).
           {check.ok ? ' Installing it again changes nothing.' : ''}
         </p>
       ) : null}
       {check.name ? (
         <dl class="facts">
-          <dt>Plugin</dt><dd><strong>{check.name}</strong> {check.version}</dd>
-          {check.publisher ? <><dt>Publisher</dt><dd>{check.publisher}</dd></> : null}
-          {check.trust ? <><dt>Trust</dt><dd><Status value={check.trust} /></dd></> : null}
-          {check.publisherFingerprint ? <><dt>Publisher fingerprint</dt><dd><Fingerprint value={check.publisherFingerprint} full /></dd></> : null}
-          {check.certificateNotAfter ? <><dt>Certificate expires</dt><dd><Time value={check.certificateNotAfter} /></dd></> : null}
-          {check.minApplianceVersion ? <><dt>Needs appliance</dt><dd>{check.minApplianceVersion} or later</dd></> : null}
-          {check.packageSha256 ? <><dt>Package SHA-256</dt><dd><code class="hash">{check.packageSha256}</code></dd></> : null}
-          {check.actions ? <><dt>Actions</dt><dd><ActionList actions={check.actions} /></dd></> : null}
-          {check.permissions ? <><dt>Permissions asked for</dt><dd><PermissionList permissions={check.permissions} /></dd></> : null}
-          {check.resources ? <><dt>Limits asked for</dt><dd><LimitList resources={check.resources} /></dd></> : null}
+          <dt>Plugin</dt>
+          <dd>
+            <strong>{check.name}</strong> {check.version}
+          </dd>
+          {check.publisher ? (
+            <>
+              <dt>Publisher</dt>
+              <dd>{check.publisher}</dd>
+            </>
+          ) : null}
+          {check.trust ? (
+            <>
+              <dt>Trust</dt>
+              <dd>
+                <Status value={check.trust} />
+              </dd>
+            </>
+          ) : null}
+          {check.publisherFingerprint ? (
+            <>
+              <dt>Publisher fingerprint</dt>
+              <dd>
+                <Fingerprint value={check.publisherFingerprint} full />
+              </dd>
+            </>
+          ) : null}
+          {check.certificateNotAfter ? (
+            <>
+              <dt>Certificate expires</dt>
+              <dd>
+                <Time value={check.certificateNotAfter} />
+              </dd>
+            </>
+          ) : null}
+          {check.minApplianceVersion ? (
+            <>
+              <dt>Needs appliance</dt>
+              <dd>{check.minApplianceVersion} or later</dd>
+            </>
+          ) : null}
+          {check.packageSha256 ? (
+            <>
+              <dt>Package SHA-256</dt>
+              <dd>
+                <code class="hash">{check.packageSha256}</code>
+              </dd>
+            </>
+          ) : null}
+          {check.actions ? (
+            <>
+              <dt>Actions</dt>
+              <dd>
+                <ActionList actions={check.actions} />
+              </dd>
+            </>
+          ) : null}
+          {check.permissions ? (
+            <>
+              <dt>Permissions asked for</dt>
+              <dd>
+                <PermissionList permissions={check.permissions} />
+              </dd>
+            </>
+          ) : null}
+          {check.resources ? (
+            <>
+              <dt>Limits asked for</dt>
+              <dd>
+                <LimitList resources={check.resources} />
+              </dd>
+            </>
+          ) : null}
         </dl>
       ) : null}
     </div>
@@ -206,7 +398,9 @@ function InstallPlugin({ onInstalled }: { onInstalled: () => void }) {
     const { verifyPluginPackage: check } = await gql<{ verifyPluginPackage: PackageCheck }>(VERIFY, { bundle });
     return { fileName: file.name, bundle, check };
   });
-  const install = useAction((bundle: string) => gql<{ installPlugin: { id: string; name: string; version: string; trust: string } }>(INSTALL, { bundle }));
+  const install = useAction((bundle: string) =>
+    gql<{ installPlugin: { id: string; name: string; version: string; trust: string } }>(INSTALL, { bundle }),
+  );
 
   const reset = () => {
     setPicked(null);
@@ -241,12 +435,26 @@ function InstallPlugin({ onInstalled }: { onInstalled: () => void }) {
       <p class="muted">The package is verified first (signature, publisher, compatibility); nothing is installed until you confirm.</p>
       <div class="filters">
         <Field label="Plugin package" hint="A signed package: .tar.gz or .tgz">
-          {(props) => <input {...props} key={inputKey} ref={fileInput} type="file" accept=".tar.gz,.tgz,application/gzip" disabled={verify.pending || install.pending} onChange={choose} />}
+          {(props) => (
+            <input
+              {...props}
+              key={inputKey}
+              ref={fileInput}
+              type="file"
+              accept=".tar.gz,.tgz,application/gzip"
+              disabled={verify.pending || install.pending}
+              onChange={choose}
+            />
+          )}
         </Field>
       </div>
       {verify.pending ? <Loading what="and verifying the package" /> : null}
       <ErrorBox error={verify.error} title="Could not verify the package" />
-      {done ? <p class="success" role="status">{done}</p> : null}
+      {done ? (
+        <p class="success" role="status">
+          {done}
+        </p>
+      ) : null}
       {picked && check ? (
         <>
           <CheckResult check={check} fileName={picked.fileName} />
@@ -257,7 +465,16 @@ function InstallPlugin({ onInstalled }: { onInstalled: () => void }) {
                 {install.pending ? `Installing ${check.name} ${check.version}…` : `Install ${check.name} ${check.version}`}
               </button>
             ) : null}
-            <button type="button" disabled={install.pending} onClick={() => { reset(); fileInput.current?.focus(); }}>{canInstall ? 'Cancel' : 'Choose another package'}</button>
+            <button
+              type="button"
+              disabled={install.pending}
+              onClick={() => {
+                reset();
+                fileInput.current?.focus();
+              }}
+            >
+              {canInstall ? 'Cancel' : 'Choose another package'}
+            </button>
           </div>
         </>
       ) : null}
@@ -274,7 +491,15 @@ export function PluginsPage() {
         {({ plugins }) => {
           const groups = new Map<string, Plugin[]>();
           for (const p of plugins) groups.set(p.name, [...(groups.get(p.name) ?? []), p]);
-          return <>{[...groups].sort(([a], [b]) => a.localeCompare(b)).map(([name, versions]) => <PluginGroup key={name} name={name} versions={versions} />)}</>;
+          return (
+            <>
+              {[...groups]
+                .sort(([a], [b]) => a.localeCompare(b))
+                .map(([name, versions]) => (
+                  <PluginGroup key={name} name={name} versions={versions} />
+                ))}
+            </>
+          );
         }}
       </Guard>
     </Page>

@@ -12,13 +12,21 @@ import { can } from '../session.js';
 export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'WAITING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'] as const;
 const PAGE_SIZE = 25;
 
-
 interface RunRow {
-  id: string; status: string; createdAt: string; finishedAt: string | null;
+  id: string;
+  status: string;
+  createdAt: string;
+  finishedAt: string | null;
   workflowVersion: { version: number; workflow: { id: string; name: string } };
 }
-interface RunPage { nodes: RunRow[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } }
-interface WorkflowOption { id: string; name: string }
+interface RunPage {
+  nodes: RunRow[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+interface WorkflowOption {
+  id: string;
+  name: string;
+}
 
 const RUNS = `query($f: RunFilter, $n: Int, $a: String) {
   runs(filter: $f, first: $n, after: $a) {
@@ -33,7 +41,12 @@ const MAX_WORKFLOW_PAGES = 10;
 type Filters = { status: string; workflow: string; after: string; before: string };
 
 function filtersOf(query: URLSearchParams): Filters {
-  return { status: query.get('status') ?? '', workflow: query.get('workflow') ?? '', after: query.get('after') ?? '', before: query.get('before') ?? '' };
+  return {
+    status: query.get('status') ?? '',
+    workflow: query.get('workflow') ?? '',
+    after: query.get('after') ?? '',
+    before: query.get('before') ?? '',
+  };
 }
 
 const validDate = (value: string): boolean => value === '' || !Number.isNaN(new Date(value).getTime());
@@ -53,7 +66,10 @@ async function loadWorkflows(): Promise<WorkflowOption[]> {
   const all: WorkflowOption[] = [];
   let after: string | null = null;
   for (let page = 0; page < MAX_WORKFLOW_PAGES; page++) {
-    const data: { workflows: { nodes: WorkflowOption[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } = await gql(WORKFLOWS, { a: after });
+    const data: { workflows: { nodes: WorkflowOption[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } = await gql(
+      WORKFLOWS,
+      { a: after },
+    );
     all.push(...data.workflows.nodes);
     if (!data.workflows.pageInfo.hasNextPage) break;
     after = data.workflows.pageInfo.endCursor;
@@ -75,12 +91,21 @@ function FilterForm({ filters, workflows }: { filters: Filters; workflows: Workf
   const known = workflows?.some((w) => w.id === filters.workflow) ?? false;
   const active = Object.values(filters).some(Boolean);
   return (
-    <form class="filters" aria-label="Filter runs" onSubmit={(e) => { e.preventDefault(); apply({ ...filters, after: fromLocalInput(after), before: fromLocalInput(before) }); }}>
+    <form
+      class="filters"
+      aria-label="Filter runs"
+      onSubmit={(e) => {
+        e.preventDefault();
+        apply({ ...filters, after: fromLocalInput(after), before: fromLocalInput(before) });
+      }}
+    >
       <Field label="Status">
         {(props) => (
           <select {...props} value={filters.status} onChange={(e) => apply({ ...filters, status: e.currentTarget.value })}>
             <option value="">Any status</option>
-            {RUN_STATUSES.map((s) => <option value={s}>{s.replace('_', ' ')}</option>)}
+            {RUN_STATUSES.map((s) => (
+              <option value={s}>{s.replace('_', ' ')}</option>
+            ))}
           </select>
         )}
       </Field>
@@ -89,7 +114,9 @@ function FilterForm({ filters, workflows }: { filters: Filters; workflows: Workf
           <select {...props} value={filters.workflow} onChange={(e) => apply({ ...filters, workflow: e.currentTarget.value })}>
             <option value="">Any workflow</option>
             {filters.workflow && !known ? <option value={filters.workflow}>Workflow {filters.workflow}</option> : null}
-            {(workflows ?? []).map((w) => <option value={w.id}>{w.name}</option>)}
+            {(workflows ?? []).map((w) => (
+              <option value={w.id}>{w.name}</option>
+            ))}
           </select>
         )}
       </Field>
@@ -100,8 +127,14 @@ function FilterForm({ filters, workflows }: { filters: Filters; workflows: Workf
         {(props) => <input {...props} type="datetime-local" value={before} onInput={(e) => setBefore(e.currentTarget.value)} />}
       </Field>
       <div class="row">
-        <button type="submit" class="primary" disabled={orderError !== null}>Apply filters</button>
-        {active ? <a class="button" href={href('runs')}>Clear filters</a> : null}
+        <button type="submit" class="primary" disabled={orderError !== null}>
+          Apply filters
+        </button>
+        {active ? (
+          <a class="button" href={href('runs')}>
+            Clear filters
+          </a>
+        ) : null}
       </div>
     </form>
   );
@@ -128,37 +161,91 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
     const page = (await gql<{ runs: RunPage }>(RUNS, { f: filter, n: PAGE_SIZE, a: cursor })).runs;
     setMore({ key, nodes: [...(extra?.nodes ?? []), ...page.nodes], pageInfo: page.pageInfo });
   });
-  const refresh = () => { setMore(null); first.reload(); };
+  const refresh = () => {
+    setMore(null);
+    first.reload();
+  };
   const active = Object.values(filters).some(Boolean);
   return (
-    <Page title="Runs" actions={<button type="button" onClick={refresh} disabled={first.loading}>Refresh</button>}>
+    <Page
+      title="Runs"
+      actions={
+        <button type="button" onClick={refresh} disabled={first.loading}>
+          Refresh
+        </button>
+      }
+    >
       <Section title="Filters">
         {/* Remounted when the address changes (Back, a shared link), so the date fields show its filter. */}
         <FilterForm key={key} filters={filters} workflows={workflows.data} />
         <ErrorBox error={workflows.error} title="Could not load the workflows to filter by" />
       </Section>
-      {!valid ? <Empty>Fix the dates in the filters to see runs.</Empty> : (
+      {!valid ? (
+        <Empty>Fix the dates in the filters to see runs.</Empty>
+      ) : (
         <Guard loaded={first} what="runs">
           {(page) => {
             if (!page) return null;
             const rows = [...page.nodes, ...(extra?.nodes ?? [])];
             const pageInfo = extra?.pageInfo ?? page.pageInfo;
             if (rows.length === 0) {
-              return <Empty>{active ? <>No run matches these filters. <a href={href('runs')}>Show all runs</a></> : 'No runs yet. Runs appear here once a workflow is started.'}</Empty>;
+              return (
+                <Empty>
+                  {active ? (
+                    <>
+                      No run matches these filters. <a href={href('runs')}>Show all runs</a>
+                    </>
+                  ) : (
+                    'No runs yet. Runs appear here once a workflow is started.'
+                  )}
+                </Empty>
+              );
             }
             return (
               <>
-                <Table caption={active ? 'Runs matching the filters' : 'Runs'} rows={rows} rowKey={(r) => r.id} columns={[
-                  { label: 'Run', cell: (r) => <a class="mono" href={href(`runs/${r.id}`)} title={r.id}>{short(r.id)}</a> },
-                  { label: 'Workflow', cell: (r) => <>{r.workflowVersion.workflow.name} <span class="muted">v{r.workflowVersion.version}</span></> },
-                  { label: 'Status', cell: (r) => <Status value={r.status} /> },
-                  { label: 'Created', cell: (r) => <Time value={r.createdAt} /> },
-                  { label: 'Duration', class: 'num', cell: (r) => <><Duration from={r.createdAt} to={r.finishedAt} />{r.finishedAt ? null : <span class="muted"> so far</span>}</> },
-                ]} />
+                <Table
+                  caption={active ? 'Runs matching the filters' : 'Runs'}
+                  rows={rows}
+                  rowKey={(r) => r.id}
+                  columns={[
+                    {
+                      label: 'Run',
+                      cell: (r) => (
+                        <a class="mono" href={href(`runs/${r.id}`)} title={r.id}>
+                          {short(r.id)}
+                        </a>
+                      ),
+                    },
+                    {
+                      label: 'Workflow',
+                      cell: (r) => (
+                        <>
+                          {r.workflowVersion.workflow.name} <span class="muted">v{r.workflowVersion.version}</span>
+                        </>
+                      ),
+                    },
+                    { label: 'Status', cell: (r) => <Status value={r.status} /> },
+                    { label: 'Created', cell: (r) => <Time value={r.createdAt} /> },
+                    {
+                      label: 'Duration',
+                      class: 'num',
+                      cell: (r) => (
+                        <>
+                          <Duration from={r.createdAt} to={r.finishedAt} />
+                          {r.finishedAt ? null : <span class="muted"> so far</span>}
+                        </>
+                      ),
+                    },
+                  ]}
+                />
                 <div class="row">
-                  <span class="muted" role="status">{rows.length} run{rows.length === 1 ? '' : 's'} shown{pageInfo.hasNextPage ? ', more available' : ''}.</span>
+                  <span class="muted" role="status">
+                    {rows.length} run{rows.length === 1 ? '' : 's'} shown{pageInfo.hasNextPage ? ', more available' : ''}.
+                  </span>
                   {pageInfo.hasNextPage && pageInfo.endCursor ? (
-                    <button type="button" onClick={() => void loadMore.run(pageInfo.endCursor!)} disabled={loadMore.pending}>{loadMore.pending ? 'Loading…' : 'Load more'}</button>
+                    <button type="button" onClick={() => void loadMore.run(pageInfo.endCursor!)} disabled={loadMore.pending}>
+                      {loadMore.pending ? 'Loading…' : 'Load more'}
+                    </button>
                   ) : null}
                 </div>
                 <ErrorBox error={loadMore.error} title="Could not load more runs" />

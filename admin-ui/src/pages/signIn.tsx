@@ -23,12 +23,28 @@ export function SignIn({ notice }: { notice: string | null }) {
     <main class="signin" id="main">
       <form onSubmit={submit} aria-labelledby="signin-title">
         <h1 id="signin-title">Sign in to Switchyard</h1>
-        {notice ? <p class="notice" role="status">{notice}</p> : null}
+        {notice ? (
+          <p class="notice" role="status">
+            {notice}
+          </p>
+        ) : null}
         <Field label="API token" hint="Paste the token your administrator gave you. It is kept only for this browser tab.">
-          {(props) => <input {...props} type="password" autoComplete="off" spellcheck={false} value={token} onInput={(e) => setToken(e.currentTarget.value)} required />}
+          {(props) => (
+            <input
+              {...props}
+              type="password"
+              autoComplete="off"
+              spellcheck={false}
+              value={token}
+              onInput={(e) => setToken(e.currentTarget.value)}
+              required
+            />
+          )}
         </Field>
         <ErrorBox error={action.error} title="Could not sign in" />
-        <button type="submit" class="primary" disabled={action.pending || !token.trim()}>{action.pending ? 'Signing in…' : 'Sign in'}</button>
+        <button type="submit" class="primary" disabled={action.pending || !token.trim()}>
+          {action.pending ? 'Signing in…' : 'Sign in'}
+        </button>
       </form>
     </main>
   );

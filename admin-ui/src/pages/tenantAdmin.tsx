@@ -8,25 +8,46 @@ import { ErrorBox, Field, Guard, Page, Section, Table, Time, useAction, useLoad 
 import { href } from '../router.js';
 import { ApiTokenList, TENANT_ROLES } from '../apiTokenList.js';
 
-interface Quota { maxConcurrentRuns: number | null; maxRunsPerDay: number | null; maxStepsPerWorkflow: number | null; maxRunDurationSeconds: number | null; maxInputBytes: number | null; sandboxCpuMsPerDay: number | null }
-interface Tenant { id: string; name: string; createdAt: string; quota: Quota; auditRetentionDays: number; auditLegalHold: boolean }
+interface Quota {
+  maxConcurrentRuns: number | null;
+  maxRunsPerDay: number | null;
+  maxStepsPerWorkflow: number | null;
+  maxRunDurationSeconds: number | null;
+  maxInputBytes: number | null;
+  sandboxCpuMsPerDay: number | null;
+}
+interface Tenant {
+  id: string;
+  name: string;
+  createdAt: string;
+  quota: Quota;
+  auditRetentionDays: number;
+  auditLegalHold: boolean;
+}
 
-const TENANT = 'id name createdAt quota { maxConcurrentRuns maxRunsPerDay maxStepsPerWorkflow maxRunDurationSeconds maxInputBytes sandboxCpuMsPerDay } auditRetentionDays auditLegalHold';
+const TENANT =
+  'id name createdAt quota { maxConcurrentRuns maxRunsPerDay maxStepsPerWorkflow maxRunDurationSeconds maxInputBytes sandboxCpuMsPerDay } auditRetentionDays auditLegalHold';
 const LIST = `query($after: String) { tenants(first: 50, after: $after) { nodes { ${TENANT} } pageInfo { hasNextPage endCursor } } }`;
 const CREATE = `mutation($n: String!) { createTenant(input: { name: $n }) { ${TENANT} } }`;
 const SET_QUOTA = `mutation($i: SetTenantQuotaInput!) { setTenantQuota(input: $i) { ${TENANT} } }`;
 const SET_RETENTION = `mutation($i: SetAuditRetentionInput!) { setAuditRetention(input: $i) { ${TENANT} } }`;
 
 const QUOTA_FIELDS: [keyof Quota, string][] = [
-  ['maxConcurrentRuns', 'Concurrent runs'], ['maxRunsPerDay', 'Runs per day'], ['maxStepsPerWorkflow', 'Steps per workflow'],
-  ['maxRunDurationSeconds', 'Run duration (seconds)'], ['maxInputBytes', 'Run input (bytes)'], ['sandboxCpuMsPerDay', 'Sandbox CPU per day (ms)'],
+  ['maxConcurrentRuns', 'Concurrent runs'],
+  ['maxRunsPerDay', 'Runs per day'],
+  ['maxStepsPerWorkflow', 'Steps per workflow'],
+  ['maxRunDurationSeconds', 'Run duration (seconds)'],
+  ['maxInputBytes', 'Run input (bytes)'],
+  ['sandboxCpuMsPerDay', 'Sandbox CPU per day (ms)'],
 ];
 
 function QuotaForm({ tenant, onSaved }: { tenant: Tenant; onSaved: (t: Tenant) => void }) {
   const [values, setValues] = useState<Record<string, string>>({});
   const [problems, setProblems] = useState<Record<string, string>>({});
   const [saved, setSaved] = useState(false);
-  const save = useAction(async (input: Record<string, unknown>) => (await gql<{ setTenantQuota: Tenant }>(SET_QUOTA, { i: input })).setTenantQuota);
+  const save = useAction(
+    async (input: Record<string, unknown>) => (await gql<{ setTenantQuota: Tenant }>(SET_QUOTA, { i: input })).setTenantQuota,
+  );
   const submit = async (event: Event) => {
     event.preventDefault();
     setSaved(false);
@@ -53,13 +74,28 @@ function QuotaForm({ tenant, onSaved }: { tenant: Tenant; onSaved: (t: Tenant) =
       <div class="quota-grid">
         {QUOTA_FIELDS.map(([key, label]) => (
           <Field label={label} hint={`Now: ${tenant.quota[key] ?? 'no limit'}. Empty: unchanged.`} error={problems[key] ?? null}>
-            {(p) => <input {...p} inputMode="numeric" value={values[key] ?? ''} onInput={(e) => setValues({ ...values, [key]: e.currentTarget.value })} />}
+            {(p) => (
+              <input
+                {...p}
+                inputMode="numeric"
+                value={values[key] ?? ''}
+                onInput={(e) => setValues({ ...values, [key]: e.currentTarget.value })}
+              />
+            )}
           </Field>
         ))}
       </div>
       <ErrorBox error={save.error} title="Could not set the quotas" />
-      {saved ? <p class="success" role="status">Quotas saved.</p> : null}
-      <div><button type="submit" class="primary" disabled={save.pending}>{save.pending ? 'Saving…' : 'Save quotas'}</button></div>
+      {saved ? (
+        <p class="success" role="status">
+          Quotas saved.
+        </p>
+      ) : null}
+      <div>
+        <button type="submit" class="primary" disabled={save.pending}>
+          {save.pending ? 'Saving…' : 'Save quotas'}
+        </button>
+      </div>
     </form>
   );
 }
@@ -68,7 +104,9 @@ function RetentionForm({ tenant, onSaved }: { tenant: Tenant; onSaved: (t: Tenan
   const [days, setDays] = useState(String(tenant.auditRetentionDays));
   const [hold, setHold] = useState(tenant.auditLegalHold);
   const [problem, setProblem] = useState<string | null>(null);
-  const save = useAction(async (input: Record<string, unknown>) => (await gql<{ setAuditRetention: Tenant }>(SET_RETENTION, { i: input })).setAuditRetention);
+  const save = useAction(
+    async (input: Record<string, unknown>) => (await gql<{ setAuditRetention: Tenant }>(SET_RETENTION, { i: input })).setAuditRetention,
+  );
   const submit = async (event: Event) => {
     event.preventDefault();
     const n = Number(days);
@@ -83,9 +121,15 @@ function RetentionForm({ tenant, onSaved }: { tenant: Tenant; onSaved: (t: Tenan
   return (
     <form onSubmit={submit} aria-label={`Audit retention of ${tenant.name}`}>
       <div class="filters">
-        <Field label="Audit retention (days)" error={problem}>{(p) => <input {...p} inputMode="numeric" value={days} onInput={(e) => setDays(e.currentTarget.value)} />}</Field>
-        <label class="check"><input type="checkbox" checked={hold} onChange={(e) => setHold(e.currentTarget.checked)} /> Legal hold (remove nothing)</label>
-        <button type="submit" disabled={save.pending}>Save retention</button>
+        <Field label="Audit retention (days)" error={problem}>
+          {(p) => <input {...p} inputMode="numeric" value={days} onInput={(e) => setDays(e.currentTarget.value)} />}
+        </Field>
+        <label class="check">
+          <input type="checkbox" checked={hold} onChange={(e) => setHold(e.currentTarget.checked)} /> Legal hold (remove nothing)
+        </label>
+        <button type="submit" disabled={save.pending}>
+          Save retention
+        </button>
       </div>
       <ErrorBox error={save.error} title="Could not set the retention" />
     </form>
@@ -93,9 +137,15 @@ function RetentionForm({ tenant, onSaved }: { tenant: Tenant; onSaved: (t: Tenan
 }
 
 export function TenantsPage() {
-  const loaded = useLoad(() => gql<{ tenants: { nodes: Tenant[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }>(LIST), []);
+  const loaded = useLoad(
+    () => gql<{ tenants: { nodes: Tenant[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }>(LIST),
+    [],
+  );
   const [extra, setExtra] = useState<{ nodes: Tenant[]; cursor: string | null } | null>(null);
-  const more = useAction(async (after: string) => (await gql<{ tenants: { nodes: Tenant[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }>(LIST, { after })).tenants);
+  const more = useAction(
+    async (after: string) =>
+      (await gql<{ tenants: { nodes: Tenant[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }>(LIST, { after })).tenants,
+  );
   const nextCursor = extra ? extra.cursor : loaded.data?.tenants.pageInfo.hasNextPage ? loaded.data.tenants.pageInfo.endCursor : null;
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [overrides, setOverrides] = useState<Record<string, Tenant>>({});
@@ -121,40 +171,82 @@ export function TenantsPage() {
       <Section title="New tenant">
         <form onSubmit={submit} aria-label="Create a tenant">
           <div class="filters">
-            <Field label="Tenant name">{(p) => <input {...p} value={name} onInput={(e) => setName(e.currentTarget.value)} required maxLength={200} />}</Field>
-            <button type="submit" class="primary" disabled={create.pending || !name.trim()}>{create.pending ? 'Creating…' : 'Create tenant'}</button>
+            <Field label="Tenant name">
+              {(p) => <input {...p} value={name} onInput={(e) => setName(e.currentTarget.value)} required maxLength={200} />}
+            </Field>
+            <button type="submit" class="primary" disabled={create.pending || !name.trim()}>
+              {create.pending ? 'Creating…' : 'Create tenant'}
+            </button>
           </div>
           <ErrorBox error={create.error} title="Could not create the tenant" />
         </form>
       </Section>
       <Section title="All tenants">
-        <Guard loaded={loaded} what="the tenants" empty={(d) => (d.tenants.nodes.length === 0 ? 'No tenants yet: create the first above.' : null)}>
+        <Guard
+          loaded={loaded}
+          what="the tenants"
+          empty={(d) => (d.tenants.nodes.length === 0 ? 'No tenants yet: create the first above.' : null)}
+        >
           {() => (
-            <Table caption="Tenants" rowKey={(t) => t.id} rows={tenants} columns={[
-              { label: 'Name', cell: (t) => <button type="button" class="link" aria-pressed={t.id === selectedId} onClick={() => setSelectedId(t.id)}>{t.name}</button> },
-              { label: 'Id', cell: (t) => <code>{t.id}</code> },
-              { label: 'Created', cell: (t) => <Time value={t.createdAt} /> },
-              { label: 'Concurrent runs', class: 'num', cell: (t) => t.quota.maxConcurrentRuns ?? '—' },
-              { label: 'Legal hold', cell: (t) => (t.auditLegalHold ? 'yes' : 'no') },
-            ]} />
+            <Table
+              caption="Tenants"
+              rowKey={(t) => t.id}
+              rows={tenants}
+              columns={[
+                {
+                  label: 'Name',
+                  cell: (t) => (
+                    <button type="button" class="link" aria-pressed={t.id === selectedId} onClick={() => setSelectedId(t.id)}>
+                      {t.name}
+                    </button>
+                  ),
+                },
+                { label: 'Id', cell: (t) => <code>{t.id}</code> },
+                { label: 'Created', cell: (t) => <Time value={t.createdAt} /> },
+                { label: 'Concurrent runs', class: 'num', cell: (t) => t.quota.maxConcurrentRuns ?? '—' },
+                { label: 'Legal hold', cell: (t) => (t.auditLegalHold ? 'yes' : 'no') },
+              ]}
+            />
           )}
         </Guard>
         {nextCursor ? (
-          <div><button type="button" disabled={more.pending} onClick={async () => {
-            const page = await more.run(nextCursor);
-            if (page) setExtra({ nodes: [...(extra?.nodes ?? []), ...page.nodes], cursor: page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null });
-          }}>{more.pending ? 'Loading…' : 'Load more tenants'}</button></div>
+          <div>
+            <button
+              type="button"
+              disabled={more.pending}
+              onClick={async () => {
+                const page = await more.run(nextCursor);
+                if (page)
+                  setExtra({
+                    nodes: [...(extra?.nodes ?? []), ...page.nodes],
+                    cursor: page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null,
+                  });
+              }}
+            >
+              {more.pending ? 'Loading…' : 'Load more tenants'}
+            </button>
+          </div>
         ) : null}
         <ErrorBox error={more.error} title="Could not load more tenants" />
       </Section>
       {selected ? (
         <>
-          <Section title={`Quotas of ${selected.name}`}><QuotaForm key={selected.id} tenant={selected} onSaved={keep} /></Section>
-          <Section title={`Audit retention of ${selected.name}`}><RetentionForm key={selected.id} tenant={selected} onSaved={keep} /></Section>
-          <Section title={`Tokens of ${selected.name}`}><ApiTokenList key={selected.id} tenantId={selected.id} roles={TENANT_ROLES} /></Section>
-          <p><a href={href('audit', { tenant: selected.id })}>Audit log of {selected.name}</a></p>
+          <Section title={`Quotas of ${selected.name}`}>
+            <QuotaForm key={selected.id} tenant={selected} onSaved={keep} />
+          </Section>
+          <Section title={`Audit retention of ${selected.name}`}>
+            <RetentionForm key={selected.id} tenant={selected} onSaved={keep} />
+          </Section>
+          <Section title={`Tokens of ${selected.name}`}>
+            <ApiTokenList key={selected.id} tenantId={selected.id} roles={TENANT_ROLES} />
+          </Section>
+          <p>
+            <a href={href('audit', { tenant: selected.id })}>Audit log of {selected.name}</a>
+          </p>
         </>
-      ) : <p class="state empty">Choose a tenant to set its quotas, retention and tokens.</p>}
+      ) : (
+        <p class="state empty">Choose a tenant to set its quotas, retention and tokens.</p>
+      )}
     </Page>
   );
 }

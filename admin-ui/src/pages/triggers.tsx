@@ -9,10 +9,29 @@ import { Empty, ErrorBox, Field, Guard, Section, Table, Time, useAction, useLoad
 import { can } from '../session.js';
 import { fieldProblem } from './workflows.js';
 
-interface WebhookTrigger { id: string; name: string; url: string; version: number | null; enabled: boolean; allowedSources: string[]; deliveryIdHeader: string; createdAt: string; previousSecretExpiresAt: string | null }
+interface WebhookTrigger {
+  id: string;
+  name: string;
+  url: string;
+  version: number | null;
+  enabled: boolean;
+  allowedSources: string[];
+  deliveryIdHeader: string;
+  createdAt: string;
+  previousSecretExpiresAt: string | null;
+}
 interface Schedule {
-  id: string; name: string; cron: string; timeZone: string; version: number | null; paused: boolean; catchUp: string; nextFireTimes: string[];
-  lastFiredSlot: string | null; skippedSlots: number; lastError: { slot: string; code: string; message: string } | null;
+  id: string;
+  name: string;
+  cron: string;
+  timeZone: string;
+  version: number | null;
+  paused: boolean;
+  catchUp: string;
+  nextFireTimes: string[];
+  lastFiredSlot: string | null;
+  skippedSlots: number;
+  lastError: { slot: string; code: string; message: string } | null;
 }
 
 const TRIGGERS = `query($w: ID!) { workflow(id: $w) {
@@ -21,7 +40,8 @@ const TRIGGERS = `query($w: ID!) { workflow(id: $w) {
 } }`;
 const CREATE_HOOK = 'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret trigger { id url } } }';
 const UPDATE_HOOK = 'mutation($i: UpdateWebhookTriggerInput!) { updateWebhookTrigger(input: $i) { id } }';
-const ROTATE_HOOK = 'mutation($i: RotateWebhookTriggerSecretInput!) { rotateWebhookTriggerSecret(input: $i) { secret trigger { id url } } }';
+const ROTATE_HOOK =
+  'mutation($i: RotateWebhookTriggerSecretInput!) { rotateWebhookTriggerSecret(input: $i) { secret trigger { id url } } }';
 const DELETE_HOOK = 'mutation($id: ID!) { deleteWebhookTrigger(id: $id) { id } }';
 const CREATE_SCHEDULE = 'mutation($i: CreateScheduleInput!) { createSchedule(input: $i) { id } }';
 const PAUSE = 'mutation($id: ID!) { pauseSchedule(id: $id) { id } }';
@@ -35,37 +55,94 @@ const localZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC
 function SecretOnce({ shown, dismiss }: { shown: { name: string; url: string; secret: string }; dismiss: () => void }) {
   return (
     <div class="notice secret-once" role="status" aria-label="New signing secret">
-      <p><strong>Signing secret for “{shown.name}”, shown once.</strong> Give it to the sender now; the appliance keeps only a sealed copy and cannot show it again.</p>
-      <dl class="facts"><dt>URL</dt><dd><code>{shown.url}</code></dd><dt>Secret</dt><dd><code class="secret">{shown.secret}</code></dd></dl>
-      <button type="button" onClick={dismiss}>I have stored it</button>
+      <p>
+        <strong>Signing secret for “{shown.name}”, shown once.</strong> Give it to the sender now; the appliance keeps only a sealed copy
+        and cannot show it again.
+      </p>
+      <dl class="facts">
+        <dt>URL</dt>
+        <dd>
+          <code>{shown.url}</code>
+        </dd>
+        <dt>Secret</dt>
+        <dd>
+          <code class="secret">{shown.secret}</code>
+        </dd>
+      </dl>
+      <button type="button" onClick={dismiss}>
+        I have stored it
+      </button>
     </div>
   );
 }
 
-function WebhookForm({ workflowId, created }: { workflowId: string; created: (shown: { name: string; url: string; secret: string }) => void }) {
+function WebhookForm({
+  workflowId,
+  created,
+}: {
+  workflowId: string;
+  created: (shown: { name: string; url: string; secret: string }) => void;
+}) {
   const [name, setName] = useState('');
   const [sources, setSources] = useState('');
   const [header, setHeader] = useState('');
   const add = useAction(async () => {
     const allowedSources = sources.split(/[\s,]+/).filter(Boolean);
-    const made = (await gql<{ createWebhookTrigger: { secret: string; trigger: { url: string } } }>(CREATE_HOOK, {
-      i: { workflowId, name: name.trim(), ...(allowedSources.length ? { allowedSources } : {}), ...(header.trim() ? { deliveryIdHeader: header.trim() } : {}) },
-    })).createWebhookTrigger;
+    const made = (
+      await gql<{ createWebhookTrigger: { secret: string; trigger: { url: string } } }>(CREATE_HOOK, {
+        i: {
+          workflowId,
+          name: name.trim(),
+          ...(allowedSources.length ? { allowedSources } : {}),
+          ...(header.trim() ? { deliveryIdHeader: header.trim() } : {}),
+        },
+      })
+    ).createWebhookTrigger;
     created({ name: name.trim(), url: made.trigger.url, secret: made.secret });
-    setName(''); setSources(''); setHeader('');
+    setName('');
+    setSources('');
+    setHeader('');
   });
   const problem = (path: string) => fieldProblem(add.error, path);
   return (
-    <form aria-label="Add webhook trigger" class="trigger-form" onSubmit={(e) => { e.preventDefault(); void add.run(); }} noValidate>
-      <Field label="Name" error={problem('input.name')}>{(p) => <input {...p} value={name} maxLength={100} onInput={(e) => { setName(e.currentTarget.value); add.clear(); }} />}</Field>
-      <Field label="Allowed sources (optional)" hint="IPs or CIDR ranges, separated by commas. Empty: any source." error={problem('input.allowedSources[0]')}>
+    <form
+      aria-label="Add webhook trigger"
+      class="trigger-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void add.run();
+      }}
+      noValidate
+    >
+      <Field label="Name" error={problem('input.name')}>
+        {(p) => (
+          <input
+            {...p}
+            value={name}
+            maxLength={100}
+            onInput={(e) => {
+              setName(e.currentTarget.value);
+              add.clear();
+            }}
+          />
+        )}
+      </Field>
+      <Field
+        label="Allowed sources (optional)"
+        hint="IPs or CIDR ranges, separated by commas. Empty: any source."
+        error={problem('input.allowedSources[0]')}
+      >
         {(p) => <input {...p} value={sources} placeholder="10.20.0.0/16" onInput={(e) => setSources(e.currentTarget.value)} />}
       </Field>
       <Field label="Delivery id header (optional)" hint="Default x-delivery-id. A repeated id returns the run it started.">
         {(p) => <input {...p} value={header} placeholder="x-delivery-id" onInput={(e) => setHeader(e.currentTarget.value)} />}
       </Field>
       <ErrorBox error={add.error} title="The trigger was not created" />
-      <div class="row"><button type="submit" class="primary" disabled={add.pending}>{add.pending ? 'Adding…' : 'Add webhook trigger'}</button></div>
+      <div class="row">
+        <button type="submit" class="primary" disabled={add.pending}>
+          {add.pending ? 'Adding…' : 'Add webhook trigger'}
+        </button>
+      </div>
     </form>
   );
 }
@@ -77,18 +154,59 @@ function ScheduleForm({ workflowId, created }: { workflowId: string; created: ()
   const [catchUp, setCatchUp] = useState('SKIP');
   const add = useAction(async () => {
     await gql(CREATE_SCHEDULE, { i: { workflowId, name: name.trim(), cron: cron.trim(), timeZone: zone.trim(), catchUp } });
-    setName(''); setCron('');
+    setName('');
+    setCron('');
     created();
   });
   const problem = (path: string) => fieldProblem(add.error, path);
   return (
-    <form aria-label="Add schedule" class="trigger-form" onSubmit={(e) => { e.preventDefault(); void add.run(); }} noValidate>
-      <Field label="Name" error={problem('input.name')}>{(p) => <input {...p} value={name} maxLength={100} onInput={(e) => { setName(e.currentTarget.value); add.clear(); }} />}</Field>
+    <form
+      aria-label="Add schedule"
+      class="trigger-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void add.run();
+      }}
+      noValidate
+    >
+      <Field label="Name" error={problem('input.name')}>
+        {(p) => (
+          <input
+            {...p}
+            value={name}
+            maxLength={100}
+            onInput={(e) => {
+              setName(e.currentTarget.value);
+              add.clear();
+            }}
+          />
+        )}
+      </Field>
       <Field label="Cron" hint="Five fields: minute hour day-of-month month day-of-week, e.g. 30 2 * * 1-5." error={problem('input.cron')}>
-        {(p) => <input {...p} value={cron} placeholder="30 2 * * 1-5" class="mono" onInput={(e) => { setCron(e.currentTarget.value); add.clear(); }} />}
+        {(p) => (
+          <input
+            {...p}
+            value={cron}
+            placeholder="30 2 * * 1-5"
+            class="mono"
+            onInput={(e) => {
+              setCron(e.currentTarget.value);
+              add.clear();
+            }}
+          />
+        )}
       </Field>
       <Field label="Time zone" hint="An IANA zone such as Europe/Berlin or UTC." error={problem('input.timeZone')}>
-        {(p) => <input {...p} value={zone} onInput={(e) => { setZone(e.currentTarget.value); add.clear(); }} />}
+        {(p) => (
+          <input
+            {...p}
+            value={zone}
+            onInput={(e) => {
+              setZone(e.currentTarget.value);
+              add.clear();
+            }}
+          />
+        )}
       </Field>
       <Field label="After downtime">
         {(p) => (
@@ -99,17 +217,32 @@ function ScheduleForm({ workflowId, created }: { workflowId: string; created: ()
         )}
       </Field>
       <ErrorBox error={add.error} title="The schedule was not created" />
-      <div class="row"><button type="submit" class="primary" disabled={add.pending}>{add.pending ? 'Adding…' : 'Add schedule'}</button></div>
+      <div class="row">
+        <button type="submit" class="primary" disabled={add.pending}>
+          {add.pending ? 'Adding…' : 'Add schedule'}
+        </button>
+      </div>
     </form>
   );
 }
 
 export function Triggers({ workflowId }: { workflowId: string }) {
-  const loaded = useLoad(() => gql<{ workflow: { webhookTriggers: WebhookTrigger[]; schedules: Schedule[] } }>(TRIGGERS, { w: workflowId }).then((d) => d.workflow), [workflowId]);
+  const loaded = useLoad(
+    () =>
+      gql<{ workflow: { webhookTriggers: WebhookTrigger[]; schedules: Schedule[] } }>(TRIGGERS, { w: workflowId }).then((d) => d.workflow),
+    [workflowId],
+  );
   const [secret, setSecret] = useState<{ name: string; url: string; secret: string } | null>(null);
-  const act = useAction(async (query: string, variables: Record<string, unknown>) => { await gql(query, variables); loaded.reload(); });
+  const act = useAction(async (query: string, variables: Record<string, unknown>) => {
+    await gql(query, variables);
+    loaded.reload();
+  });
   const rotate = useAction(async (hook: WebhookTrigger) => {
-    const made = (await gql<{ rotateWebhookTriggerSecret: { secret: string; trigger: { url: string } } }>(ROTATE_HOOK, { i: { id: hook.id, previousSecretValidSeconds: 3600 } })).rotateWebhookTriggerSecret;
+    const made = (
+      await gql<{ rotateWebhookTriggerSecret: { secret: string; trigger: { url: string } } }>(ROTATE_HOOK, {
+        i: { id: hook.id, previousSecretValidSeconds: 3600 },
+      })
+    ).rotateWebhookTriggerSecret;
     setSecret({ name: hook.name, url: made.trigger.url, secret: made.secret });
     loaded.reload();
   });
@@ -121,51 +254,150 @@ export function Triggers({ workflowId }: { workflowId: string }) {
         {secret ? <SecretOnce shown={secret} dismiss={() => setSecret(null)} /> : null}
         <ErrorBox error={act.error ?? rotate.error} title="The change was refused" />
         <Guard loaded={loaded} what="the triggers">
-          {(w) => w.webhookTriggers.length === 0 ? <Empty>No webhook triggers: runs of this workflow start only through the API or a schedule.</Empty> : (
-            <Table caption="Webhook triggers" rows={w.webhookTriggers} rowKey={(h) => h.id} columns={[
-              { label: 'Name', cell: (h) => <span>{h.name}{h.enabled ? null : <span class="status status-cancelled"> disabled</span>}</span> },
-              { label: 'URL', cell: (h) => <code class="url">{h.url}</code> },
-              { label: 'Version', cell: (h) => versionText(h.version) },
-              { label: 'Sources', cell: (h) => (h.allowedSources.length ? h.allowedSources.join(', ') : 'any') },
-              ...(write ? [{
-                label: 'Actions', cell: (h: WebhookTrigger) => (
-                  <span class="row">
-                    <button type="button" onClick={() => void act.run(UPDATE_HOOK, { i: { id: h.id, enabled: !h.enabled } })}>{h.enabled ? `Disable ${h.name}` : `Enable ${h.name}`}</button>
-                    <button type="button" onClick={() => void rotate.run(h)} title="A new secret; the old one keeps working for an hour">{`Rotate secret of ${h.name}`}</button>
-                    <button type="button" class="danger" onClick={() => void act.run(DELETE_HOOK, { id: h.id })}>{`Delete ${h.name}`}</button>
-                  </span>
-                ),
-              }] : []),
-            ]} />
-          )}
+          {(w) =>
+            w.webhookTriggers.length === 0 ? (
+              <Empty>No webhook triggers: runs of this workflow start only through the API or a schedule.</Empty>
+            ) : (
+              <Table
+                caption="Webhook triggers"
+                rows={w.webhookTriggers}
+                rowKey={(h) => h.id}
+                columns={[
+                  {
+                    label: 'Name',
+                    cell: (h) => (
+                      <span>
+                        {h.name}
+                        {h.enabled ? null : <span class="status status-cancelled"> disabled</span>}
+                      </span>
+                    ),
+                  },
+                  { label: 'URL', cell: (h) => <code class="url">{h.url}</code> },
+                  { label: 'Version', cell: (h) => versionText(h.version) },
+                  { label: 'Sources', cell: (h) => (h.allowedSources.length ? h.allowedSources.join(', ') : 'any') },
+                  ...(write
+                    ? [
+                        {
+                          label: 'Actions',
+                          cell: (h: WebhookTrigger) => (
+                            <span class="row">
+                              <button type="button" onClick={() => void act.run(UPDATE_HOOK, { i: { id: h.id, enabled: !h.enabled } })}>
+                                {h.enabled ? `Disable ${h.name}` : `Enable ${h.name}`}
+                              </button>
+                              <button
+                                type="button"
+                                onClick={() => void rotate.run(h)}
+                                title="A new secret; the old one keeps working for an hour"
+                              >{`Rotate secret of ${h.name}`}</button>
+                              <button
+                                type="button"
+                                class="danger"
+                                onClick={() => void act.run(DELETE_HOOK, { id: h.id })}
+                              >{`Delete ${h.name}`}</button>
+                            </span>
+                          ),
+                        },
+                      ]
+                    : []),
+                ]}
+              />
+            )
+          }
         </Guard>
-        {write ? <WebhookForm workflowId={workflowId} created={(shown) => { setSecret(shown); loaded.reload(); }} /> : null}
+        {write ? (
+          <WebhookForm
+            workflowId={workflowId}
+            created={(shown) => {
+              setSecret(shown);
+              loaded.reload();
+            }}
+          />
+        ) : null}
       </Section>
       <Section title="Schedules">
         <Guard loaded={loaded} what="the schedules">
-          {(w) => w.schedules.length === 0 ? <Empty>No schedules.</Empty> : (
-            <Table caption="Schedules" rows={w.schedules} rowKey={(s) => s.id} columns={[
-              { label: 'Name', cell: (s) => <span>{s.name}{s.paused ? <span class="status status-waiting"> paused</span> : null}</span> },
-              { label: 'When', cell: (s) => <span><code>{s.cron}</code> <span class="muted">{s.timeZone}</span></span> },
-              { label: 'Version', cell: (s) => versionText(s.version) },
-              { label: 'Next (your time)', cell: (s) => (s.nextFireTimes.length ? <ul class="plain">{s.nextFireTimes.map((at) => <li key={at}><Time value={at} /></li>)}</ul> : <span class="muted">paused</span>) },
-              {
-                label: 'Last', cell: (s) => (
-                  <span>{s.lastFiredSlot ? <Time value={s.lastFiredSlot} /> : <span class="muted">never</span>}
-                    {s.skippedSlots > 0 ? <span class="muted"> · {s.skippedSlots} skipped</span> : null}
-                    {s.lastError ? <span class="failure"> · <code>{s.lastError.code}</code> {s.lastError.message}</span> : null}</span>
-                ),
-              },
-              ...(operate ? [{
-                label: 'Actions', cell: (s: Schedule) => (
-                  <span class="row">
-                    <button type="button" onClick={() => void act.run(s.paused ? RESUME : PAUSE, { id: s.id })}>{s.paused ? `Resume ${s.name}` : `Pause ${s.name}`}</button>
-                    {write ? <button type="button" class="danger" onClick={() => void act.run(DELETE_SCHEDULE, { id: s.id })}>{`Delete ${s.name}`}</button> : null}
-                  </span>
-                ),
-              }] : []),
-            ]} />
-          )}
+          {(w) =>
+            w.schedules.length === 0 ? (
+              <Empty>No schedules.</Empty>
+            ) : (
+              <Table
+                caption="Schedules"
+                rows={w.schedules}
+                rowKey={(s) => s.id}
+                columns={[
+                  {
+                    label: 'Name',
+                    cell: (s) => (
+                      <span>
+                        {s.name}
+                        {s.paused ? <span class="status status-waiting"> paused</span> : null}
+                      </span>
+                    ),
+                  },
+                  {
+                    label: 'When',
+                    cell: (s) => (
+                      <span>
+                        <code>{s.cron}</code> <span class="muted">{s.timeZone}</span>
+                      </span>
+                    ),
+                  },
+                  { label: 'Version', cell: (s) => versionText(s.version) },
+                  {
+                    label: 'Next (your time)',
+                    cell: (s) =>
+                      s.nextFireTimes.length ? (
+                        <ul class="plain">
+                          {s.nextFireTimes.map((at) => (
+                            <li key={at}>
+                              <Time value={at} />
+                            </li>
+                          ))}
+                        </ul>
+                      ) : (
+                        <span class="muted">paused</span>
+                      ),
+                  },
+                  {
+                    label: 'Last',
+                    cell: (s) => (
+                      <span>
+                        {s.lastFiredSlot ? <Time value={s.lastFiredSlot} /> : <span class="muted">never</span>}
+                        {s.skippedSlots > 0 ? <span class="muted"> · {s.skippedSlots} skipped</span> : null}
+                        {s.lastError ? (
+                          <span class="failure">
+                            {' '}
+                            · <code>{s.lastError.code}</code> {s.lastError.message}
+                          </span>
+                        ) : null}
+                      </span>
+                    ),
+                  },
+                  ...(operate
+                    ? [
+                        {
+                          label: 'Actions',
+                          cell: (s: Schedule) => (
+                            <span class="row">
+                              <button type="button" onClick={() => void act.run(s.paused ? RESUME : PAUSE, { id: s.id })}>
+                                {s.paused ? `Resume ${s.name}` : `Pause ${s.name}`}
+                              </button>
+                              {write ? (
+                                <button
+                                  type="button"
+                                  class="danger"
+                                  onClick={() => void act.run(DELETE_SCHEDULE, { id: s.id })}
+                                >{`Delete ${s.name}`}</button>
+                              ) : null}
+                            </span>
+                          ),
+                        },
+                      ]
+                    : []),
+                ]}
+              />
+            )
+          }
         </Guard>
         {write ? <ScheduleForm workflowId={workflowId} created={loaded.reload} /> : null}
       </Section>

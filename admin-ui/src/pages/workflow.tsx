@@ -15,8 +15,17 @@ import { can } from '../session.js';
 import { DefinitionField, definitionProblems, fieldProblem, readDefinition } from './workflows.js';
 import { Triggers } from './triggers.js';
 
-interface VersionRow { version: number; createdAt: string }
-interface Workflow { id: string; name: string; createdAt: string; latestVersion: { version: number; definition: unknown }; versions: VersionRow[] }
+interface VersionRow {
+  version: number;
+  createdAt: string;
+}
+interface Workflow {
+  id: string;
+  name: string;
+  createdAt: string;
+  latestVersion: { version: number; definition: unknown };
+  versions: VersionRow[];
+}
 
 const WORKFLOW = `query($id: ID!) {
   workflow(id: $id) { id name createdAt latestVersion { version definition } versions { version createdAt } }
@@ -44,7 +53,8 @@ async function loadWorkflow(id: string): Promise<Workflow | null> {
 async function loadDefinition(id: string, version: number): Promise<{ definition: unknown } | null> {
   const key = `${id}@${version}`;
   if (definitions.has(key)) return { definition: definitions.get(key) };
-  const found = (await gql<{ workflow: { version: { definition: unknown } | null } | null }>(VERSION, { id, v: version })).workflow?.version;
+  const found = (await gql<{ workflow: { version: { definition: unknown } | null } | null }>(VERSION, { id, v: version })).workflow
+    ?.version;
   if (!found) return null;
   definitions.set(key, found.definition);
   return found;
@@ -79,16 +89,29 @@ function DiffView({ lines, all }: { lines: DiffLine[]; all: boolean }) {
   for (let i = 0; i < lines.length;) {
     if (keep[i]) {
       const line = lines[i]!;
-      out.push(<div class={line.kind}><span class="visually-hidden">{line.kind === 'added' ? 'Added: ' : line.kind === 'removed' ? 'Removed: ' : ''}</span>{line.text}</div>);
+      out.push(
+        <div class={line.kind}>
+          <span class="visually-hidden">{line.kind === 'added' ? 'Added: ' : line.kind === 'removed' ? 'Removed: ' : ''}</span>
+          {line.text}
+        </div>,
+      );
       i++;
       continue;
     }
     let j = i;
     while (j < lines.length && !keep[j]) j++;
-    out.push(<div class="same folded">… {j - i} unchanged line{j - i === 1 ? '' : 's'} …</div>);
+    out.push(
+      <div class="same folded">
+        … {j - i} unchanged line{j - i === 1 ? '' : 's'} …
+      </div>,
+    );
     i = j;
   }
-  return <div class="diff" role="region" aria-label="Changes, line by line" tabIndex={0}>{out}</div>;
+  return (
+    <div class="diff" role="region" aria-label="Changes, line by line" tabIndex={0}>
+      {out}
+    </div>
+  );
 }
 
 type Definition = ReturnType<typeof useDefinition>;
@@ -97,29 +120,57 @@ function Compare({ workflow, from, to, shown }: { workflow: Workflow; from: numb
   const [all, setAll] = useState(false);
   const base = useDefinition(workflow.id, from);
   const select = (which: 'version' | 'compare', value: string) => {
-    navigate(`workflows/${workflow.id}`, which === 'version' ? { version: value, compare: from === null ? null : String(from) } : { version: String(to), compare: value });
+    navigate(
+      `workflows/${workflow.id}`,
+      which === 'version' ? { version: value, compare: from === null ? null : String(from) } : { version: String(to), compare: value },
+    );
   };
-  const options = workflow.versions.map((v) => <option value={String(v.version)}>v{v.version}{v.version === workflow.latestVersion.version ? ' (latest)' : ''}</option>);
+  const options = workflow.versions.map((v) => (
+    <option value={String(v.version)}>
+      v{v.version}
+      {v.version === workflow.latestVersion.version ? ' (latest)' : ''}
+    </option>
+  ));
   if (workflow.versions.length < 2) {
-    return <Section title="Compare versions"><Empty>There is only one version, so there is nothing to compare yet.</Empty></Section>;
+    return (
+      <Section title="Compare versions">
+        <Empty>There is only one version, so there is nothing to compare yet.</Empty>
+      </Section>
+    );
   }
   let body;
   if (from === null) body = <p class="state">Choose the version to compare with.</p>;
   else if (from === to) body = <p class="state">Both selects name v{to}: choose two different versions to see what changed.</p>;
   else if (base.error || shown.error) body = <ErrorBox error={base.error ?? shown.error} title="Could not load the versions to compare" />;
-  else if (base.data === undefined || shown.data === undefined || base.loading || shown.loading) body = <Loading what="the versions to compare" />;
-  else if (base.data === null) body = <p class="error" role="alert">This workflow has no version {from}.</p>;
-  else if (shown.data === null) body = <p class="error" role="alert">This workflow has no version {to}.</p>;
+  else if (base.data === undefined || shown.data === undefined || base.loading || shown.loading)
+    body = <Loading what="the versions to compare" />;
+  else if (base.data === null)
+    body = (
+      <p class="error" role="alert">
+        This workflow has no version {from}.
+      </p>
+    );
+  else if (shown.data === null)
+    body = (
+      <p class="error" role="alert">
+        This workflow has no version {to}.
+      </p>
+    );
   else {
     const diff = diffJson(base.data.definition, shown.data.definition);
     body = (
       <>
         <div class="row">
           <p class="diff-count" role="status">
-            From v{from} to v{to}: <strong>{diff.added} line{diff.added === 1 ? '' : 's'} added, {diff.removed} removed</strong>.
-            {diff.exact ? null : ' The change is too large to line up, so the changed part shows whole.'}
+            From v{from} to v{to}:{' '}
+            <strong>
+              {diff.added} line{diff.added === 1 ? '' : 's'} added, {diff.removed} removed
+            </strong>
+            .{diff.exact ? null : ' The change is too large to line up, so the changed part shows whole.'}
           </p>
-          <label class="check"><input type="checkbox" checked={all} onChange={(e) => setAll(e.currentTarget.checked)} /> Show unchanged lines</label>
+          <label class="check">
+            <input type="checkbox" checked={all} onChange={(e) => setAll(e.currentTarget.checked)} /> Show unchanged lines
+          </label>
         </div>
         {diff.added + diff.removed === 0 ? <Empty>The two definitions are the same.</Empty> : <DiffView lines={diff.lines} all={all} />}
       </>
@@ -137,7 +188,11 @@ function Compare({ workflow, from, to, shown }: { workflow: Workflow; from: numb
           )}
         </Field>
         <Field label="To version">
-          {(props) => <select {...props} value={String(to)} onChange={(e) => select('version', e.currentTarget.value)}>{options}</select>}
+          {(props) => (
+            <select {...props} value={String(to)} onChange={(e) => select('version', e.currentTarget.value)}>
+              {options}
+            </select>
+          )}
         </Field>
       </div>
       {body}
@@ -145,10 +200,22 @@ function Compare({ workflow, from, to, shown }: { workflow: Workflow; from: numb
   );
 }
 
-function PublishForm({ workflow, published, onPublished }: { workflow: Workflow; published: number | null; onPublished: (version: number | null) => void }) {
+function PublishForm({
+  workflow,
+  published,
+  onPublished,
+}: {
+  workflow: Workflow;
+  published: number | null;
+  onPublished: (version: number | null) => void;
+}) {
   const [text, setText] = useState(() => canonicalJson(workflow.latestVersion.definition));
   const [jsonError, setJsonError] = useState<string | null>(null);
-  const publish = useAction(async (definition: unknown) => (await gql<{ publishWorkflowVersion: { version: number } }>(PUBLISH, { i: { workflowId: workflow.id, definition } })).publishWorkflowVersion);
+  const publish = useAction(
+    async (definition: unknown) =>
+      (await gql<{ publishWorkflowVersion: { version: number } }>(PUBLISH, { i: { workflowId: workflow.id, definition } }))
+        .publishWorkflowVersion,
+  );
   const submit = async (e: Event) => {
     e.preventDefault();
     publish.clear();
@@ -164,15 +231,34 @@ function PublishForm({ workflow, published, onPublished }: { workflow: Workflow;
       <form onSubmit={submit} aria-label="Publish new version" noValidate>
         <DefinitionField
           value={text}
-          onInput={(t) => { setText(t); setJsonError(null); }}
+          onInput={(t) => {
+            setText(t);
+            setJsonError(null);
+          }}
           error={jsonError ?? definitionProblems(publish.error)}
           hint={`Starts as v${workflow.latestVersion.version}, the latest. Published versions never change; runs started later use the new one by default.`}
         />
         <ErrorBox error={publish.error} title="The version was not published" />
-        {published ? <p class="success" role="status">Published v{published}. The graph and the comparison above now show it.</p> : null}
+        {published ? (
+          <p class="success" role="status">
+            Published v{published}. The graph and the comparison above now show it.
+          </p>
+        ) : null}
         <div class="row">
-          <button type="submit" class="primary" disabled={publish.pending}>{publish.pending ? 'Publishing…' : 'Publish version'}</button>
-          <button type="button" disabled={publish.pending} onClick={() => { setText(canonicalJson(workflow.latestVersion.definition)); setJsonError(null); publish.clear(); }}>Reset to latest</button>
+          <button type="submit" class="primary" disabled={publish.pending}>
+            {publish.pending ? 'Publishing…' : 'Publish version'}
+          </button>
+          <button
+            type="button"
+            disabled={publish.pending}
+            onClick={() => {
+              setText(canonicalJson(workflow.latestVersion.definition));
+              setJsonError(null);
+              publish.clear();
+            }}
+          >
+            Reset to latest
+          </button>
         </div>
       </form>
     </Section>
@@ -185,7 +271,9 @@ function StartRunForm({ workflow }: { workflow: Workflow }) {
   const [inputError, setInputError] = useState<string | null>(null);
   const [chosen, setChosen] = useState('');
   const [key, setKey] = useState('');
-  const start = useAction(async (input: Record<string, unknown>) => (await gql<{ startRun: { id: string } }>(START, { i: input })).startRun);
+  const start = useAction(
+    async (input: Record<string, unknown>) => (await gql<{ startRun: { id: string } }>(START, { i: input })).startRun,
+  );
   const submit = async (e: Event) => {
     e.preventDefault();
     start.clear();
@@ -203,22 +291,49 @@ function StartRunForm({ workflow }: { workflow: Workflow }) {
   return (
     <Section title="Start run">
       <form onSubmit={submit} aria-label="Start run" noValidate>
-        <Field label="Input (JSON, optional)" hint="What the steps read as {{ input.… }}. Empty: an empty object." error={inputError ?? fieldProblem(start.error, 'input.input')}>
-          {(props) => <textarea {...props} rows={6} spellcheck={false} value={inputText} placeholder={'{ "customer": "c-42" }'} onInput={(e) => { setInputText(e.currentTarget.value); setInputError(null); }} />}
+        <Field
+          label="Input (JSON, optional)"
+          hint="What the steps read as {{ input.… }}. Empty: an empty object."
+          error={inputError ?? fieldProblem(start.error, 'input.input')}
+        >
+          {(props) => (
+            <textarea
+              {...props}
+              rows={6}
+              spellcheck={false}
+              value={inputText}
+              placeholder={'{ "customer": "c-42" }'}
+              onInput={(e) => {
+                setInputText(e.currentTarget.value);
+                setInputError(null);
+              }}
+            />
+          )}
         </Field>
         <Field label="Version" error={fieldProblem(start.error, 'input.version')}>
           {(props) => (
             <select {...props} value={chosen || String(latest)} onChange={(e) => setChosen(e.currentTarget.value)}>
-              {workflow.versions.map((v) => <option value={String(v.version)}>v{v.version}{v.version === latest ? ' (latest)' : ''}</option>)}
+              {workflow.versions.map((v) => (
+                <option value={String(v.version)}>
+                  v{v.version}
+                  {v.version === latest ? ' (latest)' : ''}
+                </option>
+              ))}
             </select>
           )}
         </Field>
-        <Field label="Idempotency key (optional)" hint="Starting again with the same key returns the run it started instead of a new one." error={fieldProblem(start.error, 'input.idempotencyKey')}>
+        <Field
+          label="Idempotency key (optional)"
+          hint="Starting again with the same key returns the run it started instead of a new one."
+          error={fieldProblem(start.error, 'input.idempotencyKey')}
+        >
           {(props) => <input {...props} value={key} maxLength={200} autoComplete="off" onInput={(e) => setKey(e.currentTarget.value)} />}
         </Field>
         <ErrorBox error={start.error} title="The run was not started" />
         <div class="row">
-          <button type="submit" class="primary" disabled={start.pending}>{start.pending ? 'Starting…' : 'Start run'}</button>
+          <button type="submit" class="primary" disabled={start.pending}>
+            {start.pending ? 'Starting…' : 'Start run'}
+          </button>
         </div>
       </form>
     </Section>
@@ -248,23 +363,46 @@ function WorkflowOf({ id, query }: { id: string; query: URLSearchParams }) {
   if (loaded.data === null) return <NotFound id={id} />;
   const workflow = loaded.data;
   return (
-    <Page title={workflow ? workflow.name : 'Workflow'} actions={workflow ? <a class="button" href={href('runs', { workflow: workflow.id })}>Runs of this workflow</a> : null}>
+    <Page
+      title={workflow ? workflow.name : 'Workflow'}
+      actions={
+        workflow ? (
+          <a class="button" href={href('runs', { workflow: workflow.id })}>
+            Runs of this workflow
+          </a>
+        ) : null
+      }
+    >
       <Guard loaded={loaded} what="the workflow">
-        {(w) => w && (
-          <WorkflowBody
-            workflow={w}
-            shownVersion={requested.value ?? w.latestVersion.version}
-            badVersion={requested.raw !== null && requested.value === null ? requested.raw : null}
-            compare={compare.raw !== null ? compare.value : defaultCompare(requested.value ?? w.latestVersion.version)}
-            reload={loaded.reload}
-          />
-        )}
+        {(w) =>
+          w && (
+            <WorkflowBody
+              workflow={w}
+              shownVersion={requested.value ?? w.latestVersion.version}
+              badVersion={requested.raw !== null && requested.value === null ? requested.raw : null}
+              compare={compare.raw !== null ? compare.value : defaultCompare(requested.value ?? w.latestVersion.version)}
+              reload={loaded.reload}
+            />
+          )
+        }
       </Guard>
     </Page>
   );
 }
 
-function WorkflowBody({ workflow, shownVersion, badVersion, compare, reload }: { workflow: Workflow; shownVersion: number; badVersion: string | null; compare: number | null; reload: () => void }) {
+function WorkflowBody({
+  workflow,
+  shownVersion,
+  badVersion,
+  compare,
+  reload,
+}: {
+  workflow: Workflow;
+  shownVersion: number;
+  badVersion: string | null;
+  compare: number | null;
+  reload: () => void;
+}) {
   const shown = useDefinition(workflow.id, shownVersion);
   const latest = workflow.latestVersion.version;
   const [published, setPublished] = useState<number | null>(null);
@@ -278,35 +416,67 @@ function WorkflowBody({ workflow, shownVersion, badVersion, compare, reload }: {
   return (
     <>
       <dl class="facts">
-        <dt>ID</dt><dd class="mono">{workflow.id}</dd>
-        <dt>Created</dt><dd><Time value={workflow.createdAt} /></dd>
-        <dt>Latest version</dt><dd>v{latest}</dd>
+        <dt>ID</dt>
+        <dd class="mono">{workflow.id}</dd>
+        <dt>Created</dt>
+        <dd>
+          <Time value={workflow.createdAt} />
+        </dd>
+        <dt>Latest version</dt>
+        <dd>v{latest}</dd>
       </dl>
-      {badVersion !== null ? <p class="error" role="alert">“{badVersion}” in the address is not a version number; showing v{shownVersion}.</p> : null}
+      {badVersion !== null ? (
+        <p class="error" role="alert">
+          “{badVersion}” in the address is not a version number; showing v{shownVersion}.
+        </p>
+      ) : null}
       <Section title={`Graph of v${shownVersion}`}>
         <Guard loaded={shown} what={`version ${shownVersion}`}>
-          {(found) => found === null
-            ? <p class="error" role="alert">This workflow has no version {shownVersion}. <a href={href(`workflows/${workflow.id}`)}>Show the latest (v{latest})</a></p>
-            : <Dag definition={found.definition} label={`Steps of ${workflow.name} v${shownVersion}`} />}
+          {(found) =>
+            found === null ? (
+              <p class="error" role="alert">
+                This workflow has no version {shownVersion}. <a href={href(`workflows/${workflow.id}`)}>Show the latest (v{latest})</a>
+              </p>
+            ) : (
+              <Dag definition={found.definition} label={`Steps of ${workflow.name} v${shownVersion}`} />
+            )
+          }
         </Guard>
       </Section>
       <div class="grid-2 workflow-grid">
         <Section title="Versions">
-          <Table caption="Versions, newest first" rows={workflow.versions} rowKey={(v) => String(v.version)} columns={[
-            {
-              label: 'Version', cell: (v) => (
-                <span class="row">
-                  <a href={href(`workflows/${workflow.id}`, { version: String(v.version) })} aria-current={v.version === shownVersion ? 'true' : undefined}>v{v.version}</a>
-                  {v.version === latest ? <span class="status status-succeeded">latest</span> : null}
-                  {v.version === shownVersion ? <span class="muted">shown</span> : null}
-                </span>
-              ),
-            },
-            { label: 'Published', cell: (v) => <Time value={v.createdAt} /> },
-          ]} />
+          <Table
+            caption="Versions, newest first"
+            rows={workflow.versions}
+            rowKey={(v) => String(v.version)}
+            columns={[
+              {
+                label: 'Version',
+                cell: (v) => (
+                  <span class="row">
+                    <a
+                      href={href(`workflows/${workflow.id}`, { version: String(v.version) })}
+                      aria-current={v.version === shownVersion ? 'true' : undefined}
+                    >
+                      v{v.version}
+                    </a>
+                    {v.version === latest ? <span class="status status-succeeded">latest</span> : null}
+                    {v.version === shownVersion ? <span class="muted">shown</span> : null}
+                  </span>
+                ),
+              },
+              { label: 'Published', cell: (v) => <Time value={v.createdAt} /> },
+            ]}
+          />
         </Section>
         <Section title={`Definition of v${shownVersion}`}>
-          {definition !== undefined ? <Json value={definition} label={`Definition of version ${shownVersion}`} /> : shown.data === null ? <Empty>No such version.</Empty> : <Loading what="the definition" />}
+          {definition !== undefined ? (
+            <Json value={definition} label={`Definition of version ${shownVersion}`} />
+          ) : shown.data === null ? (
+            <Empty>No such version.</Empty>
+          ) : (
+            <Loading what="the definition" />
+          )}
         </Section>
       </div>
       <Compare workflow={workflow} from={compare} to={shownVersion} shown={shown} />

@@ -12,8 +12,16 @@ import { can } from '../session.js';
 
 const PAGE_SIZE = 25;
 
-interface WorkflowRow { id: string; name: string; createdAt: string; latestVersion: { version: number; createdAt: string } }
-interface WorkflowPage { nodes: WorkflowRow[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } }
+interface WorkflowRow {
+  id: string;
+  name: string;
+  createdAt: string;
+  latestVersion: { version: number; createdAt: string };
+}
+interface WorkflowPage {
+  nodes: WorkflowRow[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
 
 const WORKFLOWS = `query($n: Int, $a: String) {
   workflows(first: $n, after: $a) {
@@ -53,10 +61,36 @@ export function fieldProblem(error: unknown, inputPath: string): string | null {
  * A definition text area: parses on submit, shows the parse error or the API's refusal
  * on the field. Used by the create form here and the publish form of the workflow page.
  */
-export function DefinitionField({ value, onInput, error, hint }: { value: string; onInput: (text: string) => void; error: string | null; hint?: string }) {
+export function DefinitionField({
+  value,
+  onInput,
+  error,
+  hint,
+}: {
+  value: string;
+  onInput: (text: string) => void;
+  error: string | null;
+  hint?: string;
+}) {
   return (
-    <Field label="Definition (JSON)" hint={hint ?? 'A JSON object with "steps": each step has an "id", what it "uses" (plugin/action@major) and optionally the steps it "needs".'} error={error}>
-      {(props) => <textarea {...props} class="definition" rows={14} spellcheck={false} value={value} onInput={(e) => onInput(e.currentTarget.value)} />}
+    <Field
+      label="Definition (JSON)"
+      hint={
+        hint ??
+        'A JSON object with "steps": each step has an "id", what it "uses" (plugin/action@major) and optionally the steps it "needs".'
+      }
+      error={error}
+    >
+      {(props) => (
+        <textarea
+          {...props}
+          class="definition"
+          rows={14}
+          spellcheck={false}
+          value={value}
+          onInput={(e) => onInput(e.currentTarget.value)}
+        />
+      )}
     </Field>
   );
 }
@@ -66,7 +100,8 @@ export function readDefinition(text: string): { value?: unknown; error?: string 
   const parsed = parseJson(text, 'The definition');
   if (parsed.error) return parsed;
   if (parsed.value === undefined) return { error: 'Enter the definition: a JSON object with "steps".' };
-  if (parsed.value === null || typeof parsed.value !== 'object' || Array.isArray(parsed.value)) return { error: 'The definition must be a JSON object, like {"steps": [...]}.' };
+  if (parsed.value === null || typeof parsed.value !== 'object' || Array.isArray(parsed.value))
+    return { error: 'The definition must be a JSON object, like {"steps": [...]}.' };
   return parsed;
 }
 
@@ -78,7 +113,10 @@ function CreateForm({ onCancel }: { onCancel: () => void }) {
   const nameInput = useRef<HTMLInputElement>(null);
   // Opening the form puts the cursor where typing starts.
   useEffect(() => nameInput.current?.focus(), []);
-  const create = useAction(async (input: { name: string; definition: unknown }) => (await gql<{ createWorkflow: { id: string } }>(CREATE, { i: input })).createWorkflow);
+  const create = useAction(
+    async (input: { name: string; definition: unknown }) =>
+      (await gql<{ createWorkflow: { id: string } }>(CREATE, { i: input })).createWorkflow,
+  );
   const submit = async (e: Event) => {
     e.preventDefault();
     create.clear();
@@ -96,13 +134,36 @@ function CreateForm({ onCancel }: { onCancel: () => void }) {
     <Section title="New workflow">
       <form onSubmit={submit} aria-label="New workflow" noValidate>
         <Field label="Name" hint="Unique in the tenant, 1 to 200 characters." error={nameError ?? apiNameError}>
-          {(props) => <input {...props} ref={nameInput} value={name} maxLength={200} autoComplete="off" onInput={(e) => { setName(e.currentTarget.value); setNameError(null); }} />}
+          {(props) => (
+            <input
+              {...props}
+              ref={nameInput}
+              value={name}
+              maxLength={200}
+              autoComplete="off"
+              onInput={(e) => {
+                setName(e.currentTarget.value);
+                setNameError(null);
+              }}
+            />
+          )}
         </Field>
-        <DefinitionField value={text} onInput={(t) => { setText(t); setJsonError(null); }} error={jsonError ?? apiDefinitionError} />
+        <DefinitionField
+          value={text}
+          onInput={(t) => {
+            setText(t);
+            setJsonError(null);
+          }}
+          error={jsonError ?? apiDefinitionError}
+        />
         <ErrorBox error={create.error} title="The workflow was not created" />
         <div class="row">
-          <button type="submit" class="primary" disabled={create.pending}>{create.pending ? 'Creating…' : 'Create workflow'}</button>
-          <button type="button" onClick={onCancel} disabled={create.pending}>Cancel</button>
+          <button type="submit" class="primary" disabled={create.pending}>
+            {create.pending ? 'Creating…' : 'Create workflow'}
+          </button>
+          <button type="button" onClick={onCancel} disabled={create.pending}>
+            Cancel
+          </button>
         </div>
       </form>
     </Section>
@@ -118,34 +179,60 @@ export function WorkflowsPage() {
     const page = (await gql<{ workflows: WorkflowPage }>(WORKFLOWS, { n: PAGE_SIZE, a: cursor })).workflows;
     setMore((m) => ({ nodes: [...(m?.nodes ?? []), ...page.nodes], pageInfo: page.pageInfo }));
   });
-  const refresh = () => { setMore(null); first.reload(); };
+  const refresh = () => {
+    setMore(null);
+    first.reload();
+  };
   return (
-    <Page title="Workflows" actions={
-      <>
-        {writable && !creating ? <button type="button" class="primary" onClick={() => setCreating(true)}>New workflow</button> : null}
-        <button type="button" onClick={refresh} disabled={first.loading}>Refresh</button>
-      </>
-    }>
+    <Page
+      title="Workflows"
+      actions={
+        <>
+          {writable && !creating ? (
+            <button type="button" class="primary" onClick={() => setCreating(true)}>
+              New workflow
+            </button>
+          ) : null}
+          <button type="button" onClick={refresh} disabled={first.loading}>
+            Refresh
+          </button>
+        </>
+      }
+    >
       {writable && creating ? <CreateForm onCancel={() => setCreating(false)} /> : null}
       <Guard loaded={first} what="workflows">
         {(page) => {
           const rows = [...page.nodes, ...(more?.nodes ?? [])];
           const pageInfo = more?.pageInfo ?? page.pageInfo;
           if (rows.length === 0) {
-            return <Empty>No workflows yet.{writable ? ' Create one with “New workflow”.' : ' An editor or administrator of the tenant can create them.'}</Empty>;
+            return (
+              <Empty>
+                No workflows yet.
+                {writable ? ' Create one with “New workflow”.' : ' An editor or administrator of the tenant can create them.'}
+              </Empty>
+            );
           }
           return (
             <>
-              <Table caption="Workflows" rows={rows} rowKey={(w) => w.id} columns={[
-                { label: 'Name', cell: (w) => <a href={href(`workflows/${w.id}`)}>{w.name}</a> },
-                { label: 'Latest version', class: 'num', cell: (w) => `v${w.latestVersion.version}` },
-                { label: 'Published', cell: (w) => <Time value={w.latestVersion.createdAt} /> },
-                { label: 'Created', cell: (w) => <Time value={w.createdAt} /> },
-              ]} />
+              <Table
+                caption="Workflows"
+                rows={rows}
+                rowKey={(w) => w.id}
+                columns={[
+                  { label: 'Name', cell: (w) => <a href={href(`workflows/${w.id}`)}>{w.name}</a> },
+                  { label: 'Latest version', class: 'num', cell: (w) => `v${w.latestVersion.version}` },
+                  { label: 'Published', cell: (w) => <Time value={w.latestVersion.createdAt} /> },
+                  { label: 'Created', cell: (w) => <Time value={w.createdAt} /> },
+                ]}
+              />
               <div class="row">
-                <span class="muted" role="status">{rows.length} workflow{rows.length === 1 ? '' : 's'} shown{pageInfo.hasNextPage ? ', more available' : ''}.</span>
+                <span class="muted" role="status">
+                  {rows.length} workflow{rows.length === 1 ? '' : 's'} shown{pageInfo.hasNextPage ? ', more available' : ''}.
+                </span>
                 {pageInfo.hasNextPage && pageInfo.endCursor ? (
-                  <button type="button" onClick={() => void loadMore.run(pageInfo.endCursor!)} disabled={loadMore.pending}>{loadMore.pending ? 'Loading…' : 'Load more'}</button>
+                  <button type="button" onClick={() => void loadMore.run(pageInfo.endCursor!)} disabled={loadMore.pending}>
+                    {loadMore.pending ? 'Loading…' : 'Load more'}
+                  </button>
                 ) : null}
               </div>
               <ErrorBox error={loadMore.error} title="Could not load more workflows" />
