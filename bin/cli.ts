@@ -11,6 +11,7 @@ import { recordAudit } from '../core/audit/audit.js';
 import { isId } from '../core/ids.js';
 import { startAppliance } from '../server/appliance.js';
 import { applianceVersion } from '../server/version.js';
+import { printedSchema } from '../core/graphql/schema.js';
 import { registerPluginCommands } from './pluginCommands.js';
 import { registerAuditCommands } from './auditCommands.js';
 import { registerOpsCommands } from './opsCommands.js';
@@ -129,6 +130,13 @@ program
         ? `applied: ${report.applied.join(', ')}\n`
         : `up to date (${report.alreadyApplied} migrations applied earlier)\n`,
     );
+  });
+
+program
+  .command('schema')
+  .description('Print the GraphQL schema this release serves (SDL, in name order): docs/schema.graphql of its source.')
+  .action(() => {
+    process.stdout.write(printedSchema());
   });
 
 const token = program.command('token').description('Manage API tokens directly in the database (for bootstrap and recovery).');

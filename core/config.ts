@@ -145,10 +145,15 @@ export interface Config {
   /** Proxy for plugin requests: `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` (or their lower-case forms). */
   readonly proxy: { httpsProxy?: string; httpProxy?: string; noProxy?: string };
   /**
-   * `production` hides the schema (no introspection, no "Did you mean" suggestions);
-   * `development` shows it. `SWITCHYARD_ENV`, default `production`.
+   * `production` keeps "Did you mean" suggestions out of errors (they would show the schema
+   * to a client before it authenticates); `development` keeps them. `SWITCHYARD_ENV`, default `production`.
    */
   readonly environment: 'production' | 'development';
+  /**
+   * Whether introspection is answered: `on` for any authenticated token (never without one),
+   * `off` for nobody. `SWITCHYARD_GRAPHQL_INTROSPECTION`, default `on`.
+   */
+  readonly graphqlIntrospection: 'on' | 'off';
   /** Deepest field nesting of a GraphQL operation. `SWITCHYARD_GRAPHQL_MAX_DEPTH`, default 12. */
   readonly graphqlMaxDepth: number;
   /**
@@ -385,6 +390,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     extraCaFile: env['SWITCHYARD_EXTRA_CA_FILE'] ? path.resolve(env['SWITCHYARD_EXTRA_CA_FILE']) : undefined,
     proxy: proxySettings(env),
     environment: oneOf(env, 'SWITCHYARD_ENV', 'production', ['production', 'development'] as const),
+    graphqlIntrospection: oneOf(env, 'SWITCHYARD_GRAPHQL_INTROSPECTION', 'on', ['on', 'off'] as const),
     graphqlMaxDepth: int(env, 'SWITCHYARD_GRAPHQL_MAX_DEPTH', 12, 1, 1000),
     graphqlMaxCost: int(env, 'SWITCHYARD_GRAPHQL_MAX_COST', 20_000, 1, 100_000_000),
     graphqlMaxAliases: int(env, 'SWITCHYARD_GRAPHQL_MAX_ALIASES', 30, 0, 100_000),

@@ -11,7 +11,18 @@ export interface Page {
 export interface Connection<T> {
   edges: { cursor: string; node: T }[];
   nodes: T[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  pageInfo: PageInfo;
+}
+
+/**
+ * Relay's PageInfo. Pages go forward only (first/after), so `hasPreviousPage` says whether
+ * this page started after a cursor: the item the cursor named, at least, came before it.
+ */
+export interface PageInfo {
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  startCursor: string | null;
+  endCursor: string | null;
 }
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -40,11 +51,16 @@ export function parsePage(first: number | null | undefined, after: string | null
 /** Builds a connection from up to `limit + 1` rows fetched in listing order. */
 export function toConnection<T extends { id: string }>(rows: T[], page: Page): Connection<T> {
   const nodes = rows.slice(0, page.limit);
-  const last = nodes[nodes.length - 1];
+  const edges = nodes.map((node) => ({ cursor: encodeCursor(node.id), node }));
   return {
-    edges: nodes.map((node) => ({ cursor: encodeCursor(node.id), node })),
+    edges,
     nodes,
-    pageInfo: { hasNextPage: rows.length > page.limit, endCursor: last ? encodeCursor(last.id) : null },
+    pageInfo: {
+      hasNextPage: rows.length > page.limit,
+      hasPreviousPage: page.afterId !== null,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges[edges.length - 1]?.cursor ?? null,
+    },
   };
 }
 
@@ -65,11 +81,17 @@ export function parseSeqPage(first: number | null | undefined, after: string | n
   return { limit, afterSeq: seq };
 }
 
-export function toSeqConnection<T extends { seq: number }>(nodes: T[], hasNextPage: boolean): Connection<T> {
-  const last = nodes[nodes.length - 1];
+/** A page of a log; `afterSeq` is where the page started (0: at the beginning). */
+export function toSeqConnection<T extends { seq: number }>(nodes: T[], hasNextPage: boolean, afterSeq: number): Connection<T> {
+  const edges = nodes.map((node) => ({ cursor: encodeSeqCursor(node.seq), node }));
   return {
-    edges: nodes.map((node) => ({ cursor: encodeSeqCursor(node.seq), node })),
+    edges,
     nodes,
-    pageInfo: { hasNextPage, endCursor: last ? encodeSeqCursor(last.seq) : null },
+    pageInfo: {
+      hasNextPage,
+      hasPreviousPage: afterSeq > 0,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges[edges.length - 1]?.cursor ?? null,
+    },
   };
 }

@@ -2,7 +2,7 @@ import { createSchema, createYoga, type YogaServerInstance } from 'graphql-yoga'
 import { GraphQLError } from 'graphql';
 import { AppError } from '../core/errors.js';
 import { AuthError } from '../core/auth/tokens.js';
-import { typeDefs } from '../core/graphql/schema.js';
+import { schemaTypeDefs } from '../core/graphql/schema.js';
 import { resolvers } from '../core/graphql/resolvers.js';
 import type { GraphQLContext, Services } from '../core/graphql/context.js';
 import type { Config } from '../core/config.js';
@@ -20,8 +20,10 @@ export interface TransportContext {
 
 /** What the composition root decides about the GraphQL endpoint (from the configuration). */
 export interface GraphQLOptions {
-  /** `production` hides the schema: no introspection, no "Did you mean" suggestions. */
+  /** `production`: no "Did you mean" suggestions in errors. */
   environment: 'production' | 'development';
+  /** `on`: introspection for authenticated tokens (the context refuses the others); `off`: for nobody. */
+  introspection: 'on' | 'off';
   limits: GraphQLLimits & {
     /** Most operations in one batched request. */
     maxBatch: number;
@@ -38,6 +40,7 @@ export interface GraphQLOptions {
 export function graphqlOptions(config: Config): GraphQLOptions {
   return {
     environment: config.environment,
+    introspection: config.graphqlIntrospection,
     limits: {
       maxDepth: config.graphqlMaxDepth,
       maxCost: config.graphqlMaxCost,
@@ -150,7 +153,7 @@ export function createGraphQL(
   const rateLimits = new KeyedTokenBuckets({ ratePerSecond, burst });
   const hideSuggestions = options.environment === 'production';
   return createYoga<TransportContext, GraphQLContext>({
-    schema: createSchema<TransportContext & GraphQLContext>({ typeDefs, resolvers: resolvers as never }),
+    schema: createSchema<TransportContext & GraphQLContext>({ typeDefs: schemaTypeDefs(), resolvers: resolvers as never }),
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: false,

@@ -19,8 +19,11 @@ export interface GraphQLLimits {
 }
 
 export interface HardeningOptions {
-  /** `production` refuses introspection (graphql.ts also drops "Did you mean" suggestions there). */
-  environment: 'production' | 'development';
+  /**
+   * `off` refuses introspection to everyone. `on` needs no rule here: every operation,
+   * introspection included, executes only after the context has authenticated its token.
+   */
+  introspection: 'on' | 'off';
   limits: GraphQLLimits;
   /** When set, only these operations are served. */
   persistedOperations: PersistedOperations | null;
@@ -41,7 +44,6 @@ const rejection = { propagateOnRejection: false, onReject: [refuse], exposeLimit
 /** The yoga plugins that refuse abusive or unlisted documents before execution. */
 export function hardeningPlugins(options: HardeningOptions): Plugin[] {
   const { limits } = options;
-  const production = options.environment === 'production';
   // graphql-armor's plugins, one package each so the order is ours: the token limit bounds
   // the parse; then depth before cost, because a deep document's cost is astronomical and
   // "depth limit of 12 exceeded, found 100" says what to change.
@@ -52,7 +54,7 @@ export function hardeningPlugins(options: HardeningOptions): Plugin[] {
     maxDirectivesPlugin({ n: limits.maxDirectives, ...rejection }),
     costLimitPlugin({ maxCost: limits.maxCost, ...rejection }),
   ];
-  if (production) {
+  if (options.introspection === 'off') {
     plugins.push({ onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) });
   }
   const persisted = options.persistedOperations;

@@ -1,8 +1,8 @@
 /**
  * GraphQL hardening on a real appliance: document limits (depth, cost, aliases,
  * directives, tokens, batch size, body size) each exactly at the limit and one over,
- * abusive documents far over them, the schema hidden in production and shown in
- * development, persisted-operations mode, and the per-token API rate limit. After every
+ * abusive documents far over them, introspection for authenticated tokens only (and for
+ * nobody when switched off), persisted-operations mode, and the per-token API rate limit. After every
  * abusive request the server must still answer an ordinary query.
  */
 import test, { type ExecutionContext } from 'ava';
@@ -31,23 +31,25 @@ let production: TestAppliance;
 let development: TestAppliance;
 let persisted: TestAppliance;
 let limited: TestAppliance;
+let noIntrospection: TestAppliance;
 let persistedDir: string;
 
 test.before(async () => {
   persistedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-persisted-'));
   const persistedFile = path.join(persistedDir, 'operations.json');
   fs.writeFileSync(persistedFile, JSON.stringify({ [PERSISTED_HASH]: PERSISTED_QUERY }));
-  [production, development, persisted, limited] = await Promise.all([
+  [production, development, persisted, limited, noIntrospection] = await Promise.all([
     startTestAppliance({ config: { role: 'api' } }),
     startTestAppliance({ config: { role: 'api', environment: 'development' } }),
     startTestAppliance({ config: { role: 'api', persistedOperationsFile: persistedFile } }),
     // One token per 5 s: the burst and the request after it must fall within one refill even on a busy machine.
     startTestAppliance({ config: { role: 'api', apiRateLimitPerSecond: 0.2, apiRateLimitBurst: 5 } }),
+    startTestAppliance({ config: { role: 'api', graphqlIntrospection: 'off' } }),
   ]);
 });
 
 test.after.always(async () => {
-  await Promise.all([production, development, persisted, limited].map((app) => app?.stop()));
+  await Promise.all([production, development, persisted, limited, noIntrospection].map((app) => app?.stop()));
   if (persistedDir) fs.rmSync(persistedDir, { recursive: true, force: true });
 });
 
@@ -58,10 +60,11 @@ interface Reply {
   body: any;
 }
 
-async function post(app: TestAppliance, token: string, body: string): Promise<Reply> {
+/** POSTs `body`; a null token sends no authorization header at all. */
+async function post(app: TestAppliance, token: string | null, body: string): Promise<Reply> {
   const response = await fetch(`${app.url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    headers: { 'content-type': 'application/json', ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
     body,
   });
   const text = await response.text();
@@ -357,38 +360,45 @@ test('suggestions: "Did you mean" is hidden in production (fields, enum values, 
   await assertStillServes(t, production, prodToken, 'VIEWER', 'typos');
 });
 
-test('introspection: refused in production, answered in development', async (t) => {
+test('introspection: answered for any authenticated token in production, refused without one, and refused to all when switched off', async (t) => {
   const prodToken = (await production.tenant(unique('introspect'), ['VIEWER'])).tokens['VIEWER']!;
-  const devToken = (await development.tenant(unique('introspect'), ['VIEWER'])).tokens['VIEWER']!;
+  const offToken = (await noIntrospection.tenant(unique('introspect'), ['VIEWER'])).tokens['VIEWER']!;
   const schemaQuery = '{ __schema { queryType { name } types { name } } }';
   const typeQuery = '{ __type(name: "Run") { name fields { name } } }';
+
+  // Internal tools read the schema in production with their own token, whatever its role.
+  const schema = await query(production, prodToken, schemaQuery);
+  assertServed(t, schema, '__schema in production with a token');
+  t.is(schema.body.data.__schema.queryType.name, 'Query');
+  t.true(schema.body.data.__schema.types.some((type: { name: string }) => type.name === 'Run'));
+  const type = await query(production, prodToken, typeQuery);
+  assertServed(t, type, '__type in production with a token');
+  t.true(type.body.data.__type.fields.some((field: { name: string }) => field.name === 'workflowVersion'));
 
   for (const [document, field] of [
     [schemaQuery, '__schema'],
     [typeQuery, '__type'],
   ] as const) {
-    const refused = await query(production, prodToken, document);
+    // Without a token nothing executes, introspection included.
+    const anonymous = await post(production, null, JSON.stringify({ query: document }));
+    t.is(anonymous.status, 401, `${field} without a token`);
+    t.is(anonymous.body.errors[0].extensions.code, 'UNAUTHENTICATED');
+    t.is(anonymous.body.data ?? null, null, `${field} without a token: nothing executed`);
+
+    const refused = await query(noIntrospection, offToken, document);
     // graphql-js reports each introspection field of the document, the root one first.
     const errors = refused.body.errors as { message: string; extensions: { code: string } }[];
-    t.true(errors.length >= 1, `${field} in production: refused (${refused.text.slice(0, 300)})`);
+    t.true(errors.length >= 1, `${field} switched off: refused (${refused.text.slice(0, 300)})`);
     t.is(errors[0]?.message, `GraphQL introspection has been disabled, but the requested query contained the field "${field}".`);
     for (const error of errors) {
       t.is(error.extensions.code, 'BAD_USER_INPUT');
       t.regex(error.message, /^GraphQL introspection has been disabled/);
     }
-    t.is(refused.body.data, undefined, `${field} in production: nothing executed`);
+    t.is(refused.body.data, undefined, `${field} switched off: nothing executed`);
   }
-  await assertStillServes(t, production, prodToken, 'VIEWER', 'introspection');
+  await assertStillServes(t, noIntrospection, offToken, 'VIEWER', 'introspection');
   // __typename is not introspection of the schema: clients need it for unions and caching.
-  t.deepEqual((await query(production, prodToken, '{ viewer { __typename } }')).body, { data: { viewer: { __typename: 'Viewer' } } });
-
-  const schema = await query(development, devToken, schemaQuery);
-  assertServed(t, schema, '__schema in development');
-  t.is(schema.body.data.__schema.queryType.name, 'Query');
-  t.true(schema.body.data.__schema.types.some((type: { name: string }) => type.name === 'Run'));
-  const type = await query(development, devToken, typeQuery);
-  assertServed(t, type, '__type in development');
-  t.true(type.body.data.__type.fields.some((field: { name: string }) => field.name === 'workflowVersion'));
+  t.deepEqual((await query(noIntrospection, offToken, '{ viewer { __typename } }')).body, { data: { viewer: { __typename: 'Viewer' } } });
 });
 
 test('persisted operations: a listed hash is served; an unknown hash, a missing hash and any document are refused', async (t) => {

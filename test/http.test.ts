@@ -454,13 +454,13 @@ test('workflows pagination: pages of 10, newest first, and refused page argument
   for (let i = 0; i < 25; i++) created.push(await createWorkflow(app, token, `wf-${String(i).padStart(2, '0')}`, NOOP_DEFINITION));
 
   const seen: string[] = [];
-  const pages: { size: number; hasNextPage: boolean }[] = [];
+  const pages: { size: number; hasNextPage: boolean; hasPreviousPage: boolean }[] = [];
   let after: string | null = null;
   for (let page = 0; page < 10; page++) {
     const reply: Reply = await gql(
       app.url,
       token,
-      'query($after: String) { workflows(first: 10, after: $after) { edges { cursor node { id name } } nodes { id } pageInfo { hasNextPage endCursor } } }',
+      'query($after: String) { workflows(first: 10, after: $after) { edges { cursor node { id name } } nodes { id } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }',
       { after },
     );
     t.falsy(reply.body.errors, reply.text);
@@ -470,15 +470,20 @@ test('workflows pagination: pages of 10, newest first, and refused page argument
       connection.edges.map((e: { node: { id: string } }) => e.node.id),
     );
     t.is(connection.pageInfo.endCursor, connection.edges.at(-1)?.cursor ?? null);
+    t.is(connection.pageInfo.startCursor, connection.edges[0]?.cursor ?? null);
     seen.push(...connection.nodes.map((n: { id: string }) => n.id));
-    pages.push({ size: connection.nodes.length, hasNextPage: connection.pageInfo.hasNextPage });
+    pages.push({
+      size: connection.nodes.length,
+      hasNextPage: connection.pageInfo.hasNextPage,
+      hasPreviousPage: connection.pageInfo.hasPreviousPage,
+    });
     if (!connection.pageInfo.hasNextPage) break;
     after = connection.pageInfo.endCursor;
   }
   t.deepEqual(pages, [
-    { size: 10, hasNextPage: true },
-    { size: 10, hasNextPage: true },
-    { size: 5, hasNextPage: false },
+    { size: 10, hasNextPage: true, hasPreviousPage: false },
+    { size: 10, hasNextPage: true, hasPreviousPage: true },
+    { size: 5, hasNextPage: false, hasPreviousPage: true },
   ]);
   t.is(new Set(seen).size, 25);
   t.deepEqual(seen, [...created].reverse(), 'newest first, each exactly once');

@@ -18,7 +18,7 @@ import {
   type GraphQLInputType,
   type GraphQLObjectType,
 } from 'graphql';
-import { typeDefs } from '../core/graphql/schema.js';
+import { schemaTypeDefs } from '../core/graphql/schema.js';
 import { derivedRuntimeRole, runtimeUrlFor } from '../core/db/roles.js';
 import { TENANT_ROLES } from '../core/auth/roles.js';
 import { startTestAppliance, waitFor, ADMIN_TOKEN, type TestAppliance } from './support/appliance.js';
@@ -365,7 +365,7 @@ function selection(field: GraphQLField<unknown, unknown>): string {
 }
 
 test("every query, mutation and subscription answers NOT_FOUND for another tenant's ids, and changes nothing", async (t) => {
-  const schema = buildSchema(typeDefs);
+  const schema = buildSchema(schemaTypeDefs());
   const roots = [schema.getQueryType()!, schema.getMutationType()!, schema.getSubscriptionType()!];
   const covered: string[] = [];
   for (const root of roots) {

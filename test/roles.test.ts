@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { buildSchema } from 'graphql';
-import { typeDefs } from '../core/graphql/schema.js';
+import { schemaTypeDefs } from '../core/graphql/schema.js';
 import { ROLES, type Role } from '../core/auth/roles.js';
 import { startTestAppliance, waitFor, ADMIN_TOKEN, type TestAppliance } from './support/appliance.js';
 
@@ -171,7 +171,7 @@ const CASES: Record<string, Case> = {
   },
   'Mutation.createApiToken': {
     allowed: ['SYSTEM_ADMIN', 'ADMIN'],
-    document: 'mutation($t: ID!) { createApiToken(input: { tenantId: $t, role: "VIEWER", name: "matrix" }) { token } }',
+    document: 'mutation($t: ID!) { createApiToken(input: { tenantId: $t, role: VIEWER, name: "matrix" }) { token } }',
     variables: async () => ({ t: tenantId }),
   },
   'Mutation.revokeApiToken': {
@@ -180,7 +180,7 @@ const CASES: Record<string, Case> = {
     variables: async () => {
       const made = await app.gql(
         adminToken(),
-        'mutation($t: ID!) { createApiToken(input: { tenantId: $t, role: "VIEWER", name: "to revoke" }) { apiToken { id } } }',
+        'mutation($t: ID!) { createApiToken(input: { tenantId: $t, role: VIEWER, name: "to revoke" }) { apiToken { id } } }',
         { t: tenantId },
       );
       return { id: made.data.createApiToken.apiToken.id };
@@ -287,7 +287,7 @@ test.after.always(async () => {
 });
 
 test('the matrix names every query and mutation of the schema', (t) => {
-  const schema = buildSchema(typeDefs);
+  const schema = buildSchema(schemaTypeDefs());
   const fields = [schema.getQueryType()!, schema.getMutationType()!].flatMap((root) =>
     Object.keys(root.getFields()).map((f) => `${root.name}.${f}`),
   );
@@ -353,7 +353,7 @@ test("a subscription to run events is for the tenant's readers only", async (t) 
 test('tokens are listed by prefix only and record when they were last used', async (t) => {
   const made = await app.gql(
     adminToken(),
-    'mutation($t: ID!) { createApiToken(input: { tenantId: $t, role: "VIEWER", name: "used" }) { token apiToken { id prefix lastUsedAt } } }',
+    'mutation($t: ID!) { createApiToken(input: { tenantId: $t, role: VIEWER, name: "used" }) { token apiToken { id prefix lastUsedAt } } }',
     { t: tenantId },
   );
   const { token, apiToken } = made.data.createApiToken;

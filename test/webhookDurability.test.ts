@@ -36,7 +36,7 @@ test('a webhook delivery acknowledged 202, then the server killed at once: the r
   const first = await startUntilReady(t.teardown, env, base);
   const tenant = (await gql(ADMIN_TOKEN, 'mutation { createTenant(input: { name: "durable" }) { id } }')).createTenant.id;
   const token = (
-    await gql(ADMIN_TOKEN, 'mutation($t: ID!) { createApiToken(input: { tenantId: $t, role: "ADMIN", name: "a" }) { token } }', {
+    await gql(ADMIN_TOKEN, 'mutation($t: ID!) { createApiToken(input: { tenantId: $t, role: ADMIN, name: "a" }) { token } }', {
       t: tenant,
     })
   ).createApiToken.token;

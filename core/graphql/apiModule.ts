@@ -4,11 +4,10 @@ import type { GraphQLContext } from './context.js';
 type ModuleResolver = (parent: any, args: Record<string, any>, context: GraphQLContext) => unknown;
 
 /**
- * A feature's part of the API: its SDL (`extend type Query` / `extend type Mutation` and
- * its own types) and the resolvers for them. The schema and the resolver map are the base
- * plus every module listed in apiModules.ts, so a feature adds its operations in its own file.
+ * A feature's resolvers, for the SDL of its own file in core/graphql/schema/ (its types,
+ * `extend type Query` / `extend type Mutation`). The resolver map is the base plus every
+ * module listed in apiModules.ts, so a feature adds its operations in its own files.
  */
 export interface ApiModule {
-  typeDefs: string;
   resolvers: Record<string, Record<string, ModuleResolver>>;
 }

@@ -1,4 +1,4 @@
-import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import { Kind, type GraphQLScalarTypeConfig, type ValueNode } from 'graphql';
 import { can, permissionsOf } from '../auth/roles.js';
 import type { Workflow, WorkflowVersion } from '../workflows/workflows.js';
 import { listLlmUsage } from '../llm/llmUsage.js';
@@ -40,17 +40,20 @@ function parseLiteralJson(ast: ValueNode, variables?: Record<string, unknown> | 
   }
 }
 
-const JSONScalar = new GraphQLScalarType({
-  name: 'JSON',
-  description: 'Any JSON value.',
+/**
+ * A scalar's behaviour only: its name and description come from the SDL
+ * (schema/schema.graphql), the one source of the published schema. (A GraphQLScalarType
+ * here would replace the SDL's description with its own.)
+ */
+type ScalarBehaviour = Pick<GraphQLScalarTypeConfig<unknown, unknown>, 'serialize' | 'parseValue' | 'parseLiteral'>;
+
+const JSONScalar: ScalarBehaviour = {
   serialize: (value) => value,
   parseValue: (value) => value,
   parseLiteral: parseLiteralJson,
-});
+};
 
-const DateTimeScalar = new GraphQLScalarType({
-  name: 'DateTime',
-  description: 'An ISO 8601 UTC timestamp.',
+const DateTimeScalar: ScalarBehaviour = {
   serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString()),
   parseValue: (value) => {
     const date = new Date(String(value));
@@ -63,7 +66,7 @@ const DateTimeScalar = new GraphQLScalarType({
     if (Number.isNaN(date.getTime())) throw new AppError('BAD_USER_INPUT', 'not a valid DateTime');
     return date;
   },
-});
+};
 
 /** Nullable single-object queries answer null for unknown and foreign ids alike. */
 async function orNull<T>(load: () => Promise<T>): Promise<T | null> {
@@ -131,7 +134,7 @@ const query: Record<string, Resolver> = {
   auditEvents: async (_p, a, { request, services }) => {
     const page = parseSeqPage(a.first, a.after);
     const result = await queryAuditEvents(services.db, request, a.filter ?? {}, page.limit, page.afterSeq);
-    return toSeqConnection(result.nodes, result.hasNextPage);
+    return toSeqConnection(result.nodes, result.hasNextPage, page.afterSeq);
   },
 };
 
@@ -202,7 +205,7 @@ const baseResolvers: Record<string, unknown> = {
     events: async (r: Run, a: Args, { request, services }: GraphQLContext) => {
       const page = parseSeqPage(a.first, a.after);
       const rows = await services.runs.events(request, r.id, page.afterSeq, page.limit + 1);
-      return toSeqConnection(rows.slice(0, page.limit), rows.length > page.limit);
+      return toSeqConnection(rows.slice(0, page.limit), rows.length > page.limit, page.afterSeq);
     },
     origin: (r: Run) => {
       const o = r.origin;
