@@ -7,7 +7,7 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'test/artifacts/', 'switchyard-*/'] },
+  { ignores: ['dist/', 'node_modules/', 'data/', 'test/artifacts/', 'switchyard-*/', 'core/graphql/generated/', 'admin-ui/src/gql/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {
@@ -35,7 +35,10 @@ export default tseslint.config(
       'import-x/no-self-import': 'error',
       'import-x/no-duplicates': 'error',
       'import-x/no-useless-path-segments': 'error',
-      'import-x/no-extraneous-dependencies': ['error', { devDependencies: ['test/**', 'bench/**', 'admin-ui/**', '*.config.*'] }],
+      'import-x/no-extraneous-dependencies': [
+        'error',
+        { devDependencies: ['test/**', 'bench/**', 'admin-ui/**', '*.config.*', 'codegen.ts'] },
+      ],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       eqeqeq: ['error', 'always', { null: 'ignore' }],
       'no-console': 'error',

@@ -12,6 +12,8 @@ const require = createRequire(import.meta.url);
 const preact = path.dirname(require.resolve('preact/package.json'));
 
 fs.mkdirSync(path.join(out, 'vendor'), { recursive: true });
+// The manifest of the console's operations by SHA-256, which the appliance serves them from (server/adminUi.ts).
+fs.copyFileSync(path.join(here, 'src', 'gql', 'persisted-documents.json'), path.join(out, 'persisted-operations.json'));
 fs.cpSync(path.join(here, 'static'), out, { recursive: true });
 for (const file of ['dist/preact.module.js', 'hooks/dist/hooks.module.js', 'jsx-runtime/dist/jsxRuntime.module.js']) {
   // The source-map comment would make browsers ask for maps that are not shipped.

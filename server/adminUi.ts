@@ -12,6 +12,9 @@ import type Hapi from '@hapi/hapi';
 
 export const ADMIN_UI_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../admin-ui');
 
+/** The console's operations by SHA-256, written by its build from its .graphql documents. */
+export const CONSOLE_OPERATIONS_FILE = path.join(ADMIN_UI_DIR, 'persisted-operations.json');
+
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { createSchema, createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { GraphQLError } from 'graphql';
 import { AppError } from '../core/errors.js';
@@ -10,6 +11,7 @@ import type { Logger } from '../core/logger.js';
 import { KeyedTokenBuckets } from '../core/rateLimit/keyedTokenBuckets.js';
 import { hardeningPlugins, type GraphQLLimits } from './graphqlHardening.js';
 import { readPersistedOperations, type PersistedOperations } from './persistedOperations.js';
+import { CONSOLE_OPERATIONS_FILE } from './adminUi.js';
 
 /** What the HTTP layer passes into each GraphQL request. */
 export interface TransportContext {
@@ -28,8 +30,10 @@ export interface GraphQLOptions {
     /** Most operations in one batched request. */
     maxBatch: number;
   };
-  /** When set, only these operations are served. */
+  /** When set, only these operations (and the console's) are served. */
   persistedOperations: PersistedOperations | null;
+  /** The admin console's operations, served by hash in every mode (empty when the console is not built). */
+  consoleOperations: PersistedOperations;
   /** Per API token: sustained operations per second and how many may come at once. */
   rateLimit: { ratePerSecond: number; burst: number };
   /** Told the code of every error the API answers with (for the refusal metrics). */
@@ -50,6 +54,9 @@ export function graphqlOptions(config: Config): GraphQLOptions {
       maxBatch: config.graphqlMaxBatch,
     },
     persistedOperations: config.persistedOperationsFile ? readPersistedOperations(config.persistedOperationsFile) : null,
+    consoleOperations: fs.existsSync(CONSOLE_OPERATIONS_FILE)
+      ? readPersistedOperations(CONSOLE_OPERATIONS_FILE, "the admin console's operations")
+      : new Map(),
     rateLimit: { ratePerSecond: config.apiRateLimitPerSecond, burst: config.apiRateLimitBurst },
   };
 }

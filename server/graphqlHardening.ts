@@ -25,8 +25,13 @@ export interface HardeningOptions {
    */
   introspection: 'on' | 'off';
   limits: GraphQLLimits;
-  /** When set, only these operations are served. */
+  /** When set, only these operations (and the console's) are served. */
   persistedOperations: PersistedOperations | null;
+  /**
+   * The admin console's own operations, which it sends by hash alone: served in every
+   * mode, so the console works whether or not the API is restricted to persisted operations.
+   */
+  consoleOperations: PersistedOperations;
 }
 
 /**
@@ -58,11 +63,13 @@ export function hardeningPlugins(options: HardeningOptions): Plugin[] {
     plugins.push({ onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) });
   }
   const persisted = options.persistedOperations;
-  if (persisted) {
+  const consoleOperations = options.consoleOperations;
+  if (persisted || consoleOperations.size > 0) {
     plugins.push(
       usePersistedOperations({
-        getPersistedOperation: (hash) => persisted.get(hash) ?? null,
-        allowArbitraryOperations: false,
+        getPersistedOperation: (hash) => persisted?.get(hash) ?? consoleOperations.get(hash) ?? null,
+        // Documents sent as text are served unless the administrator restricted the API.
+        allowArbitraryOperations: persisted === null,
         customErrors: {
           persistedQueryOnly: () =>
             new AppError(

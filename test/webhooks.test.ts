@@ -506,6 +506,8 @@ test('bad trigger settings are refused naming the field, and create nothing', as
     [{ maxBodyBytes: 0 }, 'BAD_USER_INPUT', 'input.maxBodyBytes'],
     [{ replayWindowSeconds: 0 }, 'BAD_USER_INPUT', 'input.replayWindowSeconds'],
     [{ deliveryIdHeader: 'authorization' }, 'BAD_USER_INPUT', 'input.deliveryIdHeader'],
+    // An explicit null is no header name (it once became a header called "null").
+    [{ deliveryIdHeader: null }, 'BAD_USER_INPUT', 'input.deliveryIdHeader'],
     [{ version: 9 }, 'BAD_USER_INPUT', 'input.version'],
     [{ name: '' }, 'BAD_USER_INPUT', 'input.name'],
     [{ workflowId: foreign.data.createWorkflow.id }, 'NOT_FOUND', ''],

@@ -1,8 +1,15 @@
 /**
  * The UI's only way to the appliance: the public GraphQL API with the session's bearer
  * token, exactly as internal tools call it. Errors keep the API's stable codes.
+ *
+ * Every operation is a named document in operations/*.graphql, generated into gql/ with
+ * its result and variable types and its SHA-256. The console sends the hash alone
+ * (`extensions.persistedQuery`): the appliance serves the console's documents from the
+ * manifest its build wrote, so the console works when the API accepts persisted
+ * operations only, and no document text travels.
  */
 import { currentToken, expireSession } from './session.js';
+import type { TypedDocumentString } from './gql/graphql.js';
 
 export class ApiError extends Error {
   constructor(
@@ -25,8 +32,15 @@ function failure(body: GraphQLBody<unknown>, status: number): ApiError {
   return new ApiError(first?.message ?? `the appliance answered HTTP ${status}`, String(code), first?.extensions ?? {});
 }
 
+/** The request body naming a generated document by its hash. */
+function persistedRequest<T, V>(document: TypedDocumentString<T, V>, variables: V | undefined): string {
+  const sha256Hash: unknown = document.__meta__?.['hash'];
+  if (typeof sha256Hash !== 'string') throw new ApiError('this console was built without its operation manifest', 'INTERNAL');
+  return JSON.stringify({ variables: variables ?? {}, extensions: { persistedQuery: { version: 1, sha256Hash } } });
+}
+
 /** Runs one operation; resolves with its data or rejects with the first error. */
-export async function gql<T>(query: string, variables: Record<string, unknown> = {}, token = currentToken()): Promise<T> {
+export async function gql<T, V>(document: TypedDocumentString<T, V>, variables?: V, token = currentToken()): Promise<T> {
   let response: Response;
   try {
     response = await fetch('/graphql', {
@@ -36,7 +50,7 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
         accept: 'application/graphql-response+json, application/json',
         ...(token ? { authorization: `Bearer ${token}` } : {}),
       },
-      body: JSON.stringify({ query, variables }),
+      body: persistedRequest(document, variables),
     });
   } catch {
     throw new ApiError('The appliance cannot be reached. Check the network and try again.', 'NETWORK');
@@ -59,9 +73,9 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
  * A subscription over Server-Sent Events (graphql-yoga's transport), read from a streamed
  * fetch because EventSource cannot send the bearer token. Returns a function that stops it.
  */
-export function subscribe<T>(
-  query: string,
-  variables: Record<string, unknown>,
+export function subscribe<T, V>(
+  document: TypedDocumentString<T, V>,
+  variables: V,
   handlers: { next: (data: T) => void; error: (error: ApiError) => void },
 ): () => void {
   const abort = new AbortController();
@@ -70,7 +84,7 @@ export function subscribe<T>(
       const response = await fetch('/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${currentToken() ?? ''}` },
-        body: JSON.stringify({ query, variables }),
+        body: persistedRequest(document, variables),
         signal: abort.signal,
       });
       if (!response.ok || !response.body) throw failure((await response.json().catch(() => ({}))) as GraphQLBody<unknown>, response.status);

@@ -5,25 +5,21 @@
  */
 import { useState } from 'preact/hooks';
 import { gql } from './api.js';
+import {
+  ApiTokenListCreateDocument,
+  ApiTokenListRevokeDocument,
+  ApiTokenListTokensDocument,
+  type ApiTokenListFieldsFragment,
+  type CreateApiTokenInput,
+  type Role,
+} from './gql/graphql.js';
 import { ErrorBox, Field, Guard, Status, Table, Time, useAction, useLoad } from './components.js';
 
-interface ApiToken {
-  id: string;
-  name: string;
-  role: string;
-  prefix: string;
-  createdAt: string;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  lastUsedAt: string | null;
-}
+type ApiToken = ApiTokenListFieldsFragment;
+/** The roles a token may be created with, the first preselected. */
+export type TokenRoles = [Role, ...Role[]];
 
-const FIELDS = 'id name role prefix createdAt expiresAt revokedAt lastUsedAt';
-const LIST = `query($t: ID, $after: String) { apiTokens(tenantId: $t, first: 100, after: $after) { nodes { ${FIELDS} } pageInfo { hasNextPage endCursor } } }`;
-const CREATE = `mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token apiToken { ${FIELDS} } } }`;
-const REVOKE = `mutation($id: ID!) { revokeApiToken(id: $id) { ${FIELDS} } }`;
-
-export const TENANT_ROLES = ['ADMIN', 'EDITOR', 'OPERATOR', 'VIEWER', 'AUDITOR'];
+export const TENANT_ROLES: TokenRoles = ['ADMIN', 'EDITOR', 'OPERATOR', 'VIEWER', 'AUDITOR'];
 const MAX_EXPIRY_DAYS = 3650;
 
 function CreatedToken({ token, name, onDismiss }: { token: string; name: string; onDismiss: () => void }) {
@@ -54,7 +50,7 @@ function CreatedToken({ token, name, onDismiss }: { token: string; name: string;
 
 function RevokeButton({ token, onRevoked }: { token: ApiToken; onRevoked: () => void }) {
   const [confirming, setConfirming] = useState(false);
-  const revoke = useAction(async () => gql(REVOKE, { id: token.id }));
+  const revoke = useAction(async () => gql(ApiTokenListRevokeDocument, { id: token.id }));
   if (token.revokedAt) return <span class="muted">—</span>;
   if (!confirming)
     return (
@@ -82,16 +78,14 @@ function RevokeButton({ token, onRevoked }: { token: ApiToken; onRevoked: () => 
   );
 }
 
-export function ApiTokenList({ tenantId, roles }: { tenantId: string | null; roles: string[] }) {
-  const loaded = useLoad(() => gql<{ apiTokens: { nodes: ApiToken[] } }>(LIST, { t: tenantId }), [tenantId]);
+export function ApiTokenList({ tenantId, roles }: { tenantId: string | null; roles: TokenRoles }) {
+  const loaded = useLoad(() => gql(ApiTokenListTokensDocument, { t: tenantId }), [tenantId]);
   const [name, setName] = useState('');
-  const [role, setRole] = useState(roles[0] ?? '');
+  const [role, setRole] = useState(roles[0]);
   const [days, setDays] = useState('');
   const [problem, setProblem] = useState<string | null>(null);
   const [created, setCreated] = useState<{ token: string; name: string } | null>(null);
-  const create = useAction(async (input: Record<string, unknown>) =>
-    gql<{ createApiToken: { token: string; apiToken: ApiToken } }>(CREATE, { i: input }),
-  );
+  const create = useAction(async (input: CreateApiTokenInput) => gql(ApiTokenListCreateDocument, { i: input }));
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -158,7 +152,14 @@ export function ApiTokenList({ tenantId, roles }: { tenantId: string | null; rol
           </Field>
           <Field label="Role">
             {(p) => (
-              <select {...p} value={role} onChange={(e) => setRole(e.currentTarget.value)}>
+              <select
+                {...p}
+                value={role}
+                onChange={(e) => {
+                  const picked = roles.find((r) => r === e.currentTarget.value);
+                  if (picked) setRole(picked);
+                }}
+              >
                 {roles.map((r) => (
                   <option value={r}>{r}</option>
                 ))}

@@ -1,7 +1,4 @@
-import type { GraphQLContext } from './context.js';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- until resolver types are generated from the schema
-type ModuleResolver = (parent: any, args: Record<string, any>, context: GraphQLContext) => unknown;
+import type { Resolvers } from './generated/resolverTypes.js';
 
 /**
  * A feature's resolvers, for the SDL of its own file in core/graphql/schema/ (its types,
@@ -9,5 +6,5 @@ type ModuleResolver = (parent: any, args: Record<string, any>, context: GraphQLC
  * module listed in apiModules.ts, so a feature adds its operations in its own files.
  */
 export interface ApiModule {
-  resolvers: Record<string, Record<string, ModuleResolver>>;
+  resolvers: Resolvers;
 }

@@ -11,13 +11,11 @@ import { parseSeqPage, toSeqConnection } from '../pagination.js';
 import { AppError, badInput } from '../errors.js';
 import { API_MODULES } from './apiModules.js';
 import type { GraphQLContext } from './context.js';
+import type { MutationResolvers, QueryResolvers, Resolvers } from './generated/resolverTypes.js';
 import { renderTemplate } from '../workflows/templates.js';
 import type { TemplateScope } from '../workflows/definition.js';
 
 /** Everything a resolver may use; built per request by the transport. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- until resolver types are generated from the schema
-type Args = Record<string, any>;
-type Resolver<P = unknown> = (parent: P, args: Args, context: GraphQLContext) => unknown;
 
 function parseLiteralJson(ast: ValueNode, variables?: Record<string, unknown> | null): unknown {
   switch (ast.kind) {
@@ -78,10 +76,10 @@ async function orNull<T>(load: () => Promise<T>): Promise<T | null> {
   }
 }
 
-const query: Record<string, Resolver> = {
+const query: QueryResolvers = {
   viewer: async (_p, _a, { request, services }) => ({
     role: request.actor.role,
-    permissions: permissionsOf(request.actor.role),
+    permissions: [...permissionsOf(request.actor.role)],
     tenant: request.actor.tenantId ? await services.tenants.get(request, request.actor.tenantId) : null,
     token: await services.tokens.own(request),
   }),
@@ -138,7 +136,7 @@ const query: Record<string, Resolver> = {
   },
 };
 
-const mutation: Record<string, Resolver> = {
+const mutation: MutationResolvers = {
   createTenant: (_p, a, { request, services }) => services.tenants.create(request, a.input),
   createApiToken: (_p, a, { request, services }) => services.tokens.create(request, a.input),
   revokeApiToken: (_p, a, { request, services }) => services.tokens.revoke(request, a.id),
@@ -172,14 +170,12 @@ const mutation: Record<string, Resolver> = {
   },
 };
 
-const baseResolvers: Record<string, unknown> = {
-  JSON: JSONScalar,
-  DateTime: DateTimeScalar,
+const baseResolvers: Resolvers = {
   Query: query,
   Mutation: mutation,
   Subscription: {
     runEvents: {
-      subscribe: async (_p: unknown, a: Args, { request, services, signal }: GraphQLContext) => {
+      subscribe: async (_p, a, { request, services, signal }) => {
         const run = await services.runs.getRun(request, a.runId);
         return services.runEvents.subscribe(request, run, a.afterSeq ?? 0, signal);
       },
@@ -187,22 +183,21 @@ const baseResolvers: Record<string, unknown> = {
     },
   },
   Tenant: {
-    quota: (t: { quotas: Record<string, number> }) => t.quotas,
+    quota: (t) => t.quotas,
   },
   Workflow: {
-    latestVersion: (w: Workflow, _a: Args, { request, services }: GraphQLContext) => services.workflows.version(request, w.id, null),
-    versions: (w: Workflow, _a: Args, { request, services }: GraphQLContext) => services.workflows.versions(request, w.id),
-    version: (w: Workflow, a: Args, { request, services }: GraphQLContext) =>
-      orNull(() => services.workflows.version(request, w.id, a.version)),
+    latestVersion: (w: Workflow, _a, { request, services }) => services.workflows.version(request, w.id, null),
+    versions: (w: Workflow, _a, { request, services }) => services.workflows.versions(request, w.id),
+    version: (w: Workflow, a, { request, services }) => orNull(() => services.workflows.version(request, w.id, a.version)),
   },
   WorkflowVersion: {
-    workflow: (v: WorkflowVersion, _a: Args, { request, services }: GraphQLContext) => services.workflows.get(request, v.workflowId),
+    workflow: (v: WorkflowVersion, _a, { request, services }) => services.workflows.get(request, v.workflowId),
   },
   Run: {
-    workflowVersion: (r: Run, _a: Args, { services }: GraphQLContext) =>
+    workflowVersion: (r: Run, _a, { services }) =>
       services.db.tx({ tenantId: r.tenantId }, (q) => services.workflows.versionById(q, r.workflowVersionId)),
-    steps: (r: Run, _a: Args, { request, services }: GraphQLContext) => services.runs.steps(request, r.id),
-    events: async (r: Run, a: Args, { request, services }: GraphQLContext) => {
+    steps: (r: Run, _a, { request, services }) => services.runs.steps(request, r.id),
+    events: async (r: Run, a, { request, services }) => {
       const page = parseSeqPage(a.first, a.after);
       const rows = await services.runs.events(request, r.id, page.afterSeq, page.limit + 1);
       return toSeqConnection(rows.slice(0, page.limit), rows.length > page.limit, page.afterSeq);
@@ -219,22 +214,22 @@ const baseResolvers: Record<string, unknown> = {
     permissions: (p: InstalledPlugin) => p.manifest.permissions,
     resources: (p: InstalledPlugin) => p.manifest.resources,
     minApplianceVersion: (p: InstalledPlugin) => p.manifest.minApplianceVersion,
-    policy: (p: InstalledPlugin, _a: Args, { request, services }: GraphQLContext) =>
+    policy: (p: InstalledPlugin, _a, { request, services }) =>
       can(request.actor, 'plugin:manage') ? services.plugins.pluginPolicy(p.name) : null,
   },
   StepExecution: {
     idempotencyKey: (s: StepState & { runId: string }) => stepIdempotencyKey(s.runId, s.stepId),
-    input: (s: StepState & { runId: string }, _a: Args, context: GraphQLContext) => renderedStepInput(s, context),
+    input: (s: StepState & { runId: string }, _a, context) => renderedStepInput(s, context),
     compensation: (s: StepState & { runId: string }) =>
       s.compensation ? { ...s.compensation, idempotencyKey: compensationIdempotencyKey(s.runId, s.stepId) } : null,
   },
 };
 
-/** The base resolvers with every API module's merged in, type by type. */
-export const resolvers: Record<string, unknown> = { ...baseResolvers };
+/** The scalars' behaviour, the base resolvers, and every API module's merged in, type by type. */
+export const resolvers: Record<string, unknown> = { JSON: JSONScalar, DateTime: DateTimeScalar, ...baseResolvers };
 for (const module of API_MODULES) {
   for (const [type, fields] of Object.entries(module.resolvers)) {
-    resolvers[type] = { ...(resolvers[type] as Record<string, unknown> | undefined), ...fields };
+    resolvers[type] = { ...(resolvers[type] as object | undefined), ...fields };
   }
 }
 

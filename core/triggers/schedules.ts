@@ -18,10 +18,11 @@ import {
   type ScheduleSettings,
 } from './scheduleStore.js';
 
-export interface ScheduleInput extends Partial<ScheduleSettings> {
-  workflowId?: string;
-  paused?: boolean;
-}
+/** What the API gives: any field may be absent or, as GraphQL allows, an explicit null. */
+export type ScheduleInput = { [K in keyof ScheduleSettings]?: ScheduleSettings[K] | null } & {
+  workflowId?: string | null;
+  paused?: boolean | null;
+};
 
 const MAX_SCHEDULES_PER_TENANT = 1000;
 const MAX_NEXT_FIRE_TIMES = 100;

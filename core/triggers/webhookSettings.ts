@@ -37,7 +37,7 @@ const MAX_MAPPING_BYTES = 16 * 1024;
  * naming the field. `maxBodyCap` is the appliance's request body limit.
  */
 export function checkWebhookSettings(
-  input: Partial<WebhookSettings>,
+  input: { [K in keyof WebhookSettings]?: WebhookSettings[K] | null },
   current: WebhookSettings | null,
   maxBodyCap: number,
 ): WebhookSettings {
@@ -58,7 +58,9 @@ export function checkWebhookSettings(
   }
   const allowedSources = pick('allowedSources', [] as string[]);
   checkSources(allowedSources);
-  const deliveryIdHeader = String(pick('deliveryIdHeader', WEBHOOK_DEFAULTS.deliveryIdHeader)).toLowerCase();
+  // Not String(): an explicit null must be refused, not become a header named "null".
+  const headerGiven: unknown = pick('deliveryIdHeader', WEBHOOK_DEFAULTS.deliveryIdHeader);
+  const deliveryIdHeader = typeof headerGiven === 'string' ? headerGiven.toLowerCase() : '';
   if (!HEADER_NAME.test(deliveryIdHeader) || HIDDEN_HEADERS.has(deliveryIdHeader)) {
     throw badInput(
       'input.deliveryIdHeader',

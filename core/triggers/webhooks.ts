@@ -98,9 +98,8 @@ export interface DeliveryAccepted {
   duplicate: boolean;
 }
 
-export interface WebhookTriggerInput extends Partial<WebhookSettings> {
-  workflowId?: string;
-}
+/** What the API gives: any field may be absent or, as GraphQL allows, an explicit null. */
+export type WebhookTriggerInput = { [K in keyof WebhookSettings]?: WebhookSettings[K] | null } & { workflowId?: string | null };
 
 const PUBLIC_ID = /^[A-Za-z0-9_-]{32}$/;
 const DELIVERY_ID = /^[\x21-\x7e]{1,128}$/;

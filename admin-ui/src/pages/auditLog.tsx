@@ -6,44 +6,22 @@
 import { useState } from 'preact/hooks';
 import { fetchFile, gql } from '../api.js';
 import { ErrorBox, Field, Guard, Json, Page, Section, Status, Table, Time, useAction, useLoad } from '../components.js';
+import {
+  AuditLogCertificateDocument,
+  AuditLogEventsDocument,
+  AuditLogExportDocument,
+  AuditLogTenantsDocument,
+  type AuditExportInput,
+  type AuditFilter,
+  type AuditLogEventsQuery,
+  type AuditLogExportMutation,
+  type AuditLogTenantsQuery,
+} from '../gql/graphql.js';
 import { currentSession } from '../session.js';
 
-interface AuditEvent {
-  seq: number;
-  at: string;
-  actorName: string;
-  actorRole: string;
-  action: string;
-  targetType: string;
-  targetId: string | null;
-  outcome: string;
-  reason: string | null;
-  details: unknown;
-}
-interface Page_ {
-  nodes: AuditEvent[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-}
-interface AuditExport {
-  id: string;
-  downloadUrl: string;
-  sha256: string;
-  bytes: number;
-  eventCount: number;
-  firstSeq: number | null;
-  lastSeq: number | null;
-  verified: boolean;
-  verificationProblem: string | null;
-  createdAt: string;
-  expiresAt: string;
-}
-
-const EVENTS = `query($f: AuditFilter, $after: String) { auditEvents(filter: $f, first: 50, after: $after) {
-  nodes { seq at actorName actorRole action targetType targetId outcome reason details } pageInfo { hasNextPage endCursor } } }`;
-const CERTIFICATE = '{ auditSigningCertificate { fingerprint } }';
-const TENANTS = '{ tenants(first: 100) { nodes { id name } } }';
-const EXPORT =
-  'mutation($i: AuditExportInput!) { exportAuditReport(input: $i) { id downloadUrl sha256 bytes eventCount firstSeq lastSeq verified verificationProblem createdAt expiresAt } }';
+type AuditEvent = AuditLogEventsQuery['auditEvents']['nodes'][number];
+type AuditExport = AuditLogExportMutation['exportAuditReport'];
+type Tenant = AuditLogTenantsQuery['tenants']['nodes'][number];
 
 /** A datetime-local value as ISO, or a message naming the field. */
 function isoOf(value: string, label: string): { iso?: string; problem?: string } {
@@ -57,8 +35,8 @@ function Filters({
   tenants,
   initialTenant,
 }: {
-  onApply: (filter: Record<string, string>) => void;
-  tenants: { id: string; name: string }[] | null;
+  onApply: (filter: AuditFilter) => void;
+  tenants: Tenant[] | null;
   initialTenant: string;
 }) {
   const [action, setAction] = useState('');
@@ -66,7 +44,7 @@ function Filters({
   const [to, setTo] = useState('');
   const [tenant, setTenant] = useState(initialTenant);
   const [problem, setProblem] = useState<string | null>(null);
-  const current = (chain: string): Record<string, string> | null => {
+  const current = (chain: string): AuditFilter | null => {
     const f = isoOf(from, 'From');
     const t = isoOf(to, 'To');
     const found = f.problem ?? t.problem ?? (f.iso && t.iso && f.iso >= t.iso ? 'From must be before To' : null);
@@ -79,7 +57,7 @@ function Filters({
       ...(chain ? { tenantId: chain } : {}),
     };
   };
-  const apply = (filter: Record<string, string> | null) => {
+  const apply = (filter: AuditFilter | null) => {
     if (filter) onApply(filter);
   };
   const submit = (event: Event) => {
@@ -127,15 +105,13 @@ function Filters({
   );
 }
 
-function ExportForm({ filter }: { filter: Record<string, string> }) {
+function ExportForm({ filter }: { filter: AuditFilter }) {
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
   const [actions, setActions] = useState('');
   const [problem, setProblem] = useState<string | null>(null);
   const [result, setResult] = useState<AuditExport | null>(null);
-  const run = useAction(
-    async (input: Record<string, unknown>) => (await gql<{ exportAuditReport: AuditExport }>(EXPORT, { i: input })).exportAuditReport,
-  );
+  const run = useAction(async (input: AuditExportInput) => (await gql(AuditLogExportDocument, { i: input })).exportAuditReport);
   const download = useAction(async (e: AuditExport) => {
     const file = await fetchFile(e.downloadUrl);
     const url = URL.createObjectURL(new Blob([file.bytes], { type: 'application/gzip' }));
@@ -156,7 +132,7 @@ function ExportForm({ filter }: { filter: Record<string, string> }) {
     if (found) return;
     const list = actions.split(/[\s,]+/).filter(Boolean);
     const exported = await run.run({
-      ...(filter['tenantId'] ? { tenantId: filter['tenantId'] } : {}),
+      ...(filter.tenantId ? { tenantId: filter.tenantId } : {}),
       ...(f.iso ? { from: f.iso } : {}),
       ...(t.iso ? { to: t.iso } : {}),
       ...(list.length ? { actions: list } : {}),
@@ -226,16 +202,16 @@ function ExportForm({ filter }: { filter: Record<string, string> }) {
   );
 }
 
-function EventsTable({ filter }: { filter: Record<string, string> }) {
+function EventsTable({ filter }: { filter: AuditFilter }) {
   const [pages, setPages] = useState<AuditEvent[][]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   // A new filter starts from its own first page: the pages and cursor of the last one go.
   const loaded = useLoad(async () => {
     setPages([]);
     setCursor(null);
-    return (await gql<{ auditEvents: Page_ }>(EVENTS, { f: filter })).auditEvents;
+    return (await gql(AuditLogEventsDocument, { f: filter })).auditEvents;
   }, [JSON.stringify(filter)]);
-  const more = useAction(async (after: string) => (await gql<{ auditEvents: Page_ }>(EVENTS, { f: filter, after })).auditEvents);
+  const more = useAction(async (after: string) => (await gql(AuditLogEventsDocument, { f: filter, after })).auditEvents);
   const last = cursor ?? loaded.data?.pageInfo.endCursor ?? null;
   const hasMore = pages.length > 0 ? cursor !== null : loaded.data?.pageInfo.hasNextPage;
   return (
@@ -317,12 +293,9 @@ function EventsTable({ filter }: { filter: Record<string, string> }) {
 export function AuditPage({ query }: { query: URLSearchParams }) {
   const isSystem = currentSession()?.viewer.tenant === null;
   const initialTenant = query.get('tenant') ?? '';
-  const [filter, setFilter] = useState<Record<string, string>>(initialTenant ? { tenantId: initialTenant } : {});
-  const certificate = useLoad(() => gql<{ auditSigningCertificate: { fingerprint: string } }>(CERTIFICATE), []);
-  const tenants = useLoad(
-    () => (isSystem ? gql<{ tenants: { nodes: { id: string; name: string }[] } }>(TENANTS) : Promise.resolve(null)),
-    [isSystem],
-  );
+  const [filter, setFilter] = useState<AuditFilter>(initialTenant ? { tenantId: initialTenant } : {});
+  const certificate = useLoad(() => gql(AuditLogCertificateDocument), []);
+  const tenants = useLoad(() => (isSystem ? gql(AuditLogTenantsDocument) : Promise.resolve(null)), [isSystem]);
   return (
     <Page title="Audit">
       <Section title="Events">

@@ -6,16 +6,21 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, gql } from '../api.js';
 import { ErrorBox, Field, Guard, Page, Section, Table, Time, useAction, useLoad } from '../components.js';
+import {
+  CredentialsDeleteDocument,
+  CredentialsListDocument,
+  CredentialsSetDocument,
+  type CredentialsFieldsFragment,
+  type SetCredentialInput,
+} from '../gql/graphql.js';
 import { can } from '../session.js';
 
-interface Credential {
-  id: string;
-  name: string;
-  type: string;
-  config: Record<string, string>;
-  allowedHosts: string[];
-  createdAt: string;
-  updatedAt: string;
+type Credential = CredentialsFieldsFragment;
+
+/** A credential's config (JSON in the schema): its settings, which are strings. */
+function configOf({ config }: Credential): Record<string, string> {
+  if (typeof config !== 'object' || config === null) return {};
+  return Object.fromEntries(Object.entries(config).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 }
 
 interface FieldSpec {
@@ -56,11 +61,6 @@ const TYPES: Record<string, TypeSpec> = {
     config: [{ field: 'baseUrl', label: 'Base URL', hint: 'Such as https://api.openai.com, or a model server on your own network.' }],
   },
 };
-
-const FIELDS = 'id name type config allowedHosts createdAt updatedAt';
-const LIST = `{ credentials { ${FIELDS} } }`;
-const SET = `mutation($input: SetCredentialInput!) { setCredential(input: $input) { ${FIELDS} } }`;
-const DELETE = `mutation($name: String!) { deleteCredential(name: $name) { ${FIELDS} } }`;
 
 interface FormState {
   name: string;
@@ -111,7 +111,7 @@ function CredentialForm({
   const formRef = useRef<HTMLFormElement>(null);
   // A new generation mounts fresh, empty secret inputs (a new type, a row to replace, a reset).
   const [generation, setGeneration] = useState(0);
-  const save = useAction((input: Record<string, unknown>) => gql<{ setCredential: Credential }>(SET, { input }));
+  const save = useAction((input: SetCredentialInput) => gql(CredentialsSetDocument, { input }));
   const spec = TYPES[form.type] ?? TYPES['bearer']!;
   const update = (patch: Partial<FormState>) => {
     save.clear();
@@ -265,12 +265,12 @@ function CredentialForm({
 }
 
 export function CredentialsPage() {
-  const loaded = useLoad(() => gql<{ credentials: Credential[] }>(LIST), []);
+  const loaded = useLoad(() => gql(CredentialsListDocument), []);
   const writer = can('credential:write');
   const [form, setForm] = useState<FormState>(EMPTY);
   const [message, setMessage] = useState<string | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
-  const remove = useAction((name: string) => gql<{ deleteCredential: Credential }>(DELETE, { name }));
+  const remove = useAction((name: string) => gql(CredentialsDeleteDocument, { name }));
 
   const saved = (text: string) => {
     setMessage(text);
@@ -310,18 +310,20 @@ export function CredentialsPage() {
                 { label: 'Type', cell: (c) => <code>{c.type}</code> },
                 {
                   label: 'Config',
-                  cell: (c) =>
-                    Object.keys(c.config).length === 0 ? (
+                  cell: (c) => {
+                    const config = configOf(c);
+                    return Object.keys(config).length === 0 ? (
                       <span class="muted">none</span>
                     ) : (
                       <ul class="values">
-                        {Object.entries(c.config).map(([k, v]) => (
+                        {Object.entries(config).map(([k, v]) => (
                           <li>
                             <span class="muted">{k}:</span> <code>{v}</code>
                           </li>
                         ))}
                       </ul>
-                    ),
+                    );
+                  },
                 },
                 {
                   label: 'Allowed hosts',
@@ -353,7 +355,7 @@ export function CredentialsPage() {
                                 setForm({
                                   name: c.name,
                                   type: c.type in TYPES ? c.type : 'bearer',
-                                  config: { ...c.config },
+                                  config: configOf(c),
                                   hosts: c.allowedHosts.join('\n'),
                                   replacing: c.name,
                                 });

@@ -1,33 +1,11 @@
 /** The tenant at a glance: the last hour's runs, what is in flight, queued, waiting and broken. */
 import { useEffect } from 'preact/hooks';
 import { gql } from '../api.js';
+import { OverviewDocument, type OverviewQuery } from '../gql/graphql.js';
 import { Guard, Page, Section, Table, Time, short, useLoad } from '../components.js';
 import { href } from '../router.js';
 
-interface Overview {
-  runOverview: {
-    runsPerMinute: { minute: string; started: number; failed: number }[];
-    startedLastHour: number;
-    failedLastHour: number;
-    queued: number;
-    running: number;
-    waiting: number;
-    queueDepth: number;
-    waitingApprovals: number;
-    openCircuitBreakers: number;
-  };
-  pendingApprovals: {
-    run: { id: string; workflowVersion: { version: number; workflow: { id: string; name: string } } };
-    stepId: string;
-    since: string;
-    until: string | null;
-  }[];
-}
-
-const QUERY = `{
-  runOverview { runsPerMinute { minute started failed } startedLastHour failedLastHour queued running waiting queueDepth waitingApprovals openCircuitBreakers }
-  pendingApprovals(first: 20) { run { id workflowVersion { version workflow { id name } } } stepId since until }
-}`;
+type Overview = OverviewQuery;
 
 const REFRESH_MS = 10_000;
 
@@ -63,7 +41,7 @@ function PerMinuteChart({ minutes }: { minutes: Overview['runOverview']['runsPer
 }
 
 export function OverviewPage() {
-  const loaded = useLoad(() => gql<Overview>(QUERY), []);
+  const loaded = useLoad(() => gql(OverviewDocument), []);
   useEffect(() => {
     const timer = setInterval(loaded.reload, REFRESH_MS);
     return () => clearInterval(timer);

@@ -6,84 +6,24 @@
 import { useRef, useState } from 'preact/hooks';
 import { gql } from '../api.js';
 import { ErrorBox, Field, Guard, Loading, Page, Section, Status, Table, Time, useAction, useLoad } from '../components.js';
+import {
+  PluginsInstallDocument,
+  PluginsListDocument,
+  PluginsVerifyDocument,
+  type PluginsActionFragment,
+  type PluginsListQuery,
+  type PluginsPermissionsFragment,
+  type PluginsResourcesFragment,
+  type PluginsVerifyQuery,
+} from '../gql/graphql.js';
 import { can } from '../session.js';
 
-interface Permissions {
-  hosts: string[];
-  credentialTypes: string[];
-  rawSecretAccess: boolean;
-}
-interface Resources {
-  memoryMb: number | null;
-  timeoutMs: number | null;
-  cpuMs: number | null;
-  maxRequests: number | null;
-  maxResponseBytes: number | null;
-}
-interface Action {
-  name: string;
-  description: string;
-  uses: string;
-}
-interface Policy {
-  allowedHosts: string[];
-  allowedPrivate: string[];
-  rawSecretAccessApproved: boolean;
-}
-
-interface Plugin {
-  id: string;
-  name: string;
-  version: string;
-  publisher: string;
-  trust: string;
-  publisherFingerprint: string | null;
-  certificateNotAfter: string | null;
-  installedAt: string;
-  minApplianceVersion: string;
-  packageSha256: string;
-  permissions: Permissions;
-  resources: Resources;
-  actions: Action[];
-  policy: Policy | null;
-}
-
-interface PackageCheck {
-  ok: boolean;
-  refusal: string | null;
-  reason: string | null;
-  name: string | null;
-  version: string | null;
-  publisher: string | null;
-  trust: string | null;
-  publisherFingerprint: string | null;
-  certificateNotAfter: string | null;
-  minApplianceVersion: string | null;
-  packageSha256: string | null;
-  actions: Action[] | null;
-  permissions: Permissions | null;
-  resources: Resources | null;
-  installed: { id: string; installedAt: string; trust: string } | null;
-}
-
-const DETAILS = `
-  permissions { hosts credentialTypes rawSecretAccess }
-  resources { memoryMb timeoutMs cpuMs maxRequests maxResponseBytes }
-  actions { name description uses }`;
-
-const LIST = `{ plugins {
-  id name version publisher trust publisherFingerprint certificateNotAfter installedAt minApplianceVersion packageSha256
-  ${DETAILS}
-  policy { allowedHosts allowedPrivate rawSecretAccessApproved }
-} }`;
-
-const VERIFY = `query($bundle: String!) { verifyPluginPackage(bundle: $bundle) {
-  ok refusal reason name version publisher trust publisherFingerprint certificateNotAfter minApplianceVersion packageSha256
-  ${DETAILS}
-  installed { id installedAt trust }
-} }`;
-
-const INSTALL = 'mutation($bundle: String!) { installPlugin(input: { bundle: $bundle }) { id name version trust } }';
+type Permissions = PluginsPermissionsFragment;
+type Resources = PluginsResourcesFragment;
+type Action = PluginsActionFragment;
+type Plugin = PluginsListQuery['plugins'][number];
+type Policy = NonNullable<Plugin['policy']>;
+type PackageCheck = PluginsVerifyQuery['verifyPluginPackage'];
 
 const ms = (value: number) => (value < 1000 ? `${value} ms` : `${+(value / 1000).toFixed(1)} s`);
 const bytes = (value: number) =>
@@ -395,12 +335,10 @@ function InstallPlugin({ onInstalled }: { onInstalled: () => void }) {
   const fileInput = useRef<HTMLInputElement>(null);
   const verify = useAction(async (file: File) => {
     const bundle = await readBase64(file);
-    const { verifyPluginPackage: check } = await gql<{ verifyPluginPackage: PackageCheck }>(VERIFY, { bundle });
+    const { verifyPluginPackage: check } = await gql(PluginsVerifyDocument, { bundle });
     return { fileName: file.name, bundle, check };
   });
-  const install = useAction((bundle: string) =>
-    gql<{ installPlugin: { id: string; name: string; version: string; trust: string } }>(INSTALL, { bundle }),
-  );
+  const install = useAction((bundle: string) => gql(PluginsInstallDocument, { bundle }));
 
   const reset = () => {
     setPicked(null);
@@ -483,7 +421,7 @@ function InstallPlugin({ onInstalled }: { onInstalled: () => void }) {
 }
 
 export function PluginsPage() {
-  const loaded = useLoad(() => gql<{ plugins: Plugin[] }>(LIST), []);
+  const loaded = useLoad(() => gql(PluginsListDocument), []);
   return (
     <Page title="Plugins">
       {can('plugin:manage') ? <InstallPlugin onInstalled={loaded.reload} /> : null}

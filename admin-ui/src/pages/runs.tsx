@@ -5,36 +5,36 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { gql } from '../api.js';
+import {
+  RunListRunsDocument,
+  RunListWorkflowsDocument,
+  type RunFilter,
+  type RunListRunsQuery,
+  type RunListWorkflowsQuery,
+  type RunStatus,
+} from '../gql/graphql.js';
 import { Duration, Empty, ErrorBox, Field, Guard, Page, Section, Status, Table, Time, short, useAction, useLoad } from '../components.js';
 import { href, navigate } from '../router.js';
 import { can } from '../session.js';
 
-export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'WAITING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'] as const;
+export const RUN_STATUSES = [
+  'QUEUED',
+  'RUNNING',
+  'WAITING',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+  'TIMED_OUT',
+] as const satisfies readonly RunStatus[];
 const PAGE_SIZE = 25;
 
-interface RunRow {
-  id: string;
-  status: string;
-  createdAt: string;
-  finishedAt: string | null;
-  workflowVersion: { version: number; workflow: { id: string; name: string } };
-}
-interface RunPage {
-  nodes: RunRow[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-}
-interface WorkflowOption {
-  id: string;
-  name: string;
-}
+type RunPage = RunListRunsQuery['runs'];
+type RunRow = RunPage['nodes'][number];
+type WorkflowOption = RunListWorkflowsQuery['workflows']['nodes'][number];
 
-const RUNS = `query($f: RunFilter, $n: Int, $a: String) {
-  runs(filter: $f, first: $n, after: $a) {
-    nodes { id status createdAt finishedAt workflowVersion { version workflow { id name } } }
-    pageInfo { hasNextPage endCursor }
-  }
-}`;
-const WORKFLOWS = 'query($a: String) { workflows(first: 100, after: $a) { nodes { id name } pageInfo { hasNextPage endCursor } } }';
+/** A status from the address as the API's enum, or null when it names none. */
+const runStatus = (value: string): RunStatus | null => RUN_STATUSES.find((s) => s === value) ?? null;
+
 /** Enough for a select; a tenant with more workflows still filters by any of them through the address. */
 const MAX_WORKFLOW_PAGES = 10;
 
@@ -50,6 +50,7 @@ function filtersOf(query: URLSearchParams): Filters {
 }
 
 const validDate = (value: string): boolean => value === '' || !Number.isNaN(new Date(value).getTime());
+const validStatus = (value: string): boolean => value === '' || runStatus(value) !== null;
 
 /** An ISO instant as a datetime-local value (the browser's time zone, to the minute). */
 function toLocalInput(iso: string): string {
@@ -66,10 +67,8 @@ async function loadWorkflows(): Promise<WorkflowOption[]> {
   const all: WorkflowOption[] = [];
   let after: string | null = null;
   for (let page = 0; page < MAX_WORKFLOW_PAGES; page++) {
-    const data: { workflows: { nodes: WorkflowOption[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } = await gql(
-      WORKFLOWS,
-      { a: after },
-    );
+    // Annotated: `after` is assigned from the answer, so its type cannot be inferred from the call.
+    const data: RunListWorkflowsQuery = await gql(RunListWorkflowsDocument, { a: after });
     all.push(...data.workflows.nodes);
     if (!data.workflows.pageInfo.hasNextPage) break;
     after = data.workflows.pageInfo.endCursor;
@@ -85,6 +84,7 @@ function FilterForm({ filters, workflows }: { filters: Filters; workflows: Workf
   // The date fields are applied together with the form; the selects apply as soon as they change.
   const [after, setAfter] = useState(toLocalInput(filters.after));
   const [before, setBefore] = useState(toLocalInput(filters.before));
+  const statusError = !validStatus(filters.status) ? `"${filters.status}" in the address is not a run status` : null;
   const afterError = !validDate(filters.after) ? `"${filters.after}" in the address is not a date and time` : null;
   const orderError = after && before && new Date(after) >= new Date(before) ? 'must be later than "Created after"' : null;
   const beforeError = !validDate(filters.before) ? `"${filters.before}" in the address is not a date and time` : orderError;
@@ -99,7 +99,7 @@ function FilterForm({ filters, workflows }: { filters: Filters; workflows: Workf
         apply({ ...filters, after: fromLocalInput(after), before: fromLocalInput(before) });
       }}
     >
-      <Field label="Status">
+      <Field label="Status" error={statusError}>
         {(props) => (
           <select {...props} value={filters.status} onChange={(e) => apply({ ...filters, status: e.currentTarget.value })}>
             <option value="">Any status</option>
@@ -143,22 +143,24 @@ function FilterForm({ filters, workflows }: { filters: Filters; workflows: Workf
 export function RunsPage({ query }: { query: URLSearchParams }) {
   const filters = filtersOf(query);
   const key = JSON.stringify(filters);
-  const valid = validDate(filters.after) && validDate(filters.before);
-  const filter = {
-    ...(filters.status ? { status: filters.status } : {}),
+  const datesValid = validDate(filters.after) && validDate(filters.before);
+  const valid = datesValid && validStatus(filters.status);
+  const status = runStatus(filters.status);
+  const filter: RunFilter = {
+    ...(status ? { status } : {}),
     ...(filters.workflow ? { workflowId: filters.workflow } : {}),
     ...(filters.after ? { createdAfter: filters.after } : {}),
     ...(filters.before ? { createdBefore: filters.before } : {}),
   };
   const workflows = useLoad(() => (can('workflow:read') ? loadWorkflows() : Promise.resolve([])), []);
-  const first = useLoad(async () => (valid ? (await gql<{ runs: RunPage }>(RUNS, { f: filter, n: PAGE_SIZE })).runs : null), [key]);
+  const first = useLoad(async () => (valid ? (await gql(RunListRunsDocument, { f: filter, n: PAGE_SIZE })).runs : null), [key]);
   // Further pages, for the filter they were loaded with.
   const [more, setMore] = useState<{ key: string; nodes: RunRow[]; pageInfo: RunPage['pageInfo'] } | null>(null);
   // Another filter starts from its first page again (the earlier pages may be stale by now).
   useEffect(() => setMore(null), [key]);
   const extra = more?.key === key ? more : null;
   const loadMore = useAction(async (cursor: string) => {
-    const page = (await gql<{ runs: RunPage }>(RUNS, { f: filter, n: PAGE_SIZE, a: cursor })).runs;
+    const page = (await gql(RunListRunsDocument, { f: filter, n: PAGE_SIZE, a: cursor })).runs;
     setMore({ key, nodes: [...(extra?.nodes ?? []), ...page.nodes], pageInfo: page.pageInfo });
   });
   const refresh = () => {
@@ -181,7 +183,7 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
         <ErrorBox error={workflows.error} title="Could not load the workflows to filter by" />
       </Section>
       {!valid ? (
-        <Empty>Fix the dates in the filters to see runs.</Empty>
+        <Empty>Fix the {datesValid ? 'status' : 'dates'} in the filters to see runs.</Empty>
       ) : (
         <Guard loaded={first} what="runs">
           {(page) => {

@@ -2,12 +2,11 @@
 import { useState } from 'preact/hooks';
 import { gql } from '../api.js';
 import { ErrorBox, Field, useAction } from '../components.js';
+import { SignInViewerDocument } from '../gql/graphql.js';
 import { startSession, type Viewer } from '../session.js';
 
-export const VIEWER_QUERY = '{ viewer { role permissions tenant { id name } token { id name expiresAt } } }';
-
 export async function signIn(token: string): Promise<Viewer> {
-  const { viewer } = await gql<{ viewer: Viewer }>(VIEWER_QUERY, {}, token);
+  const { viewer } = await gql(SignInViewerDocument, {}, token);
   startSession(token, viewer);
   return viewer;
 }

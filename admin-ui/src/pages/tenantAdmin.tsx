@@ -5,32 +5,20 @@
 import { useState } from 'preact/hooks';
 import { gql } from '../api.js';
 import { ErrorBox, Field, Guard, Page, Section, Table, Time, useAction, useLoad } from '../components.js';
+import {
+  TenantAdminCreateDocument,
+  TenantAdminSetQuotaDocument,
+  TenantAdminSetRetentionDocument,
+  TenantAdminTenantsDocument,
+  type SetAuditRetentionInput,
+  type SetTenantQuotaInput,
+  type TenantAdminTenantFieldsFragment,
+} from '../gql/graphql.js';
 import { href } from '../router.js';
 import { ApiTokenList, TENANT_ROLES } from '../apiTokenList.js';
 
-interface Quota {
-  maxConcurrentRuns: number | null;
-  maxRunsPerDay: number | null;
-  maxStepsPerWorkflow: number | null;
-  maxRunDurationSeconds: number | null;
-  maxInputBytes: number | null;
-  sandboxCpuMsPerDay: number | null;
-}
-interface Tenant {
-  id: string;
-  name: string;
-  createdAt: string;
-  quota: Quota;
-  auditRetentionDays: number;
-  auditLegalHold: boolean;
-}
-
-const TENANT =
-  'id name createdAt quota { maxConcurrentRuns maxRunsPerDay maxStepsPerWorkflow maxRunDurationSeconds maxInputBytes sandboxCpuMsPerDay } auditRetentionDays auditLegalHold';
-const LIST = `query($after: String) { tenants(first: 50, after: $after) { nodes { ${TENANT} } pageInfo { hasNextPage endCursor } } }`;
-const CREATE = `mutation($n: String!) { createTenant(input: { name: $n }) { ${TENANT} } }`;
-const SET_QUOTA = `mutation($i: SetTenantQuotaInput!) { setTenantQuota(input: $i) { ${TENANT} } }`;
-const SET_RETENTION = `mutation($i: SetAuditRetentionInput!) { setAuditRetention(input: $i) { ${TENANT} } }`;
+type Tenant = TenantAdminTenantFieldsFragment;
+type Quota = Tenant['quota'];
 
 const QUOTA_FIELDS: [keyof Quota, string][] = [
   ['maxConcurrentRuns', 'Concurrent runs'],
@@ -45,13 +33,11 @@ function QuotaForm({ tenant, onSaved }: { tenant: Tenant; onSaved: (t: Tenant) =
   const [values, setValues] = useState<Record<string, string>>({});
   const [problems, setProblems] = useState<Record<string, string>>({});
   const [saved, setSaved] = useState(false);
-  const save = useAction(
-    async (input: Record<string, unknown>) => (await gql<{ setTenantQuota: Tenant }>(SET_QUOTA, { i: input })).setTenantQuota,
-  );
+  const save = useAction(async (input: SetTenantQuotaInput) => (await gql(TenantAdminSetQuotaDocument, { i: input })).setTenantQuota);
   const submit = async (event: Event) => {
     event.preventDefault();
     setSaved(false);
-    const input: Record<string, unknown> = { tenantId: tenant.id };
+    const input: SetTenantQuotaInput = { tenantId: tenant.id };
     const found: Record<string, string> = {};
     for (const [key, label] of QUOTA_FIELDS) {
       const text = (values[key] ?? '').trim();
@@ -105,7 +91,7 @@ function RetentionForm({ tenant, onSaved }: { tenant: Tenant; onSaved: (t: Tenan
   const [hold, setHold] = useState(tenant.auditLegalHold);
   const [problem, setProblem] = useState<string | null>(null);
   const save = useAction(
-    async (input: Record<string, unknown>) => (await gql<{ setAuditRetention: Tenant }>(SET_RETENTION, { i: input })).setAuditRetention,
+    async (input: SetAuditRetentionInput) => (await gql(TenantAdminSetRetentionDocument, { i: input })).setAuditRetention,
   );
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -137,20 +123,14 @@ function RetentionForm({ tenant, onSaved }: { tenant: Tenant; onSaved: (t: Tenan
 }
 
 export function TenantsPage() {
-  const loaded = useLoad(
-    () => gql<{ tenants: { nodes: Tenant[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }>(LIST),
-    [],
-  );
+  const loaded = useLoad(() => gql(TenantAdminTenantsDocument), []);
   const [extra, setExtra] = useState<{ nodes: Tenant[]; cursor: string | null } | null>(null);
-  const more = useAction(
-    async (after: string) =>
-      (await gql<{ tenants: { nodes: Tenant[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }>(LIST, { after })).tenants,
-  );
+  const more = useAction(async (after: string) => (await gql(TenantAdminTenantsDocument, { after })).tenants);
   const nextCursor = extra ? extra.cursor : loaded.data?.tenants.pageInfo.hasNextPage ? loaded.data.tenants.pageInfo.endCursor : null;
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [overrides, setOverrides] = useState<Record<string, Tenant>>({});
   const [name, setName] = useState('');
-  const create = useAction(async (n: string) => (await gql<{ createTenant: Tenant }>(CREATE, { n })).createTenant);
+  const create = useAction(async (n: string) => (await gql(TenantAdminCreateDocument, { n })).createTenant);
   const tenants = [...(loaded.data?.tenants.nodes ?? []), ...(extra?.nodes ?? [])].map((t) => overrides[t.id] ?? t);
   const selected = tenants.find((t) => t.id === selectedId) ?? null;
   const keep = (t: Tenant) => setOverrides({ ...overrides, [t.id]: t });

@@ -4,49 +4,40 @@
  * pause and resume schedules.
  */
 import { useState } from 'preact/hooks';
-import { gql } from '../api.js';
+import { ApiError, gql } from '../api.js';
+import {
+  TriggersCreateScheduleDocument,
+  TriggersCreateWebhookDocument,
+  TriggersDeleteScheduleDocument,
+  TriggersDeleteWebhookDocument,
+  TriggersOfWorkflowDocument,
+  TriggersPauseScheduleDocument,
+  TriggersResumeScheduleDocument,
+  TriggersRotateWebhookSecretDocument,
+  TriggersUpdateWebhookDocument,
+  type ScheduleCatchUp,
+  type TriggersOfWorkflowQuery,
+} from '../gql/graphql.js';
 import { Empty, ErrorBox, Field, Guard, Section, Table, Time, useAction, useLoad } from '../components.js';
 import { can } from '../session.js';
 import { fieldProblem } from './workflows.js';
 
-interface WebhookTrigger {
-  id: string;
-  name: string;
-  url: string;
-  version: number | null;
-  enabled: boolean;
-  allowedSources: string[];
-  deliveryIdHeader: string;
-  createdAt: string;
-  previousSecretExpiresAt: string | null;
-}
-interface Schedule {
-  id: string;
-  name: string;
-  cron: string;
-  timeZone: string;
-  version: number | null;
-  paused: boolean;
-  catchUp: string;
-  nextFireTimes: string[];
-  lastFiredSlot: string | null;
-  skippedSlots: number;
-  lastError: { slot: string; code: string; message: string } | null;
-}
+type TriggersOfWorkflow = NonNullable<TriggersOfWorkflowQuery['workflow']>;
+type WebhookTrigger = TriggersOfWorkflow['webhookTriggers'][number];
+type Schedule = TriggersOfWorkflow['schedules'][number];
 
-const TRIGGERS = `query($w: ID!) { workflow(id: $w) {
-  webhookTriggers { id name url version enabled allowedSources deliveryIdHeader createdAt previousSecretExpiresAt }
-  schedules { id name cron timeZone version paused catchUp nextFireTimes(count: 3) lastFiredSlot skippedSlots lastError }
-} }`;
-const CREATE_HOOK = 'mutation($i: CreateWebhookTriggerInput!) { createWebhookTrigger(input: $i) { secret trigger { id url } } }';
-const UPDATE_HOOK = 'mutation($i: UpdateWebhookTriggerInput!) { updateWebhookTrigger(input: $i) { id } }';
-const ROTATE_HOOK =
-  'mutation($i: RotateWebhookTriggerSecretInput!) { rotateWebhookTriggerSecret(input: $i) { secret trigger { id url } } }';
-const DELETE_HOOK = 'mutation($id: ID!) { deleteWebhookTrigger(id: $id) { id } }';
-const CREATE_SCHEDULE = 'mutation($i: CreateScheduleInput!) { createSchedule(input: $i) { id } }';
-const PAUSE = 'mutation($id: ID!) { pauseSchedule(id: $id) { id } }';
-const RESUME = 'mutation($id: ID!) { resumeSchedule(id: $id) { id } }';
-const DELETE_SCHEDULE = 'mutation($id: ID!) { deleteSchedule(id: $id) { id } }';
+const CATCH_UPS = ['SKIP', 'BACKFILL'] as const satisfies readonly ScheduleCatchUp[];
+
+/** The catch-up rule a select's value names; the select offers no other. */
+const catchUpOf = (value: string): ScheduleCatchUp | null => CATCH_UPS.find((c) => c === value) ?? null;
+
+/** A schedule's lastError (JSON, { slot, code, message, at }) as the code and message shown, or null when it has none. */
+function scheduleError(value: unknown): { code: string; message: string } | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const code: unknown = 'code' in value ? value.code : undefined;
+  const message: unknown = 'message' in value ? value.message : undefined;
+  return { code: typeof code === 'string' ? code : '', message: typeof message === 'string' ? message : '' };
+}
 
 const versionText = (v: number | null) => (v === null ? 'latest' : `v${v}`);
 const localZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
@@ -89,7 +80,7 @@ function WebhookForm({
   const add = useAction(async () => {
     const allowedSources = sources.split(/[\s,]+/).filter(Boolean);
     const made = (
-      await gql<{ createWebhookTrigger: { secret: string; trigger: { url: string } } }>(CREATE_HOOK, {
+      await gql(TriggersCreateWebhookDocument, {
         i: {
           workflowId,
           name: name.trim(),
@@ -151,9 +142,9 @@ function ScheduleForm({ workflowId, created }: { workflowId: string; created: ()
   const [name, setName] = useState('');
   const [cron, setCron] = useState('');
   const [zone, setZone] = useState(localZone());
-  const [catchUp, setCatchUp] = useState('SKIP');
+  const [catchUp, setCatchUp] = useState<ScheduleCatchUp>('SKIP');
   const add = useAction(async () => {
-    await gql(CREATE_SCHEDULE, { i: { workflowId, name: name.trim(), cron: cron.trim(), timeZone: zone.trim(), catchUp } });
+    await gql(TriggersCreateScheduleDocument, { i: { workflowId, name: name.trim(), cron: cron.trim(), timeZone: zone.trim(), catchUp } });
     setName('');
     setCron('');
     created();
@@ -210,7 +201,7 @@ function ScheduleForm({ workflowId, created }: { workflowId: string; created: ()
       </Field>
       <Field label="After downtime">
         {(p) => (
-          <select {...p} value={catchUp} onChange={(e) => setCatchUp(e.currentTarget.value)}>
+          <select {...p} value={catchUp} onChange={(e) => setCatchUp(catchUpOf(e.currentTarget.value) ?? catchUp)}>
             <option value="SKIP">Skip missed slots</option>
             <option value="BACKFILL">Backfill the latest 10 missed slots</option>
           </select>
@@ -229,17 +220,22 @@ function ScheduleForm({ workflowId, created }: { workflowId: string; created: ()
 export function Triggers({ workflowId }: { workflowId: string }) {
   const loaded = useLoad(
     () =>
-      gql<{ workflow: { webhookTriggers: WebhookTrigger[]; schedules: Schedule[] } }>(TRIGGERS, { w: workflowId }).then((d) => d.workflow),
+      gql(TriggersOfWorkflowDocument, { w: workflowId }).then((d) => {
+        // The API answers an unknown workflow with a NOT_FOUND error, which gql throws; null without one is the same answer.
+        if (!d.workflow) throw new ApiError('The workflow was not found.', 'NOT_FOUND');
+        return d.workflow;
+      }),
     [workflowId],
   );
   const [secret, setSecret] = useState<{ name: string; url: string; secret: string } | null>(null);
-  const act = useAction(async (query: string, variables: Record<string, unknown>) => {
-    await gql(query, variables);
+  /** One change of a trigger or schedule (a generated mutation with its variables); the list reloads after it. */
+  const act = useAction(async (change: () => Promise<unknown>) => {
+    await change();
     loaded.reload();
   });
   const rotate = useAction(async (hook: WebhookTrigger) => {
     const made = (
-      await gql<{ rotateWebhookTriggerSecret: { secret: string; trigger: { url: string } } }>(ROTATE_HOOK, {
+      await gql(TriggersRotateWebhookSecretDocument, {
         i: { id: hook.id, previousSecretValidSeconds: 3600 },
       })
     ).rotateWebhookTriggerSecret;
@@ -281,7 +277,12 @@ export function Triggers({ workflowId }: { workflowId: string }) {
                           label: 'Actions',
                           cell: (h: WebhookTrigger) => (
                             <span class="row">
-                              <button type="button" onClick={() => void act.run(UPDATE_HOOK, { i: { id: h.id, enabled: !h.enabled } })}>
+                              <button
+                                type="button"
+                                onClick={() =>
+                                  void act.run(() => gql(TriggersUpdateWebhookDocument, { i: { id: h.id, enabled: !h.enabled } }))
+                                }
+                              >
                                 {h.enabled ? `Disable ${h.name}` : `Enable ${h.name}`}
                               </button>
                               <button
@@ -292,7 +293,7 @@ export function Triggers({ workflowId }: { workflowId: string }) {
                               <button
                                 type="button"
                                 class="danger"
-                                onClick={() => void act.run(DELETE_HOOK, { id: h.id })}
+                                onClick={() => void act.run(() => gql(TriggersDeleteWebhookDocument, { id: h.id }))}
                               >{`Delete ${h.name}`}</button>
                             </span>
                           ),
@@ -360,18 +361,21 @@ export function Triggers({ workflowId }: { workflowId: string }) {
                   },
                   {
                     label: 'Last',
-                    cell: (s) => (
-                      <span>
-                        {s.lastFiredSlot ? <Time value={s.lastFiredSlot} /> : <span class="muted">never</span>}
-                        {s.skippedSlots > 0 ? <span class="muted"> · {s.skippedSlots} skipped</span> : null}
-                        {s.lastError ? (
-                          <span class="failure">
-                            {' '}
-                            · <code>{s.lastError.code}</code> {s.lastError.message}
-                          </span>
-                        ) : null}
-                      </span>
-                    ),
+                    cell: (s) => {
+                      const lastError = scheduleError(s.lastError);
+                      return (
+                        <span>
+                          {s.lastFiredSlot ? <Time value={s.lastFiredSlot} /> : <span class="muted">never</span>}
+                          {s.skippedSlots > 0 ? <span class="muted"> · {s.skippedSlots} skipped</span> : null}
+                          {lastError ? (
+                            <span class="failure">
+                              {' '}
+                              · <code>{lastError.code}</code> {lastError.message}
+                            </span>
+                          ) : null}
+                        </span>
+                      );
+                    },
                   },
                   ...(operate
                     ? [
@@ -379,14 +383,23 @@ export function Triggers({ workflowId }: { workflowId: string }) {
                           label: 'Actions',
                           cell: (s: Schedule) => (
                             <span class="row">
-                              <button type="button" onClick={() => void act.run(s.paused ? RESUME : PAUSE, { id: s.id })}>
+                              <button
+                                type="button"
+                                onClick={() =>
+                                  void act.run(() =>
+                                    s.paused
+                                      ? gql(TriggersResumeScheduleDocument, { id: s.id })
+                                      : gql(TriggersPauseScheduleDocument, { id: s.id }),
+                                  )
+                                }
+                              >
                                 {s.paused ? `Resume ${s.name}` : `Pause ${s.name}`}
                               </button>
                               {write ? (
                                 <button
                                   type="button"
                                   class="danger"
-                                  onClick={() => void act.run(DELETE_SCHEDULE, { id: s.id })}
+                                  onClick={() => void act.run(() => gql(TriggersDeleteScheduleDocument, { id: s.id }))}
                                 >{`Delete ${s.name}`}</button>
                               ) : null}
                             </span>

@@ -7,6 +7,14 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiError, gql } from '../api.js';
+import {
+  WorkflowDetailDocument,
+  WorkflowPublishVersionDocument,
+  WorkflowStartRunDocument,
+  WorkflowVersionDefinitionDocument,
+  type StartRunInput,
+  type WorkflowDetailQuery,
+} from '../gql/graphql.js';
 import { Empty, ErrorBox, Field, Guard, Json, Loading, Page, Section, Table, Time, parseJson, useAction, useLoad } from '../components.js';
 import { Dag } from '../dag.js';
 import { canonicalJson, diffJson, type DiffLine } from '../diff.js';
@@ -15,31 +23,14 @@ import { can } from '../session.js';
 import { DefinitionField, definitionProblems, fieldProblem, readDefinition } from './workflows.js';
 import { Triggers } from './triggers.js';
 
-interface VersionRow {
-  version: number;
-  createdAt: string;
-}
-interface Workflow {
-  id: string;
-  name: string;
-  createdAt: string;
-  latestVersion: { version: number; definition: unknown };
-  versions: VersionRow[];
-}
-
-const WORKFLOW = `query($id: ID!) {
-  workflow(id: $id) { id name createdAt latestVersion { version definition } versions { version createdAt } }
-}`;
-const VERSION = 'query($id: ID!, $v: Int!) { workflow(id: $id) { version(version: $v) { version definition } } }';
-const PUBLISH = 'mutation($i: PublishWorkflowVersionInput!) { publishWorkflowVersion(input: $i) { version } }';
-const START = 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }';
+type Workflow = NonNullable<WorkflowDetailQuery['workflow']>;
 
 /** Versions never change once published, so a definition fetched once is good for the tab's life. */
 const definitions = new Map<string, unknown>();
 
 async function loadWorkflow(id: string): Promise<Workflow | null> {
   try {
-    const workflow = (await gql<{ workflow: Workflow | null }>(WORKFLOW, { id })).workflow;
+    const workflow = (await gql(WorkflowDetailDocument, { id })).workflow;
     if (workflow) definitions.set(`${id}@${workflow.latestVersion.version}`, workflow.latestVersion.definition);
     return workflow;
   } catch (error) {
@@ -53,8 +44,7 @@ async function loadWorkflow(id: string): Promise<Workflow | null> {
 async function loadDefinition(id: string, version: number): Promise<{ definition: unknown } | null> {
   const key = `${id}@${version}`;
   if (definitions.has(key)) return { definition: definitions.get(key) };
-  const found = (await gql<{ workflow: { version: { definition: unknown } | null } | null }>(VERSION, { id, v: version })).workflow
-    ?.version;
+  const found = (await gql(WorkflowVersionDefinitionDocument, { id, v: version })).workflow?.version;
   if (!found) return null;
   definitions.set(key, found.definition);
   return found;
@@ -213,8 +203,7 @@ function PublishForm({
   const [jsonError, setJsonError] = useState<string | null>(null);
   const publish = useAction(
     async (definition: unknown) =>
-      (await gql<{ publishWorkflowVersion: { version: number } }>(PUBLISH, { i: { workflowId: workflow.id, definition } }))
-        .publishWorkflowVersion,
+      (await gql(WorkflowPublishVersionDocument, { i: { workflowId: workflow.id, definition } })).publishWorkflowVersion,
   );
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -271,9 +260,7 @@ function StartRunForm({ workflow }: { workflow: Workflow }) {
   const [inputError, setInputError] = useState<string | null>(null);
   const [chosen, setChosen] = useState('');
   const [key, setKey] = useState('');
-  const start = useAction(
-    async (input: Record<string, unknown>) => (await gql<{ startRun: { id: string } }>(START, { i: input })).startRun,
-  );
+  const start = useAction(async (input: StartRunInput) => (await gql(WorkflowStartRunDocument, { i: input })).startRun);
   const submit = async (e: Event) => {
     e.preventDefault();
     start.clear();

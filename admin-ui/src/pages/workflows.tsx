@@ -6,30 +6,14 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, gql } from '../api.js';
+import { WorkflowsCreateDocument, WorkflowsListDocument, type CreateWorkflowInput, type WorkflowsListQuery } from '../gql/graphql.js';
 import { Empty, ErrorBox, Field, Guard, Page, Section, Table, Time, parseJson, useAction, useLoad } from '../components.js';
 import { href, navigate } from '../router.js';
 import { can } from '../session.js';
 
 const PAGE_SIZE = 25;
 
-interface WorkflowRow {
-  id: string;
-  name: string;
-  createdAt: string;
-  latestVersion: { version: number; createdAt: string };
-}
-interface WorkflowPage {
-  nodes: WorkflowRow[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-}
-
-const WORKFLOWS = `query($n: Int, $a: String) {
-  workflows(first: $n, after: $a) {
-    nodes { id name createdAt latestVersion { version createdAt } }
-    pageInfo { hasNextPage endCursor }
-  }
-}`;
-const CREATE = 'mutation($i: CreateWorkflowInput!) { createWorkflow(input: $i) { id } }';
+type WorkflowPage = WorkflowsListQuery['workflows'];
 
 /** What the definition field starts with: the smallest workflow that runs. */
 export const EXAMPLE_DEFINITION = `{
@@ -113,10 +97,7 @@ function CreateForm({ onCancel }: { onCancel: () => void }) {
   const nameInput = useRef<HTMLInputElement>(null);
   // Opening the form puts the cursor where typing starts.
   useEffect(() => nameInput.current?.focus(), []);
-  const create = useAction(
-    async (input: { name: string; definition: unknown }) =>
-      (await gql<{ createWorkflow: { id: string } }>(CREATE, { i: input })).createWorkflow,
-  );
+  const create = useAction(async (input: CreateWorkflowInput) => (await gql(WorkflowsCreateDocument, { i: input })).createWorkflow);
   const submit = async (e: Event) => {
     e.preventDefault();
     create.clear();
@@ -173,10 +154,10 @@ function CreateForm({ onCancel }: { onCancel: () => void }) {
 export function WorkflowsPage() {
   const writable = can('workflow:write');
   const [creating, setCreating] = useState(false);
-  const first = useLoad(async () => (await gql<{ workflows: WorkflowPage }>(WORKFLOWS, { n: PAGE_SIZE })).workflows, []);
+  const first = useLoad(async () => (await gql(WorkflowsListDocument, { n: PAGE_SIZE })).workflows, []);
   const [more, setMore] = useState<WorkflowPage | null>(null);
   const loadMore = useAction(async (cursor: string) => {
-    const page = (await gql<{ workflows: WorkflowPage }>(WORKFLOWS, { n: PAGE_SIZE, a: cursor })).workflows;
+    const page = (await gql(WorkflowsListDocument, { n: PAGE_SIZE, a: cursor })).workflows;
     setMore((m) => ({ nodes: [...(m?.nodes ?? []), ...page.nodes], pageInfo: page.pageInfo }));
   });
   const refresh = () => {
