@@ -128,12 +128,42 @@ const baseTypeDefs = /* GraphQL */ `
     CANCELLED
   }
 
+  "Addition: the contract's failure { code, message } as a type, with whether a retry can help, where it arose and what its code means. Why a step, a compensation or a run failed; the README's Step failures section lists the catalogue of codes the appliance records."
+  type StepFailure {
+    "A stable code: one of the catalogue's, or one a plugin raised itself (source PLUGIN). Runs recorded by older releases may hold retired codes (BAD_INPUT, now BAD_USER_INPUT)."
+    code: String!
+    "What happened this time, for people; never a host stack trace."
+    message: String!
+    "Whether another attempt can help. The engine retried a retryable failure while the step had attempts left; a run's own error is never retryable (the engine does not retry runs)."
+    retryable: Boolean!
+    "Where the failure arose: what to look at first."
+    source: StepFailureSource!
+    "The catalogue's one-line meaning of the code; null for a code the catalogue does not hold (a plugin's own)."
+    meaning: String
+  }
+  "Where a failure arose."
+  enum StepFailureSource {
+    "The workflow's definition or the data it gave the step (templates, input, credentials, timeouts, the run's deadline): fix the workflow or its input."
+    WORKFLOW
+    "A person's decision, or the lack of one: an approval rejected or not given in time, a run cancelled."
+    OPERATOR
+    "The appliance itself: a lost worker, an unexpected executor failure, a plugin no longer installed, the tenant's quota."
+    ENGINE
+    "The plugin sandbox stopped the attempt or could not run it: its deadline, CPU and memory limits, or its process."
+    SANDBOX
+    "A plugin's network request: the egress policy and caps, the network, the remote host, or the host's integration guard."
+    EGRESS
+    "The plugin's own code or result, and every code a plugin defines itself."
+    PLUGIN
+  }
+
   type StepExecution {
     stepId: ID!
     status: StepStatus!
     attempts: Int!
     output: JSON
-    error: JSON
+    "The failure of the step's latest failed attempt; cleared when the step succeeds or its run is retried."
+    error: StepFailure
     startedAt: DateTime
     finishedAt: DateTime
     "The key plugins pass to the outside world; the same across retries of this step in this run."
@@ -156,7 +186,8 @@ const baseTypeDefs = /* GraphQL */ `
     order: Int!
     attempts: Int!
     output: JSON
-    error: JSON
+    "The failure of the compensation's latest failed attempt; cleared when it succeeds."
+    error: StepFailure
     startedAt: DateTime
     finishedAt: DateTime
     "The key the compensating action passes to the outside world; the same across its retries, and not the step's."
@@ -184,7 +215,8 @@ const baseTypeDefs = /* GraphQL */ `
     status: RunStatus!
     input: JSON
     output: JSON
-    error: JSON
+    "Why the run failed (STEP_FAILED, also while it compensates), timed out (RUN_TIMEOUT) or was cancelled (RUN_CANCELLED). Null otherwise."
+    error: StepFailure
     createdAt: DateTime!
     finishedAt: DateTime
     deadlineAt: DateTime!

@@ -10,10 +10,12 @@ import { Duration, Empty, ErrorBox, Field, Json, Loading, Page, Section, Status,
 import { href } from '../router.js';
 import { can, currentSession } from '../session.js';
 
+/** A StepFailure from the API, or the failure JSON in an event's data (which has no meaning). */
 interface Failure {
   code?: string;
   message?: string;
   retryable?: boolean;
+  meaning?: string | null;
 }
 interface Compensation {
   status: string;
@@ -79,12 +81,16 @@ interface EventPage {
 
 const RUN = `query($id: ID!) {
   run(id: $id) {
-    id status input output error createdAt finishedAt deadlineAt idempotencyKey
+    id status input output error { ...failure } createdAt finishedAt deadlineAt idempotencyKey
     origin { kind tokenId webhookTriggerId deliveryId scheduleId slot }
     workflowVersion { id version definition workflow { id name } }
-    steps { stepId status attempts input output error startedAt finishedAt compensation { status order attempts output error startedAt finishedAt idempotencyKey } }
+    steps {
+      stepId status attempts input output error { ...failure } startedAt finishedAt
+      compensation { status order attempts output error { ...failure } startedAt finishedAt idempotencyKey }
+    }
   }
-}`;
+}
+fragment failure on StepFailure { code message retryable meaning }`;
 const EVENTS =
   'query($id: ID!, $a: String) { run(id: $id) { events(first: 100, after: $a) { nodes { seq type stepId at data } pageInfo { hasNextPage endCursor } } } }';
 const RUN_EVENTS = 'subscription($r: ID!, $a: Int) { runEvents(runId: $r, afterSeq: $a) { seq type stepId at data } }';
@@ -279,7 +285,7 @@ function FailureText({ error }: { error: Failure | null }) {
   if (!error) return <span class="muted">none</span>;
   return (
     <p class="failure">
-      <code>{error.code ?? 'ERROR'}</code> {error.message ?? ''}
+      <code title={error.meaning ?? undefined}>{error.code ?? 'ERROR'}</code> {error.message ?? ''}
       {error.retryable ? <span class="muted"> (retryable)</span> : null}
     </p>
   );
