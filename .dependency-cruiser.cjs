@@ -52,7 +52,8 @@ module.exports = {
       severity: 'error',
       comment: 'The admin console is a browser application over the public GraphQL API: no server code, no Node built-ins.',
       from: { path: '^admin-ui/src/' },
-      to: { pathNot: '^(admin-ui/src/|node_modules/preact)' },
+      // Type-only imports (the generated documents' types) leave nothing in the browser's code.
+      to: { pathNot: '^(admin-ui/src/|node_modules/preact)', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'isolate-code-has-no-node',
@@ -91,6 +92,7 @@ module.exports = {
       exportsFields: ['exports'],
       conditionNames: ['import', 'require', 'node', 'default', 'types'],
       extensions: ['.ts', '.tsx', '.js', '.mjs', '.d.ts'],
+      mainFields: ['module', 'main', 'types', 'typings'],
     },
   },
 };

@@ -47,6 +47,7 @@ const config: CodegenConfig = {
           Run: '../../runs/runs.js#Run',
           StepExecution: '../parents.js#StepExecutionParent',
           RunEvent: '../../runs/model.js#RunEvent',
+          StepFailure: '../../runs/model.js#StepFailure',
           Plugin: '../../plugins/types.js#InstalledPlugin',
           WebhookTrigger: '../../triggers/webhookStore.js#WebhookTrigger',
           Schedule: '../../triggers/scheduleStore.js#Schedule',

@@ -73,23 +73,18 @@ export class SandboxExecutor implements StepExecutor {
 
   async execute(request: StepRequest, signal: AbortSignal): Promise<unknown> {
     const parsed = parseUses(request.uses);
-    if (!parsed) throw new StepError('UNKNOWN_ACTION', `"${request.uses}" is not of the form plugin/action@major`, false);
+    if (!parsed) throw new StepError('UNKNOWN_ACTION', `"${request.uses}" is not of the form plugin/action@major`);
     const plugin = request.pluginVersionId ? await this.catalog.pluginVersion(request.pluginVersionId) : null;
     if (!plugin) {
-      throw new StepError(
-        'PLUGIN_MISSING',
-        `the plugin version this workflow version pinned for ${request.uses} is no longer installed`,
-        false,
-      );
+      throw new StepError('PLUGIN_MISSING', `the plugin version this workflow version pinned for ${request.uses} is no longer installed`);
     }
     const action = plugin.manifest.actions.find((a) => a.name === parsed.action);
-    if (!action) throw new StepError('UNKNOWN_ACTION', `${plugin.name} ${plugin.version} has no action "${parsed.action}"`, false);
+    if (!action) throw new StepError('UNKNOWN_ACTION', `${plugin.name} ${plugin.version} has no action "${parsed.action}"`);
     const validators = this.validatorsFor(plugin, action);
     if (!validators.input(request.input)) {
       throw new StepError(
-        'BAD_INPUT',
+        'BAD_USER_INPUT',
         `with does not match the input schema of ${request.uses}: ${this.ajv.errorsText(validators.input.errors, { dataVar: 'with' })}`,
-        false,
       );
     }
     const hooks = plugin.trust === 'CORE' ? this.options.hooks?.[request.uses] : undefined;
@@ -164,7 +159,6 @@ export class SandboxExecutor implements StepExecutor {
       throw new StepError(
         'BAD_OUTPUT',
         `${plugin.name} ${plugin.version} returned output that does not match its schema: ${this.ajv.errorsText(validators.output.errors, { dataVar: 'output' })}`,
-        false,
       );
     }
     return hooks?.after ? hooks.after(call, result.output) : result.output;
@@ -196,8 +190,8 @@ export class SandboxExecutor implements StepExecutor {
         expiresAt: new Date(Date.now() + limits.timeoutMs + LEASE_GRACE_MS),
       });
     } catch (error) {
-      if (error instanceof AppError && error.code === 'NOT_FOUND') throw new StepError('CREDENTIAL_NOT_FOUND', error.message, false);
-      if (error instanceof AppError && error.code === 'FORBIDDEN') throw new StepError('CREDENTIAL_NOT_ALLOWED', error.message, false);
+      if (error instanceof AppError && error.code === 'NOT_FOUND') throw new StepError('CREDENTIAL_NOT_FOUND', error.message);
+      if (error instanceof AppError && error.code === 'FORBIDDEN') throw new StepError('CREDENTIAL_NOT_ALLOWED', error.message);
       throw error;
     }
     const raw = plugin.manifest.permissions.rawSecretAccess && policy.rawSecretAccessApproved;

@@ -187,7 +187,7 @@ test('the offline bundle holds production dependencies and its own Node.js, and 
   const runId = (await gql('mutation($w: ID!) { startRun(input: { workflowId: $w }) { id } }', { w: workflowId }, token)).startRun.id;
   const finished = await waitFor(
     async () => {
-      const run = (await gql('query($id: ID!) { run(id: $id) { status output error } }', { id: runId }, token)).run;
+      const run = (await gql('query($id: ID!) { run(id: $id) { status output error { code message } } }', { id: runId }, token)).run;
       return ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(run.status) ? run : undefined;
     },
     'the sandboxed run',

@@ -69,7 +69,7 @@ test.after.always(async () => {
   upstream.close();
 });
 
-const RUN = `id status error steps { stepId status attempts compensation { status order attempts output error idempotencyKey startedAt finishedAt } }
+const RUN = `id status error { code message } steps { stepId status attempts compensation { status order attempts output error { code message retryable } idempotencyKey startedAt finishedAt } }
   events(first: 100) { nodes { seq type stepId data } }`;
 
 async function workflow(name: string, steps: unknown[]): Promise<string> {
@@ -317,7 +317,7 @@ test('cancelling a run while it compensates stops the running compensation and c
   await waitFor(async () => calls.some((c) => c.path === '/hang/undo-second'), 'the hanging compensation to be called');
   const during = await app.gql(
     operator,
-    `query($id: ID!) { run(id: $id) { status error ${''} steps { stepId compensation { status } } } }`,
+    `query($id: ID!) { run(id: $id) { status error { code message } ${''} steps { stepId compensation { status } } } }`,
     { id: runId },
   );
   t.is(during.data.run.status, 'RUNNING', 'a compensating run is still active');

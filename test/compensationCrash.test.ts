@@ -109,7 +109,7 @@ test('a worker killed during a compensation: another worker runs it again and th
     async () => {
       const res = await api.gql(
         token,
-        'query($id: ID!) { run(id: $id) { status error steps { stepId status compensation { status attempts output } } } }',
+        'query($id: ID!) { run(id: $id) { status error { code message } steps { stepId status compensation { status attempts output } } } }',
         { id: runId },
       );
       return res.data?.run?.status === 'FAILED' ? res.data.run : undefined;

@@ -3,6 +3,8 @@ import pg from 'pg';
 import { startTestAppliance, waitFor, RUN_FIELDS, type TestAppliance } from './support/appliance.js';
 import { ScriptedExecutor } from './support/scriptedExecutor.js';
 import { replayRun } from '../core/runs/replay.js';
+import { MAX_DELAY_MS } from '../core/engine/coreActions.js';
+import { RUN_FAILURES, STEP_FAILURES } from '../core/runs/stepFailures.js';
 
 const executor = new ScriptedExecutor();
 let app: TestAppliance;
@@ -144,6 +146,60 @@ test('a permanent error fails at once whatever attempts remain', async (t) => {
   const run = await until(id, ['FAILED']);
   t.is(step(run, 'x').attempts, 1);
   t.is(executor.callsFor(id, 'x').length, 1);
+});
+
+const FAILURE = 'error { code message retryable source meaning }';
+
+test("a failure reads as a StepFailure: its code, whether a retry helps, where it arose, the catalogue's meaning", async (t) => {
+  const wf = await workflow([{ id: 'wait', uses: 'core/delay@1', with: { ms: '{{ input.ms }}' } }]);
+  const id = await start(wf, { ms: -1 });
+  await until(id, ['FAILED']);
+  const read = async (runId: string) =>
+    (await app.gql(token, `query($id: ID!) { run(id: $id) { ${FAILURE} steps { stepId ${FAILURE} } } }`, { id: runId })).data.run;
+  const problem = `with.ms must be a number of milliseconds between 0 and ${MAX_DELAY_MS}`;
+  t.deepEqual(await read(id), {
+    error: {
+      code: 'STEP_FAILED',
+      message: `step "wait" failed: ${problem}`,
+      retryable: false,
+      source: 'WORKFLOW',
+      meaning: RUN_FAILURES.STEP_FAILED.meaning,
+    },
+    steps: [
+      {
+        stepId: 'wait',
+        error: {
+          code: 'BAD_USER_INPUT',
+          message: problem,
+          retryable: false,
+          source: 'WORKFLOW',
+          meaning: STEP_FAILURES.BAD_USER_INPUT.meaning,
+        },
+      },
+    ],
+  });
+
+  const plugin = await workflow([{ id: 'x', uses: 'http/request@1', with: { mode: 'permanent' } }]);
+  const pluginRun = await start(plugin);
+  await until(pluginRun, ['FAILED']);
+  t.deepEqual(
+    (await read(pluginRun)).steps[0].error,
+    { code: 'UPSTREAM_REJECTED', message: 'upstream answered 400', retryable: false, source: 'PLUGIN', meaning: null },
+    "a plugin's own code is the plugin's, with no meaning",
+  );
+
+  // Stored failures are never rewritten: a code an earlier release minted still reads.
+  await db.query('update step_executions set error = $1 where run_id = $2', [
+    { code: 'BAD_INPUT', message: 'with.ms must be a number' },
+    id,
+  ]);
+  t.deepEqual((await read(id)).steps[0].error, {
+    code: 'BAD_INPUT',
+    message: 'with.ms must be a number',
+    retryable: false,
+    source: 'PLUGIN',
+    meaning: null,
+  });
 });
 
 test('onError continue lets dependents run and the run succeed', async (t) => {

@@ -92,7 +92,7 @@ test.serial('responseSchema asks for structured output and checks the answer aga
   t.is(notJson.error.code, 'LLM_INVALID_JSON');
   const calls = fake.calls.length;
   const badSchema = await chat({ prompt: 'x', responseSchema: { type: 'no-such-type' } });
-  t.is(badSchema.error.code, 'BAD_INPUT');
+  t.is(badSchema.error.code, 'BAD_USER_INPUT');
   t.is(fake.calls.length, calls, 'refused before the model was asked');
 });
 
@@ -134,5 +134,5 @@ test.serial('an overloaded model server is transient; a missing credential is a 
   t.is(noCredential.error.code, 'LLM_CREDENTIAL_REQUIRED');
   t.is(noCredential.attempts, 1);
   const neither = await chat({});
-  t.is(neither.error.code, 'BAD_INPUT', 'a prompt or messages is required');
+  t.is(neither.error.code, 'BAD_USER_INPUT', 'a prompt or messages is required');
 });

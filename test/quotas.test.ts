@@ -229,7 +229,9 @@ test("sandboxCpuMsPerDay: CPU used by sandboxed steps is recorded with their res
   await new Promise((r) => setTimeout(r, 1100));
   const second = await start(app, token, burn);
   const failed = await waitFor(async () => {
-    const r = await app.gql(token, 'query($r: ID!) { run(id: $r) { status steps { error } } }', { r: second.data.startRun.id });
+    const r = await app.gql(token, 'query($r: ID!) { run(id: $r) { status steps { error { code message retryable } } } }', {
+      r: second.data.startRun.id,
+    });
     return r.data.run.status === 'FAILED' ? r.data.run : false;
   }, 'the second burn refused');
   t.is(failed.steps[0].error.code, 'QUOTA_EXCEEDED');

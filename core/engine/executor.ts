@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import { catalogueEntry, type PluginFailureCode, type StepFailureCode } from '../runs/stepFailures.js';
 
 /** What an executor is given for one attempt of one step. Everything is copied data. */
 export interface StepRequest {
@@ -30,14 +31,16 @@ export interface StepUsage {
 }
 
 /**
- * A step's failure as the executor reports it. `retryable: false` is a permanent error
- * (bad input, rejected by the remote side): the step fails at once, whatever attempts remain.
+ * A step's failure as the executor reports it: a catalogue code (core/runs/stepFailures.ts),
+ * retryable as the catalogue says unless told otherwise, or a code a plugin raised.
+ * `retryable: false` is a permanent error (bad input, rejected by the remote side): the step
+ * fails at once, whatever attempts remain.
  */
 export class StepError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: StepFailureCode | PluginFailureCode,
     message: string,
-    readonly retryable: boolean,
+    readonly retryable: boolean = catalogueEntry(code)?.retryable ?? false,
   ) {
     super(message);
     this.name = 'StepError';
@@ -52,7 +55,7 @@ export class StepError extends Error {
 export class StepDeferred extends Error {
   constructor(
     readonly until: Date,
-    readonly code: string,
+    readonly code: StepFailureCode,
     message: string,
   ) {
     super(message);

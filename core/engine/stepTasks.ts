@@ -2,7 +2,8 @@ import type { Logger } from '../logger.js';
 import type { StepDefinition } from '../workflows/definition.js';
 import { renderTemplate } from '../workflows/templates.js';
 import { type RunTransition, compensationSlot, defaultMaxAttempts } from '../runs/transition.js';
-import { SETTLED_COMPENSATION, TERMINAL_RUN, compensationIdempotencyKey, stepIdempotencyKey, type StepFailure } from '../runs/model.js';
+import { SETTLED_COMPENSATION, TERMINAL_RUN, compensationIdempotencyKey, stepIdempotencyKey } from '../runs/model.js';
+import { stepFailure, type DeferralReason, type MintedFailure } from '../runs/stepFailures.js';
 import { CORE_ACTIONS, MAX_DELAY_MS } from './coreActions.js';
 import { StepDeferred, StepError, type StepExecutor, type StepUsage } from './executor.js';
 import type { SandboxCpuGate } from '../quotas/quotas.js';
@@ -32,8 +33,8 @@ export interface StepTaskDeps {
 
 type Outcome =
   | { kind: 'ok'; output: unknown }
-  | { kind: 'failed'; failure: StepFailure }
-  | { kind: 'deferred'; until: Date; reason: StepFailure }
+  | { kind: 'failed'; failure: MintedFailure }
+  | { kind: 'deferred'; until: Date; reason: DeferralReason }
   | { kind: 'released' }
   | { kind: 'interrupted' };
 
@@ -162,11 +163,7 @@ function claimStep(tr: RunTransition | null, stepId: string): Claimed | null {
   const def = tr.stepDef(stepId);
   if (state.status === 'RUNNING' && state.attempts >= (def.retry?.maxAttempts ?? defaultMaxAttempts(def))) {
     // The process running the last allowed attempt died before it could commit.
-    tr.failStep(stepId, {
-      code: 'WORKER_LOST',
-      message: `attempt ${state.attempts} was interrupted by a worker failure`,
-      retryable: false,
-    });
+    tr.failStep(stepId, stepFailure('WORKER_LOST', `attempt ${state.attempts} was interrupted by a worker failure`));
     return null;
   }
   const attempt = tr.startStep(stepId);
@@ -174,7 +171,7 @@ function claimStep(tr: RunTransition | null, stepId: string): Claimed | null {
   try {
     input = renderTemplate(def.with ?? {}, tr.scope(attempt));
   } catch (error) {
-    tr.failStep(stepId, { code: 'TEMPLATE_ERROR', message: `with: ${(error as Error).message}`, retryable: false });
+    tr.failStep(stepId, stepFailure('TEMPLATE_ERROR', `with: ${(error as Error).message}`));
     return null;
   }
   if (def.uses === CORE_ACTIONS.noop) {
@@ -182,11 +179,7 @@ function claimStep(tr: RunTransition | null, stepId: string): Claimed | null {
   } else if (def.uses === CORE_ACTIONS.delay) {
     const ms = (input as { ms?: unknown } | null)?.ms;
     if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_DELAY_MS) {
-      tr.failStep(stepId, {
-        code: 'BAD_INPUT',
-        message: `with.ms must be a number of milliseconds between 0 and ${MAX_DELAY_MS}`,
-        retryable: false,
-      });
+      tr.failStep(stepId, stepFailure('BAD_USER_INPUT', `with.ms must be a number of milliseconds between 0 and ${MAX_DELAY_MS}`));
     } else {
       tr.waitStep(stepId, 'delay', new Date(Date.now() + ms));
     }
@@ -227,11 +220,7 @@ function claimCompensation(tr: RunTransition | null, stepId: string): Claimed | 
   if (!tr || !c || TERMINAL_RUN.has(tr.run.status) || SETTLED_COMPENSATION.has(c.status)) return null;
   const def = tr.compensationDef(stepId);
   if (c.status === 'RUNNING' && c.attempts >= (def.retry?.maxAttempts ?? defaultMaxAttempts(def))) {
-    tr.failCompensation(stepId, {
-      code: 'WORKER_LOST',
-      message: `compensation attempt ${c.attempts} was interrupted by a worker failure`,
-      retryable: false,
-    });
+    tr.failCompensation(stepId, stepFailure('WORKER_LOST', `compensation attempt ${c.attempts} was interrupted by a worker failure`));
     return null;
   }
   const attempt = tr.startCompensation(stepId);
@@ -239,7 +228,7 @@ function claimCompensation(tr: RunTransition | null, stepId: string): Claimed | 
   try {
     input = renderTemplate(def.with ?? {}, tr.scope(attempt));
   } catch (error) {
-    tr.failCompensation(stepId, { code: 'TEMPLATE_ERROR', message: `compensate.with: ${(error as Error).message}`, retryable: false });
+    tr.failCompensation(stepId, stepFailure('TEMPLATE_ERROR', `compensate.with: ${(error as Error).message}`));
     return null;
   }
   if (def.uses === CORE_ACTIONS.noop) {
@@ -259,7 +248,7 @@ async function execute(
   const { t: tenantId, r: runId } = payload;
   const stepId = claimed.slot;
   const refused = await deps.cpuGate.check(tenantId);
-  if (refused) return { kind: 'failed', failure: { code: 'QUOTA_EXCEEDED', message: refused.message, retryable: false } };
+  if (refused) return { kind: 'failed', failure: stepFailure('QUOTA_EXCEEDED', refused.message) };
   const interrupt = new AbortController();
   const key = `${runId}:${stepId}`;
   deps.inflight.set(key, interrupt);
@@ -305,11 +294,7 @@ async function execute(
     if (bytes > deps.maxStepOutputBytes) {
       return {
         kind: 'failed',
-        failure: {
-          code: 'OUTPUT_TOO_LARGE',
-          message: `step output is ${bytes} bytes; the limit is ${deps.maxStepOutputBytes}`,
-          retryable: false,
-        },
+        failure: stepFailure('OUTPUT_TOO_LARGE', `step output is ${bytes} bytes; the limit is ${deps.maxStepOutputBytes}`),
       };
     }
     return { kind: 'ok', output: JSON.parse(json) };
@@ -319,11 +304,7 @@ async function execute(
     if (timeout?.aborted) {
       return {
         kind: 'failed',
-        failure: {
-          code: 'STEP_TIMEOUT',
-          message: `attempt ${claimed.attempt} exceeded timeoutMs ${claimed.action.timeoutMs}`,
-          retryable: true,
-        },
+        failure: stepFailure('STEP_TIMEOUT', `attempt ${claimed.attempt} exceeded timeoutMs ${claimed.action.timeoutMs}`),
       };
     }
     if (error instanceof StepDeferred) {
@@ -333,7 +314,7 @@ async function execute(
     if (error instanceof StepError)
       return { kind: 'failed', failure: { code: error.code, message: error.message, retryable: error.retryable } };
     logger.error({ err: error }, 'step executor failed unexpectedly');
-    return { kind: 'failed', failure: { code: 'EXECUTOR_ERROR', message: 'the step executor failed unexpectedly', retryable: true } };
+    return { kind: 'failed', failure: stepFailure('EXECUTOR_ERROR', 'the step executor failed unexpectedly') };
   } finally {
     deps.inflight.delete(key);
   }
@@ -371,7 +352,7 @@ export async function runTimerJob(deps: StepTaskDeps, payload: StepJobPayload): 
       if (def.uses === CORE_ACTIONS.delay) {
         tr.succeedStep(stepId, { waitedMs: Date.now() - Date.parse(state.startedAt ?? tr.run.createdAt) });
       } else {
-        tr.failStep(stepId, { code: 'APPROVAL_TIMEOUT', message: `no decision within ${def.timeoutMs} ms`, retryable: false });
+        tr.failStep(stepId, stepFailure('APPROVAL_TIMEOUT', `no decision within ${def.timeoutMs} ms`));
       }
     },
     ENDS_JOB,

@@ -6,6 +6,7 @@ import { pendingApprovals, runOverview } from '../runs/overview.js';
 import type { InstalledPlugin } from '../plugins/types.js';
 import type { Run } from '../runs/runs.js';
 import { compensationIdempotencyKey, stepIdempotencyKey, type StepState, type RunEvent } from '../runs/model.js';
+import { describeFailure } from '../runs/stepFailures.js';
 import { queryAuditEvents } from '../audit/auditQueries.js';
 import { parseSeqPage, toSeqConnection } from '../pagination.js';
 import { AppError, badInput } from '../errors.js';
@@ -216,6 +217,12 @@ const baseResolvers: Resolvers = {
     minApplianceVersion: (p: InstalledPlugin) => p.manifest.minApplianceVersion,
     policy: (p: InstalledPlugin, _a, { request, services }) =>
       can(request.actor, 'plugin:manage') ? services.plugins.pluginPolicy(p.name) : null,
+  },
+  // The stored retryable is what the engine acted on (a plugin's own say included); a run's error stores none.
+  StepFailure: {
+    retryable: (f) => f.retryable ?? describeFailure(f.code).retryable,
+    source: (f) => describeFailure(f.code).source,
+    meaning: (f) => describeFailure(f.code).meaning,
   },
   StepExecution: {
     idempotencyKey: (s: StepState & { runId: string }) => stepIdempotencyKey(s.runId, s.stepId),

@@ -1,4 +1,5 @@
 /** Integration guards: the administrator's settings, the breaker's state, and the refusal codes. */
+import type { StepFailureCode } from '../runs/stepFailures.js';
 
 export const BREAKER_STATES = ['CLOSED', 'OPEN', 'HALF_OPEN'] as const;
 export type BreakerStatus = (typeof BREAKER_STATES)[number];
@@ -48,5 +49,5 @@ export const CLOSED_BREAKER: Readonly<BreakerState> = Object.freeze({
   heldUntil: null,
 });
 
-/** Why a request to a guarded host was not sent. Retryable: the step waits, it does not fail. */
-export type GuardRefusalCode = 'HOST_RATE_LIMITED' | 'CIRCUIT_OPEN';
+/** Why a request to a guarded host was not sent (catalogue codes). Retryable: the step waits, it does not fail. */
+export type GuardRefusalCode = Extract<StepFailureCode, 'HOST_RATE_LIMITED' | 'CIRCUIT_OPEN'>;

@@ -68,11 +68,10 @@ export class LlmChatHooks implements ActionHooks {
       }
     });
     if (!matches) {
-      // A model may well answer correctly next time, so this is worth a retry.
+      // Retryable, as the catalogue says: a model may well answer correctly next time.
       throw new StepError(
         'LLM_SCHEMA_MISMATCH',
         `the model's answer does not match responseSchema: ${this.ajv.errorsText(validate!.errors, { dataVar: 'answer' })}`,
-        true,
       );
     }
     return answer;
@@ -100,14 +99,14 @@ export class LlmChatHooks implements ActionHooks {
   private schema(schema: Record<string, unknown>): ValidateFunction {
     const text = canonicalJson(schema);
     if (Buffer.byteLength(text) > MAX_RESPONSE_SCHEMA_BYTES) {
-      throw new StepError('BAD_INPUT', `with.responseSchema is larger than ${MAX_RESPONSE_SCHEMA_BYTES} bytes`, false);
+      throw new StepError('BAD_USER_INPUT', `with.responseSchema is larger than ${MAX_RESPONSE_SCHEMA_BYTES} bytes`);
     }
     let validate = this.schemas.get(text);
     if (!validate) {
       try {
         validate = this.ajv.compile(schema);
       } catch (error) {
-        throw new StepError('BAD_INPUT', `with.responseSchema is not a valid JSON Schema: ${(error as Error).message}`, false);
+        throw new StepError('BAD_USER_INPUT', `with.responseSchema is not a valid JSON Schema: ${(error as Error).message}`);
       }
       if (this.schemas.size > 500) this.schemas.clear();
       this.schemas.set(text, validate);

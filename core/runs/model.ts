@@ -8,7 +8,11 @@ export type StepStatus = (typeof STEP_STATUSES)[number];
 export const TERMINAL_RUN: ReadonlySet<RunStatus> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);
 export const SETTLED_STEP: ReadonlySet<StepStatus> = new Set(['SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED']);
 
-/** A step failure as stored and shown: `{ code, message }` plus whether a retry can help. */
+/**
+ * A failure as stored: `{ code, message }` plus whether a retry can help (a run's error has
+ * none). New ones are minted from the catalogue (stepFailures.ts) or by plugins; stored ones
+ * may hold codes an older release minted, so the code stays a string here.
+ */
 export interface StepFailure {
   code: string;
   message: string;

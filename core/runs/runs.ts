@@ -11,6 +11,7 @@ import { parsePage, toConnection, type Connection } from '../pagination.js';
 import type { WorkflowService, WorkflowVersion } from '../workflows/workflows.js';
 import { newStepState, RUN_STATUSES, TERMINAL_RUN, type RunEvent, type RunState, type RunStatus, type StepState } from './model.js';
 import { RunTransition, timerJobKey } from './transition.js';
+import { stepFailure } from './stepFailures.js';
 import { finishedRun, NO_TELEMETRY, reportRunFinished, type Telemetry } from '../telemetry.js';
 import type { FinishedRun } from '../tracing.js';
 import { loadRunForUpdate, persistNewRuns, persistTransition, type JobScheduler, type NewRun } from './store.js';
@@ -325,12 +326,7 @@ export class RunService {
         }
         tr.removedJobKeys.push(timerJobKey(tr.run.id, input.stepId));
         if (input.approved) tr.succeedStep(input.stepId, { approved: true, comment, by: ctx.actor.tokenId });
-        else
-          tr.failStep(input.stepId, {
-            code: 'APPROVAL_REJECTED',
-            message: comment ? `rejected: ${comment}` : 'rejected',
-            retryable: false,
-          });
+        else tr.failStep(input.stepId, stepFailure('APPROVAL_REJECTED', comment ? `rejected: ${comment}` : 'rejected'));
       },
       { stepId: input.stepId },
     );

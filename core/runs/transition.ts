@@ -10,9 +10,9 @@ import {
   type RunEventType,
   type RunState,
   type RunStatus,
-  type StepFailure,
   type StepState,
 } from './model.js';
+import { stepFailure, type DeferralReason, type MintedFailure, type RunFailure } from './stepFailures.js';
 
 /** A graphile-worker job to add in the same transaction as the state change that needs it. */
 export interface JobSpec {
@@ -151,7 +151,7 @@ export class RunTransition {
    * A failed attempt: retried with backoff when the failure is retryable and attempts
    * remain, otherwise the step fails for good and `onError` decides the run's fate.
    */
-  failStep(stepId: string, failure: StepFailure): void {
+  failStep(stepId: string, failure: MintedFailure): void {
     const def = this.stepDef(stepId);
     const state = this.step(stepId);
     const maxAttempts = def.retry?.maxAttempts ?? defaultMaxAttempts(def);
@@ -199,7 +199,7 @@ export class RunTransition {
    * Puts a running step back in the queue until `until` without counting the attempt: it
    * was held back (an integration's rate limit or open circuit), not failed.
    */
-  deferStep(stepId: string, until: Date, reason: StepFailure): void {
+  deferStep(stepId: string, until: Date, reason: DeferralReason): void {
     const state = this.step(stepId);
     const runAt = until.toISOString();
     this.emit('STEP_DEFERRED', stepId, { attempt: state.attempts, until: runAt, reason });
@@ -247,7 +247,7 @@ export class RunTransition {
     return reset;
   }
 
-  private finish(status: RunStatus, error: StepFailure, type: RunEventType, data: Record<string, unknown>): void {
+  private finish(status: RunStatus, error: RunFailure, type: RunEventType, data: Record<string, unknown>): void {
     this.cancelUnsettled();
     this.emit(type, null, { ...data, error });
     this.setRun(status, { error });
@@ -294,7 +294,7 @@ export class RunTransition {
    * The run failed for good. Steps that succeeded and name a `compensate` are undone first,
    * one at a time, the last completed first; the run is FAILED once they have settled.
    */
-  private failRun(error: StepFailure, data: Record<string, unknown>): void {
+  private failRun(error: RunFailure, data: Record<string, unknown>): void {
     const plan = [...this.run.steps.values()]
       .filter((s) => s.status === 'SUCCEEDED' && this.stepDef(s.stepId).compensate)
       .sort((a, b) => (b.settledSeq ?? 0) - (a.settledSeq ?? 0))
@@ -386,7 +386,7 @@ export class RunTransition {
   }
 
   /** A failed compensation attempt: retried like a step; one that fails for good does not stop the others. */
-  failCompensation(stepId: string, failure: StepFailure): void {
+  failCompensation(stepId: string, failure: MintedFailure): void {
     const def = this.compensationDef(stepId);
     const c = this.step(stepId).compensation!;
     const attempt = Math.max(c.attempts, 1);
@@ -405,7 +405,7 @@ export class RunTransition {
   }
 
   /** Puts a running compensation back in the queue without counting the attempt (shutdown, a held-back integration). */
-  releaseCompensation(stepId: string, until: Date | null = null, reason: StepFailure | null = null): void {
+  releaseCompensation(stepId: string, until: Date | null = null, reason: DeferralReason | null = null): void {
     const c = this.step(stepId).compensation!;
     if (until) this.emit('COMPENSATION_DEFERRED', stepId, { attempt: c.attempts, until: until.toISOString(), reason });
     else this.emit('COMPENSATION_RELEASED', stepId, { attempt: c.attempts });
@@ -457,11 +457,11 @@ export class RunTransition {
     this.updateActiveStatus();
   }
 
-  private evaluateIf(def: StepDefinition): boolean | StepFailure {
+  private evaluateIf(def: StepDefinition): boolean | MintedFailure {
     try {
       return evaluateCondition(def.if!, this.scope(1));
     } catch (error) {
-      return { code: 'TEMPLATE_ERROR', message: `if: ${(error as Error).message}`, retryable: false };
+      return stepFailure('TEMPLATE_ERROR', `if: ${(error as Error).message}`);
     }
   }
 

@@ -3,6 +3,8 @@
  * egress layer that performs requests for plugins. Everything here is plain data: the
  * isolate never sees these objects, only copies of requests and responses.
  */
+import type { GuardRefusalCode } from '../../core/integrationGuards/model.js';
+import type { StepFailureCodeOf } from '../../core/runs/stepFailures.js';
 
 /** What one invocation may reach. Built by the engine from the manifest and the administrator's policy. */
 export interface EgressPolicy {
@@ -67,20 +69,8 @@ export interface PluginHttpResponse {
   body: string;
 }
 
-export type EgressErrorCode =
-  /** Host not allowed, address in a refused range, scheme not http(s). */
-  | 'EGRESS_DENIED'
-  /** Request count or response size over the invocation's caps. */
-  | 'EGRESS_LIMIT'
-  | 'EGRESS_TIMEOUT'
-  /** DNS failure, connection refused, TLS failure. */
-  | 'EGRESS_FAILED'
-  /** Unknown, expired or foreign credential handle, or a host the credential may not reach. */
-  | 'CREDENTIAL_DENIED'
-  /** The host's integration guard holds requests back: its rate limit, or its Retry-After. */
-  | 'HOST_RATE_LIMITED'
-  /** The host's circuit breaker is open (or half-open with its trial in flight). */
-  | 'CIRCUIT_OPEN';
+/** What a plugin's request fails with: the catalogue's EGRESS codes (core/runs/stepFailures.ts says what each means). */
+export type EgressErrorCode = StepFailureCodeOf<'EGRESS'>;
 
 export class EgressError extends Error {
   /** For guard refusals: how long until a request may be admitted. */
@@ -99,7 +89,7 @@ export class EgressError extends Error {
 
 /** The answer of a guard to one hop: a permit (returned with the hop's result), or a refusal. */
 export type GuardAdmission =
-  { ok: true; permit: string | null } | { ok: false; code: 'HOST_RATE_LIMITED' | 'CIRCUIT_OPEN'; retryAfterMs: number; message: string };
+  { ok: true; permit: string | null } | { ok: false; code: GuardRefusalCode; retryAfterMs: number; message: string };
 
 /** What a hop to a guarded host came to: its status and Retry-After, or `status: null` for no answer (connection error, timeout). */
 export type GuardedHopResult = { status: number; retryAfter: string | null } | { status: null };

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import ivm from 'isolated-vm';
 import { bootstrapScript } from './guest/bootstrap.js';
-import { EGRESS_CODES, failed, failure, isPluginCode, messageOf } from './errors.js';
+import { failed, failure, isEgressCode, messageOf } from './errors.js';
+import { isPluginCode, type StepFailureCode } from '../../core/runs/stepFailures.js';
 import { prepareGuestContext, releaseGuestContext, type GuestContext } from './guestContext.js';
 import { GUEST_CAPS, HostBridge } from './hostBridge.js';
 import { IsolateCache, type CachedIsolate } from './isolateCache.js';
@@ -226,7 +227,7 @@ export class Attempt {
     };
   }
 
-  #kill(code: string, message: string): void {
+  #kill(code: StepFailureCode, message: string): void {
     if (this.#settled) return;
     this.#settled = true;
     const stats = this.#stats();
@@ -287,7 +288,7 @@ function fromEnvelope(envelope: unknown, inv: SandboxInvocation, stats: SandboxS
       if (isPluginCode(env.code)) return { ok: false, error: failure(env.code, text(env.message), env.retryable === true), stats };
       return failed('SANDBOX_ERROR', `PluginError with an invalid code: ${text(env.message)}`, stats);
     case 'egress':
-      if (typeof env.code === 'string' && EGRESS_CODES.has(env.code)) return failed(env.code, text(env.message), stats);
+      if (isEgressCode(env.code)) return failed(env.code, text(env.message), stats);
       break;
     case 'error':
       return failed('SANDBOX_ERROR', text(env.message), stats);

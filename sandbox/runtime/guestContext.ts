@@ -1,5 +1,6 @@
 import ivm from 'isolated-vm';
 import type { HostBridge } from './hostBridge.js';
+import type { EgressErrorCode } from '../egress/types.js';
 
 /**
  * A fresh context of a cached isolate with the bootstrap already run in it, used by exactly one
@@ -14,7 +15,7 @@ export interface GuestContext {
   bridge: HostBridge | undefined;
 }
 
-const ENDED = JSON.stringify({ ok: false, code: 'EGRESS_FAILED', message: 'the invocation has ended' });
+const ENDED = JSON.stringify({ ok: false, code: 'EGRESS_FAILED' satisfies EgressErrorCode, message: 'the invocation has ended' });
 
 /**
  * Creates a context and runs the bootstrap in it (compiled once per isolate). Only trusted code

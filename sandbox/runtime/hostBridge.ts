@@ -1,7 +1,14 @@
 import type { MessagePort } from 'node:worker_threads';
 import { createEgressSession } from '../egress/index.js';
-import { EgressError, type EgressGuard, type EgressSession, type GuardAdmission, type PluginHttpRequest } from '../egress/types.js';
-import { EGRESS_CODES, messageOf } from './errors.js';
+import {
+  EgressError,
+  type EgressErrorCode,
+  type EgressGuard,
+  type EgressSession,
+  type GuardAdmission,
+  type PluginHttpRequest,
+} from '../egress/types.js';
+import { isEgressCode, messageOf } from './errors.js';
 import type { GuardCall, GuardReply, PortFromWorker, PortToWorker } from './protocol.js';
 import type { HttpCallRecord, SandboxInvocation, SandboxLogLevel } from './types.js';
 
@@ -95,7 +102,7 @@ export class HostBridge {
       return JSON.stringify({ ok: true, response: { status: response.status, headers: response.headers, body: response.body } });
     } catch (err) {
       if (call) call.code = err instanceof EgressError ? err.code : 'EGRESS_FAILED';
-      if (err instanceof EgressError && EGRESS_CODES.has(err.code)) {
+      if (err instanceof EgressError && isEgressCode(err.code)) {
         return JSON.stringify({
           ok: false,
           code: err.code,
@@ -104,7 +111,7 @@ export class HostBridge {
         });
       }
       // Anything else is a fault of ours: say little, so host details stay on the host.
-      return JSON.stringify({ ok: false, code: 'EGRESS_FAILED', message: 'the request failed' });
+      return JSON.stringify({ ok: false, code: 'EGRESS_FAILED' satisfies EgressErrorCode, message: 'the request failed' });
     } finally {
       if (call) call.durationMs = performance.timeOrigin + performance.now() - call.startedAt;
     }

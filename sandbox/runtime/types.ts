@@ -1,5 +1,6 @@
 import type { CredentialGrant, EgressPolicy } from '../egress/types.js';
 import type { OutboundHttpCall } from '../../core/tracing.js';
+import type { PluginFailureCode, StepFailureCode } from '../../core/runs/stepFailures.js';
 
 /** One attempt of one plugin action. Everything is plain data: it crosses IPC and a thread boundary. */
 export interface SandboxInvocation {
@@ -35,19 +36,8 @@ export interface SandboxLimits {
   maxOutputBytes: number;
 }
 
-export type SandboxErrorCode =
-  | 'SANDBOX_TIMEOUT'
-  | 'SANDBOX_MEMORY'
-  | 'SANDBOX_CPU'
-  | 'SANDBOX_ERROR'
-  | 'SANDBOX_CRASHED'
-  | 'SANDBOX_CANCELLED'
-  /** The supervisor is stopped or its queue is full: try again later or elsewhere. */
-  | 'SANDBOX_UNAVAILABLE'
-  | 'OUTPUT_TOO_LARGE'
-  | 'UNKNOWN_ACTION'
-  /** Plugin (`PluginError`) and egress codes pass through. */
-  | (string & {});
+/** A catalogue code (core/runs/stepFailures.ts), or one the plugin raised with `PluginError`. */
+export type SandboxErrorCode = StepFailureCode | PluginFailureCode;
 
 export interface SandboxStats {
   /** CPU time of the isolate during this attempt. */

@@ -378,8 +378,8 @@ test.serial('escapes: constructor chains, host globals and runtime internals rea
 });
 
 test.serial('exhaustion: loops, promises, memory bombs and ReDoS end with their limit while the neighbour runs', async (t) => {
-  const timeout = { fails: 'SANDBOX_TIMEOUT', message: 'core@1.0.0 did not finish within 1000 ms' };
-  const memory = { fails: 'SANDBOX_MEMORY', message: 'core@1.0.0 exceeded its memory limit of 64 MB' };
+  const timeout = { fails: 'SANDBOX_TIMEOUT', message: 'core@1.0.1 did not finish within 1000 ms' };
+  const memory = { fails: 'SANDBOX_MEMORY', message: 'core@1.0.1 exceeded its memory limit of 64 MB' };
   // Four at once: the sandbox pool has four threads (see code()).
   await corpus(t, [
     code('infinite sync loop', 'for (;;) {}', timeout, 1000),

@@ -31,6 +31,8 @@ defineAction('pluginError', () => { throw new PluginError('RATE_LIMITED_BY_REMOT
 defineAction('pluginErrorRetryable', () => { throw new PluginError({ code: 'REMOTE_BUSY', message: 'try later', retryable: true }); });
 defineAction('pluginErrorBadCode', () => { throw new PluginError('lower', 'bad code'); });
 defineAction('pluginErrorReserved', () => { throw new PluginError('SANDBOX_CRASHED', 'pretending'); });
+defineAction('pluginErrorEngine', () => { throw new PluginError('WORKER_LOST', 'pretending to be the engine', { retryable: true }); });
+defineAction('pluginErrorOpen', () => { throw new PluginError('BAD_USER_INPUT', 'with.city is not a city'); });
 defineAction('spin', () => { while (true) {} });
 defineAction('asyncSpin', async () => { for (;;) await null; });
 defineAction('never', () => new Promise(() => {}));
@@ -238,6 +240,16 @@ test.serial('a PluginError passes its code, message and retryable through; bad o
     retryable: false,
   });
   t.is(failure(await sandbox.invoke(invocation('pluginErrorReserved'))).code, 'SANDBOX_ERROR');
+  t.deepEqual(failure(await sandbox.invoke(invocation('pluginErrorEngine'))), {
+    code: 'SANDBOX_ERROR',
+    message: 'PluginError with an invalid code: pretending to be the engine',
+    retryable: false,
+  });
+  t.deepEqual(
+    failure(await sandbox.invoke(invocation('pluginErrorOpen'))),
+    { code: 'BAD_USER_INPUT', message: 'with.city is not a city', retryable: false },
+    "the catalogue's WORKFLOW, EGRESS and PLUGIN codes are open to plugins",
+  );
 });
 
 test.serial('a synchronous infinite loop fails with SANDBOX_TIMEOUT at the deadline', async (t) => {

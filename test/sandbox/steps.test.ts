@@ -176,7 +176,7 @@ test.serial('http/request: 5xx is transient and retried, 4xx permanent, bad inpu
   const accepted = await run([{ id: 'get', uses: 'http/request@1', with: { url: `${serverUrl}/missing`, acceptStatus: [404] } }]);
   t.is(step(accepted, 'get').output.status, 404);
   const bad = await run([{ id: 'get', uses: 'http/request@1', with: { method: 'GET' } }]);
-  t.is(step(bad, 'get').error.code, 'BAD_INPUT');
+  t.is(step(bad, 'get').error.code, 'BAD_USER_INPUT');
   t.regex(step(bad, 'get').error.message, /url/);
 });
 

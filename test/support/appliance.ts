@@ -104,6 +104,7 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false>, wh
   }
 }
 
-export const RUN_FIELDS = `id status input output error createdAt finishedAt
+// The failures' fields are what the engine stores: a run's error has no retryable of its own.
+export const RUN_FIELDS = `id status input output error { code message } createdAt finishedAt
   workflowVersion { version workflow { id name } }
-  steps { stepId status attempts output error startedAt finishedAt }`;
+  steps { stepId status attempts output error { code message retryable } startedAt finishedAt }`;

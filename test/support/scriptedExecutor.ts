@@ -1,4 +1,13 @@
 import { StepError, type StepExecutor, type StepRequest } from '../../core/engine/executor.js';
+import { isPluginCode, type PluginFailureCode } from '../../core/runs/stepFailures.js';
+
+/** A code of the plugin this executor stands in for: plugins' codes are theirs, not the catalogue's. */
+function pluginCode(code: string): PluginFailureCode {
+  if (!isPluginCode(code)) throw new Error(`a plugin may not raise ${code}`);
+  return code;
+}
+const UPSTREAM_UNAVAILABLE = pluginCode('UPSTREAM_UNAVAILABLE');
+const UPSTREAM_REJECTED = pluginCode('UPSTREAM_REJECTED');
 
 /**
  * A plugin stand-in at the engine's StepExecutor boundary (the sandbox plugs in there in
@@ -16,14 +25,14 @@ export class ScriptedExecutor implements StepExecutor {
     switch (input.mode) {
       case 'flaky':
         if (request.attempt < (input.failUntil ?? 2))
-          throw new StepError('UPSTREAM_UNAVAILABLE', `attempt ${request.attempt}: upstream answered 503`, true);
+          throw new StepError(UPSTREAM_UNAVAILABLE, `attempt ${request.attempt}: upstream answered 503`, true);
         return { attempt: request.attempt };
       case 'permanent':
-        throw new StepError('UPSTREAM_REJECTED', 'upstream answered 400', false);
+        throw new StepError(UPSTREAM_REJECTED, 'upstream answered 400', false);
       case 'fail-once':
         if (!this.failedOnce.has(request.idempotencyKey)) {
           this.failedOnce.add(request.idempotencyKey);
-          throw new StepError('UPSTREAM_REJECTED', 'first call rejected', false);
+          throw new StepError(UPSTREAM_REJECTED, 'first call rejected', false);
         }
         return { recovered: true };
       case 'sleep':

@@ -46,7 +46,13 @@ async function start(token: string, workflowId: string, input: unknown = {}): Pr
 }
 
 async function apiRun(token: string, id: string): Promise<any> {
-  return (await app.gql(token, 'query($r: ID!) { run(id: $r) { status error steps { stepId status output error } } }', { r: id })).data.run;
+  return (
+    await app.gql(
+      token,
+      'query($r: ID!) { run(id: $r) { status error { code message } steps { stepId status output error { code message retryable } } } }',
+      { r: id },
+    )
+  ).data.run;
 }
 
 async function until(token: string, id: string, statuses: string[]): Promise<any> {

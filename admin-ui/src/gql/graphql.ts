@@ -4,6 +4,18 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+/** A decision on a waiting approval step. */
+export type ApproveStepInput = {
+  /** true: the step SUCCEEDED with output { approved, comment, by } and the run goes on. false: the step FAILED with APPROVAL_REJECTED (never retried), which fails the run unless the step has onError continue. */
+  approved: boolean;
+  /** Up to 2000 characters, kept in the step's output, or in its failure message when rejected. */
+  comment?: string | null | undefined;
+  /** The run; NOT_FOUND for an unknown or another tenant's run. */
+  runId: string | number;
+  /** The approval step's id in the run; NOT_FOUND when the run has no such step. */
+  stepId: string | number;
+};
+
 /** What exportAuditReport exports (AUDITOR, ADMIN or SYSTEM_ADMIN); the export is recorded in the chain (audit.exported) before any event is read. */
 export type AuditExportInput = {
   /** Only these actions' contents, at most 100 names such as run.started; the other events' links stay in the bundle, marked omitted, so the chain still verifies. Omitted or empty: every action. */
@@ -27,6 +39,19 @@ export type AuditFilter = {
   /** Only events before this time. */
   to?: string | null | undefined;
 };
+
+/** Where a step's compensation stands. A failed run's compensations run one at a time, in their order. */
+export type CompensationStatus =
+  /** Unsettled when the run was cancelled or timed out during compensation. */
+  | 'CANCELLED'
+  /** Failed for good; the run's other compensations still run. */
+  | 'FAILED'
+  /** Waiting for its turn, or for a retry after a failed attempt. */
+  | 'PENDING'
+  /** An attempt of the compensating action is executing. */
+  | 'RUNNING'
+  /** The step's effect was undone. */
+  | 'SUCCEEDED';
 
 /** A new API token (createApiToken: ADMIN for its own tenant, or SYSTEM_ADMIN); audited as token.created. */
 export type CreateApiTokenInput = {
@@ -144,6 +169,15 @@ export type RunFilter = {
   workflowId?: string | number | null | undefined;
 };
 
+/** What started a run. */
+export type RunOriginKind =
+  /** startRun, with an API token. */
+  | 'API'
+  /** A schedule's slot. */
+  | 'SCHEDULE'
+  /** A delivery to a webhook trigger. */
+  | 'WEBHOOK';
+
 /** Where a run stands. SUCCEEDED, FAILED, CANCELLED and TIMED_OUT are final, except that retryRun takes a FAILED, CANCELLED or TIMED_OUT run back to QUEUED. */
 export type RunStatus =
   /** Cancelled by cancelRun: its unsettled steps and compensations were cancelled and nothing more was compensated. */
@@ -221,6 +255,23 @@ export type StartRunInput = {
   /** The workflow to run; NOT_FOUND for an unknown or another tenant's workflow. */
   workflowId: string | number;
 };
+
+/** Where a step of a run stands. SUCCEEDED, FAILED, SKIPPED and CANCELLED are settled; retryRun sets FAILED and CANCELLED steps back to PENDING. */
+export type StepStatus =
+  /** Unsettled when its run was cancelled, timed out or failed for good; one cancelled while RUNNING may still have had its effect. */
+  | 'CANCELLED'
+  /** Failed for good (its attempts used up, or a failure no retry can help); error says why. */
+  | 'FAILED'
+  /** Not running: waiting for its needs or a worker, for a retry after a failed attempt (error holds that failure), or put back by a shutdown or an integration guard. */
+  | 'PENDING'
+  /** An attempt is executing. */
+  | 'RUNNING'
+  /** Not run: its if condition evaluated falsy. */
+  | 'SKIPPED'
+  /** Done; output holds its result. */
+  | 'SUCCEEDED'
+  /** Parked on a core/delay@1 timer or a core/approval@1 decision, holding no worker. */
+  | 'WAITING';
 
 /** Changes to a webhook trigger; omitted fields are unchanged. version: null follows the latest version and inputMapping: null makes the JSON body the input; leave other fields out rather than sending null. */
 export type UpdateWebhookTriggerInput = {
@@ -343,6 +394,52 @@ export type PluginsInstallMutationVariables = Exact<{
 
 
 export type PluginsInstallMutation = { installPlugin: { id: string, name: string, version: string, trust: PluginTrust } };
+
+export type RunFailureFieldsFragment = { code: string, message: string, retryable: boolean, meaning: string | null };
+
+export type RunDetailQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RunDetailQuery = { run: { id: string, status: RunStatus, input: unknown, output: unknown, createdAt: string, finishedAt: string | null, deadlineAt: string, idempotencyKey: string | null, error: { code: string, message: string, retryable: boolean, meaning: string | null } | null, origin: { kind: RunOriginKind, tokenId: string | null, webhookTriggerId: string | null, deliveryId: string | null, scheduleId: string | null, slot: string | null }, workflowVersion: { id: string, version: number, definition: unknown, workflow: { id: string, name: string } }, steps: Array<{ stepId: string, status: StepStatus, attempts: number, input: unknown, output: unknown, startedAt: string | null, finishedAt: string | null, error: { code: string, message: string, retryable: boolean, meaning: string | null } | null, compensation: { status: CompensationStatus, order: number, attempts: number, output: unknown, startedAt: string | null, finishedAt: string | null, idempotencyKey: string, error: { code: string, message: string, retryable: boolean, meaning: string | null } | null } | null }> } | null };
+
+export type RunEventsPageQueryVariables = Exact<{
+  id: string | number;
+  a?: string | null | undefined;
+}>;
+
+
+export type RunEventsPageQuery = { run: { events: { nodes: Array<{ seq: number, type: string, stepId: string | null, at: string, data: unknown }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } | null };
+
+export type RunEventsLiveSubscriptionVariables = Exact<{
+  r: string | number;
+  a?: number | null | undefined;
+}>;
+
+
+export type RunEventsLiveSubscription = { runEvents: { seq: number, type: string, stepId: string | null, at: string, data: unknown } };
+
+export type RunCancelMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RunCancelMutation = { cancelRun: { id: string, status: RunStatus } };
+
+export type RunRetryMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RunRetryMutation = { retryRun: { id: string, status: RunStatus } };
+
+export type RunApproveMutationVariables = Exact<{
+  i: ApproveStepInput;
+}>;
+
+
+export type RunApproveMutation = { approveStep: { id: string, status: RunStatus } };
 
 export type RunListRunsQueryVariables = Exact<{
   f?: RunFilter | null | undefined;
@@ -566,6 +663,14 @@ export const PluginsActionFragmentDoc = new TypedDocumentString(`
   uses
 }
     `, {"fragmentName":"PluginsAction"}) as unknown as TypedDocumentString<PluginsActionFragment, unknown>;
+export const RunFailureFieldsFragmentDoc = new TypedDocumentString(`
+    fragment RunFailureFields on StepFailure {
+  code
+  message
+  retryable
+  meaning
+}
+    `, {"fragmentName":"RunFailureFields"}) as unknown as TypedDocumentString<RunFailureFieldsFragment, unknown>;
 export const TenantAdminTenantFieldsFragmentDoc = new TypedDocumentString(`
     fragment TenantAdminTenantFields on Tenant {
   id
@@ -878,6 +983,123 @@ export const PluginsInstallDocument = new TypedDocumentString(`
   }
 }
     `, {"hash":"3f950cf0dd31c36779a06cdb87fa8d21daad069c2fa316fb440cd46ffaf400d8"}) as unknown as TypedDocumentString<PluginsInstallMutation, PluginsInstallMutationVariables>;
+export const RunDetailDocument = new TypedDocumentString(`
+    query RunDetail($id: ID!) {
+  run(id: $id) {
+    id
+    status
+    input
+    output
+    error {
+      ...RunFailureFields
+    }
+    createdAt
+    finishedAt
+    deadlineAt
+    idempotencyKey
+    origin {
+      kind
+      tokenId
+      webhookTriggerId
+      deliveryId
+      scheduleId
+      slot
+    }
+    workflowVersion {
+      id
+      version
+      definition
+      workflow {
+        id
+        name
+      }
+    }
+    steps {
+      stepId
+      status
+      attempts
+      input
+      output
+      error {
+        ...RunFailureFields
+      }
+      startedAt
+      finishedAt
+      compensation {
+        status
+        order
+        attempts
+        output
+        error {
+          ...RunFailureFields
+        }
+        startedAt
+        finishedAt
+        idempotencyKey
+      }
+    }
+  }
+}
+    fragment RunFailureFields on StepFailure {
+  code
+  message
+  retryable
+  meaning
+}`, {"hash":"7e7a9e540cbce94027a8dfedaf30f3d118ce11c92522d4ae087bb94c4ba10a11"}) as unknown as TypedDocumentString<RunDetailQuery, RunDetailQueryVariables>;
+export const RunEventsPageDocument = new TypedDocumentString(`
+    query RunEventsPage($id: ID!, $a: String) {
+  run(id: $id) {
+    events(first: 100, after: $a) {
+      nodes {
+        seq
+        type
+        stepId
+        at
+        data
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+}
+    `, {"hash":"10c1b9944243e6cae363c8286bcf15405ddd14375e3478e795e044fde5086dac"}) as unknown as TypedDocumentString<RunEventsPageQuery, RunEventsPageQueryVariables>;
+export const RunEventsLiveDocument = new TypedDocumentString(`
+    subscription RunEventsLive($r: ID!, $a: Int) {
+  runEvents(runId: $r, afterSeq: $a) {
+    seq
+    type
+    stepId
+    at
+    data
+  }
+}
+    `, {"hash":"fff39ea70089e30a1fd6a4a180142b3696ac25269e7967bc337e5c9c6e57f84d"}) as unknown as TypedDocumentString<RunEventsLiveSubscription, RunEventsLiveSubscriptionVariables>;
+export const RunCancelDocument = new TypedDocumentString(`
+    mutation RunCancel($id: ID!) {
+  cancelRun(id: $id) {
+    id
+    status
+  }
+}
+    `, {"hash":"bffdb3c42d864d8308f614303abb9d3dfd88efab5518a69afb87538f478d133f"}) as unknown as TypedDocumentString<RunCancelMutation, RunCancelMutationVariables>;
+export const RunRetryDocument = new TypedDocumentString(`
+    mutation RunRetry($id: ID!) {
+  retryRun(id: $id) {
+    id
+    status
+  }
+}
+    `, {"hash":"e8d016b13f9e3bd9bdc51079f87a88572303afda2e1a3d1a901c2c0dc868ab59"}) as unknown as TypedDocumentString<RunRetryMutation, RunRetryMutationVariables>;
+export const RunApproveDocument = new TypedDocumentString(`
+    mutation RunApprove($i: ApproveStepInput!) {
+  approveStep(input: $i) {
+    id
+    status
+  }
+}
+    `, {"hash":"647c1d5bae7f81d9dc71ab635ca5dec3c8871082c7b7affe3c8fb34fe97e007e"}) as unknown as TypedDocumentString<RunApproveMutation, RunApproveMutationVariables>;
 export const RunListRunsDocument = new TypedDocumentString(`
     query RunListRuns($f: RunFilter, $n: Int, $a: String) {
   runs(filter: $f, first: $n, after: $a) {

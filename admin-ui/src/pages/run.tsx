@@ -6,44 +6,32 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, gql, subscribe } from '../api.js';
+import {
+  RunApproveDocument,
+  RunCancelDocument,
+  RunDetailDocument,
+  RunEventsLiveDocument,
+  RunEventsPageDocument,
+  RunRetryDocument,
+  type RunDetailQuery,
+  type RunEventsLiveSubscription,
+} from '../gql/graphql.js';
 import { Duration, Empty, ErrorBox, Field, Json, Loading, Page, Section, Status, Time, short, useAction, useLoad } from '../components.js';
 import { href } from '../router.js';
 import { can, currentSession } from '../session.js';
 
+/** A StepFailure from the API, or the failure JSON in an event's data (which has no meaning). */
 interface Failure {
   code?: string;
   message?: string;
   retryable?: boolean;
+  meaning?: string | null;
 }
-interface Compensation {
-  status: string;
-  order: number;
-  attempts: number;
-  output: unknown;
-  error: Failure | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  idempotencyKey: string;
-}
-interface Step {
-  stepId: string;
-  status: string;
-  attempts: number;
-  input: unknown;
-  output: unknown;
-  error: Failure | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  compensation: Compensation | null;
-}
-interface Origin {
-  kind: 'API' | 'WEBHOOK' | 'SCHEDULE';
-  tokenId: string | null;
-  webhookTriggerId: string | null;
-  deliveryId: string | null;
-  scheduleId: string | null;
-  slot: string | null;
-}
+type LoadedRun = NonNullable<RunDetailQuery['run']>;
+type Step = LoadedRun['steps'][number];
+type Compensation = NonNullable<Step['compensation']>;
+type Origin = LoadedRun['origin'];
+/** A step of the definition, as far as this page reads it. */
 interface StepDef {
   id: string;
   uses: string;
@@ -51,46 +39,35 @@ interface StepDef {
   timeoutMs?: number;
   compensate?: { uses: string };
 }
-interface Run {
-  id: string;
-  status: string;
-  input: unknown;
-  output: unknown;
-  error: Failure | null;
-  createdAt: string;
-  finishedAt: string | null;
-  deadlineAt: string;
-  idempotencyKey: string | null;
-  origin: Origin;
-  workflowVersion: { id: string; version: number; definition: { steps?: StepDef[] }; workflow: { id: string; name: string } };
-  steps: Step[];
-}
-interface RunEvent {
-  seq: number;
-  type: string;
-  stepId: string | null;
-  at: string;
-  data: Record<string, unknown>;
-}
-interface EventPage {
-  nodes: RunEvent[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+/** The run with its definition's steps read out of the version's JSON. */
+type Run = LoadedRun & { stepDefs: StepDef[] };
+/** An event with its JSON data as an object (every event's data is one). */
+type RunEvent = Omit<RunEventsLiveSubscription['runEvents'], 'data'> & { data: Record<string, unknown> };
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function toEvent(event: RunEventsLiveSubscription['runEvents']): RunEvent {
+  return { ...event, data: isRecord(event.data) ? event.data : {} };
 }
 
-const RUN = `query($id: ID!) {
-  run(id: $id) {
-    id status input output error createdAt finishedAt deadlineAt idempotencyKey
-    origin { kind tokenId webhookTriggerId deliveryId scheduleId slot }
-    workflowVersion { id version definition workflow { id name } }
-    steps { stepId status attempts input output error startedAt finishedAt compensation { status order attempts output error startedAt finishedAt idempotencyKey } }
-  }
-}`;
-const EVENTS =
-  'query($id: ID!, $a: String) { run(id: $id) { events(first: 100, after: $a) { nodes { seq type stepId at data } pageInfo { hasNextPage endCursor } } } }';
-const RUN_EVENTS = 'subscription($r: ID!, $a: Int) { runEvents(runId: $r, afterSeq: $a) { seq type stepId at data } }';
-const CANCEL = 'mutation($id: ID!) { cancelRun(id: $id) { id status } }';
-const RETRY = 'mutation($id: ID!) { retryRun(id: $id) { id status } }';
-const APPROVE = 'mutation($i: ApproveStepInput!) { approveStep(input: $i) { id status } }';
+/** The steps of a published definition (the API validated it when it was published). */
+function stepDefsOf(definition: unknown): StepDef[] {
+  const steps = isRecord(definition) ? definition['steps'] : undefined;
+  if (!Array.isArray(steps)) return [];
+  return steps.filter(isRecord).flatMap((step) => {
+    if (typeof step['id'] !== 'string' || typeof step['uses'] !== 'string') return [];
+    const compensate = step['compensate'];
+    return [
+      {
+        id: step['id'],
+        uses: step['uses'],
+        ...(Array.isArray(step['needs']) ? { needs: step['needs'].filter((n): n is string => typeof n === 'string') } : {}),
+        ...(typeof step['timeoutMs'] === 'number' ? { timeoutMs: step['timeoutMs'] } : {}),
+        ...(isRecord(compensate) && typeof compensate['uses'] === 'string' ? { compensate: { uses: compensate['uses'] } } : {}),
+      },
+    ];
+  });
+}
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);
 const RETRYABLE = new Set(['FAILED', 'CANCELLED', 'TIMED_OUT']);
@@ -132,9 +109,11 @@ function useTimeline(id: string, live: boolean, onEvent: (event: RunEvent) => vo
   const loadPage = (): Promise<boolean> => {
     queue.current = queue.current.then(async () => {
       try {
-        const page = (await gql<{ run: { events: EventPage } }>(EVENTS, { id, a: cursor.current })).run.events;
+        const found = (await gql(RunEventsPageDocument, { id, a: cursor.current })).run;
+        if (!found) throw new ApiError('The run was not found.', 'NOT_FOUND');
+        const page = found.events;
         if (page.pageInfo.endCursor) cursor.current = page.pageInfo.endCursor;
-        add(page.nodes);
+        add(page.nodes.map(toEvent));
         setHasMore(page.pageInfo.hasNextPage);
         setError(null);
         return page.pageInfo.hasNextPage;
@@ -159,13 +138,14 @@ function useTimeline(id: string, live: boolean, onEvent: (event: RunEvent) => vo
     if (!live || !ready) return;
     setLiveError(null);
     const afterSeq = latest.current[latest.current.length - 1]?.seq ?? 0;
-    return subscribe<{ runEvents: RunEvent }>(
-      RUN_EVENTS,
+    return subscribe(
+      RunEventsLiveDocument,
       { r: id, a: afterSeq },
       {
         next: ({ runEvents }) => {
-          add([runEvents]);
-          handler.current(runEvents);
+          const event = toEvent(runEvents);
+          add([event]);
+          handler.current(event);
         },
         error: (e) => setLiveError(e),
       },
@@ -279,7 +259,7 @@ function FailureText({ error }: { error: Failure | null }) {
   if (!error) return <span class="muted">none</span>;
   return (
     <p class="failure">
-      <code>{error.code ?? 'ERROR'}</code> {error.message ?? ''}
+      <code title={error.meaning ?? undefined}>{error.code ?? 'ERROR'}</code> {error.message ?? ''}
       {error.retryable ? <span class="muted"> (retryable)</span> : null}
     </p>
   );
@@ -330,7 +310,9 @@ function ApprovalForm({ run, step, until, done }: { run: Run; step: Step; until:
   const [comment, setComment] = useState('');
   const [confirmReject, setConfirmReject] = useState(false);
   const decide = useAction(async (approved: boolean) => {
-    await gql(APPROVE, { i: { runId: run.id, stepId: step.stepId, approved, ...(comment.trim() ? { comment: comment.trim() } : {}) } });
+    await gql(RunApproveDocument, {
+      i: { runId: run.id, stepId: step.stepId, approved, ...(comment.trim() ? { comment: comment.trim() } : {}) },
+    });
     done(approved ? `Step "${step.stepId}" was approved.` : `Step "${step.stepId}" was rejected.`);
   });
   return (
@@ -570,7 +552,11 @@ export function RunPage({ id }: { id: string }) {
 }
 
 function RunView({ id }: { id: string }) {
-  const loaded = useLoad(() => gql<{ run: Run }>(RUN, { id }).then((d) => d.run), [id]);
+  const loaded = useLoad(async (): Promise<Run> => {
+    const run = (await gql(RunDetailDocument, { id })).run;
+    if (!run) throw new ApiError('The run was not found.', 'NOT_FOUND');
+    return { ...run, stepDefs: stepDefsOf(run.workflowVersion.definition) };
+  }, [id]);
   const run = loaded.data;
   const live = run !== undefined && !TERMINAL.has(run.status);
   const reloadTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
@@ -609,11 +595,11 @@ function RunView({ id }: { id: string }) {
     loaded.reload();
   };
   const cancel = useAction(async () => {
-    await gql(CANCEL, { id });
+    await gql(RunCancelDocument, { id });
     done('The run was cancelled.');
   });
   const retry = useAction(async () => {
-    await gql(RETRY, { id });
+    await gql(RunRetryDocument, { id });
     done('The run was retried: its failed and cancelled steps run again; succeeded steps keep their output.');
   });
   const refused = cancel.error ?? retry.error;
@@ -644,7 +630,7 @@ function RunView({ id }: { id: string }) {
   const pending = cancel.pending || retry.pending;
   // A compensated run's succeeded steps were undone: the API refuses to retry it.
   const compensated = run.steps.some((s) => s.compensation !== null);
-  const defs = new Map((run.workflowVersion.definition.steps ?? []).map((s) => [s.id, s]));
+  const defs = new Map(run.stepDefs.map((s) => [s.id, s]));
   const lastWaiting = new Map<string, RunEvent>();
   for (const e of timeline.events ?? []) if (e.type === 'STEP_WAITING' && e.stepId) lastWaiting.set(e.stepId, e);
   const actions = operate ? (

@@ -5,7 +5,7 @@ import type { ApiToken as ApiTokenModel } from '../../auth/tokens.js';
 import type { Workflow as WorkflowModel, WorkflowVersion as WorkflowVersionModel } from '../../workflows/workflows.js';
 import type { Run as RunModel } from '../../runs/runs.js';
 import type { StepExecutionParent as StepExecutionParentModel } from '../parents.js';
-import type { RunEvent as RunEventModel } from '../../runs/model.js';
+import type { RunEvent as RunEventModel, StepFailure as StepFailureModel } from '../../runs/model.js';
 import type { InstalledPlugin as InstalledPluginModel } from '../../plugins/types.js';
 import type { WebhookTrigger as WebhookTriggerModel } from '../../triggers/webhookStore.js';
 import type { Schedule as ScheduleModel } from '../../triggers/scheduleStore.js';
@@ -959,8 +959,8 @@ export type Run = {
   createdAt: Scalars['DateTime']['output'];
   /** When it times out if still unfinished: its start plus the definition's timeoutMs (default 7 days, SWITCHYARD_DEFAULT_RUN_TIMEOUT_MS), capped by the tenant's maxRunDurationSeconds. retryRun sets it anew; compensation may push it out. */
   deadlineAt: Scalars['DateTime']['output'];
-  /** Why the run did not succeed, as { code, message }: STEP_FAILED (naming the step), RUN_CANCELLED or RUN_TIMEOUT. Set as soon as it fails, while compensations still run; null otherwise, and cleared by retryRun. */
-  error?: Maybe<Scalars['JSON']['output']>;
+  /** Why the run did not succeed: STEP_FAILED (naming the step), RUN_CANCELLED or RUN_TIMEOUT (never retryable: the engine does not retry runs). Set as soon as it fails, while compensations still run; null otherwise, and cleared by retryRun. */
+  error?: Maybe<StepFailure>;
   /** Its event log, oldest first. */
   events: RunEventConnection;
   /** When it reached SUCCEEDED, FAILED, CANCELLED or TIMED_OUT; null while unfinished (retryRun clears it). */
@@ -1273,8 +1273,8 @@ export type StepCompensation = {
   __typename?: 'StepCompensation';
   /** Attempts of the compensating action started so far (one put back by a shutdown or an integration guard does not count). */
   attempts: Scalars['Int']['output'];
-  /** The latest failed attempt's failure, as { code, message }: set when FAILED and while a retry is pending; null when no attempt has failed or it SUCCEEDED. */
-  error?: Maybe<Scalars['JSON']['output']>;
+  /** The latest failed attempt's failure: set when FAILED and while a retry is pending; null when no attempt has failed or it SUCCEEDED. */
+  error?: Maybe<StepFailure>;
   /** When the compensation settled (SUCCEEDED, FAILED or CANCELLED); null until then. */
   finishedAt?: Maybe<Scalars['DateTime']['output']>;
   /** The key the compensating action passes to the outside world, <runId>:<stepId>:compensate: the same across its retries, and not the step's. */
@@ -1296,8 +1296,8 @@ export type StepExecution = {
   attempts: Scalars['Int']['output'];
   /** The undo of this step (its compensate action) after its run failed for good; null unless the step SUCCEEDED, names a compensate and its run failed. */
   compensation?: Maybe<StepCompensation>;
-  /** The latest failed attempt's failure, as { code, message } (e.g. STEP_TIMEOUT, APPROVAL_REJECTED): set when FAILED and while a retry is pending; null when no attempt has failed or the step SUCCEEDED. */
-  error?: Maybe<Scalars['JSON']['output']>;
+  /** The latest failed attempt's failure (e.g. STEP_TIMEOUT, APPROVAL_REJECTED): set when FAILED and while a retry is pending; null when no attempt has failed or the step SUCCEEDED. */
+  error?: Maybe<StepFailure>;
   /** When the step settled (SUCCEEDED, FAILED, SKIPPED or CANCELLED); null until then. */
   finishedAt?: Maybe<Scalars['DateTime']['output']>;
   /** The key plugins pass to the outside world, <runId>:<stepId>: the same for every attempt of this step in this run, retryRun's included. */
@@ -1313,6 +1313,36 @@ export type StepExecution = {
   /** The step's id in the workflow definition. */
   stepId: Scalars['ID']['output'];
 };
+
+/** Why a step, a compensation or a run failed: the contract's { code, message }, with whether a retry can help, where the failure arose and what its code means. The README's Step failures section lists every code the appliance records. */
+export type StepFailure = {
+  __typename?: 'StepFailure';
+  /** A stable code: one of the catalogue's, or one a plugin raised itself (source PLUGIN). Runs recorded by older releases may hold retired codes (BAD_INPUT, now BAD_USER_INPUT). */
+  code: Scalars['String']['output'];
+  /** The catalogue's one-line meaning of the code; null for a code the catalogue does not hold (a plugin's own). */
+  meaning?: Maybe<Scalars['String']['output']>;
+  /** What happened this time, for people; never a host stack trace. */
+  message: Scalars['String']['output'];
+  /** Whether another attempt can help. The engine retried a retryable failure while the step had attempts left; a run's own error is never retryable (the engine does not retry runs). */
+  retryable: Scalars['Boolean']['output'];
+  /** Where the failure arose: what to look at first. */
+  source: StepFailureSource;
+};
+
+/** Where a failure arose. */
+export type StepFailureSource =
+  /** A plugin's network request: the egress policy and caps, the network, the remote host, or the host's integration guard. */
+  | 'EGRESS'
+  /** The appliance itself: a lost worker, an unexpected executor failure, a plugin no longer installed, the tenant's quota. */
+  | 'ENGINE'
+  /** A person's decision, or the lack of one: an approval rejected or not given in time, a run cancelled. */
+  | 'OPERATOR'
+  /** The plugin's own code or result, and every code a plugin defines itself. */
+  | 'PLUGIN'
+  /** The plugin sandbox stopped the attempt or could not run it: its deadline, CPU and memory limits, or its process. */
+  | 'SANDBOX'
+  /** The workflow's definition or the data it gave the step (templates, input, credentials, timeouts, the run's deadline): fix the workflow or its input. */
+  | 'WORKFLOW';
 
 /** Where a step of a run stands. SUCCEEDED, FAILED, SKIPPED and CANCELLED are settled; retryRun sets FAILED and CANCELLED steps back to PENDING. */
 export type StepStatus =
@@ -1690,8 +1720,10 @@ export type ResolversTypes = {
   SetPluginPolicyInput: SetPluginPolicyInput;
   SetTenantQuotaInput: SetTenantQuotaInput;
   StartRunInput: StartRunInput;
-  StepCompensation: ResolverTypeWrapper<StepCompensation>;
+  StepCompensation: ResolverTypeWrapper<Omit<StepCompensation, 'error'> & { error?: Maybe<ResolversTypes['StepFailure']> }>;
   StepExecution: ResolverTypeWrapper<StepExecutionParentModel>;
+  StepFailure: ResolverTypeWrapper<StepFailureModel>;
+  StepFailureSource: StepFailureSource;
   StepStatus: StepStatus;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -1770,8 +1802,9 @@ export type ResolversParentTypes = {
   SetPluginPolicyInput: SetPluginPolicyInput;
   SetTenantQuotaInput: SetTenantQuotaInput;
   StartRunInput: StartRunInput;
-  StepCompensation: StepCompensation;
+  StepCompensation: Omit<StepCompensation, 'error'> & { error?: Maybe<ResolversParentTypes['StepFailure']> };
   StepExecution: StepExecutionParentModel;
+  StepFailure: StepFailureModel;
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
   Tenant: TenantModel;
@@ -2051,7 +2084,7 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
 export type RunResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Run'] = ResolversParentTypes['Run']> = {
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   deadlineAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
-  error?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['StepFailure']>, ParentType, ContextType>;
   events?: Resolver<ResolversTypes['RunEventConnection'], ParentType, ContextType, Partial<RunEventsArgs>>;
   finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -2144,7 +2177,7 @@ export type ScheduleResolvers<ContextType = GraphQLContext, ParentType extends R
 
 export type StepCompensationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['StepCompensation'] = ResolversParentTypes['StepCompensation']> = {
   attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
-  error?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['StepFailure']>, ParentType, ContextType>;
   finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   idempotencyKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   order?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -2156,7 +2189,7 @@ export type StepCompensationResolvers<ContextType = GraphQLContext, ParentType e
 export type StepExecutionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['StepExecution'] = ResolversParentTypes['StepExecution']> = {
   attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   compensation?: Resolver<Maybe<ResolversTypes['StepCompensation']>, ParentType, ContextType>;
-  error?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['StepFailure']>, ParentType, ContextType>;
   finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   idempotencyKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   input?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
@@ -2164,6 +2197,14 @@ export type StepExecutionResolvers<ContextType = GraphQLContext, ParentType exte
   startedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['StepStatus'], ParentType, ContextType>;
   stepId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
+export type StepFailureResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['StepFailure'] = ResolversParentTypes['StepFailure']> = {
+  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  meaning?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  retryable?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['StepFailureSource'], ParentType, ContextType>;
 };
 
 export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
@@ -2293,6 +2334,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Schedule?: ScheduleResolvers<ContextType>;
   StepCompensation?: StepCompensationResolvers<ContextType>;
   StepExecution?: StepExecutionResolvers<ContextType>;
+  StepFailure?: StepFailureResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
   Tenant?: TenantResolvers<ContextType>;
   TenantConnection?: TenantConnectionResolvers<ContextType>;

@@ -3,7 +3,7 @@
 const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
 
 defineAction('code', async (input) => {
-  if (typeof input.code !== 'string') throw new PluginError('BAD_INPUT', 'with.code must be a string', { retryable: false });
+  if (typeof input.code !== 'string') throw new PluginError('BAD_USER_INPUT', 'with.code must be a string', { retryable: false });
   let fn;
   try {
     fn = new AsyncFunction('input', 'steps', input.code);
