@@ -97,6 +97,8 @@ function useTimeline(id: string, live: boolean, onEvent: (event: RunEvent) => vo
   const queue = useRef<Promise<boolean>>(Promise.resolve(false));
   const handler = useRef(onEvent);
   handler.current = onEvent;
+  const following = useRef(live);
+  following.current = live;
 
   const add = (more: RunEvent[]) => {
     const bySeq = new Map(latest.current.map((e) => [e.seq, e]));
@@ -113,7 +115,13 @@ function useTimeline(id: string, live: boolean, onEvent: (event: RunEvent) => vo
         if (!found) throw new ApiError('The run was not found.', 'NOT_FOUND');
         const page = found.events;
         if (page.pageInfo.endCursor) cursor.current = page.pageInfo.endCursor;
-        add(page.nodes.map(toEvent));
+        const read = page.nodes.map(toEvent);
+        add(read);
+        // An active run may have moved between its own load and this page's (a step parked on
+        // a delay): what the page read tells it to look again, as a live event does. A finished
+        // run's page does not follow it.
+        const last = read[read.length - 1];
+        if (last && following.current) handler.current(last);
         setHasMore(page.pageInfo.hasNextPage);
         setError(null);
         return page.pageInfo.hasNextPage;
