@@ -35,7 +35,6 @@ export function copyApplication(from: string, to: string): void {
   for (const part of DIST_PARTS)
     fs.cpSync(path.join(from, 'dist', part), path.join(to, 'dist', part), { recursive: true, filter: (src) => !src.endsWith('.map') });
   fs.cpSync(path.join(from, 'core/db/migrations'), path.join(to, 'core/db/migrations'), { recursive: true });
-  fs.cpSync(path.join(from, 'core/graphql/schema'), path.join(to, 'core/graphql/schema'), { recursive: true });
   fs.cpSync(path.join(from, 'plugins/firstParty'), path.join(to, 'plugins/firstParty'), {
     recursive: true,
     filter: (src) => !src.endsWith('.ts'),

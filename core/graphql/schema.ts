@@ -1,17 +1,18 @@
 /**
- * The public GraphQL schema (the contract, ../shared/CONTRACT.md, and its additions): the
- * SDL files in core/graphql/schema/, one per domain, each adding its types and extending
- * Query, Mutation and Subscription. They are read from the source tree at start, as the
- * migrations are, so the schema an editor, a linter or the code generator reads is the
- * schema the appliance serves.
+ * The public GraphQL schema (the contract and its additions): the SDL files in
+ * core/graphql/schema/, one per domain, each adding its types and extending Query, Mutation
+ * and Subscription. The build copies them beside this module (dist/core/graphql/schema), so
+ * a release holds them wherever its dist goes (an upgrade by an older release copies dist
+ * whole, but no source folder it does not know), and the schema an editor, a linter or the
+ * code generator reads is the one the appliance serves.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSchema, lexicographicSortSchema, printSchema } from 'graphql';
 
-/** core/graphql/schema beside the compiled code's source tree (dist/core/graphql -> core/graphql/schema). */
-export const SCHEMA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../core/graphql/schema');
+/** The SDL files the build put beside this compiled module. */
+export const SCHEMA_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'schema');
 
 /** Every .graphql file of `dir`, in name order, as one document. */
 export function readSchemaFiles(dir = SCHEMA_DIR): string {

@@ -22,19 +22,11 @@ defineAction('request', async (input, context) => {
       if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
     }
   }
-  const response = await http.request({
-    method,
-    url: input.url,
-    headers,
-    body,
-    credential: context.credential ? context.credential.handle : undefined,
-  });
+  const response = await http.request({ method, url: input.url, headers, body, credential: context.credential ? context.credential.handle : undefined });
   const accepted = Array.isArray(input.acceptStatus) && input.acceptStatus.includes(response.status);
   if (!accepted && (response.status < 200 || response.status > 299)) {
     const transient = response.status >= 500 || response.status === 429;
-    throw new PluginError(transient ? 'HTTP_TRANSIENT' : 'HTTP_STATUS', `${method} ${input.url} answered ${response.status}`, {
-      retryable: transient,
-    });
+    throw new PluginError(transient ? 'HTTP_TRANSIENT' : 'HTTP_STATUS', `${method} ${input.url} answered ${response.status}`, { retryable: transient });
   }
   return { status: response.status, headers: response.headers, body: parseBody(response) };
 });

@@ -3,9 +3,7 @@
 defineAction('chat', async (input, context) => {
   const credential = context.credential;
   if (!credential || credential.type !== 'openai') {
-    throw new PluginError('LLM_CREDENTIAL_REQUIRED', 'llm/chat needs a credential of type openai (its baseUrl names the model server)', {
-      retryable: false,
-    });
+    throw new PluginError('LLM_CREDENTIAL_REQUIRED', 'llm/chat needs a credential of type openai (its baseUrl names the model server)', { retryable: false });
   }
   const body = {
     model: input.model,
@@ -27,9 +25,7 @@ defineAction('chat', async (input, context) => {
     throw new PluginError('LLM_UNAVAILABLE', `the model server answered ${response.status}`, { retryable: true });
   }
   if (response.status < 200 || response.status > 299) {
-    throw new PluginError('LLM_REJECTED', `the model server answered ${response.status}: ${response.body.slice(0, 500)}`, {
-      retryable: false,
-    });
+    throw new PluginError('LLM_REJECTED', `the model server answered ${response.status}: ${response.body.slice(0, 500)}`, { retryable: false });
   }
   let data;
   try {

@@ -9,9 +9,7 @@ defineAction('post', async (input, context) => {
   });
   if (response.status < 200 || response.status > 299) {
     const transient = response.status >= 500 || response.status === 429;
-    throw new PluginError(transient ? 'WEBHOOK_TRANSIENT' : 'WEBHOOK_REJECTED', `the webhook answered ${response.status}`, {
-      retryable: transient,
-    });
+    throw new PluginError(transient ? 'WEBHOOK_TRANSIENT' : 'WEBHOOK_REJECTED', `the webhook answered ${response.status}`, { retryable: transient });
   }
   return { status: response.status, body: response.body.slice(0, 4096) };
 });
