@@ -100,6 +100,23 @@ test('a tenant admin creates, replaces and deletes a credential; its secret is n
   t.is(await replace.getByLabel('Type').inputValue(), 'bearer');
   t.is(await replace.getByLabel('Allowed hosts').inputValue(), 'api.payments.example\npayments.example:8443');
   t.is(await replace.getByLabel('Token').inputValue(), '', 'never a secret');
+  // The form takes focus once it has rendered: wait for it rather than read it in the same tick.
+  await replace
+    .getByLabel('Token')
+    .evaluate(
+      (e) =>
+        new Promise<void>((resolve, reject) => {
+          const started = Date.now();
+          const check = () =>
+            e === document.activeElement
+              ? resolve()
+              : Date.now() - started > 5000
+                ? reject(new Error('no focus'))
+                : requestAnimationFrame(check);
+          check();
+        }),
+    )
+    .catch(() => undefined);
   t.true(await replace.getByLabel('Token').evaluate((e) => e === document.activeElement), 'the secret field has focus');
   const secondSecret = `sk-live-ZEBRA-${Date.now()}-second`;
   await replace.getByLabel('Token').fill(secondSecret);

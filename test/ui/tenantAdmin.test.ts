@@ -85,7 +85,10 @@ test("a tenant administrator's token page lists only their tenant's tokens; a ne
   await ui.signIn(mine.tokens['ADMIN']!);
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tokens' }).click();
   await page.getByRole('heading', { name: `Tokens of ${mineName}` }).waitFor();
-  const names = await page.getByRole('table', { name: 'API tokens' }).getByRole('row').allTextContents();
+  // The heading comes with the session; the list arrives after it.
+  const rows = page.getByRole('table', { name: 'API tokens' }).getByRole('row');
+  await rows.nth(1).waitFor();
+  const names = await rows.allTextContents();
   t.is(names.length, 3, "a header and the tenant's two tokens");
   t.true(names.some((n) => n.includes('ADMIN of mine')) && names.some((n) => n.includes('VIEWER of mine')));
   t.false(
