@@ -6,7 +6,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import type { Response } from 'playwright-core';
-import { startTestAppliance, type TestAppliance } from '../support/appliance.js';
+import { startTestAppliance, waitFor, type TestAppliance } from '../support/appliance.js';
 import { assertCleanSession, closeBrowser, openConsole, type Console } from './browser.js';
 
 let app: TestAppliance;
@@ -101,23 +101,9 @@ test('a tenant admin creates, replaces and deletes a credential; its secret is n
   t.is(await replace.getByLabel('Allowed hosts').inputValue(), 'api.payments.example\npayments.example:8443');
   t.is(await replace.getByLabel('Token').inputValue(), '', 'never a secret');
   // The form takes focus once it has rendered: wait for it rather than read it in the same tick.
-  await replace
-    .getByLabel('Token')
-    .evaluate(
-      (e) =>
-        new Promise<void>((resolve, reject) => {
-          const started = Date.now();
-          const check = () =>
-            e === document.activeElement
-              ? resolve()
-              : Date.now() - started > 5000
-                ? reject(new Error('no focus'))
-                : requestAnimationFrame(check);
-          check();
-        }),
-    )
-    .catch(() => undefined);
-  t.true(await replace.getByLabel('Token').evaluate((e) => e === document.activeElement), 'the secret field has focus');
+  const focused = () => replace.getByLabel('Token').evaluate((e) => e === document.activeElement);
+  await waitFor(async () => (await focused()) || undefined, 'the secret field to take focus', 5000).catch(() => undefined);
+  t.true(await focused(), 'the secret field has focus');
   const secondSecret = `sk-live-ZEBRA-${Date.now()}-second`;
   await replace.getByLabel('Token').fill(secondSecret);
   await replace.getByLabel('Allowed hosts').fill('api.payments.example, api2.payments.example');
